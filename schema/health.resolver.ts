@@ -1,0 +1,10 @@
+import { Ctx, Query, Resolver } from 'type-graphql';
+import type { Context } from '../server/context.js';
+
+@Resolver()
+export class HealthResolver {
+  @Query(() => String, { description: 'The engine version answering the KPI queries.' })
+  storageVersion(@Ctx() ctx: Context): string {
+    return ctx.exec.storage.version;
+  }
+}

@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+import { authenticate, hasScope, identify, type ApiKey, type Scope } from './auth.js';
+import type { Config } from './config.js';
+import { createContext, type Context } from './context.js';
+import type { Executor } from './executor.js';
+import { BodyTooLargeError, readBody, sendError, sendJson } from './http.js';
+import { pendingMigrations } from './migrate.js';
+import { getSchema } from '../schema/index.js';
+
+const GRAPHQL_BODY_LIMIT = 2 * 1024 * 1024;
+const KNOWN_CODES = new Set([
+  'BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN',
+  'TIMEOUT', 'STORAGE_ERROR', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+  'BAD_REQUEST', 'QUERY_COST_EXCEEDED',
+]);
+
+/** Scope each mutation needs; queries need `read`. Unlisted mutations need `admin`. */
+export const MUTATION_SCOPES: Record<string, Scope> = {
+  ingestPurchases: 'ingest',
+  ingestReferrals: 'ingest',
+  ingestSurveyResponses: 'ingest',
+  upsertCustomers: 'ingest',
+};
+
+export interface AppOptions {
+  config: Config;
+  exec: Executor;
+  log: Logger;
+  now?: () => Date;
+  /** Extra Apollo plugins and routes contributed by feature modules. */
+  plugins?: ApolloServerPlugin<Context>[];
+  routes?: Route[];
+}
+
+export type Route = (req: IncomingMessage, res: ServerResponse, meta: RouteMeta) => Promise<boolean> | boolean;
+
+export interface RouteMeta {
+  requestId: string;
+  url: URL;
+  /** Checks the key for a scope and answers 401/403 itself when it fails. */
+  authorize(scope: Scope): ApiKey | undefined | false;
+  log: Logger;
+}
+
+function scopePlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, contextValue }) {
+          const key = contextValue.key;
+          if (key === undefined) return;
+          const needed: Scope[] =
+            operation.operation === 'mutation'
+              ? operation.selectionSet.selections.map((s) => (s.kind === 'Field' ? MUTATION_SCOPES[s.name.value] ?? 'admin' : 'admin'))
+              : ['read'];
+          const missing = needed.find((s) => !hasScope(key, s));
+          if (missing) {
+            throw new GraphQLError(`This API key lacks the "${missing}" scope`, {
+              extensions: { code: 'FORBIDDEN', http: { status: 403 } },
+            });
+          }
+        },
+      };
+    },
+  };
+}
+
+export interface App {
+  server: Server;
+  apollo: ApolloServer<Context>;
+  listen(): Promise<{ port: number; host: string }>;
+  /** Stops accepting, lets in-flight requests finish (up to the grace period), then stops Apollo. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function createApp(opts: AppOptions): Promise<App> {
+  const { config, exec, log } = opts;
+  const now = opts.now ?? (() => new Date());
+  const apollo = new ApolloServer<Context>({
+    schema: await getSchema(),
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    plugins: [scopePlugin(), ...(opts.plugins ?? [])],
+    formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+      const code = formatted.extensions?.code as string | undefined;
+      if (code && KNOWN_CODES.has(code)) {
+        const { stacktrace: _s, exception: _e, ...extensions } = formatted.extensions ?? {};
+        return { ...formatted, extensions };
+      }
+      // Unknown failures are bugs: log them whole, answer with a reference only.
+      log.error({ err: unwrapResolverError(error) }, 'unexpected error in GraphQL execution');
+      return {
+        message: 'Internal error; the service log has the details.',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      };
+    },
+  });
+  await apollo.start();
+
+  const inFlight = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  let closing = false;
+
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, key: ApiKey | undefined) {
+    const headers = new HeaderMap();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    }
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      const raw = await readBody(req, GRAPHQL_BODY_LIMIT);
+      const type = headers.get('content-type') ?? '';
+      if (/^application\/(graphql-response\+)?json/i.test(type) || type === '') {
+        try {
+          body = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
+        } catch {
+          sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+          return;
+        }
+      } else {
+        body = raw.toString('utf8');
+      }
+    }
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () =>
+        createContext({ requestId, exec, config, key, log: log.child({ requestId }), now, signal: controller.signal }),
+    });
+    const outHeaders: Record<string, string> = { 'x-request-id': requestId };
+    for (const [k, v] of result.headers) outHeaders[k] = v;
+    res.writeHead(result.status ?? 200, outHeaders);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+    } else {
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const requestId = sanitizeRequestId(req.headers['x-request-id']) ?? randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const started = performance.now();
+    const reqLog = log.child({ requestId });
+    res.on('finish', () => {
+      reqLog.info({ method: req.method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+    });
+    const authorize = (scope: Scope): ApiKey | undefined | false => {
+      const r = authenticate(config.apiKeys, req.headers.authorization, scope);
+      if (r.ok) return r.key;
+      sendError(res, r.status, r.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', r.message, requestId);
+      return false;
+    };
+    try {
+      if (url.pathname === '/healthz' && req.method === 'GET') {
+        sendJson(res, 200, { status: closing ? 'stopping' : 'ok' });
+        return;
+      }
+      if (url.pathname === '/readyz' && req.method === 'GET') {
+        await ready(res);
+        return;
+      }
+      for (const route of opts.routes ?? []) {
+        if (await route(req, res, { requestId, url, authorize, log: reqLog })) return;
+      }
+      if (url.pathname === '/graphql') {
+        // Any valid key may talk GraphQL; the operation's own scope is checked once it is parsed.
+        const key = identify(config.apiKeys, req.headers.authorization);
+        if (key === 'missing' || key === 'invalid') {
+          const message = key === 'missing' ? 'Missing or malformed API key: send "Authorization: Bearer <key>"' : 'Invalid API key';
+          sendJson(res, 401, { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }, { 'www-authenticate': 'Bearer' });
+          return;
+        }
+        await handleGraphQL(req, res, url, requestId, key ?? undefined);
+        return;
+      }
+      sendError(res, 404, 'NOT_FOUND', `No route for ${req.method} ${url.pathname}`, requestId);
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) {
+        if (!res.headersSent) sendError(res, 413, 'PAYLOAD_TOO_LARGE', e.message, requestId);
+        req.resume();
+        return;
+      }
+      reqLog.error({ err: e }, 'request failed');
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL', `Internal error (request id ${requestId})`, requestId);
+      else res.destroy();
+    }
+  }
+
+  async function ready(res: ServerResponse) {
+    try {
+      const pending = await pendingMigrations(exec);
+      if (pending > 0) {
+        sendJson(res, 503, { status: 'not ready', reason: `${pending} migration(s) not applied` });
+        return;
+      }
+      sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ready', storage: exec.storage.mode, version: exec.storage.version });
+    } catch {
+      sendJson(res, 503, { status: 'not ready', reason: 'storage unreachable' });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+    if (closing) res.setHeader('connection', 'close');
+    void handle(req, res);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.requestTimeout = 0; // large ingest bodies may take minutes; idle sockets still time out
+  server.keepAliveTimeout = 5_000;
+
+  return {
+    server,
+    apollo,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          const a = server.address();
+          resolve({ port: typeof a === 'object' && a ? a.port : config.port, host: config.host });
+        });
+      }),
+    async close(graceMs = 25_000) {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      for (const s of sockets) s.destroy();
+      await stopped;
+      await apollo.stop();
+    },
+  };
+}
+
+function sanitizeRequestId(v: string | string[] | undefined): string | undefined {
+  return typeof v === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(v) ? v : undefined;
+}

@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+import type { ApiKey } from './auth.js';
+import type { Config } from './config.js';
+import type { Executor, QueryContext } from './executor.js';
+import { createLoaders, type Loaders } from '../loaders/index.js';
+
+/** Everything a resolver may touch, built fresh for each request (DataLoaders included). */
+export interface Context extends QueryContext {
+  exec: Executor;
+  config: Config;
+  key: ApiKey | undefined;
+  log: Logger;
+  loaders: Loaders;
+  /** Evaluation time when a query leaves `asOf` out; injectable for tests. */
+  now: () => Date;
+}
+
+export function createContext(base: Omit<Context, 'loaders'>): Context {
+  const ctx = base as Context;
+  ctx.loaders = createLoaders(ctx);
+  return ctx;
+}

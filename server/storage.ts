@@ -1,0 +1,188 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+import type { Config } from './config.js';
+
+export const MIN_SERVER_VERSION = '23.8';
+
+/** Why the store cannot be used, phrased for the operator who has to fix it. */
+export class StorageConnectError extends Error {
+  constructor(
+    message: string,
+    public readonly reason: 'VERSION' | 'AUTH' | 'UNREACHABLE' | 'DATABASE' | 'LOCKED' | 'OTHER',
+  ) {
+    super(message);
+    this.name = 'StorageConnectError';
+  }
+}
+
+export interface Storage {
+  client: ClickHouseClient;
+  database: string;
+  mode: 'embedded' | 'server';
+  cluster: string | undefined;
+  version: string;
+  close(): Promise<void>;
+}
+
+type ConnectionOption = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+
+/** libchdb binds one data directory per process; a second open of another one fails, so we keep track. */
+let embeddedOpen: string | undefined;
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map((x) => parseInt(x, 10) || 0);
+  const pb = b.split('.').map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+async function openEmbedded(config: Config): Promise<Storage> {
+  const path = resolve(config.dataDir);
+  if (embeddedOpen !== undefined && embeddedOpen !== path) {
+    throw new StorageConnectError(
+      `This process already has the embedded engine open on ${embeddedOpen}; one data directory per process.`,
+      'LOCKED',
+    );
+  }
+  mkdirSync(path, { recursive: true });
+  const { createChdbConnection } = await import('chdb/connection');
+  const connection = createChdbConnection({ path }) as unknown as ConnectionOption;
+  embeddedOpen = path;
+  const client = createClient({ connection });
+  try {
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` });
+    const version = await readVersion(client);
+    return {
+      client,
+      database: config.database,
+      mode: 'embedded',
+      cluster: undefined,
+      version,
+      async close() {
+        await client.close();
+        const chdb = await import('chdb');
+        await chdb.drainPending();
+        embeddedOpen = undefined;
+      },
+    };
+  } catch (e) {
+    await client.close().catch(() => undefined);
+    embeddedOpen = undefined;
+    throw e;
+  }
+}
+
+async function readVersion(client: ClickHouseClient): Promise<string> {
+  const rs = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+  const rows = await rs.json<{ v: string }>();
+  return rows[0]!.v;
+}
+
+/** Turns a first-contact failure into one operator-facing sentence. */
+function explainConnectFailure(e: unknown, config: Config): StorageConnectError {
+  const url = config.server!.url;
+  const user = config.server!.user;
+  if (e instanceof ClickHouseError) {
+    const code = Number(e.code);
+    if (code === 516 || code === 192 || code === 193 || e.type === 'AUTHENTICATION_FAILED') {
+      return new StorageConnectError(
+        `ClickHouse at ${url} refused the credentials of user "${user}": wrong CLICKHOUSE_USER or CLICKHOUSE_PASSWORD.`,
+        'AUTH',
+      );
+    }
+    if (code === 81 || e.type === 'UNKNOWN_DATABASE') {
+      return new StorageConnectError(
+        `ClickHouse at ${url} has no database "${config.database}": create it (CREATE DATABASE ${config.database}) or set CLICKHOUSE_DATABASE.`,
+        'DATABASE',
+      );
+    }
+    return new StorageConnectError(`ClickHouse at ${url} answered with an error: ${e.message}`, 'OTHER');
+  }
+  const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const code = err.code ?? err.cause?.code;
+  const msg = String(err.message ?? e);
+  // Servers too old to know the JSONEachRow/HTTP features of the client answer in plain text.
+  if (/authentication failed|password is incorrect|Wrong password|code: 516|code: 192|code: 193/i.test(msg)) {
+    return new StorageConnectError(
+      `ClickHouse at ${url} refused the credentials of user "${user}": wrong CLICKHOUSE_USER or CLICKHOUSE_PASSWORD.`,
+      'AUTH',
+    );
+  }
+  if (/Database .* doesn't exist|UNKNOWN_DATABASE|code: 81/i.test(msg)) {
+    return new StorageConnectError(
+      `ClickHouse at ${url} has no database "${config.database}": create it or set CLICKHOUSE_DATABASE.`,
+      'DATABASE',
+    );
+  }
+  if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(code)) {
+    return new StorageConnectError(`Cannot reach ClickHouse at ${url} (${code}): is the server running and CLICKHOUSE_URL right?`, 'UNREACHABLE');
+  }
+  if (/timeout/i.test(msg)) {
+    return new StorageConnectError(`Cannot reach ClickHouse at ${url}: the connection timed out.`, 'UNREACHABLE');
+  }
+  return new StorageConnectError(`Cannot use ClickHouse at ${url}: ${msg}`, 'OTHER');
+}
+
+async function openServer(config: Config): Promise<Storage> {
+  const server = config.server!;
+  const client = createClient({
+    url: server.url,
+    username: server.user,
+    password: server.password,
+    database: config.database,
+    request_timeout: config.requestTimeoutMs,
+    // The client retries idempotent reads itself only through keep-alive; connection retries are ours (see withRetry).
+    keep_alive: { enabled: true },
+    application: 'retention-kpi-service',
+  });
+  let version: string;
+  try {
+    // A plain-text query: servers older than the client's JSON formats still answer it, so we can name their version.
+    const rs = await client.query({ query: 'SELECT version()', format: 'TabSeparated' });
+    version = (await rs.text()).trim();
+  } catch (e) {
+    await client.close().catch(() => undefined);
+    throw explainConnectFailure(e, config);
+  }
+  if (compareVersions(version, MIN_SERVER_VERSION) < 0) {
+    await client.close().catch(() => undefined);
+    throw new StorageConnectError(
+      `ClickHouse at ${server.url} is version ${version}; this service needs ${MIN_SERVER_VERSION} or newer.`,
+      'VERSION',
+    );
+  }
+  try {
+    const rs = await client.query({
+      query: 'SELECT count() AS n FROM system.databases WHERE name = {db:String}',
+      query_params: { db: config.database },
+      format: 'JSONEachRow',
+    });
+    const [row] = await rs.json<{ n: string | number }>();
+    if (Number(row!.n) === 0) {
+      throw new StorageConnectError(
+        `ClickHouse at ${server.url} has no database "${config.database}": create it (CREATE DATABASE ${config.database}${server.cluster ? ` ON CLUSTER ${server.cluster}` : ''}) or set CLICKHOUSE_DATABASE.`,
+        'DATABASE',
+      );
+    }
+  } catch (e) {
+    await client.close().catch(() => undefined);
+    throw e instanceof StorageConnectError ? e : explainConnectFailure(e, config);
+  }
+  return {
+    client,
+    database: config.database,
+    mode: 'server',
+    cluster: server.cluster,
+    version,
+    close: () => client.close(),
+  };
+}
+
+/** The one place that decides between the embedded engine and a ClickHouse server. */
+export function openStorage(config: Config): Promise<Storage> {
+  return config.server ? openServer(config) : openEmbedded(config);
+}

@@ -1,0 +1,45 @@
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../server/config.js';
+import { createLogger } from '../../server/logger.js';
+import { startService, type Service } from '../../server/service.js';
+
+/** One engine directory per vitest worker process; each test file gets its own database in it. */
+export function workerDataDir(): string {
+  const dir = join(tmpdir(), `kpi-tests-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function testConfig(database: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: workerDataDir(),
+    CLICKHOUSE_DATABASE: database,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+}
+
+export interface TestService extends Service {
+  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: any[]; status: number }>;
+}
+
+/** Starts the real service (real engine, real HTTP) on a free port. */
+export async function startTestService(database: string, env: Record<string, string> = {}, now?: () => Date): Promise<TestService> {
+  const config = testConfig(database, env);
+  const service = await startService(config, createLogger('silent'), now ? { now } : {});
+  return Object.assign(service, {
+    async gql(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
+      const res = await fetch(`${service.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: any; errors?: any[] };
+      return { ...body, status: res.status };
+    },
+  });
+}
