@@ -1,12 +1,18 @@
 import type { Executor, QueryContext } from '../server/executor.js';
-
-/** Request-scoped loaders: each KPI family adds its own here. */
-export interface Loaders {}
+import { repeatPurchaseLoaders } from './repeat-purchase.loader.js';
+import { retentionLoaders } from './retention.loader.js';
 
 export interface LoaderDeps extends QueryContext {
   exec: Executor;
 }
 
-export function createLoaders(_deps: LoaderDeps): Loaders {
-  return {};
+/** Request-scoped loaders, one family per KPI module. */
+export function createLoaders(deps: LoaderDeps) {
+  const { exec } = deps;
+  return {
+    ...retentionLoaders(exec, deps),
+    ...repeatPurchaseLoaders(exec, deps),
+  };
 }
+
+export type Loaders = ReturnType<typeof createLoaders>;

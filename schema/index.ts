@@ -3,8 +3,10 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { DateTimeScalar, DecimalScalar } from './scalars.js';
 import { HealthResolver } from './health.resolver.js';
+import { RepeatPurchaseResolver } from './repeat-purchase.resolver.js';
+import { RetentionResolver } from './retention.resolver.js';
 
-export const RESOLVERS = [HealthResolver] as const;
+export const RESOLVERS = [HealthResolver, RetentionResolver, RepeatPurchaseResolver] as const;
 
 let built: GraphQLSchema | undefined;
 

@@ -1,0 +1,67 @@
+import { BadInputError } from '../server/errors.js';
+
+export const MAX_PERIODS = 120;
+/** Periods a series may span; past this a window is almost surely a mistake (100 years of days). */
+export const MAX_SERIES_PERIODS = 20_000;
+
+export interface Window {
+  from: Date;
+  to: Date;
+}
+
+export function checkWindow(from: Date, to: Date): Window {
+  if (!(from.getTime() < to.getTime())) {
+    throw new BadInputError(`"from" (${from.toISOString()}) must be earlier than "to" (${to.toISOString()})`, 'from');
+  }
+  return { from, to };
+}
+
+export function checkPeriods(periods: number): number {
+  if (!Number.isInteger(periods) || periods < 0 || periods > MAX_PERIODS) {
+    throw new BadInputError(`"periods" must be an integer from 0 to ${MAX_PERIODS} (got ${periods})`, 'periods');
+  }
+  return periods;
+}
+
+const zoneCache = new Map<string, boolean>();
+
+/** IANA zone names only; checked before any SQL is built. */
+export function checkTimezone(tz: string | null | undefined): string {
+  if (tz === undefined || tz === null) return 'UTC';
+  let ok = zoneCache.get(tz);
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      ok = /^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz);
+    } catch {
+      ok = false;
+    }
+    zoneCache.set(tz, ok);
+  }
+  if (!ok) throw new BadInputError(`"timezone" must be an IANA zone name such as "Europe/Berlin" or "UTC" (got ${JSON.stringify(tz)})`, 'timezone');
+  return tz;
+}
+
+export function checkCurrency(currency: string): string {
+  if (!/^[A-Z]{3}$/.test(currency)) throw new BadInputError(`"currency" must be an ISO 4217 code of 3 upper-case letters (got ${JSON.stringify(currency)})`, 'currency');
+  return currency;
+}
+
+export function checkAttributionWindow(days: number): number {
+  if (!Number.isInteger(days) || days < 0 || days > 3650) {
+    throw new BadInputError(`"attributionWindowDays" must be an integer from 0 to 3650 (got ${days})`, 'attributionWindowDays');
+  }
+  return days;
+}
+
+/** 95% Wilson score interval: well-behaved for small cohorts and rates near 0 or 1. */
+export function wilson(successes: number, n: number): { low: number | null; high: number | null } {
+  if (n === 0) return { low: null, high: null };
+  const z = 1.959963984540054;
+  const p = successes / n;
+  const z2n = (z * z) / n;
+  const centre = p + z2n / 2;
+  const spread = z * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n));
+  const denom = 1 + z2n;
+  return { low: Math.max(0, (centre - spread) / denom), high: Math.min(1, (centre + spread) / denom) };
+}

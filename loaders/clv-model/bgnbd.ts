@@ -1,0 +1,194 @@
+import { nelderMead, ModelFitError } from './optimize.js';
+import { hyp2f1, lbeta, lgamma } from './special.js';
+
+/**
+ * BG/NBD (Fader, Hardie & Lee 2005). While alive a customer buys at rate λ ~ Gamma(r, alpha);
+ * after each purchase they drop out for good with probability p ~ Beta(a, b).
+ * alpha is in the time unit of the summaries (days or weeks).
+ */
+export interface BgNbdParams {
+  r: number;
+  alpha: number;
+  a: number;
+  b: number;
+}
+
+/**
+ * `count` customers sharing one calibration summary: `frequency` repeat purchase periods,
+ * `recency` from first to last purchase, `T` from first purchase to the end of calibration.
+ */
+export interface RfmTuple {
+  frequency: number;
+  recency: number;
+  T: number;
+  count: number;
+}
+
+export interface BgNbdFit {
+  params: BgNbdParams;
+  /** Total log-likelihood over all customers (not per tuple). */
+  logLikelihood: number;
+}
+
+interface FrequencyGroup {
+  x: number;
+  customers: number;
+  T: Float64Array;
+  recency: Float64Array;
+  count: Float64Array;
+}
+
+function checkTuple(t: RfmTuple, i: number): void {
+  const ok =
+    Number.isInteger(t.frequency) &&
+    t.frequency >= 0 &&
+    t.recency >= 0 &&
+    t.T >= t.recency &&
+    Number.isFinite(t.T) &&
+    t.count > 0 &&
+    Number.isFinite(t.count);
+  if (!ok) throw new RangeError(`RFM tuple ${i} is not a valid summary: ${JSON.stringify(t)}`);
+}
+
+/**
+ * Everything that depends on frequency alone (all the lgamma terms) is evaluated once per
+ * frequency, leaving two logarithms and one exp per tuple: this is what makes a million
+ * customers cheap to fit.
+ */
+function groupByFrequency(tuples: readonly RfmTuple[]): FrequencyGroup[] {
+  tuples.forEach(checkTuple);
+  const byX = new Map<number, RfmTuple[]>();
+  for (const t of tuples) {
+    const list = byX.get(t.frequency);
+    if (list) list.push(t);
+    else byX.set(t.frequency, [t]);
+  }
+  return [...byX].map(([x, list]) => ({
+    x,
+    customers: list.reduce((s, t) => s + t.count, 0),
+    T: Float64Array.from(list, (t) => t.T),
+    recency: Float64Array.from(list, (t) => t.recency),
+    count: Float64Array.from(list, (t) => t.count),
+  }));
+}
+
+function logLikelihoodOf(groups: readonly FrequencyGroup[], { r, alpha, a, b }: BgNbdParams): number {
+  const lnAlpha = Math.log(alpha);
+  const lgammaR = lgamma(r);
+  const lbetaAB = lbeta(a, b);
+  let total = 0;
+  for (const g of groups) {
+    const x = g.x;
+    const rx = r + x;
+    total += g.customers * (lgamma(rx) - lgammaR + r * lnAlpha + lbeta(a, b + x) - lbetaAB);
+    const { T, recency, count } = g;
+    if (x === 0) {
+      for (let i = 0; i < T.length; i++) total -= count[i]! * r * Math.log(alpha + T[i]!);
+      continue;
+    }
+    // Two ways to have made x purchases: still alive at T, or dropped out right after the last one.
+    const dropoutTerm = Math.log(a) - Math.log(b + x - 1);
+    for (let i = 0; i < T.length; i++) {
+      const alive = -rx * Math.log(alpha + T[i]!);
+      const dropped = dropoutTerm - rx * Math.log(alpha + recency[i]!);
+      const hi = Math.max(alive, dropped);
+      total += count[i]! * (hi + Math.log1p(Math.exp(Math.min(alive, dropped) - hi)));
+    }
+  }
+  return total;
+}
+
+/** Total BG/NBD log-likelihood of the customers in `tuples`. */
+export function bgNbdLogLikelihood(params: BgNbdParams, tuples: readonly RfmTuple[]): number {
+  return logLikelihoodOf(groupByFrequency(tuples), params);
+}
+
+/** Maximum-likelihood BG/NBD parameters: Nelder–Mead on log-parameters, so all four stay positive. */
+export function fitBgNbd(tuples: readonly RfmTuple[]): BgNbdFit {
+  const groups = groupByFrequency(tuples);
+  let customers = 0;
+  let purchases = 0;
+  let exposure = 0;
+  for (const g of groups) {
+    customers += g.customers;
+    purchases += g.customers * g.x;
+    for (let i = 0; i < g.T.length; i++) exposure += g.count[i]! * g.T[i]!;
+  }
+  if (purchases === 0 || exposure === 0) {
+    throw new ModelFitError('BG/NBD needs at least one repeat purchase and a calibration period longer than zero');
+  }
+  const toParams = ([lr, lalpha, la, lb]: readonly number[]): BgNbdParams => ({
+    r: Math.exp(lr!),
+    alpha: Math.exp(lalpha!),
+    a: Math.exp(la!),
+    b: Math.exp(lb!),
+  });
+  // Start from the observed repeat rate (r / alpha = purchases per unit of exposure) so that the
+  // time unit, days or weeks, does not decide how far the search must travel.
+  const start = [0, Math.log(exposure / purchases), 0, 0];
+  // The mean per customer keeps the tolerances independent of the number of customers.
+  const result = nelderMead((lp) => -logLikelihoodOf(groups, toParams(lp)) / customers, start);
+  if (!result.converged) {
+    throw new ModelFitError(`BG/NBD fit did not converge after ${result.evaluations} likelihood evaluations`);
+  }
+  return { params: toParams(result.x), logLikelihood: -result.value * customers };
+}
+
+/** Probability that a customer with this calibration summary is still alive at the end of calibration. */
+export function probabilityAlive(
+  { r, alpha, a, b }: BgNbdParams,
+  frequency: number,
+  recency: number,
+  T: number,
+): number {
+  // Dropout only happens right after a purchase, so someone who never repurchased cannot have left.
+  if (frequency === 0) return 1;
+  const logOdds = Math.log(a / (b + frequency - 1)) + (r + frequency) * Math.log((alpha + T) / (alpha + recency));
+  return 1 / (1 + Math.exp(logOdds));
+}
+
+// Half-width of the interval around a = 1 where expectedIfAlive averages its two ends; see there.
+const A_NEAR_ONE = 1e-5;
+
+/**
+ * E[purchases in (T, T + t] | alive at T] = (a+b+x−1)/(a−1) · [1 − (1−z)^(r+x) ₂F₁(r+x, b+x; a+b+x−1; z)]
+ * with z = t / (alpha + T + t). Euler's transformation rewrites (1−z)^(r+x) ₂F₁(…) as
+ * (1−z)^(a−1) ₂F₁(a+b−1−r, a−1; a+b+x−1; z), a series whose terms shrink as x grows
+ * instead of blowing up, so heavy buyers cannot overflow it.
+ */
+function expectedIfAlive(params: BgNbdParams, t: number, x: number, T: number): number {
+  const { r, alpha, a, b } = params;
+  // At a = 1 the formula is 0/0 (a removable singularity) and cancels badly close to it; the mean
+  // of its values at 1 ± h is accurate to O(h²) ≈ 1e-10 there.
+  if (Math.abs(a - 1) < A_NEAR_ONE) {
+    return (
+      (expectedIfAlive({ ...params, a: 1 - A_NEAR_ONE }, t, x, T) +
+        expectedIfAlive({ ...params, a: 1 + A_NEAR_ONE }, t, x, T)) /
+      2
+    );
+  }
+  const c = a + b + x - 1;
+  const z = t / (alpha + T + t);
+  const oneMinusZ = (alpha + T) / (alpha + T + t);
+  const bracket = 1 - Math.pow(oneMinusZ, a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z);
+  return (c / (a - 1)) * bracket;
+}
+
+/**
+ * Expected number of purchases in the next `t` time units of a customer with this calibration
+ * summary (the conditional expectation E[Y(t) | frequency, recency, T]).
+ */
+export function expectedPurchases(
+  params: BgNbdParams,
+  t: number,
+  frequency: number,
+  recency: number,
+  T: number,
+): number {
+  return probabilityAlive(params, frequency, recency, T) * expectedIfAlive(params, t, frequency, T);
+}
+
+/** E[X(t)]: expected repeat purchases in the first `t` time units after a new customer's first purchase. */
+export function expectedPurchasesNewCustomer(params: BgNbdParams, t: number): number {
+  return expectedPurchases(params, t, 0, 0, 0);
+}

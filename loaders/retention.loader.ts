@@ -1,0 +1,150 @@
+import type { Executor, QueryContext } from '../server/executor.js';
+import { wilson } from './args.js';
+import { kpiLoader } from './kpi-loader.js';
+import { periodRetentionSql, retentionCohortsSql, type CohortArgs, type PeriodRetentionArgs } from './retention.sql.js';
+import { fromChDateTime, ratio } from './sql.js';
+
+export interface RetentionCellResult {
+  offset: number;
+  periodStart: Date;
+  retained: number;
+  rate: number | null;
+  rateLow: number | null;
+  rateHigh: number | null;
+  retainedOrLater: number;
+  rateOrLater: number | null;
+  complete: boolean;
+}
+
+export interface RetentionCohortResult {
+  cohortStart: Date;
+  size: number;
+  cells: RetentionCellResult[];
+}
+
+export interface RetentionAverageResult {
+  offset: number;
+  cohorts: number;
+  size: number;
+  retained: number;
+  rate: number | null;
+  rateLow: number | null;
+  rateHigh: number | null;
+  retainedOrLater: number;
+  rateOrLater: number | null;
+}
+
+export interface RetentionCohortsResult {
+  cohorts: RetentionCohortResult[];
+  average: RetentionAverageResult[];
+}
+
+export interface PeriodRetentionResult {
+  periodStart: Date;
+  previousCustomers: number;
+  retainedCustomers: number;
+  rate: number | null;
+  churnRate: number | null;
+}
+
+export interface PeriodRetentionSummary {
+  periods: PeriodRetentionResult[];
+  previousCustomers: number;
+  retainedCustomers: number;
+  pooledRate: number | null;
+  pooledChurnRate: number | null;
+}
+
+type CohortRow = { c: number; starts: string[]; cells: [number, number, number][] };
+
+export async function runRetentionCohorts(exec: Executor, ctx: QueryContext, a: CohortArgs): Promise<RetentionCohortsResult> {
+  const rows = await exec.rows<CohortRow>(retentionCohortsSql(a), ctx);
+  const asOf = a.asOf.getTime();
+  const cohorts = rows.map((row) => {
+    const retained = new Array<number>(a.periods + 1).fill(0);
+    const last = new Array<number>(a.periods + 1).fill(0);
+    for (const [k, r, l] of row.cells) {
+      retained[k] = r;
+      last[k] = l;
+    }
+    const size = retained[0]!;
+    const cells: RetentionCellResult[] = [];
+    let orLater = size;
+    for (let k = 0; k <= a.periods; k++) {
+      const start = fromChDateTime(row.starts[k]!);
+      if (start.getTime() > asOf) break;
+      const end = fromChDateTime(row.starts[k + 1]!);
+      const ci = wilson(retained[k]!, size);
+      cells.push({
+        offset: k,
+        periodStart: start,
+        retained: retained[k]!,
+        rate: ratio(retained[k]!, size),
+        rateLow: ci.low,
+        rateHigh: ci.high,
+        retainedOrLater: orLater,
+        rateOrLater: ratio(orLater, size),
+        complete: end.getTime() <= asOf,
+      });
+      // Customers whose last activity is offset k are not active at any later offset.
+      orLater -= last[k]!;
+    }
+    return { cohortStart: fromChDateTime(row.starts[0]!), size, cells };
+  });
+  return { cohorts, average: averageCells(cohorts) };
+}
+
+/** Size-weighted average per offset over the cohorts that have that cell. */
+function averageCells(cohorts: RetentionCohortResult[]): RetentionAverageResult[] {
+  const acc: { cohorts: number; size: number; retained: number; orLater: number }[] = [];
+  for (const c of cohorts) {
+    for (const cell of c.cells) {
+      const a = (acc[cell.offset] ??= { cohorts: 0, size: 0, retained: 0, orLater: 0 });
+      a.cohorts++;
+      a.size += c.size;
+      a.retained += cell.retained;
+      a.orLater += cell.retainedOrLater;
+    }
+  }
+  return acc.map((a, offset) => {
+    const ci = wilson(a.retained, a.size);
+    return {
+      offset,
+      cohorts: a.cohorts,
+      size: a.size,
+      retained: a.retained,
+      rate: ratio(a.retained, a.size),
+      rateLow: ci.low,
+      rateHigh: ci.high,
+      retainedOrLater: a.orLater,
+      rateOrLater: ratio(a.orLater, a.size),
+    };
+  });
+}
+
+export async function runPeriodRetention(exec: Executor, ctx: QueryContext, a: PeriodRetentionArgs): Promise<PeriodRetentionSummary> {
+  const rows = await exec.rows<{ period_start: string; previous: number; retained: number }>(periodRetentionSql(a), ctx);
+  let previous = 0;
+  let retained = 0;
+  const periods = rows.map((r) => {
+    previous += r.previous;
+    retained += r.retained;
+    const rate = ratio(r.retained, r.previous);
+    return {
+      periodStart: fromChDateTime(r.period_start),
+      previousCustomers: r.previous,
+      retainedCustomers: r.retained,
+      rate,
+      churnRate: rate === null ? null : 1 - rate,
+    };
+  });
+  const pooledRate = ratio(retained, previous);
+  return { periods, previousCustomers: previous, retainedCustomers: retained, pooledRate, pooledChurnRate: pooledRate === null ? null : 1 - pooledRate };
+}
+
+export function retentionLoaders(exec: Executor, ctx: QueryContext) {
+  return {
+    retentionCohorts: kpiLoader((a: CohortArgs) => runRetentionCohorts(exec, ctx, a)),
+    periodRetention: kpiLoader((a: PeriodRetentionArgs) => runPeriodRetention(exec, ctx, a)),
+  };
+}

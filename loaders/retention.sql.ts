@@ -1,0 +1,108 @@
+import type { SqlQuery } from '../server/executor.js';
+import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
+import { dateStart, Grain, indexDate, periodDate, periodIndex } from './grain.js';
+import { firstPurchasesSql } from './referral.sql.js';
+import { Params, T } from './sql.js';
+
+export interface CohortArgs {
+  grain: Grain;
+  from: Date;
+  to: Date;
+  periods: number;
+  asOf: Date;
+  timezone: string;
+  filter?: CustomerFilterArgs | null;
+}
+
+/**
+ * Shared pieces of every cohort KPI (retention, CLV): bound parameters, the period index of
+ * an instant, the index range of periods starting in [from, to), and the cohort members.
+ */
+export function cohortFragments(a: CohortArgs, p: Params) {
+  const tz = p.add('String', a.timezone, 'tz');
+  const asOf = p.time(a.asOf, 'asOf');
+  const from = p.time(a.from, 'from');
+  const to = p.time(a.to, 'to');
+  const idx = (instant: string) => periodIndex(a.grain, periodDate(a.grain, instant, tz));
+  const startOf = (index: string) => dateStart(indexDate(a.grain, index), tz);
+  // The first period starting at or after an instant: its own period when it starts exactly there.
+  const ceilIdx = (instant: string) => `(${idx(instant)} + (${startOf(idx(instant))} < ${instant}))`;
+  const filter = customerFilterSql(a.filter, asOf, p);
+  const members = `
+    SELECT customer_id, ${idx('first_at')} AS c
+    FROM (${firstPurchasesSql(asOf)})
+    WHERE c >= ${ceilIdx(from)} AND c < ${ceilIdx(to)}${filter ? ` AND ${filter}` : ''}`;
+  return { tz, asOf, from, to, idx, startOf, ceilIdx, members };
+}
+
+/**
+ * Per cohort: the period starts of offsets 0..periods+1 (the last one ends the final cell)
+ * and, per offset, customers active in it (`retained`) and customers whose last active
+ * period is that offset (`last`, capped at `periods`: later activity still counts as "or later").
+ */
+export function retentionCohortsSql(a: CohortArgs): SqlQuery {
+  const p = new Params();
+  const f = cohortFragments(a, p);
+  const periods = p.add('Int32', a.periods, 'periods');
+  return p.sql(`
+    WITH members AS (${f.members}),
+    per_customer AS (
+      SELECT m.c AS c, groupUniqArray(toInt32(${f.idx('pu.occurred_at')} - m.c)) AS offs
+      FROM ${T.purchases} AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
+      WHERE pu.occurred_at <= ${f.asOf} AND pu.customer_id IN (SELECT customer_id FROM members)
+      GROUP BY pu.customer_id, m.c
+    ),
+    hist AS (
+      SELECT c, t.1 AS k, countIf(t.2 = 0) AS retained, countIf(t.2 = 1) AS last
+      FROM per_customer
+      ARRAY JOIN arrayConcat(
+        arrayMap(o -> (o, 0), arrayFilter(o -> o <= ${periods}, offs)),
+        [(least(arrayMax(offs), ${periods}), 1)]) AS t
+      GROUP BY c, k
+    )
+    SELECT c,
+      arrayMap(k -> toString(${f.startOf('toInt32(c + k)')}), range(0, ${periods} + 2)) AS starts,
+      groupArray((k, retained, last)) AS cells
+    FROM hist GROUP BY c ORDER BY c`);
+}
+
+export interface PeriodRetentionArgs {
+  grain: Grain;
+  from: Date;
+  to: Date;
+  asOf: Date;
+  timezone: string;
+  filter?: CustomerFilterArgs | null;
+}
+
+/**
+ * For each period P starting in [from, to): customers active in P-1 and, of those, active
+ * in P. Only purchases from the start of the period before the first P are read.
+ */
+export function periodRetentionSql(a: PeriodRetentionArgs): SqlQuery {
+  const p = new Params();
+  const f = cohortFragments({ ...a, periods: 0 }, p);
+  const filter = customerFilterSql(a.filter, f.asOf, p);
+  return p.sql(`
+    WITH ${f.ceilIdx(f.from)} AS lo, ${f.ceilIdx(f.to)} AS hi,
+    activity AS (
+      SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
+      FROM ${T.purchases}
+      WHERE occurred_at <= ${f.asOf}
+        AND occurred_at >= ${f.startOf('toInt32(lo - 1)')} AND occurred_at < ${f.startOf('toInt32(hi)')}
+        ${filter ? `AND ${filter}` : ''}
+      GROUP BY customer_id
+    ),
+    counts AS (
+      SELECT toInt32(i + 1) AS period, count() AS previous, countIf(has(arr, i + 1)) AS retained
+      FROM activity ARRAY JOIN arr AS i
+      WHERE i + 1 >= lo AND i + 1 < hi
+      GROUP BY period
+    )
+    SELECT toString(${f.startOf('toInt32(n)')}) AS period_start,
+           ifNull(c.previous, 0) AS previous, ifNull(c.retained, 0) AS retained
+    FROM (SELECT toInt32(arrayJoin(range(lo, greatest(lo, hi)))) AS n) AS s
+    LEFT JOIN counts AS c ON c.period = s.n
+    ORDER BY n
+    SETTINGS join_use_nulls = 1`);
+}

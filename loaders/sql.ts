@@ -1,0 +1,44 @@
+import type { SqlQuery } from '../server/executor.js';
+
+/** Table references; the database is bound by the executor as `{db:Identifier}`. */
+export const T = {
+  purchases: '{db:Identifier}.purchases',
+  referrals: '{db:Identifier}.referrals',
+  surveys: '{db:Identifier}.survey_responses',
+  customers: '{db:Identifier}.customers',
+} as const;
+
+/** Collects bound values while a builder writes SQL; placeholders only, never spliced values. */
+export class Params {
+  readonly values: Record<string, unknown> = {};
+  private n = 0;
+
+  add(type: string, value: unknown, name?: string): string {
+    const key = name ?? `p${++this.n}`;
+    this.values[key] = value;
+    return `{${key}:${type}}`;
+  }
+
+  time(value: Date, name?: string): string {
+    return this.add("DateTime64(3, 'UTC')", toChDateTime(value), name);
+  }
+
+  sql(query: string): SqlQuery {
+    return { query, query_params: this.values };
+  }
+}
+
+/** ClickHouse's DateTime64 text form, in UTC. */
+export function toChDateTime(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** ClickHouse returns DateTime64('UTC') as "YYYY-MM-DD hh:mm:ss.mmm" and Date as "YYYY-MM-DD". */
+export function fromChDateTime(s: string): Date {
+  return new Date(s.length === 10 ? `${s}T00:00:00Z` : `${s.replace(' ', 'T')}Z`);
+}
+
+/** Rates with a zero denominator are null, never 0 or NaN (spec section 2). */
+export function ratio(numerator: number, denominator: number): number | null {
+  return denominator === 0 ? null : numerator / denominator;
+}

@@ -1,0 +1,72 @@
+import { ArgsType, Field, InputType, Int, registerEnumType } from 'type-graphql';
+import { checkPeriods, checkTimezone, checkWindow } from '../loaders/args.js';
+import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
+import { Grain } from '../loaders/grain.js';
+import { DateTimeScalar } from './scalars.js';
+
+registerEnumType(Grain, { name: 'Grain', description: 'Calendar period; WEEK is the ISO week starting Monday.' });
+
+@InputType('CustomerFilter', {
+  description: 'Selects customers by their latest profile as of asOf. Lists combine with OR, fields with AND.',
+})
+export class CustomerFilterInput implements CustomerFilterArgs {
+  @Field(() => [String], { nullable: true, description: 'ISO 3166 alpha-2 codes.' })
+  country?: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: 'Acquisition channels.' })
+  channel?: string[] | null;
+
+  @Field(() => [String], { nullable: true })
+  segment?: string[] | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: customers acquired by referral; false: the others.' })
+  referred?: boolean | null;
+}
+
+/** `from`/`to` (half-open window) and `asOf`, shared by every KPI. */
+@ArgsType()
+export class WindowArgs {
+  @Field(() => DateTimeScalar)
+  from!: Date;
+
+  @Field(() => DateTimeScalar)
+  to!: Date;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Evaluation time: nothing after it counts. Default: now.' })
+  asOf?: Date | null;
+}
+
+@ArgsType()
+export class FilteredWindowArgs extends WindowArgs {
+  @Field(() => CustomerFilterInput, { nullable: true })
+  filter?: CustomerFilterInput | null;
+}
+
+@ArgsType()
+export class PeriodArgs extends FilteredWindowArgs {
+  @Field(() => Grain, { defaultValue: Grain.MONTH })
+  grain!: Grain;
+
+  @Field(() => String, { nullable: true, description: 'IANA zone for period boundaries; default UTC.' })
+  timezone?: string | null;
+}
+
+@ArgsType()
+export class CohortArgs extends PeriodArgs {
+  @Field(() => Int, { defaultValue: 12, description: 'Offsets after the cohort period (0..120).' })
+  periods!: number;
+}
+
+/** Validation before any SQL: the window, asOf defaulting to now, the zone, the periods bound. */
+export function resolveWindow(a: WindowArgs & { filter?: CustomerFilterInput | null }, now: Date) {
+  const { from, to } = checkWindow(a.from, a.to);
+  return { from, to, asOf: a.asOf ?? now, filter: a.filter ?? null };
+}
+
+export function resolvePeriods(a: PeriodArgs, now: Date) {
+  return { ...resolveWindow(a, now), grain: a.grain, timezone: checkTimezone(a.timezone) };
+}
+
+export function resolveCohorts(a: CohortArgs, now: Date) {
+  return { ...resolvePeriods(a, now), periods: checkPeriods(a.periods) };
+}

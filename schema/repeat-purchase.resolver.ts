@@ -1,0 +1,12 @@
+import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import type { Context } from '../server/context.js';
+import { FilteredWindowArgs, resolveWindow } from './common.args.js';
+import { RepeatPurchase } from './repeat-purchase.type.js';
+
+@Resolver()
+export class RepeatPurchaseResolver {
+  @Query(() => RepeatPurchase, { description: 'Share of the window\'s customers with two or more purchases in it.' })
+  repeatPurchaseRate(@Args(() => FilteredWindowArgs) args: FilteredWindowArgs, @Ctx() ctx: Context): Promise<RepeatPurchase> {
+    return ctx.loaders.repeatPurchase.load(resolveWindow(args, ctx.now()));
+  }
+}

@@ -1,0 +1,23 @@
+import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import type { Context } from '../server/context.js';
+import { CohortArgs, PeriodArgs, resolveCohorts, resolvePeriods } from './common.args.js';
+import { PeriodRetention, PeriodRetentionSummary, RetentionCohorts } from './retention.type.js';
+
+@Resolver()
+export class RetentionResolver {
+  @Query(() => RetentionCohorts, { description: 'Cohorts by period of first purchase ever, with retention per offset.' })
+  async retentionCohorts(@Args(() => CohortArgs) args: CohortArgs, @Ctx() ctx: Context): Promise<RetentionCohorts> {
+    const result = await ctx.loaders.retentionCohorts.load(resolveCohorts(args, ctx.now()));
+    return { grain: args.grain, ...result };
+  }
+
+  @Query(() => [PeriodRetention], { description: 'Share of the previous period\'s customers who bought again, per period.' })
+  async retentionRate(@Args(() => PeriodArgs) args: PeriodArgs, @Ctx() ctx: Context): Promise<PeriodRetention[]> {
+    return (await ctx.loaders.periodRetention.load(resolvePeriods(args, ctx.now()))).periods;
+  }
+
+  @Query(() => PeriodRetentionSummary, { description: 'retentionRate with its pooled rate over the window.' })
+  async retentionRateSummary(@Args(() => PeriodArgs) args: PeriodArgs, @Ctx() ctx: Context): Promise<PeriodRetentionSummary> {
+    return ctx.loaders.periodRetention.load(resolvePeriods(args, ctx.now()));
+  }
+}
