@@ -1,0 +1,45 @@
+import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import type { Context } from '../server/context.js';
+import { BadInputError } from '../server/errors.js';
+import { validateEvent, type EventType, type StoredEvent } from '../server/ingest/validate.js';
+import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, SurveyResponseInput, type RejectedEvent } from './ingest.type.js';
+
+/** Same rules and counting as POST /v1/events; `line` is the position in `events`. */
+async function ingest(ctx: Context, type: EventType, events: object[]): Promise<IngestResult> {
+  const limit = ctx.config.ingestBatchLimit;
+  if (events.length > limit) {
+    throw new BadInputError(`At most ${limit} events per call (got ${events.length}); send larger loads to POST /v1/events.`, 'events');
+  }
+  const valid: StoredEvent[] = [];
+  const rejected: RejectedEvent[] = [];
+  events.forEach((event, i) => {
+    const result = validateEvent({ ...event }, type);
+    if (result.ok) valid.push(result.event);
+    else rejected.push({ line: i + 1, eventId: result.eventId, errors: result.errors });
+  });
+  const written = await ctx.writer.write(valid, ctx);
+  return { accepted: written.accepted, duplicates: written.duplicates.size, rejected };
+}
+
+@Resolver()
+export class IngestResolver {
+  @Mutation(() => IngestResult)
+  ingestPurchases(@Arg('events', () => [PurchaseInput]) events: PurchaseInput[], @Ctx() ctx: Context): Promise<IngestResult> {
+    return ingest(ctx, 'purchase', events);
+  }
+
+  @Mutation(() => IngestResult)
+  ingestReferrals(@Arg('events', () => [ReferralInput]) events: ReferralInput[], @Ctx() ctx: Context): Promise<IngestResult> {
+    return ingest(ctx, 'referral', events);
+  }
+
+  @Mutation(() => IngestResult)
+  ingestSurveyResponses(@Arg('events', () => [SurveyResponseInput]) events: SurveyResponseInput[], @Ctx() ctx: Context): Promise<IngestResult> {
+    return ingest(ctx, 'survey', events);
+  }
+
+  @Mutation(() => IngestResult, { description: 'Profile versions; the latest occurredAt holds as a whole.' })
+  upsertCustomers(@Arg('events', () => [CustomerInput]) events: CustomerInput[], @Ctx() ctx: Context): Promise<IngestResult> {
+    return ingest(ctx, 'customer', events);
+  }
+}

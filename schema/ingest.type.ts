@@ -1,0 +1,73 @@
+import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { DecimalScalar } from './scalars.js';
+
+export enum ReferralStage {
+  INVITED = 'INVITED',
+  CLICKED = 'CLICKED',
+  SIGNED_UP = 'SIGNED_UP',
+}
+export enum SurveyKind {
+  NPS = 'NPS',
+  CSAT = 'CSAT',
+}
+registerEnumType(ReferralStage, { name: 'ReferralStage' });
+registerEnumType(SurveyKind, { name: 'SurveyKind' });
+
+const OCCURRED_AT = 'ISO-8601 instant with Z or an explicit offset; validated per event so one bad event does not fail the batch.';
+
+@InputType()
+export class PurchaseInput {
+  @Field(() => String) eventId!: string;
+  @Field(() => String) customerId!: string;
+  @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
+  @Field(() => DecimalScalar, { description: '0..1e12, at most 4 decimals.' }) amount!: string;
+  @Field(() => String, { description: 'ISO 4217 code.' }) currency!: string;
+  @Field(() => String, { nullable: true }) orderId?: string | null;
+  @Field(() => String, { nullable: true }) channel?: string | null;
+}
+
+@InputType()
+export class ReferralInput {
+  @Field(() => String) eventId!: string;
+  @Field(() => String) referralId!: string;
+  @Field(() => ReferralStage) stage!: ReferralStage;
+  @Field(() => String) referrerId!: string;
+  @Field(() => String, { nullable: true, description: 'Required when stage is SIGNED_UP.' }) referredCustomerId?: string | null;
+  @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
+  @Field(() => String, { nullable: true }) channel?: string | null;
+}
+
+@InputType()
+export class SurveyResponseInput {
+  @Field(() => String) eventId!: string;
+  @Field(() => String) customerId!: string;
+  @Field(() => String) surveyId!: string;
+  @Field(() => SurveyKind) kind!: SurveyKind;
+  @Field(() => Int, { description: '0..10 for NPS, 1..5 for CSAT.' }) score!: number;
+  @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
+  @Field(() => String, { nullable: true }) comment?: string | null;
+}
+
+@InputType()
+export class CustomerInput {
+  @Field(() => String) eventId!: string;
+  @Field(() => String) customerId!: string;
+  @Field(() => String, { description: `When this profile version was observed. ${OCCURRED_AT}` }) occurredAt!: string;
+  @Field(() => String, { nullable: true, description: 'ISO 3166 alpha-2.' }) country?: string | null;
+  @Field(() => String, { nullable: true, description: 'Acquisition channel.' }) channel?: string | null;
+  @Field(() => String, { nullable: true }) segment?: string | null;
+}
+
+@ObjectType()
+export class RejectedEvent {
+  @Field(() => Int, { description: '1-based position in `events`.' }) line!: number;
+  @Field(() => String, { nullable: true }) eventId!: string | null;
+  @Field(() => [String]) errors!: string[];
+}
+
+@ObjectType()
+export class IngestResult {
+  @Field(() => Int, { description: 'Events stored as new.' }) accepted!: number;
+  @Field(() => Int, { description: 'Valid events whose eventId was already stored or came earlier in this call.' }) duplicates!: number;
+  @Field(() => [RejectedEvent]) rejected!: RejectedEvent[];
+}

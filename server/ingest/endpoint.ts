@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Route } from '../app.js';
+import type { Config } from '../config.js';
+import { sendError, sendJson } from '../http.js';
+import { readLines } from './ndjson.js';
+import { validateLine, type StoredEvent } from './validate.js';
+import type { EventWriter } from './writer.js';
+
+export interface RejectedLine {
+  line: number;
+  eventId: string | null;
+  errors: string[];
+}
+
+export interface IngestAnswer {
+  accepted: number;
+  duplicates: number;
+  rejected: RejectedLine[];
+}
+
+const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl']);
+const MAX_LINE_BYTES = 1024 * 1024;
+/** Events stored per insert while a body streams in: big enough for ClickHouse, small enough for memory. */
+export const FLUSH_EVENTS = 20_000;
+
+/** Counts the body's bytes and stops it at the configured limit. */
+async function* limited(req: IncomingMessage, limit: number, state: { tooLarge: boolean }): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      state.tooLarge = true;
+      return;
+    }
+    yield chunk;
+  }
+}
+
+/** `POST /v1/events`: NDJSON in, stored exactly once, every line accounted for (spec section 10). */
+export function ingestRoute(config: Config, writer: EventWriter): Route {
+  return async (req: IncomingMessage, res: ServerResponse, meta) => {
+    if (meta.url.pathname !== '/v1/events') return false;
+    if (req.method !== 'POST') {
+      sendError(res, 405, 'METHOD_NOT_ALLOWED', 'Use POST /v1/events with an NDJSON body', meta.requestId);
+      return true;
+    }
+    if (meta.authorize('ingest') === false) return true;
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!NDJSON_TYPES.has(type)) {
+      sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Send Content-Type: application/x-ndjson (got ${JSON.stringify(type || 'none')})`, meta.requestId);
+      req.resume();
+      return true;
+    }
+    const limit = config.ingestMaxBodyBytes;
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      sendError(res, 413, 'PAYLOAD_TOO_LARGE', `The body is larger than the limit of ${limit} bytes (INGEST_MAX_BODY_BYTES); split it into several requests.`, meta.requestId);
+      req.resume();
+      return true;
+    }
+    const atomic = meta.url.searchParams.get('atomic') === 'true';
+    const ctx = { requestId: meta.requestId };
+    const answer: IngestAnswer = { accepted: 0, duplicates: 0, rejected: [] };
+    let pending: StoredEvent[] = [];
+    const flush = async () => {
+      const result = await writer.write(pending, ctx);
+      answer.accepted += result.accepted;
+      answer.duplicates += result.duplicates.size;
+      pending = [];
+    };
+    const state = { tooLarge: false };
+    for await (const item of readLines(limited(req, limit, state), { maxLineBytes: MAX_LINE_BYTES })) {
+      if ('error' in item) {
+        answer.rejected.push({ line: item.line, eventId: null, errors: [item.error] });
+        continue;
+      }
+      const result = validateLine(item.text);
+      if (result.ok) {
+        pending.push(result.event);
+        if (!atomic && pending.length >= FLUSH_EVENTS) await flush();
+      } else {
+        answer.rejected.push({ line: item.line, eventId: result.eventId, errors: result.errors });
+      }
+    }
+    if (state.tooLarge) {
+      // Lines stored before the limit stay stored; a retry is safe because eventIds dedupe.
+      sendJson(res, 413, {
+        error: { code: 'PAYLOAD_TOO_LARGE', message: `The body is larger than the limit of ${limit} bytes (INGEST_MAX_BODY_BYTES); split it into several requests.` },
+        accepted: answer.accepted,
+        duplicates: answer.duplicates,
+      });
+      req.resume();
+      return true;
+    }
+    if (atomic && answer.rejected.length > 0) {
+      sendJson(res, 422, {
+        accepted: 0,
+        duplicates: 0,
+        rejected: answer.rejected,
+        error: { code: 'REJECTED_LINES', message: `${answer.rejected.length} line(s) rejected; atomic request stored nothing` },
+      });
+      return true;
+    }
+    for (let i = 0; i < pending.length; ) {
+      const chunk = pending.slice(i, (i += FLUSH_EVENTS));
+      const result = await writer.write(chunk, ctx);
+      answer.accepted += result.accepted;
+      answer.duplicates += result.duplicates.size;
+    }
+    sendJson(res, 200, answer);
+    return true;
+  };
+}

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestService, type TestService } from './helpers/service.js';
+
+const purchase = (id: string, customer = 'c1', amount: string | number = '10.50', at = '2024-03-01T10:00:00Z') =>
+  JSON.stringify({ type: 'purchase', eventId: id, customerId: customer, occurredAt: at, amount, currency: 'USD' });
+
+describe('event ingestion', () => {
+  let svc: TestService;
+  const post = (body: string, query = '', headers: Record<string, string> = {}) =>
+    fetch(`${svc.url}/v1/events${query}`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', ...headers }, body });
+  const count = async (table: string) =>
+    (await svc.exec.rows<{ n: number }>({ query: `SELECT count() AS n FROM {db:Identifier}.${table}`, query_params: {} }, { requestId: 't' }))[0]!.n;
+
+  beforeAll(async () => {
+    svc = await startTestService('t_ingest', { INGEST_MAX_BODY_BYTES: '100000' });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('stores the valid lines of a mixed batch and reports each rejected line', async () => {
+    const body = [
+      purchase('m-1'),
+      '{"type":"purchase","eventId":"m-2","customerId":"c1","occurredAt":"2024-03-01T10:00:00","amount":"1","currency":"USD"}',
+      '',
+      'not json',
+      JSON.stringify({ type: 'survey', eventId: 's-1', customerId: 'c1', surveyId: 'q1', kind: 'NPS', score: 9, occurredAt: '2024-03-02T00:00:00Z' }),
+      JSON.stringify({ type: 'refund', eventId: 'r-1' }),
+      '',
+    ].join('\n');
+    const res = await post(body);
+    expect(res.status).toBe(200);
+    const answer = await res.json();
+    expect(answer.accepted).toBe(2);
+    expect(answer.duplicates).toBe(0);
+    expect(answer.rejected.map((r: any) => [r.line, r.eventId])).toEqual([[2, 'm-2'], [4, null], [6, 'r-1']]);
+    expect(answer.rejected[0].errors).toEqual(['occurredAt: timestamp must include a zone (Z or ±hh:mm)']);
+    expect(await count('purchases')).toBe(1);
+    expect(await count('survey_responses')).toBe(1);
+  });
+
+  it('stores nothing in atomic mode when a line is rejected', async () => {
+    const res = await post([purchase('a-1'), purchase('a-2', 'c1', '1.12345')].join('\n'), '?atomic=true');
+    expect(res.status).toBe(422);
+    const answer = await res.json();
+    expect(answer.accepted).toBe(0);
+    expect(answer.rejected).toEqual([{ line: 2, eventId: 'a-2', errors: ['amount: must have at most 4 decimal places (got 5)'] }]);
+    expect(answer.error.code).toBe('REJECTED_LINES');
+    expect(await count('purchases')).toBe(1);
+  });
+
+  it('counts a retried eventId as a duplicate, within a request, across requests and concurrently', async () => {
+    const first = await (await post([purchase('d-1', 'c2'), purchase('d-1', 'c2', '99')].join('\n'))).json();
+    expect(first).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
+    const again = await (await post(purchase('d-1', 'c2'))).json();
+    expect(again).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+    const body = Array.from({ length: 50 }, (_, i) => purchase(`cc-${i}`, `cust-${i % 7}`)).join('\n');
+    const answers = await Promise.all([post(body), post(body), post(body)].map(async (r) => (await r).json()));
+    expect(answers.reduce((s, a) => s + a.accepted, 0)).toBe(50);
+    expect(answers.reduce((s, a) => s + a.duplicates, 0)).toBe(100);
+    // The first stored version wins: d-1 keeps amount 10.50, not the 99 of its copy.
+    const rows = await svc.exec.rows<{ amount: number; n: number }>(
+      { query: "SELECT any(amount) AS amount, count() AS n FROM {db:Identifier}.purchases WHERE event_id = 'd-1'", query_params: {} },
+      { requestId: 't' },
+    );
+    expect(rows).toEqual([{ amount: 10.5, n: 1 }]);
+    const kpi = await svc.gql('{ repeatPurchaseRate(from: "2024-01-01T00:00:00Z", to: "2025-01-01T00:00:00Z") { customers orders } }');
+    expect(kpi.data.repeatPurchaseRate).toEqual({ customers: 9, orders: 52 });
+  });
+
+  it('answers 415 for a wrong content type and 413 past the body limit', async () => {
+    const wrong = await post(purchase('x-1'), '', { 'content-type': 'application/json' });
+    expect(wrong.status).toBe(415);
+    expect((await wrong.json()).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const big = await post('x'.repeat(200_000));
+    expect(big.status).toBe(413);
+    expect((await big.json()).error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('ingests through GraphQL mutations with per-event errors and a batch limit', async () => {
+    const m = `mutation($events: [PurchaseInput!]!) { ingestPurchases(events: $events) { accepted duplicates rejected { line eventId errors } } }`;
+    const events = [
+      { eventId: 'g-1', customerId: 'g', occurredAt: '2024-05-01T00:00:00+02:00', amount: 12.5, currency: 'EUR' },
+      { eventId: 'g-2', customerId: 'g', occurredAt: '2024-05-01T00:00:00Z', amount: '5', currency: 'XXY' },
+      { eventId: 'g-1', customerId: 'g', occurredAt: '2024-05-01T00:00:00Z', amount: '1', currency: 'EUR' },
+    ];
+    const r = await svc.gql(m, { events });
+    expect(r.errors).toBeUndefined();
+    expect(r.data.ingestPurchases).toEqual({
+      accepted: 1,
+      duplicates: 1,
+      rejected: [{ line: 2, eventId: 'g-2', errors: ['currency: not an ISO 4217 currency code (got "XXY")'] }],
+    });
+    const stored = await svc.exec.rows<{ t: string; amount: number }>(
+      { query: "SELECT toString(occurred_at) AS t, amount FROM {db:Identifier}.purchases WHERE event_id = 'g-1'", query_params: {} },
+      { requestId: 't' },
+    );
+    expect(stored).toEqual([{ t: '2024-04-30 22:00:00.000', amount: 12.5 }]);
+    const tooMany = await svc.gql(m, { events: Array.from({ length: 10_001 }, (_, i) => ({ ...events[0], eventId: `big-${i}` })) });
+    expect(tooMany.errors[0].message).toBe('At most 10000 events per call (got 10001); send larger loads to POST /v1/events.');
+  });
+});
