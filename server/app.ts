@@ -1,14 +1,20 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { GraphQLArmorRejectCallback } from '@escape.tech/graphql-armor-types';
+import { GraphQLError, type GraphQLFormattedError, type ValidationRule } from 'graphql';
 import type { Logger } from 'pino';
 import { authenticate, hasScope, identify, type ApiKey, type Scope } from './auth.js';
 import type { Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import type { Executor } from './executor.js';
+import type { EventWriter } from './ingest/writer.js';
 import { BodyTooLargeError, readBody, sendError, sendJson } from './http.js';
 import { pendingMigrations } from './migrate.js';
 import { getSchema } from '../schema/index.js';
@@ -31,6 +37,7 @@ export const MUTATION_SCOPES: Record<string, Scope> = {
 export interface AppOptions {
   config: Config;
   exec: Executor;
+  writer: EventWriter;
   log: Logger;
   now?: () => Date;
   /** Extra Apollo plugins and routes contributed by feature modules. */
@@ -54,7 +61,8 @@ function scopePlugin(): ApolloServerPlugin<Context> {
       return {
         async didResolveOperation({ operation, contextValue }) {
           const key = contextValue.key;
-          if (key === undefined) return;
+          // Without an operation, execution itself answers that the named operation does not exist.
+          if (key === undefined || operation === undefined) return;
           const needed: Scope[] =
             operation.operation === 'mutation'
               ? operation.selectionSet.selections.map((s) => (s.kind === 'Field' ? MUTATION_SCOPES[s.name.value] ?? 'admin' : 'admin'))
@@ -71,6 +79,38 @@ function scopePlugin(): ApolloServerPlugin<Context> {
   };
 }
 
+/** graphql-js 16 notices a missing root type only while executing, where it would read as an internal error. */
+const knownOperationTypes: ValidationRule = (ctx) => ({
+  OperationDefinition(node) {
+    if (!ctx.getSchema().getRootType(node.operation)) {
+      ctx.reportError(new GraphQLError(`This service does not support ${node.operation} operations.`, { nodes: node }));
+    }
+  },
+});
+
+/**
+ * Depth, alias, directive and cost limits run as validation rules. The token limit is graphql-js's own
+ * parse option instead of armor's plugin: armor's throws from a plugin hook, which Apollo answers
+ * with a 500, while the parser's limit becomes a plain 400 GRAPHQL_PARSE_FAILED after at most
+ * `graphqlMaxTokens` tokens, before any validation rule sees the document.
+ */
+function guardrails(config: Config) {
+  // Armor words every refusal as a "Syntax Error:", which sends people hunting for a typo.
+  const refuse: GraphQLArmorRejectCallback = (ctx, err) => ctx?.reportError(new GraphQLError(err.message.replace(/^Syntax Error: /, '')));
+  const callbacks = { propagateOnRejection: false, onReject: [refuse] };
+  const armor = new ApolloArmor({
+    maxDepth: { n: config.graphqlMaxDepth, ...callbacks },
+    maxAliases: { n: config.graphqlMaxAliases, ...callbacks },
+    costLimit: { maxCost: config.graphqlMaxCost, ...callbacks },
+    maxDirectives: callbacks,
+    maxTokens: { enabled: false },
+    blockFieldSuggestion: { enabled: false },
+  }).protect();
+  // "Did you mean" only reveals field names to those who could not introspect them anyway.
+  const plugins = config.introspection ? [] : [ApolloServerPluginDisableSuggestions()];
+  return { plugins, validationRules: armor.validationRules, parseOptions: { maxTokens: config.graphqlMaxTokens } };
+}
+
 export interface App {
   server: Server;
   apollo: ApolloServer<Context>;
@@ -80,27 +120,35 @@ export interface App {
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {
-  const { config, exec, log } = opts;
+  const { config, exec, writer, log } = opts;
   const now = opts.now ?? (() => new Date());
+  const limits = guardrails(config);
+  // formatError also runs for errors Apollo raises before any plugin or context exists; this is how it knows the request.
+  const requestScope = new AsyncLocalStorage<{ requestId: string; log: Logger }>();
   const apollo = new ApolloServer<Context>({
     schema: await getSchema(),
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
-    plugins: [scopePlugin(), ...(opts.plugins ?? [])],
+    // main.ts drains in-flight HTTP requests before stopping Apollo; Apollo's own handler would stop it first and re-raise the signal.
+    stopOnTerminationSignals: false,
+    parseOptions: limits.parseOptions,
+    validationRules: [knownOperationTypes, ...limits.validationRules],
+    plugins: [ApolloServerPluginLandingPageDisabled(), scopePlugin(), ...limits.plugins, ...(opts.plugins ?? [])],
     formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+      const scope = requestScope.getStore();
       const code = formatted.extensions?.code as string | undefined;
       if (code && KNOWN_CODES.has(code)) {
         const { stacktrace: _s, exception: _e, ...extensions } = formatted.extensions ?? {};
-        return { ...formatted, extensions };
+        return { ...formatted, extensions: { ...extensions, requestId: scope?.requestId } };
       }
       // Unknown failures are bugs: log them whole, answer with a reference only.
-      log.error({ err: unwrapResolverError(error) }, 'unexpected error in GraphQL execution');
+      (scope?.log ?? log).error({ err: unwrapResolverError(error) }, 'unexpected error in GraphQL execution');
       return {
         message: 'Internal error; the service log has the details.',
         locations: formatted.locations,
         path: formatted.path,
-        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: scope?.requestId },
       };
     },
   });
@@ -123,7 +171,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         try {
           body = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
         } catch {
-          sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+          sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST', requestId } }] });
           return;
         }
       } else {
@@ -134,11 +182,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-      context: async () =>
-        createContext({ requestId, exec, config, key, log: log.child({ requestId }), now, signal: controller.signal }),
-    });
+    const reqLog = log.child({ requestId });
+    const result = await requestScope.run({ requestId, log: reqLog }, () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+        context: async () => createContext({ requestId, exec, writer, config, key, log: reqLog, now, signal: controller.signal }),
+      }),
+    );
     const outHeaders: Record<string, string> = { 'x-request-id': requestId };
     for (const [k, v] of result.headers) outHeaders[k] = v;
     res.writeHead(result.status ?? 200, outHeaders);
@@ -182,7 +232,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         const key = identify(config.apiKeys, req.headers.authorization);
         if (key === 'missing' || key === 'invalid') {
           const message = key === 'missing' ? 'Missing or malformed API key: send "Authorization: Bearer <key>"' : 'Invalid API key';
-          sendJson(res, 401, { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }, { 'www-authenticate': 'Bearer' });
+          sendJson(res, 401, { errors: [{ message, extensions: { code: 'UNAUTHENTICATED', requestId } }] }, { 'www-authenticate': 'Bearer' });
           return;
         }
         await handleGraphQL(req, res, url, requestId, key ?? undefined);

@@ -1,4 +1,4 @@
-import { ClickHouseError, type ClickHouseSettings } from '@clickhouse/client';
+import type { ClickHouseError, ClickHouseSettings } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Storage } from './storage.js';
 import { StorageUnavailableError, TimeoutError } from './errors.js';
@@ -22,6 +22,14 @@ export interface ExecutorLimits {
 export type QueryObserver = (event: { query: string; durationMs: number; ok: boolean }) => void;
 
 const TIMEOUT_CODES = new Set([159, 160, 394]); // TIMEOUT_EXCEEDED, TOO_SLOW, QUERY_WAS_CANCELLED
+
+/**
+ * By name, not instanceof: @clickhouse/client bundles its own copy of the error class, while chDB
+ * throws the one from @clickhouse/client-common, so embedded errors are never `instanceof` the former.
+ */
+function isClickHouseError(e: unknown): e is ClickHouseError {
+  return e instanceof Error && e.constructor.name === 'ClickHouseError';
+}
 
 /**
  * Every statement the service sends goes through here: it binds the database, carries the
@@ -79,7 +87,7 @@ export class Executor {
   }
 
   private translate(e: unknown, query: string, ctx: QueryContext): Error {
-    if (e instanceof ClickHouseError && TIMEOUT_CODES.has(Number(e.code))) {
+    if (isClickHouseError(e) && TIMEOUT_CODES.has(Number(e.code))) {
       this.log.warn({ requestId: ctx.requestId, code: e.code, query }, 'query stopped at its time limit');
       return new TimeoutError(this.limits.maxExecutionTimeS, ctx.requestId);
     }

@@ -4,10 +4,14 @@ import type { Route } from './app.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import type { Executor } from './executor.js';
+import { ideRoute } from './ide.js';
+import { ingestRoute } from './ingest/endpoint.js';
+import type { EventWriter } from './ingest/writer.js';
 
 export interface FeatureDeps {
   config: Config;
   exec: Executor;
+  writer: EventWriter;
   log: Logger;
 }
 
@@ -18,6 +22,6 @@ export interface Features {
 }
 
 /** Routes and plugins beyond GraphQL itself (ingestion, metrics, IDE, snapshots), in one list. */
-export async function features(_deps: FeatureDeps): Promise<Features> {
-  return { routes: [], plugins: [], stop: async () => undefined };
+export async function features(deps: FeatureDeps): Promise<Features> {
+  return { routes: [ingestRoute(deps.config, deps.writer), ideRoute()], plugins: [], stop: async () => undefined };
 }
