@@ -2,11 +2,13 @@ import type { Logger } from 'pino';
 import type { ApiKey } from './auth.js';
 import type { Config } from './config.js';
 import type { Executor, QueryContext } from './executor.js';
+import type { EventWriter } from './ingest/writer.js';
 import { createLoaders, type Loaders } from '../loaders/index.js';
 
 /** Everything a resolver may touch, built fresh for each request (DataLoaders included). */
 export interface Context extends QueryContext {
   exec: Executor;
+  writer: EventWriter;
   config: Config;
   key: ApiKey | undefined;
   log: Logger;

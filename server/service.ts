@@ -5,8 +5,9 @@ import { createApp, type App, type AppOptions } from './app.js';
 import type { Config } from './config.js';
 import { Executor } from './executor.js';
 import { migrate } from './migrate.js';
-import { openStorage, type Storage } from './storage.js';
+import { openStorage, StorageConnectError, type Storage } from './storage.js';
 import { features } from './features.js';
+import { EventWriter } from './ingest/writer.js';
 
 export interface Service {
   app: App;
@@ -44,7 +45,7 @@ export async function startService(
   if (!config.server) {
     const other = runningServer(config.dataDir);
     if (other && other.pid !== process.pid) {
-      throw new Error(`Another service (pid ${other.pid}, ${other.url}) already serves DATA_DIR ${resolve(config.dataDir)}.`);
+      throw new StorageConnectError(`Another service (pid ${other.pid}, ${other.url}) already serves DATA_DIR ${resolve(config.dataDir)}.`, 'LOCKED');
     }
   }
   const storage = await openStorage(config);
@@ -52,8 +53,9 @@ export async function startService(
   try {
     const result = await migrate(exec, { onApply: (name) => log.info({ migration: name }, 'migration applied') });
     log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied }, 'schema up to date');
-    const feature = await features({ config, exec, log });
-    const app = await createApp({ config, exec, log, ...extra, routes: feature.routes, plugins: feature.plugins });
+    const writer = new EventWriter(exec);
+    const feature = await features({ config, exec, writer, log });
+    const app = await createApp({ config, exec, writer, log, ...extra, routes: feature.routes, plugins: feature.plugins });
     const { port, host } = await app.listen();
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const lockFile = config.server ? undefined : join(resolve(config.dataDir), LOCK_FILE);

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createClient, ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, ClickHouseError, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from './config.js';
 
 export const MIN_SERVER_VERSION = '23.8';
@@ -82,8 +82,16 @@ async function readVersion(client: ClickHouseClient): Promise<string> {
   return rows[0]!.v;
 }
 
+function missingDatabase(config: Config): StorageConnectError {
+  const { url, cluster } = config.server!;
+  return new StorageConnectError(
+    `ClickHouse at ${url} has no database "${config.database}": create it (CREATE DATABASE ${config.database}${cluster ? ` ON CLUSTER ${cluster}` : ''}) or set CLICKHOUSE_DATABASE.`,
+    'DATABASE',
+  );
+}
+
 /** Turns a first-contact failure into one operator-facing sentence. */
-function explainConnectFailure(e: unknown, config: Config): StorageConnectError {
+export function explainConnectFailure(e: unknown, config: Config): StorageConnectError {
   const url = config.server!.url;
   const user = config.server!.user;
   if (e instanceof ClickHouseError) {
@@ -94,12 +102,7 @@ function explainConnectFailure(e: unknown, config: Config): StorageConnectError 
         'AUTH',
       );
     }
-    if (code === 81 || e.type === 'UNKNOWN_DATABASE') {
-      return new StorageConnectError(
-        `ClickHouse at ${url} has no database "${config.database}": create it (CREATE DATABASE ${config.database}) or set CLICKHOUSE_DATABASE.`,
-        'DATABASE',
-      );
-    }
+    if (code === 81 || e.type === 'UNKNOWN_DATABASE') return missingDatabase(config);
     return new StorageConnectError(`ClickHouse at ${url} answered with an error: ${e.message}`, 'OTHER');
   }
   const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
@@ -112,12 +115,7 @@ function explainConnectFailure(e: unknown, config: Config): StorageConnectError 
       'AUTH',
     );
   }
-  if (/Database .* doesn't exist|UNKNOWN_DATABASE|code: 81/i.test(msg)) {
-    return new StorageConnectError(
-      `ClickHouse at ${url} has no database "${config.database}": create it or set CLICKHOUSE_DATABASE.`,
-      'DATABASE',
-    );
-  }
+  if (/Database .* doesn't exist|UNKNOWN_DATABASE|code: 81/i.test(msg)) return missingDatabase(config);
   if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(code)) {
     return new StorageConnectError(`Cannot reach ClickHouse at ${url} (${code}): is the server running and CLICKHOUSE_URL right?`, 'UNREACHABLE');
   }
@@ -127,34 +125,50 @@ function explainConnectFailure(e: unknown, config: Config): StorageConnectError 
   return new StorageConnectError(`Cannot use ClickHouse at ${url}: ${msg}`, 'OTHER');
 }
 
-async function openServer(config: Config): Promise<Storage> {
+function serverClient(config: Config, database: string | undefined): ClickHouseClient {
   const server = config.server!;
-  const client = createClient({
+  return createClient({
     url: server.url,
     username: server.user,
     password: server.password,
-    database: config.database,
+    database,
     request_timeout: config.requestTimeoutMs,
     // The client retries idempotent reads itself only through keep-alive; connection retries are ours (see withRetry).
     keep_alive: { enabled: true },
     application: 'retention-kpi-service',
+    // Failures reach our log through the Executor with their request id; the client's own
+    // console lines would repeat them with stack traces, also on an operator's startup error.
+    log: { level: ClickHouseLogLevel.OFF },
   });
-  let version: string;
+}
+
+/**
+ * Asked without a database, so a server that is too old is named as such even when the
+ * database is missing too: upgrading is the first thing to fix. A plain-text query:
+ * servers older than the client's JSON formats still answer it.
+ */
+async function readServerVersion(config: Config): Promise<string> {
+  const probe = serverClient(config, undefined);
   try {
-    // A plain-text query: servers older than the client's JSON formats still answer it, so we can name their version.
-    const rs = await client.query({ query: 'SELECT version()', format: 'TabSeparated' });
-    version = (await rs.text()).trim();
+    const rs = await probe.query({ query: 'SELECT version()', format: 'TabSeparated' });
+    return (await rs.text()).trim();
   } catch (e) {
-    await client.close().catch(() => undefined);
     throw explainConnectFailure(e, config);
+  } finally {
+    await probe.close().catch(() => undefined);
   }
+}
+
+async function openServer(config: Config): Promise<Storage> {
+  const server = config.server!;
+  const version = await readServerVersion(config);
   if (compareVersions(version, MIN_SERVER_VERSION) < 0) {
-    await client.close().catch(() => undefined);
     throw new StorageConnectError(
       `ClickHouse at ${server.url} is version ${version}; this service needs ${MIN_SERVER_VERSION} or newer.`,
       'VERSION',
     );
   }
+  const client = serverClient(config, config.database);
   try {
     const rs = await client.query({
       query: 'SELECT count() AS n FROM system.databases WHERE name = {db:String}',
@@ -162,12 +176,7 @@ async function openServer(config: Config): Promise<Storage> {
       format: 'JSONEachRow',
     });
     const [row] = await rs.json<{ n: string | number }>();
-    if (Number(row!.n) === 0) {
-      throw new StorageConnectError(
-        `ClickHouse at ${server.url} has no database "${config.database}": create it (CREATE DATABASE ${config.database}${server.cluster ? ` ON CLUSTER ${server.cluster}` : ''}) or set CLICKHOUSE_DATABASE.`,
-        'DATABASE',
-      );
-    }
+    if (Number(row!.n) === 0) throw missingDatabase(config);
   } catch (e) {
     await client.close().catch(() => undefined);
     throw e instanceof StorageConnectError ? e : explainConnectFailure(e, config);

@@ -24,7 +24,7 @@ export function testConfig(database: string, env: Record<string, string> = {}): 
 }
 
 export interface TestService extends Service {
-  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: any[]; status: number }>;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: any; status: number }>;
 }
 
 /** Starts the real service (real engine, real HTTP) on a free port. */

@@ -1,0 +1,46 @@
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../server/config.js';
+import { StorageUnavailableError, TimeoutError } from '../server/errors.js';
+import { createLogger } from '../server/logger.js';
+import { MigrationError, migrate } from '../server/migrate.js';
+import { createExecutor, runningServer } from '../server/service.js';
+import { openStorage, StorageConnectError } from '../server/storage.js';
+
+function fail(message: string, code: number): never {
+  console.error(message);
+  process.exit(code);
+}
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (e instanceof ConfigError) fail(e.message, 2);
+  throw e;
+}
+const where = config.server ? `${config.server.url}, database ${config.database}` : `${resolve(config.dataDir)}, database ${config.database}`;
+if (!config.server) {
+  // The embedded engine belongs to one process; the service migrates at start anyway.
+  const other = runningServer(config.dataDir);
+  if (other) {
+    fail(`The service (pid ${other.pid}, ${other.url}) is running on DATA_DIR ${resolve(config.dataDir)}: it applies migrations itself at start. Stop it and run this again, or just restart it.`, 3);
+  }
+}
+
+const storage = await openStorage(config).catch((e: unknown) => {
+  if (e instanceof StorageConnectError) fail(`Cannot migrate ${where}: ${e.message}`, 3);
+  throw e;
+});
+try {
+  console.log(`Migrating ${where}`);
+  const exec = createExecutor(storage, config, createLogger(config.logLevel));
+  const result = await migrate(exec, { onApply: (name) => console.log(`  applied ${name}`) });
+  console.log(`Schema up to date: ${result.applied.length} applied now, ${result.alreadyApplied} already applied.`);
+} catch (e) {
+  // The executor has logged the storage error in full; the operator gets its one-line reason.
+  if (!(e instanceof MigrationError || e instanceof StorageUnavailableError || e instanceof TimeoutError)) throw e;
+  console.error(`Cannot migrate ${where}: ${e.message}`);
+  process.exitCode = 3;
+} finally {
+  await storage.close();
+}
