@@ -65,3 +65,8 @@ export function wilson(successes: number, n: number): { low: number | null; high
   const denom = 1 + z2n;
   return { low: Math.max(0, (centre - spread) / denom), high: Math.min(1, (centre + spread) / denom) };
 }
+
+export function checkMargin(margin: number): number {
+  if (!Number.isFinite(margin) || margin < 0 || margin > 1) throw new BadInputError(`"margin" must be a fraction from 0 to 1 (got ${margin})`, 'margin');
+  return margin;
+}

@@ -1,6 +1,10 @@
 import type { Executor, QueryContext } from '../server/executor.js';
+import { clvLoaders } from './clv.loader.js';
+import { customerLoaders } from './customers.loader.js';
+import { referralLoaders } from './referral.loader.js';
 import { repeatPurchaseLoaders } from './repeat-purchase.loader.js';
 import { retentionLoaders } from './retention.loader.js';
+import { voiceLoaders } from './voice.loader.js';
 
 export interface LoaderDeps extends QueryContext {
   exec: Executor;
@@ -9,9 +13,14 @@ export interface LoaderDeps extends QueryContext {
 /** Request-scoped loaders, one family per KPI module. */
 export function createLoaders(deps: LoaderDeps) {
   const { exec } = deps;
+  const retention = retentionLoaders(exec, deps);
   return {
-    ...retentionLoaders(exec, deps),
+    ...retention,
     ...repeatPurchaseLoaders(exec, deps),
+    ...referralLoaders(exec, deps),
+    ...voiceLoaders(exec, deps),
+    ...clvLoaders(exec, deps, retention.periodRetention),
+    ...customerLoaders(exec, deps),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { SqlQuery } from '../server/executor.js';
+import { dateStart, periodDate, type Grain } from './grain.js';
 import { Params, T } from './sql.js';
 
 export const DEFAULT_ATTRIBUTION_DAYS = 90;
@@ -8,18 +10,21 @@ export function firstPurchasesSql(asOf: string): string {
 }
 
 /**
- * One row per referral as of `asOf`: when it started (earliest event of any stage), its
- * furthest stage flags, its referred customer (from the earliest event naming one) and
- * whether that customer's first purchase ever fell in [started_at, started_at + window].
- * An unmatched LEFT JOIN row has customer_id '' (ids are never empty), which marks "no purchase".
+ * One row per referral as of `asOf`: when it started (earliest event of any stage, whatever
+ * the stage order in time), its stage flags, its referred customer (from the earliest event
+ * naming one) and whether that customer's first purchase ever fell in
+ * [started_at, started_at + window] — a customer who bought before the referral is not a conversion.
+ * An unmatched LEFT JOIN row has customer_id '' (ids are never empty) or NULL when the
+ * enclosing query sets join_use_nulls; both mean "no purchase".
  */
 export function referralOutcomesSql(asOf: string, windowDays: string): string {
   return `
     SELECT r.referral_id AS referral_id, r.started_at AS started_at, r.clicked AS clicked, r.signed_up AS signed_up,
            r.referred AS referred,
-           f.customer_id != '' AND f.first_at >= r.started_at
+           ifNull(f.customer_id, '') != '' AND f.first_at >= r.started_at
              AND f.first_at <= r.started_at + toIntervalSecond(${windowDays} * 86400) AS converted,
-           if(converted, dateDiff('millisecond', r.started_at, f.first_at) / 86400000, NULL) AS days_to_convert
+           -- From millisecond timestamps: dateDiff('millisecond') needs a newer server than we support.
+           if(converted, (toUnixTimestamp64Milli(f.first_at) - toUnixTimestamp64Milli(r.started_at)) / 86400000, NULL) AS days_to_convert
     FROM (
       SELECT referral_id, min(occurred_at) AS started_at,
              max(stage IN ('CLICKED', 'SIGNED_UP')) AS clicked, max(stage = 'SIGNED_UP') AS signed_up,
@@ -33,4 +38,80 @@ export function referralOutcomesSql(asOf: string, windowDays: string): string {
 export function referredCustomersSql(asOf: string, p: Params): string {
   const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'referredWindowDays');
   return `SELECT DISTINCT referred FROM (${referralOutcomesSql(asOf, windowDays)}) WHERE converted`;
+}
+
+export interface ReferralCohortArgs {
+  grain: Grain;
+  from: Date;
+  to: Date;
+  attributionWindowDays: number;
+  asOf: Date;
+  timezone: string;
+}
+
+/**
+ * Referrals grouped by the period of started_at, for periods starting in [from, to).
+ * Output names differ from the outcome columns: a ClickHouse alias would shadow the column.
+ * The median is exact: sorted days, mean of the two middle values (the same one twice for
+ * an odd count); ClickHouse's `median` is a sampling estimate.
+ */
+export function referralCohortsSql(a: ReferralCohortArgs): SqlQuery {
+  const p = new Params();
+  const tz = p.add('String', a.timezone, 'tz');
+  const asOf = p.time(a.asOf, 'asOf');
+  const windowDays = p.add('UInt32', a.attributionWindowDays, 'windowDays');
+  return p.sql(`
+    SELECT cohort_start, invited, clicks, signups, conversions,
+           if(n = 0, NULL, (days[intDiv(n + 1, 2)] + days[intDiv(n + 2, 2)]) / 2) AS median_days
+    FROM (
+      SELECT start, toString(start) AS cohort_start, count() AS invited, countIf(clicked) AS clicks,
+             countIf(signed_up) AS signups, countIf(converted) AS conversions,
+             arraySort(groupArrayIf(days_to_convert, converted)) AS days, length(days) AS n
+      FROM (
+        SELECT *, ${dateStart(periodDate(a.grain, 'started_at', tz), tz)} AS start
+        FROM (${referralOutcomesSql(asOf, windowDays)})
+      )
+      WHERE start >= ${p.time(a.from, 'from')} AND start < ${p.time(a.to, 'to')}
+      GROUP BY start
+    )
+    ORDER BY start`);
+}
+
+export interface ReferralImpactArgs {
+  from: Date;
+  to: Date;
+  currency: string;
+  asOf: Date;
+}
+
+/**
+ * One row: per group (customers whose first purchase ever is in [from, to), split by
+ * referred), customers, repeat customers and exact revenue as text (a JSON number would
+ * pass through a double); and the two ratios of the k-factor.
+ */
+export function referralImpactSql(a: ReferralImpactArgs): SqlQuery {
+  const p = new Params();
+  const asOf = p.time(a.asOf, 'asOf');
+  const from = p.time(a.from, 'from');
+  const to = p.time(a.to, 'to');
+  const currency = p.add('String', a.currency, 'currency');
+  const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
+  return p.sql(`
+    WITH (SELECT (count(), countIf(converted)) FROM (${referralOutcomesSql(asOf, windowDays)})
+            WHERE started_at >= ${from} AND started_at < ${to}) AS started
+    SELECT
+      countIf(is_referred) AS referred_customers, countIf(is_referred AND orders >= 2) AS referred_repeat,
+      toString(sumIf(revenue, is_referred)) AS referred_revenue,
+      countIf(NOT is_referred) AS organic_customers, countIf(NOT is_referred AND orders >= 2) AS organic_repeat,
+      toString(sumIf(revenue, NOT is_referred)) AS organic_revenue,
+      (SELECT uniqExact(customer_id) FROM ${T.purchases}
+        WHERE occurred_at >= ${from} AND occurred_at < ${to} AND occurred_at <= ${asOf}) AS active_customers,
+      started.1 AS referrals_started, started.2 AS referrals_converted
+    FROM (
+      SELECT customer_id, count() AS orders, sumIf(amount, currency = ${currency}) AS revenue,
+             customer_id IN (${referredCustomersSql(asOf, p)}) AS is_referred
+      FROM ${T.purchases} WHERE occurred_at <= ${asOf}
+      GROUP BY customer_id
+      HAVING min(occurred_at) >= ${from} AND min(occurred_at) < ${to}
+    )`);
 }

@@ -2,11 +2,27 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { DateTimeScalar, DecimalScalar } from './scalars.js';
+import { ClvResolver } from './clv.resolver.js';
+import { CustomersResolver } from './customers.resolver.js';
 import { HealthResolver } from './health.resolver.js';
+import { IngestResolver } from './ingest.resolver.js';
+import { ReferralResolver } from './referral.resolver.js';
 import { RepeatPurchaseResolver } from './repeat-purchase.resolver.js';
 import { RetentionResolver } from './retention.resolver.js';
+import { SnapshotResolver } from './snapshot.resolver.js';
+import { VoiceResolver } from './voice.resolver.js';
 
-export const RESOLVERS = [HealthResolver, RetentionResolver, RepeatPurchaseResolver] as const;
+export const RESOLVERS = [
+  HealthResolver,
+  RetentionResolver,
+  RepeatPurchaseResolver,
+  IngestResolver,
+  ClvResolver,
+  ReferralResolver,
+  VoiceResolver,
+  CustomersResolver,
+  SnapshotResolver,
+] as const;
 
 let built: GraphQLSchema | undefined;
 

@@ -33,9 +33,16 @@ export interface BgNbdFit {
 interface FrequencyGroup {
   x: number;
   customers: number;
-  T: Float64Array;
-  recency: Float64Array;
+  /** Per tuple, the index of its T and of its recency in `Layout.times`. */
+  T: Int32Array;
+  recency: Int32Array;
   count: Float64Array;
+}
+
+interface Layout {
+  groups: FrequencyGroup[];
+  /** Distinct values of T and recency: summaries in whole days take at most a few thousand. */
+  times: Float64Array;
 }
 
 function checkTuple(t: RfmTuple, i: number): void {
@@ -52,27 +59,35 @@ function checkTuple(t: RfmTuple, i: number): void {
 
 /**
  * Everything that depends on frequency alone (all the lgamma terms) is evaluated once per
- * frequency, leaving two logarithms and one exp per tuple: this is what makes a million
- * customers cheap to fit.
+ * frequency, and ln(alpha + time) once per distinct time, leaving one exp and one log1p per
+ * tuple: this is what makes a million customers cheap to fit.
  */
-function groupByFrequency(tuples: readonly RfmTuple[]): FrequencyGroup[] {
+function layOut(tuples: readonly RfmTuple[]): Layout {
   tuples.forEach(checkTuple);
+  const timeIndex = new Map<number, number>();
+  const indexOf = (time: number): number => {
+    let i = timeIndex.get(time);
+    if (i === undefined) timeIndex.set(time, (i = timeIndex.size));
+    return i;
+  };
   const byX = new Map<number, RfmTuple[]>();
   for (const t of tuples) {
     const list = byX.get(t.frequency);
     if (list) list.push(t);
     else byX.set(t.frequency, [t]);
   }
-  return [...byX].map(([x, list]) => ({
+  const groups = [...byX].map(([x, list]) => ({
     x,
     customers: list.reduce((s, t) => s + t.count, 0),
-    T: Float64Array.from(list, (t) => t.T),
-    recency: Float64Array.from(list, (t) => t.recency),
+    T: Int32Array.from(list, (t) => indexOf(t.T)),
+    recency: Int32Array.from(list, (t) => indexOf(t.recency)),
     count: Float64Array.from(list, (t) => t.count),
   }));
+  return { groups, times: Float64Array.from(timeIndex.keys()) };
 }
 
-function logLikelihoodOf(groups: readonly FrequencyGroup[], { r, alpha, a, b }: BgNbdParams): number {
+function logLikelihoodOf({ groups, times }: Layout, { r, alpha, a, b }: BgNbdParams): number {
+  const logs = times.map((time) => Math.log(alpha + time));
   const lnAlpha = Math.log(alpha);
   const lgammaR = lgamma(r);
   const lbetaAB = lbeta(a, b);
@@ -83,14 +98,14 @@ function logLikelihoodOf(groups: readonly FrequencyGroup[], { r, alpha, a, b }: 
     total += g.customers * (lgamma(rx) - lgammaR + r * lnAlpha + lbeta(a, b + x) - lbetaAB);
     const { T, recency, count } = g;
     if (x === 0) {
-      for (let i = 0; i < T.length; i++) total -= count[i]! * r * Math.log(alpha + T[i]!);
+      for (let i = 0; i < T.length; i++) total -= count[i]! * r * logs[T[i]!]!;
       continue;
     }
     // Two ways to have made x purchases: still alive at T, or dropped out right after the last one.
     const dropoutTerm = Math.log(a) - Math.log(b + x - 1);
     for (let i = 0; i < T.length; i++) {
-      const alive = -rx * Math.log(alpha + T[i]!);
-      const dropped = dropoutTerm - rx * Math.log(alpha + recency[i]!);
+      const alive = -rx * logs[T[i]!]!;
+      const dropped = dropoutTerm - rx * logs[recency[i]!]!;
       const hi = Math.max(alive, dropped);
       total += count[i]! * (hi + Math.log1p(Math.exp(Math.min(alive, dropped) - hi)));
     }
@@ -100,19 +115,19 @@ function logLikelihoodOf(groups: readonly FrequencyGroup[], { r, alpha, a, b }: 
 
 /** Total BG/NBD log-likelihood of the customers in `tuples`. */
 export function bgNbdLogLikelihood(params: BgNbdParams, tuples: readonly RfmTuple[]): number {
-  return logLikelihoodOf(groupByFrequency(tuples), params);
+  return logLikelihoodOf(layOut(tuples), params);
 }
 
 /** Maximum-likelihood BG/NBD parameters: Nelder–Mead on log-parameters, so all four stay positive. */
 export function fitBgNbd(tuples: readonly RfmTuple[]): BgNbdFit {
-  const groups = groupByFrequency(tuples);
+  const layout = layOut(tuples);
   let customers = 0;
   let purchases = 0;
   let exposure = 0;
-  for (const g of groups) {
+  for (const g of layout.groups) {
     customers += g.customers;
     purchases += g.customers * g.x;
-    for (let i = 0; i < g.T.length; i++) exposure += g.count[i]! * g.T[i]!;
+    for (let i = 0; i < g.T.length; i++) exposure += g.count[i]! * layout.times[g.T[i]!]!;
   }
   if (purchases === 0 || exposure === 0) {
     throw new ModelFitError('BG/NBD needs at least one repeat purchase and a calibration period longer than zero');
@@ -127,7 +142,7 @@ export function fitBgNbd(tuples: readonly RfmTuple[]): BgNbdFit {
   // time unit, days or weeks, does not decide how far the search must travel.
   const start = [0, Math.log(exposure / purchases), 0, 0];
   // The mean per customer keeps the tolerances independent of the number of customers.
-  const result = nelderMead((lp) => -logLikelihoodOf(groups, toParams(lp)) / customers, start);
+  const result = nelderMead((lp) => -logLikelihoodOf(layout, toParams(lp)) / customers, start);
   if (!result.converged) {
     throw new ModelFitError(`BG/NBD fit did not converge after ${result.evaluations} likelihood evaluations`);
   }
@@ -147,7 +162,7 @@ export function probabilityAlive(
   return 1 / (1 + Math.exp(logOdds));
 }
 
-// Half-width of the interval around a = 1 where expectedIfAlive averages its two ends; see there.
+// Half-width of the interval around a = 1 where expectedIfAlive interpolates; see there.
 const A_NEAR_ONE = 1e-5;
 
 /**
@@ -157,16 +172,18 @@ const A_NEAR_ONE = 1e-5;
  * instead of blowing up, so heavy buyers cannot overflow it.
  */
 function expectedIfAlive(params: BgNbdParams, t: number, x: number, T: number): number {
-  const { r, alpha, a, b } = params;
-  // At a = 1 the formula is 0/0 (a removable singularity) and cancels badly close to it; the mean
-  // of its values at 1 ± h is accurate to O(h²) ≈ 1e-10 there.
-  if (Math.abs(a - 1) < A_NEAR_ONE) {
-    return (
-      (expectedIfAlive({ ...params, a: 1 - A_NEAR_ONE }, t, x, T) +
-        expectedIfAlive({ ...params, a: 1 + A_NEAR_ONE }, t, x, T)) /
-      2
-    );
+  // At a = 1 the formula is 0/0 (a removable singularity) and cancels badly close to it; linear
+  // interpolation between 1 ± h is accurate to O(h²) ≈ 1e-10 there.
+  const offset = params.a - 1;
+  if (Math.abs(offset) < A_NEAR_ONE) {
+    const below = expectedIfAliveFormula({ ...params, a: 1 - A_NEAR_ONE }, t, x, T);
+    const above = expectedIfAliveFormula({ ...params, a: 1 + A_NEAR_ONE }, t, x, T);
+    return below + ((offset + A_NEAR_ONE) / (2 * A_NEAR_ONE)) * (above - below);
   }
+  return expectedIfAliveFormula(params, t, x, T);
+}
+
+function expectedIfAliveFormula({ r, alpha, a, b }: BgNbdParams, t: number, x: number, T: number): number {
   const c = a + b + x - 1;
   const z = t / (alpha + T + t);
   const oneMinusZ = (alpha + T) / (alpha + T + t);

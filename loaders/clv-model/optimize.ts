@@ -37,8 +37,8 @@ export function nelderMead(
 ): MinimizeResult {
   const {
     step = 0.5,
-    valueTolerance = 1e-12,
-    pointTolerance = 1e-9,
+    valueTolerance = 1e-10,
+    pointTolerance = 1e-6,
     maxEvaluations = 20_000,
     maxRestarts = 10,
   } = options;

@@ -1,0 +1,65 @@
+import DataLoader from 'dataloader';
+import type { Executor, QueryContext } from '../server/executor.js';
+import { customerStatsSql, newCustomersSql, type NewCustomersArgs } from './customers.sql.js';
+import { kpiLoader } from './kpi-loader.js';
+import { fromChDateTime } from './sql.js';
+
+export interface CustomerStats {
+  customerId: string;
+  firstPurchaseAt: Date | null;
+  lastPurchaseAt: Date | null;
+  orders: number;
+  revenue: { currency: string; amount: number }[];
+  country: string | null;
+  channel: string | null;
+  segment: string | null;
+}
+
+type Row = {
+  customer_id: string;
+  first_at: string;
+  last_at: string;
+  orders: number;
+  revenue: [string, string][];
+  country: string | null;
+  channel: string | null;
+  segment: string | null;
+  has_profile: number | boolean;
+};
+
+/** Unknown ids (no purchase, no profile as of asOf) come back as null. */
+async function loadStats(exec: Executor, ctx: QueryContext, ids: readonly string[], asOf: Date): Promise<(CustomerStats | null)[]> {
+  const rows = await exec.rows<Row>(customerStatsSql([...new Set(ids)], asOf), ctx);
+  const byId = new Map(rows.map((r) => [r.customer_id, r]));
+  return ids.map((id) => {
+    const r = byId.get(id);
+    if (!r || (r.orders === 0 && !r.has_profile)) return null;
+    const bought = r.orders > 0;
+    return {
+      customerId: id,
+      firstPurchaseAt: bought ? fromChDateTime(r.first_at) : null,
+      lastPurchaseAt: bought ? fromChDateTime(r.last_at) : null,
+      orders: r.orders,
+      revenue: bought ? r.revenue.map(([currency, amount]) => ({ currency, amount: Number(amount) })) : [],
+      country: r.country,
+      channel: r.channel,
+      segment: r.segment,
+    };
+  });
+}
+
+export function customerLoaders(exec: Executor, ctx: QueryContext) {
+  // One batching loader per asOf: every customer(id) of a document with the same asOf shares one query.
+  const byAsOf = new Map<number, DataLoader<string, CustomerStats | null>>();
+  return {
+    customerStats(asOf: Date): DataLoader<string, CustomerStats | null> {
+      let loader = byAsOf.get(asOf.getTime());
+      if (!loader) {
+        loader = new DataLoader((ids: readonly string[]) => loadStats(exec, ctx, ids, asOf), { maxBatchSize: 10_000 });
+        byAsOf.set(asOf.getTime(), loader);
+      }
+      return loader;
+    },
+    newCustomers: kpiLoader(async (a: NewCustomersArgs) => (await exec.rows<{ n: number }>(newCustomersSql(a), ctx))[0]!.n),
+  };
+}

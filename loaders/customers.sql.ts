@@ -1,0 +1,47 @@
+import type { SqlQuery } from '../server/executor.js';
+import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
+import { firstPurchasesSql } from './referral.sql.js';
+import { Params, T } from './sql.js';
+
+/** Purchase history and latest profile of many customers in one query (the DataLoader's batch). */
+export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
+  const p = new Params();
+  const at = p.time(asOf, 'asOf');
+  const list = p.add('Array(String)', ids, 'ids');
+  return p.sql(`
+    SELECT id AS customer_id,
+           toString(pu.first_at) AS first_at, toString(pu.last_at) AS last_at, pu.orders AS orders, pu.revenue AS revenue,
+           pr.latest.1 AS country, pr.latest.2 AS channel, pr.latest.3 AS segment, pr.customer_id != '' AS has_profile
+    FROM (SELECT arrayJoin(${list}) AS id) AS ids
+    LEFT JOIN (
+      SELECT customer_id, min(first_at) AS first_at, max(last_at) AS last_at, sum(n) AS orders,
+             arraySort(groupArray((currency, toString(amount)))) AS revenue
+      FROM (
+        SELECT customer_id, currency, min(occurred_at) AS first_at, max(occurred_at) AS last_at, count() AS n, sum(amount) AS amount
+        FROM ${T.purchases} WHERE customer_id IN ${list} AND occurred_at <= ${at}
+        GROUP BY customer_id, currency)
+      GROUP BY customer_id
+    ) AS pu ON pu.customer_id = ids.id
+    LEFT JOIN (
+      SELECT customer_id, argMax(tuple(country, channel, segment), (occurred_at, received_seq)) AS latest
+      FROM ${T.customers} WHERE customer_id IN ${list} AND occurred_at <= ${at}
+      GROUP BY customer_id
+    ) AS pr ON pr.customer_id = ids.id`);
+}
+
+export interface NewCustomersArgs {
+  from: Date;
+  to: Date;
+  asOf: Date;
+  filter?: CustomerFilterArgs | null;
+}
+
+/** Customers whose first purchase ever lies in [from, to). */
+export function newCustomersSql(a: NewCustomersArgs): SqlQuery {
+  const p = new Params();
+  const asOf = p.time(a.asOf, 'asOf');
+  const filter = customerFilterSql(a.filter, asOf, p);
+  return p.sql(`
+    SELECT count() AS n FROM (${firstPurchasesSql(asOf)})
+    WHERE first_at >= ${p.time(a.from, 'from')} AND first_at < ${p.time(a.to, 'to')}${filter ? ` AND ${filter}` : ''}`);
+}

@@ -1,0 +1,68 @@
+import type { Loaders } from './index.js';
+import type { Grain } from './grain.js';
+
+export interface SnapshotArgs {
+  from: Date;
+  to: Date;
+  grain: Grain;
+  currency: string;
+  margin: number;
+  asOf: Date;
+}
+
+export interface KpiSnapshotResult {
+  from: Date;
+  to: Date;
+  asOf: Date;
+  grain: Grain;
+  currency: string;
+  generatedAt: Date;
+  customers: number;
+  newCustomers: number;
+  orders: number;
+  repeatPurchaseRate: number | null;
+  revenue: number;
+  averageOrderValue: number | null;
+  clv: number | null;
+  retentionRate: number | null;
+  nps: number | null;
+  csat: number | null;
+  referralConversionRate: number | null;
+}
+
+/**
+ * Every headline KPI of one window, each through the loader of its own module: no SQL
+ * lives here, and a document that also asks a KPI directly shares its query.
+ */
+export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, now: () => Date): Promise<KpiSnapshotResult> {
+  const window = { from: a.from, to: a.to, asOf: a.asOf, filter: null };
+  const periods = { ...window, grain: a.grain, timezone: 'UTC' };
+  const [repeat, newCustomers, clv, retention, nps, csat, referrals] = await Promise.all([
+    loaders.repeatPurchase.load(window),
+    loaders.newCustomers.load(window),
+    loaders.clvSummary.load({ ...periods, currency: a.currency, margin: a.margin }),
+    loaders.periodRetention.load(periods),
+    loaders.nps.load({ ...periods, surveyId: null }),
+    loaders.csat.load({ ...periods, surveyId: null }),
+    loaders.referralImpact.load({ from: a.from, to: a.to, asOf: a.asOf, currency: a.currency }),
+  ]);
+  return {
+    from: a.from,
+    to: a.to,
+    asOf: a.asOf,
+    grain: a.grain,
+    currency: a.currency,
+    generatedAt: now(),
+    customers: repeat.customers,
+    newCustomers,
+    orders: repeat.orders,
+    repeatPurchaseRate: repeat.rate,
+    revenue: clv.revenue,
+    averageOrderValue: clv.averageOrderValue,
+    clv: clv.clv,
+    retentionRate: retention.pooledRate,
+    nps: nps.score,
+    csat: csat.score,
+    referralConversionRate: referrals.conversionRate,
+  };
+}

@@ -1,0 +1,29 @@
+import { Arg, Ctx, Query, Resolver } from 'type-graphql';
+import type { Context } from '../server/context.js';
+import { BadInputError } from '../server/errors.js';
+import { CustomerStats } from './customers.type.js';
+import { DateTimeScalar } from './scalars.js';
+
+const MAX_IDS = 10_000;
+
+@Resolver()
+export class CustomersResolver {
+  @Query(() => CustomerStats, { nullable: true, description: 'Null when no event names this customer as of asOf.' })
+  customer(
+    @Arg('id', () => String) id: string,
+    @Arg('asOf', () => DateTimeScalar, { nullable: true }) asOf: Date | null,
+    @Ctx() ctx: Context,
+  ): Promise<CustomerStats | null> {
+    return ctx.loaders.customerStats(asOf ?? ctx.now()).load(id);
+  }
+
+  @Query(() => [CustomerStats], { nullable: 'items', description: 'In the order of ids; null for unknown ids.' })
+  customers(
+    @Arg('ids', () => [String]) ids: string[],
+    @Arg('asOf', () => DateTimeScalar, { nullable: true }) asOf: Date | null,
+    @Ctx() ctx: Context,
+  ): Promise<(CustomerStats | null)[]> {
+    if (ids.length > MAX_IDS) throw new BadInputError(`At most ${MAX_IDS} ids per call (got ${ids.length})`, 'ids');
+    return ctx.loaders.customerStats(asOf ?? ctx.now()).loadMany(ids) as Promise<(CustomerStats | null)[]>;
+  }
+}

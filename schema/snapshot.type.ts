@@ -1,0 +1,24 @@
+import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { Grain } from '../loaders/grain.js';
+import { DateTimeScalar } from './scalars.js';
+
+@ObjectType({ description: 'The headline KPIs of one window, each computed by its own KPI query (spec section 9).' })
+export class KpiSnapshot {
+  @Field(() => DateTimeScalar) from!: Date;
+  @Field(() => DateTimeScalar) to!: Date;
+  @Field(() => DateTimeScalar) asOf!: Date;
+  @Field(() => Grain) grain!: Grain;
+  @Field(() => String) currency!: string;
+  @Field(() => DateTimeScalar) generatedAt!: Date;
+  @Field(() => Int, { description: 'Customers with >= 1 purchase in the window (all currencies).' }) customers!: number;
+  @Field(() => Int, { description: 'Customers whose first purchase ever is in the window.' }) newCustomers!: number;
+  @Field(() => Int) orders!: number;
+  @Field(() => Float, { nullable: true }) repeatPurchaseRate!: number | null;
+  @Field(() => Float, { description: 'In `currency`.' }) revenue!: number;
+  @Field(() => Float, { nullable: true }) averageOrderValue!: number | null;
+  @Field(() => Float, { nullable: true }) clv!: number | null;
+  @Field(() => Float, { nullable: true, description: 'Pooled period retention for `grain`.' }) retentionRate!: number | null;
+  @Field(() => Float, { nullable: true }) nps!: number | null;
+  @Field(() => Float, { nullable: true }) csat!: number | null;
+  @Field(() => Float, { nullable: true, description: 'Converted / invited over referrals started in the window.' }) referralConversionRate!: number | null;
+}

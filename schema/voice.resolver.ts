@@ -1,0 +1,27 @@
+import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import { checkCurrency } from '../loaders/args.js';
+import type { Context } from '../server/context.js';
+import { resolvePeriods, resolveWindow } from './common.args.js';
+import { CsatReport, NpsImpact, NpsImpactArgs, NpsReport, VoiceArgs } from './voice.type.js';
+
+@Resolver()
+export class VoiceResolver {
+  @Query(() => NpsReport, { description: 'Net Promoter Score of the window\'s NPS responses, with a series per period.' })
+  nps(@Args(() => VoiceArgs) args: VoiceArgs, @Ctx() ctx: Context): Promise<NpsReport> {
+    return ctx.loaders.nps.load({ ...resolvePeriods(args, ctx.now()), surveyId: args.surveyId ?? null });
+  }
+
+  @Query(() => CsatReport, { description: 'Share of satisfied (4-5) CSAT responses in the window, with a series per period.' })
+  csat(@Args(() => VoiceArgs) args: VoiceArgs, @Ctx() ctx: Context): Promise<CsatReport> {
+    return ctx.loaders.csat.load({ ...resolvePeriods(args, ctx.now()), surveyId: args.surveyId ?? null });
+  }
+
+  @Query(() => NpsImpact, { description: 'Repeat purchases and revenue of promoters, passives and detractors (latest NPS response in the window).' })
+  npsImpact(@Args(() => NpsImpactArgs) args: NpsImpactArgs, @Ctx() ctx: Context): Promise<NpsImpact> {
+    return ctx.loaders.npsImpact.load({
+      ...resolveWindow(args, ctx.now()),
+      surveyId: args.surveyId ?? null,
+      currency: checkCurrency(args.currency ?? ctx.config.reportingCurrency),
+    });
+  }
+}

@@ -1,0 +1,100 @@
+// npm run demo [-- --scale N]
+// First start on an empty DATA_DIR: generates a realistic demo store (deterministic) and
+// loads it through the same validation and exactly-once writer as the API; then serves.
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { ConfigError, loadConfig, type Config } from '../server/config.js';
+import { createLogger } from '../server/logger.js';
+import { migrate } from '../server/migrate.js';
+import { createExecutor, runningServer, startService } from '../server/service.js';
+import { openStorage } from '../server/storage.js';
+import { validateEvent, type StoredEvent } from '../server/ingest/validate.js';
+import { EventWriter } from '../server/ingest/writer.js';
+import { generateStore, resolveStoreOptions, scaled } from './generate/store.js';
+
+const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' } } });
+const scale = Number(values.scale);
+if (!(scale > 0 && scale <= 500)) {
+  console.error(`--scale must be a number in (0, 500] (got ${values.scale})`);
+  process.exit(2);
+}
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+const config = readConfig();
+const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+const ctx = { requestId: 'demo-load' };
+
+async function fillIfEmpty(): Promise<void> {
+  const storage = await openStorage(config);
+  try {
+    const exec = createExecutor(storage, config, log);
+    await migrate(exec);
+    const [row] = await exec.rows<{ n: number }>({ query: 'SELECT count() AS n FROM {db:Identifier}.purchases', query_params: {} }, ctx);
+    if (row!.n > 0) {
+      console.log(`Demo store already loaded (${row!.n} purchases in ${config.server ? config.server.url : config.dataDir}).`);
+      return;
+    }
+    const options = scaled(scale);
+    const resolved = resolveStoreOptions(options);
+    const expected = resolved.purchases + resolved.surveys + resolved.customers + resolved.referrals * 2;
+    console.log(`Generating the demo store: ${resolved.customers} customers, about ${resolved.purchases} purchases over two years…`);
+    const writer = new EventWriter(exec);
+    const bar = new cliProgress.SingleBar({ format: 'loading |{bar}| {value} events | {rate}/s', hideCursor: true }, cliProgress.Presets.shades_classic);
+    const started = Date.now();
+    bar.start(expected, 0, { rate: 0 });
+    let batch: StoredEvent[] = [];
+    let total = 0;
+    const flush = async () => {
+      await writer.write(batch, ctx);
+      total += batch.length;
+      batch = [];
+      bar.setTotal(Math.max(expected, total));
+      bar.update(total, { rate: Math.round(total / Math.max(0.001, (Date.now() - started) / 1000)) });
+    };
+    for (const event of generateStore(options)) {
+      const result = validateEvent(event);
+      if (!result.ok) throw new Error(`demo generator produced an invalid event: ${result.errors.join('; ')}`);
+      batch.push(result.event);
+      if (batch.length >= 50_000) await flush();
+    }
+    await flush();
+    bar.stop();
+    console.log(`Loaded ${total} events in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  } finally {
+    await storage.close();
+  }
+}
+
+async function main() {
+  if (!config.server && runningServer(config.dataDir)) {
+    console.error(`A service already runs on DATA_DIR ${config.dataDir}; stop it or use another DATA_DIR.`);
+    process.exit(2);
+  }
+  await fillIfEmpty();
+  const service = await startService(config, log);
+  const example = `{ repeatPurchaseRate(from: "2025-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z") { customers repeatCustomers orders rate } }`;
+  console.log(`
+Retention KPI service (demo store) at ${service.url}
+  GraphQL IDE:  ${service.url}/graphql   (open in a browser)
+  Try:          curl -s ${service.url}/graphql -H 'content-type: application/json' \\
+                  -d '${JSON.stringify({ query: example })}'
+Stop with Ctrl-C.`);
+  const stop = () => void service.stop().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((e) => {
+  console.error(`demo failed: ${(e as Error).message}`);
+  process.exit(1);
+});

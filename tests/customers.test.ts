@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertProfiles, insertPurchases } from './helpers/events.js';
+import { startTestService, type TestService } from './helpers/service.js';
+
+describe('per-customer stats and request batching', () => {
+  let svc: TestService;
+  const counted = async (query: string) => {
+    let n = 0;
+    const stop = svc.exec.observe(() => n++);
+    try {
+      return { result: await svc.gql(query), queries: n };
+    } finally {
+      stop();
+    }
+  };
+
+  beforeAll(async () => {
+    svc = await startTestService('t_customers');
+    await insertPurchases(svc.exec, [
+      ['a', '2024-01-05T10:00:00Z', '10.25', 'USD'], ['a', '2024-02-10T10:00:00Z', '0.0001', 'USD'], ['a', '2024-02-11T10:00:00Z', '50', 'EUR'],
+      ['b', '2024-03-01T00:00:00Z', '7', 'USD'], ['b', '2024-06-01T00:00:00Z', '1', 'USD'],
+    ]);
+    await insertProfiles(svc.exec, [['c', '2024-01-01T00:00:00Z', 'FR', null, 'smb']]);
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('answers many customer lookups of one document with one query', async () => {
+    const { result, queries } = await counted(`{
+      a: customer(id: "a", asOf: "2024-05-01T00:00:00Z") { customerId firstPurchaseAt lastPurchaseAt orders revenue { currency amount } }
+      b: customer(id: "b", asOf: "2024-05-01T00:00:00Z") { orders lastPurchaseAt }
+      list: customers(ids: ["c", "nobody", "a"], asOf: "2024-05-01T00:00:00Z") { customerId orders country segment channel }
+    }`);
+    expect(result.errors).toBeUndefined();
+    expect(queries).toBe(1);
+    expect(result.data.a).toEqual({
+      customerId: 'a',
+      firstPurchaseAt: '2024-01-05T10:00:00.000Z',
+      lastPurchaseAt: '2024-02-11T10:00:00.000Z',
+      orders: 3,
+      revenue: [{ currency: 'EUR', amount: 50 }, { currency: 'USD', amount: 10.2501 }],
+    });
+    // b's June purchase is after asOf.
+    expect(result.data.b).toEqual({ orders: 1, lastPurchaseAt: '2024-03-01T00:00:00.000Z' });
+    expect(result.data.list).toEqual([
+      { customerId: 'c', orders: 0, country: 'FR', segment: 'smb', channel: null },
+      null,
+      { customerId: 'a', orders: 3, country: null, segment: null, channel: null },
+    ]);
+  });
+
+  it('runs a KPI asked twice with the same arguments once', async () => {
+    const { result, queries } = await counted(`{
+      one: repeatPurchaseRate(from: "2024-01-01T00:00:00Z", to: "2025-01-01T00:00:00Z", asOf: "2024-12-31T00:00:00Z") { customers orders }
+      two: repeatPurchaseRate(asOf: "2024-12-31T00:00:00Z", to: "2025-01-01T00:00:00Z", from: "2024-01-01T00:00:00Z") { repeatCustomers }
+    }`);
+    expect(result.data).toEqual({ one: { customers: 2, orders: 5 }, two: { repeatCustomers: 2 } });
+    expect(queries).toBe(1);
+  });
+});

@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  type CustomerEvent, type PurchaseEvent, type ReferralEvent, type StoreEvent, type StoreOptions,
+  type SurveyEvent, generateStore, resolveStoreOptions, scaled,
+} from '../scripts/generate/store.js';
+
+const SMALL: StoreOptions = { customers: 200, purchases: 1000, surveys: 150, referrals: 80, seed: 42 };
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function hashOf(opts: StoreOptions, limit: number): string {
+  const hash = createHash('sha256');
+  let n = 0;
+  for (const event of generateStore(opts)) {
+    hash.update(`${JSON.stringify(event)}\n`);
+    if (++n === limit) break;
+  }
+  return hash.digest('hex');
+}
+
+interface Split {
+  purchases: PurchaseEvent[];
+  referrals: ReferralEvent[];
+  surveys: SurveyEvent[];
+  profiles: CustomerEvent[];
+}
+
+function split(events: Iterable<StoreEvent>): Split {
+  const out: Split = { purchases: [], referrals: [], surveys: [], profiles: [] };
+  for (const e of events) {
+    if (e.type === 'purchase') out.purchases.push(e);
+    else if (e.type === 'referral') out.referrals.push(e);
+    else if (e.type === 'survey') out.surveys.push(e);
+    else out.profiles.push(e);
+  }
+  return out;
+}
+
+/** Earliest profile instant per customer. */
+function firstProfiles(profiles: CustomerEvent[]): Map<string, number> {
+  const first = new Map<string, number>();
+  for (const p of profiles) {
+    const t = Date.parse(p.occurredAt);
+    first.set(p.customerId, Math.min(t, first.get(p.customerId) ?? Infinity));
+  }
+  return first;
+}
+
+describe('generateStore', () => {
+  it('produces the same stream for the same seed', () => {
+    const opts = { ...SMALL, customers: 500, purchases: 2500 };
+    expect(hashOf(opts, 1000)).toBe(hashOf(opts, 1000));
+    expect(hashOf(opts, Infinity)).toBe(hashOf(opts, Infinity));
+  });
+
+  it('produces a different stream for a different seed', () => {
+    expect(hashOf({ ...SMALL, seed: 1 }, 1000)).not.toBe(hashOf({ ...SMALL, seed: 2 }, 1000));
+  });
+
+  const small = split(generateStore(SMALL));
+  const { startMs, endMs } = resolveStoreOptions(SMALL);
+  const all: StoreEvent[] = [...small.purchases, ...small.referrals, ...small.surveys, ...small.profiles];
+
+  it('gives every customer exactly one first profile and the requested number of customers', () => {
+    expect(firstProfiles(small.profiles).size).toBe(200);
+    const ids = [...firstProfiles(small.profiles).keys()].sort();
+    expect(ids[0]).toBe('c-000001');
+    expect(ids[199]).toBe('c-000200');
+  });
+
+  it('creates exactly the requested number of referrals, each starting with one INVITED', () => {
+    const byReferral = new Map<string, ReferralEvent[]>();
+    for (const r of small.referrals) byReferral.set(r.referralId, [...(byReferral.get(r.referralId) ?? []), r]);
+    expect(byReferral.size).toBe(80);
+    for (const events of byReferral.values()) {
+      expect(events.filter((e) => e.stage === 'INVITED')).toHaveLength(1);
+      const invitedAt = Date.parse(events.find((e) => e.stage === 'INVITED')!.occurredAt);
+      for (const e of events) expect(Date.parse(e.occurredAt)).toBeGreaterThanOrEqual(invitedAt);
+      expect(new Set(events.map((e) => e.referrerId)).size).toBe(1);
+    }
+  });
+
+  it('keeps eventIds unique per type', () => {
+    for (const list of [small.purchases, small.referrals, small.surveys, small.profiles]) {
+      expect(new Set(list.map((e) => e.eventId)).size).toBe(list.length);
+      for (const e of list) expect(e.eventId.length).toBeLessThanOrEqual(128);
+    }
+  });
+
+  it('keeps every timestamp in [start, end) as a UTC ISO string', () => {
+    for (const e of all) {
+      expect(e.occurredAt).toMatch(ISO_UTC);
+      const t = Date.parse(e.occurredAt);
+      expect(t).toBeGreaterThanOrEqual(startMs);
+      expect(t).toBeLessThan(endMs);
+    }
+  });
+
+  it('writes amounts as decimal strings in USD or EUR', () => {
+    expect(small.purchases.length).toBeGreaterThan(0);
+    for (const p of small.purchases) {
+      expect(p.amount).toMatch(/^\d+(\.\d{1,2})?$/);
+      expect(['USD', 'EUR']).toContain(p.currency);
+    }
+  });
+
+  it('never has a purchase, survey or referral before the customer it names has a profile', () => {
+    const first = firstProfiles(small.profiles);
+    const after = (customerId: string, at: string): void => {
+      expect(first.has(customerId)).toBe(true);
+      expect(Date.parse(at)).toBeGreaterThanOrEqual(first.get(customerId)!);
+    };
+    for (const p of small.purchases) after(p.customerId, p.occurredAt);
+    for (const s of small.surveys) after(s.customerId, s.occurredAt);
+    for (const r of small.referrals) after(r.referrerId, r.occurredAt);
+  });
+
+  it('names a new customer on every SIGNED_UP, who signs up at their first profile', () => {
+    const first = firstProfiles(small.profiles);
+    const signups = small.referrals.filter((r) => r.stage === 'SIGNED_UP');
+    expect(signups.length).toBeGreaterThan(0);
+    for (const r of signups) {
+      expect(r.referredCustomerId).toBeDefined();
+      expect(first.get(r.referredCustomerId!)).toBe(Date.parse(r.occurredAt));
+      expect(r.referredCustomerId).not.toBe(r.referrerId);
+    }
+    for (const r of small.referrals.filter((e) => e.stage !== 'SIGNED_UP')) {
+      expect(r.referredCustomerId).toBeUndefined();
+    }
+  });
+
+  it('scores NPS as integers 0..10 and CSAT as integers 1..5', () => {
+    for (const s of small.surveys) {
+      expect(Number.isInteger(s.score)).toBe(true);
+      if (s.kind === 'NPS') {
+        expect(s.score).toBeGreaterThanOrEqual(0);
+        expect(s.score).toBeLessThanOrEqual(10);
+        expect(s.surveyId).toMatch(/^nps-\d{4}-q[1-4]$/);
+      } else {
+        expect(s.kind).toBe('CSAT');
+        expect(s.score).toBeGreaterThanOrEqual(1);
+        expect(s.score).toBeLessThanOrEqual(5);
+        expect(s.surveyId).toBe('csat-post-purchase');
+      }
+    }
+  });
+
+  it('answers NPS at most once per customer and quarter', () => {
+    const keys = small.surveys.filter((s) => s.kind === 'NPS').map((s) => `${s.customerId}/${s.surveyId}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('changes the segment in a second profile version', () => {
+    const bySegment = new Map<string, string[]>();
+    for (const p of small.profiles) bySegment.set(p.customerId, [...(bySegment.get(p.customerId) ?? []), p.segment ?? '']);
+    const changed = [...bySegment.values()].filter((s) => s.length > 1);
+    expect(changed.length).toBeGreaterThan(0);
+    for (const [a, b] of changed) expect(b).not.toBe(a);
+  });
+
+  it('stays within the end date when start and end are given', () => {
+    const opts = { customers: 300, purchases: 1500, start: '2025-01-01T00:00:00Z', end: '2025-04-01T00:00:00+02:00', seed: 5 };
+    const end = Date.parse(opts.end);
+    for (const e of generateStore(opts)) {
+      expect(Date.parse(e.occurredAt)).toBeGreaterThanOrEqual(Date.parse(opts.start));
+      expect(Date.parse(e.occurredAt)).toBeLessThan(end);
+    }
+  });
+
+  it('rejects zone-less dates and a start after the end', () => {
+    expect(() => resolveStoreOptions({ end: '2026-01-01T00:00:00' })).toThrow(RangeError);
+    expect(() => resolveStoreOptions({ start: '2026-02-01T00:00:00Z', end: '2026-01-01T00:00:00Z' })).toThrow(RangeError);
+    expect(() => resolveStoreOptions({ customers: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('scaled', () => {
+  it('multiplies every volume of the default store', () => {
+    expect(scaled(1)).toEqual({ customers: 20_000, purchases: 100_000, surveys: 12_000, referrals: 6_000 });
+    expect(scaled(2.5)).toEqual({ customers: 50_000, purchases: 250_000, surveys: 30_000, referrals: 15_000 });
+    expect(() => scaled(0)).toThrow(RangeError);
+  });
+});
+
+describe('the default store', () => {
+  const store = split(generateStore());
+
+  it('holds 20k customers and about 100k purchases', () => {
+    expect(firstProfiles(store.profiles).size).toBe(20_000);
+    expect(store.purchases.length).toBeGreaterThan(90_000);
+    expect(store.purchases.length).toBeLessThan(110_000);
+    expect(new Set(store.referrals.map((r) => r.referralId)).size).toBe(6_000);
+    expect(store.surveys.length).toBeGreaterThan(10_800);
+    expect(store.surveys.length).toBeLessThan(13_200);
+  });
+
+  it('has mostly one-time buyers, ~10% EUR orders and a positive NPS', () => {
+    const orders = new Map<string, number>();
+    for (const p of store.purchases) orders.set(p.customerId, (orders.get(p.customerId) ?? 0) + 1);
+    const oneTime = [...orders.values()].filter((n) => n === 1).length / orders.size;
+    expect(oneTime).toBeGreaterThan(0.5);
+    expect(oneTime).toBeLessThan(0.65);
+
+    const eur = store.purchases.filter((p) => p.currency === 'EUR').length / store.purchases.length;
+    expect(eur).toBeGreaterThan(0.07);
+    expect(eur).toBeLessThan(0.13);
+
+    const nps = store.surveys.filter((s) => s.kind === 'NPS');
+    const score = (100 * (nps.filter((s) => s.score >= 9).length - nps.filter((s) => s.score <= 6).length)) / nps.length;
+    expect(score).toBeGreaterThan(20);
+    expect(score).toBeLessThan(40);
+  });
+
+  it('shows monthly cohort retention decaying from ~25% at month 1 to under 10% at month 12', () => {
+    const monthOf = (iso: string): number => Number(iso.slice(0, 4)) * 12 + Number(iso.slice(5, 7)) - 1;
+    const months = new Map<string, Set<number>>();
+    for (const p of store.purchases) {
+      let set = months.get(p.customerId);
+      if (set === undefined) months.set(p.customerId, (set = new Set()));
+      set.add(monthOf(p.occurredAt));
+    }
+    const lastFullMonth = monthOf('2026-10-31');
+    let size = 0;
+    let month1 = 0;
+    let month12 = 0;
+    for (const set of months.values()) {
+      const cohort = Math.min(...set);
+      if (cohort + 12 > lastFullMonth) continue;
+      size++;
+      if (set.has(cohort + 1)) month1++;
+      if (set.has(cohort + 12)) month12++;
+    }
+    expect(month1 / size).toBeGreaterThan(0.2);
+    expect(month1 / size).toBeLessThan(0.32);
+    expect(month12 / size).toBeGreaterThan(0.05);
+    expect(month12 / size).toBeLessThan(0.1);
+  });
+
+  it('has referred customers repeat more often than the others', () => {
+    const referred = new Set(store.referrals.flatMap((r) => (r.referredCustomerId ? [r.referredCustomerId] : [])));
+    const orders = new Map<string, number>();
+    for (const p of store.purchases) orders.set(p.customerId, (orders.get(p.customerId) ?? 0) + 1);
+    const repeatRate = (pick: (id: string) => boolean): number => {
+      const group = [...orders].filter(([id]) => pick(id));
+      return group.filter(([, n]) => n >= 2).length / group.length;
+    };
+    expect(repeatRate((id) => referred.has(id))).toBeGreaterThan(repeatRate((id) => !referred.has(id)));
+  });
+});
