@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestService, type TestService } from './helpers/service.js';
+
+// Calendar edge cases, hand-computed. New York switches to daylight time on 2024-03-10
+// (Mondays start at 05:00Z before, 04:00Z after). Fixture, stored through POST /v1/events:
+//   p: 2024-03-04T04:30Z (Sun Mar 3 23:30 in New York), 2024-03-11T04:30Z (Mon Mar 11 00:30 NY)
+//   q: 2024-03-05T12:00Z, 2024-03-17T12:00Z
+//   r: 2024-02-29T12:00Z (leap day), 2024-03-10T23:59:59.999-04:00 (Sun, last ms of the NY week)
+//   s: 2023-12-31T23:30:00-01:00 (= 2024-01-01T00:30Z: Q1 2024 in UTC, Q4 2023 in NY), 2024-04-01T00:00Z
+const events = [
+  ['p1', 'p', '2024-03-04T04:30:00Z'], ['p2', 'p', '2024-03-11T04:30:00Z'],
+  ['q1', 'q', '2024-03-05T12:00:00Z'], ['q2', 'q', '2024-03-17T12:00:00Z'],
+  ['r1', 'r', '2024-02-29T12:00:00Z'], ['r2', 'r', '2024-03-10T23:59:59.999-04:00'],
+  ['s1', 's', '2023-12-31T23:30:00-01:00'], ['s2', 's', '2024-04-01T00:00:00Z'],
+];
+
+const cells = (r: any) =>
+  r.data.retentionCohorts.cohorts.map((c: any) => [c.cohortStart, c.size, c.cells.map((x: any) => [x.periodStart, x.retained, x.retainedOrLater, x.complete])]);
+
+describe('retention on calendar boundaries', () => {
+  let svc: TestService;
+  const cohorts = (args: string) =>
+    svc.gql(`{ retentionCohorts(${args}) { cohorts { cohortStart size cells { periodStart retained retainedOrLater complete } } } }`);
+
+  beforeAll(async () => {
+    svc = await startTestService('t_retention_calendar');
+    const body = events.map(([id, c, at]) => JSON.stringify({ type: 'purchase', eventId: id, customerId: c, occurredAt: at, amount: '1', currency: 'USD' })).join('\n');
+    await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    // A retry of p1 with another time and amount: a duplicate, ignored by every KPI.
+    const retry = await fetch(`${svc.url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: JSON.stringify({ type: 'purchase', eventId: 'p1', customerId: 'p', occurredAt: '2024-01-01T00:00:00Z', amount: '5', currency: 'USD' }),
+    });
+    expect(await retry.json()).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('follows local weeks across a daylight-saving change', async () => {
+    const r = await cohorts('grain: WEEK, timezone: "America/New_York", from: "2024-02-26T05:00:00Z", to: "2024-03-11T04:00:00Z", periods: 2, asOf: "2024-03-20T00:00:00Z"');
+    expect(r.errors).toBeUndefined();
+    expect(cells(r)).toEqual([
+      ['2024-02-26T05:00:00.000Z', 2, [
+        ['2024-02-26T05:00:00.000Z', 2, 2, true],
+        ['2024-03-04T05:00:00.000Z', 1, 2, true],
+        ['2024-03-11T04:00:00.000Z', 1, 1, true],
+      ]],
+      ['2024-03-04T05:00:00.000Z', 1, [
+        ['2024-03-04T05:00:00.000Z', 1, 1, true],
+        ['2024-03-11T04:00:00.000Z', 1, 1, true],
+        ['2024-03-18T04:00:00.000Z', 0, 0, false],
+      ]],
+    ]);
+  });
+
+  it('puts the same purchases in other UTC weeks', async () => {
+    const r = await cohorts('grain: WEEK, from: "2024-02-26T00:00:00Z", to: "2024-03-11T00:00:00Z", periods: 1, asOf: "2024-03-20T00:00:00Z"');
+    expect(cells(r)).toEqual([
+      ['2024-02-26T00:00:00.000Z', 1, [['2024-02-26T00:00:00.000Z', 1, 1, true], ['2024-03-04T00:00:00.000Z', 0, 1, true]]],
+      ['2024-03-04T00:00:00.000Z', 2, [['2024-03-04T00:00:00.000Z', 2, 2, true], ['2024-03-11T00:00:00.000Z', 2, 2, true]]],
+    ]);
+  });
+
+  it('has a cohort on the leap day', async () => {
+    const r = await cohorts('grain: DAY, from: "2024-02-28T00:00:00Z", to: "2024-03-01T00:00:00Z", periods: 1, asOf: "2024-03-20T00:00:00Z"');
+    expect(cells(r)).toEqual([['2024-02-29T00:00:00.000Z', 1, [['2024-02-29T00:00:00.000Z', 1, 1, true], ['2024-03-01T00:00:00.000Z', 0, 1, true]]]]);
+  });
+
+  it('counts an offset timestamp in the UTC quarter it falls in', async () => {
+    const r = await cohorts('grain: QUARTER, from: "2024-01-01T00:00:00Z", to: "2024-04-01T00:00:00Z", periods: 1, asOf: "2024-04-15T00:00:00Z"');
+    expect(cells(r)).toEqual([['2024-01-01T00:00:00.000Z', 4, [['2024-01-01T00:00:00.000Z', 4, 4, true], ['2024-04-01T00:00:00.000Z', 1, 1, false]]]]);
+  });
+
+  it('counts it in the previous local year in New York', async () => {
+    const r = await cohorts('grain: YEAR, timezone: "America/New_York", from: "2023-01-01T05:00:00Z", to: "2024-01-01T05:00:00Z", periods: 1, asOf: "2024-04-15T00:00:00Z"');
+    expect(cells(r)).toEqual([['2023-01-01T05:00:00.000Z', 1, [['2023-01-01T05:00:00.000Z', 1, 1, true], ['2024-01-01T05:00:00.000Z', 1, 1, false]]]]);
+  });
+
+  it('omits cells after asOf and returns no cohorts for an empty window', async () => {
+    const r = await cohorts('grain: MONTH, from: "2024-03-01T00:00:00Z", to: "2024-04-01T00:00:00Z", periods: 3, asOf: "2024-03-20T00:00:00Z"');
+    // p, q first bought in March (UTC); April and later start after asOf.
+    expect(cells(r)).toEqual([['2024-03-01T00:00:00.000Z', 2, [['2024-03-01T00:00:00.000Z', 2, 2, false]]]]);
+    const empty = await cohorts('from: "2030-01-01T00:00:00Z", to: "2031-01-01T00:00:00Z"');
+    expect(empty.data.retentionCohorts.cohorts).toEqual([]);
+  });
+});
