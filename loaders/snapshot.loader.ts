@@ -1,6 +1,12 @@
 import type { Loaders } from './index.js';
 import type { Grain } from './grain.js';
 
+/**
+ * Stored with every persisted snapshot. Bump it whenever a KPI in the snapshot changes its
+ * definition, so readers can tell snapshots computed under different definitions apart.
+ */
+export const KPI_DEFINITIONS_VERSION = 1;
+
 export interface SnapshotArgs {
   from: Date;
   to: Date;

@@ -32,6 +32,7 @@ export const MUTATION_SCOPES: Record<string, Scope> = {
   ingestReferrals: 'ingest',
   ingestSurveyResponses: 'ingest',
   upsertCustomers: 'ingest',
+  takeSnapshot: 'admin',
 };
 
 export interface AppOptions {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { parseApiKeys, type ApiKey } from './auth.js';
+import { parseSnapshotSchedule, type ScheduledSnapshot } from './snapshots/scheduler.js';
 
 /** Raised at start when the environment holds a value the service cannot run with. */
 export class ConfigError extends Error {
@@ -37,6 +38,8 @@ export interface Config {
   ingestBatchLimit: number;
   reportingCurrency: string;
   grossMargin: number;
+  /** SNAPSHOT_SCHEDULE; empty (the default) runs no scheduler. */
+  snapshotSchedule: ScheduledSnapshot[];
   logLevel: string;
   production: boolean;
 }
@@ -147,6 +150,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const currency = r.string('REPORTING_CURRENCY', 'USD');
   if (!/^[A-Z]{3}$/.test(currency)) r.problems.push(`REPORTING_CURRENCY=${JSON.stringify(currency)} is not an ISO 4217 code`);
+  const schedule = parseSnapshotSchedule(r.string('SNAPSHOT_SCHEDULE', ''));
+  r.problems.push(...schedule.problems);
 
   const config: Config = {
     port: r.int('PORT', 4000, 0, 65535),
@@ -176,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     ingestBatchLimit: r.int('INGEST_BATCH_LIMIT', 10_000, 1, 1_000_000),
     reportingCurrency: currency,
     grossMargin: r.number('GROSS_MARGIN', 1.0, 0, 1),
+    snapshotSchedule: schedule.entries,
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     production: env.NODE_ENV === 'production',
   };

@@ -7,12 +7,17 @@ import type { Executor } from './executor.js';
 import { ideRoute } from './ide.js';
 import { ingestRoute } from './ingest/endpoint.js';
 import type { EventWriter } from './ingest/writer.js';
+import { createMetrics } from './metrics.js';
+import { snapshotRoutes } from './snapshots/routes.js';
+import { startSnapshotScheduler, systemClock, type Clock } from './snapshots/scheduler.js';
 
 export interface FeatureDeps {
   config: Config;
   exec: Executor;
   writer: EventWriter;
   log: Logger;
+  /** The snapshot scheduler's time; tests pass a fake clock. */
+  clock?: Clock;
 }
 
 export interface Features {
@@ -23,5 +28,22 @@ export interface Features {
 
 /** Routes and plugins beyond GraphQL itself (ingestion, metrics, IDE, snapshots), in one list. */
 export async function features(deps: FeatureDeps): Promise<Features> {
-  return { routes: [ingestRoute(deps.config, deps.writer), ideRoute()], plugins: [], stop: async () => undefined };
+  const { config, exec, writer, log } = deps;
+  const metrics = createMetrics(exec, writer);
+  const scheduler = startSnapshotScheduler(config.snapshotSchedule, {
+    exec,
+    log,
+    clock: deps.clock ?? systemClock,
+    reportingCurrency: config.reportingCurrency,
+    grossMargin: config.grossMargin,
+    onResult: metrics.snapshotJob,
+  });
+  return {
+    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, ideRoute()],
+    plugins: [metrics.plugin],
+    async stop() {
+      await scheduler.stop();
+      metrics.stop();
+    },
+  };
 }

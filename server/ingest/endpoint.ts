@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Route } from '../app.js';
 import type { Config } from '../config.js';
 import { sendError, sendJson } from '../http.js';
+import { countIngest } from '../metrics.js';
 import { readLines } from './ndjson.js';
 import { validateLine, type StoredEvent } from './validate.js';
 import type { EventWriter } from './writer.js';
@@ -81,6 +82,7 @@ export function ingestRoute(config: Config, writer: EventWriter): Route {
         answer.rejected.push({ line: item.line, eventId: result.eventId, errors: result.errors });
       }
     }
+    countIngest(writer, 'http', { accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected.length });
     if (state.tooLarge) {
       // Lines stored before the limit stay stored; a retry is safe because eventIds dedupe.
       sendJson(res, 413, {
@@ -105,6 +107,7 @@ export function ingestRoute(config: Config, writer: EventWriter): Route {
       const result = await writer.write(chunk, ctx);
       answer.accepted += result.accepted;
       answer.duplicates += result.duplicates.size;
+      countIngest(writer, 'http', { accepted: result.accepted, duplicates: result.duplicates.size, rejected: 0 });
     }
     sendJson(res, 200, answer);
     return true;

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import type { Executor, QueryContext } from '../server/executor.js';
+import { BadInputError } from '../server/errors.js';
+import { createLoaders } from './index.js';
+import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE, type SnapshotCursor } from './kpi-snapshots.sql.js';
+import { KPI_DEFINITIONS_VERSION, runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.loader.js';
+import { fromChDateTime, toChDateTime } from './sql.js';
+
+export interface StoredSnapshot {
+  id: string;
+  name: string;
+  createdAt: Date;
+  definitionsVersion: number;
+  snapshot: KpiSnapshotResult;
+}
+
+interface SnapshotRow {
+  id: string;
+  name: string;
+  snapshot: string;
+  definitionsVersion: number;
+  createdAt: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+export const MAX_PAGE = 100;
+const DATE_FIELDS = ['from', 'to', 'asOf', 'generatedAt'] as const;
+
+export function checkSnapshotName(name: string): string {
+  if (!NAME.test(name)) {
+    throw new BadInputError(
+      `"name" must be 1..128 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit (got ${JSON.stringify(name)})`,
+      'name',
+    );
+  }
+  return name;
+}
+
+/** Computes kpiSnapshot for the window and stores it under `name`; what is stored is returned as it will be read back. */
+export async function takeSnapshot(exec: Executor, ctx: QueryContext, name: string, args: SnapshotArgs, now: () => Date): Promise<StoredSnapshot> {
+  const snapshot = await runKpiSnapshot(createLoaders({ exec, requestId: ctx.requestId, signal: ctx.signal }), args, now);
+  const stored: StoredSnapshot = { id: randomUUID(), name, createdAt: now(), definitionsVersion: KPI_DEFINITIONS_VERSION, snapshot };
+  await exec.insert(
+    SNAPSHOTS_TABLE,
+    [
+      {
+        id: stored.id,
+        name,
+        window_from: toChDateTime(snapshot.from),
+        window_to: toChDateTime(snapshot.to),
+        grain: snapshot.grain,
+        currency: snapshot.currency,
+        as_of: toChDateTime(snapshot.asOf),
+        customers: snapshot.customers,
+        new_customers: snapshot.newCustomers,
+        orders: snapshot.orders,
+        revenue: snapshot.revenue,
+        repeat_purchase_rate: snapshot.repeatPurchaseRate,
+        retention_rate: snapshot.retentionRate,
+        clv: snapshot.clv,
+        nps: snapshot.nps,
+        csat: snapshot.csat,
+        // JSON keeps every double bit for bit, so the values read back are the ones computed.
+        snapshot: JSON.stringify(snapshot),
+        definitions_version: stored.definitionsVersion,
+        created_at: toChDateTime(stored.createdAt),
+      },
+    ],
+    ctx,
+  );
+  return stored;
+}
+
+function shape(row: SnapshotRow): StoredSnapshot {
+  const snapshot = JSON.parse(row.snapshot) as Record<string, unknown>;
+  for (const f of DATE_FIELDS) snapshot[f] = new Date(snapshot[f] as string);
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: fromChDateTime(row.createdAt),
+    definitionsVersion: row.definitionsVersion,
+    snapshot: snapshot as unknown as KpiSnapshotResult,
+  };
+}
+
+export async function snapshotById(exec: Executor, ctx: QueryContext, id: string): Promise<StoredSnapshot | null> {
+  const [row] = await exec.rows<SnapshotRow>(snapshotByIdSql(id), ctx);
+  return row ? shape(row) : null;
+}
+
+export async function latestSnapshot(exec: Executor, ctx: QueryContext, name: string): Promise<StoredSnapshot | null> {
+  const [row] = await exec.rows<SnapshotRow>(latestSnapshotSql(name), ctx);
+  return row ? shape(row) : null;
+}
+
+export interface SnapshotListArgs {
+  name: string;
+  from: Date | null;
+  to: Date | null;
+  first: number;
+  after: string | null;
+}
+
+export interface SnapshotPage {
+  edges: { cursor: string; node: StoredSnapshot }[];
+  hasNextPage: boolean;
+}
+
+export function encodeCursor(s: Pick<StoredSnapshot, 'createdAt' | 'id'>): string {
+  return Buffer.from(JSON.stringify([s.createdAt.toISOString(), s.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): SnapshotCursor {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const createdAt = new Date(at as string);
+    if (typeof at === 'string' && typeof id === 'string' && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
+  } catch {
+    // falls through to the error below
+  }
+  throw new BadInputError('"after" is not a cursor returned by kpiSnapshots', 'after');
+}
+
+export function checkSnapshotList(a: SnapshotListArgs): SnapshotListArgs {
+  checkSnapshotName(a.name);
+  if (!Number.isInteger(a.first) || a.first < 1 || a.first > MAX_PAGE) {
+    throw new BadInputError(`"first" must be an integer from 1 to ${MAX_PAGE} (got ${a.first})`, 'first');
+  }
+  if (a.from && a.to && !(a.from.getTime() < a.to.getTime())) {
+    throw new BadInputError(`"from" (${a.from.toISOString()}) must be earlier than "to" (${a.to.toISOString()})`, 'from');
+  }
+  return a;
+}
+
+export async function listSnapshots(exec: Executor, ctx: QueryContext, a: SnapshotListArgs): Promise<SnapshotPage> {
+  const after = a.after === null ? null : decodeCursor(a.after);
+  const rows = await exec.rows<SnapshotRow>(snapshotPageSql({ name: a.name, from: a.from, to: a.to, after, limit: a.first + 1 }), ctx);
+  const nodes = rows.slice(0, a.first).map(shape);
+  return { edges: nodes.map((node) => ({ cursor: encodeCursor(node), node })), hasNextPage: rows.length > a.first };
+}

@@ -1,0 +1,148 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { Route } from './app.js';
+import type { Context } from './context.js';
+import type { Executor } from './executor.js';
+import type { EventWriter } from './ingest/writer.js';
+import type { SnapshotJobResult } from './snapshots/scheduler.js';
+import { sendError } from './http.js';
+
+export type IngestSource = 'http' | 'graphql';
+
+export interface IngestCounts {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+/**
+ * Operation names come from clients: past this many distinct ones, further names share
+ * one label value, so a client inventing names cannot grow the series without bound.
+ */
+const MAX_OPERATION_NAMES = 100;
+const STATEMENTS = new Set(['select', 'insert', 'create', 'alter', 'drop']);
+
+/**
+ * Both ingest paths hold the service's EventWriter (the route as an argument, the resolver
+ * through its context), so counters are found through it: several services in one
+ * process keep apart without threading a metrics object through the request context.
+ */
+const ingestCounters = new WeakMap<EventWriter, Counter<'source' | 'outcome'>>();
+
+export function countIngest(writer: EventWriter, source: IngestSource, counts: IngestCounts): void {
+  const counter = ingestCounters.get(writer);
+  if (!counter) return;
+  counter.inc({ source, outcome: 'accepted' }, counts.accepted);
+  counter.inc({ source, outcome: 'duplicate' }, counts.duplicates);
+  counter.inc({ source, outcome: 'rejected' }, counts.rejected);
+}
+
+export interface Metrics {
+  registry: Registry;
+  plugin: ApolloServerPlugin<Context>;
+  route: Route;
+  snapshotJob(r: SnapshotJobResult): void;
+  stop(): void;
+}
+
+/** One registry per service (never prom-client's global one), exposed at GET /metrics. */
+export function createMetrics(exec: Executor, writer: EventWriter): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'kpi_graphql_requests_total',
+    help: 'GraphQL requests by operation name, type and result (error: the response carries errors).',
+    labelNames: ['operation', 'type', 'result'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'kpi_graphql_request_duration_seconds',
+    help: 'GraphQL request latency from parse to response, by operation name and type.',
+    labelNames: ['operation', 'type'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const ingested = new Counter({
+    name: 'kpi_ingest_events_total',
+    help: 'Ingested events by source (http: POST /v1/events, graphql: mutations) and outcome (accepted, duplicate, rejected).',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [registry],
+  });
+  const queries = new Histogram({
+    name: 'kpi_clickhouse_query_duration_seconds',
+    help: 'ClickHouse statement durations by statement kind and result.',
+    labelNames: ['statement', 'result'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const jobs = new Counter({
+    name: 'kpi_snapshot_jobs_total',
+    help: 'Scheduled snapshot runs by snapshot name and result.',
+    labelNames: ['name', 'result'] as const,
+    registers: [registry],
+  });
+  const jobDuration = new Histogram({
+    name: 'kpi_snapshot_job_duration_seconds',
+    help: 'Scheduled snapshot run durations by snapshot name.',
+    labelNames: ['name'] as const,
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  ingestCounters.set(writer, ingested);
+  const unobserve = exec.observe(({ query, durationMs, ok }) => {
+    const word = /^\s*(\w+)/.exec(query)?.[1]?.toLowerCase() ?? '';
+    queries.observe({ statement: STATEMENTS.has(word) ? word : 'other', result: ok ? 'ok' : 'error' }, durationMs / 1000);
+  });
+
+  const names = new Set<string>();
+  const operationLabel = (name: string | null | undefined): string => {
+    const label = name ?? '(anonymous)';
+    if (names.has(label)) return label;
+    if (names.size >= MAX_OPERATION_NAMES) return '(other)';
+    names.add(label);
+    return label;
+  };
+
+  const plugin: ApolloServerPlugin<Context> = {
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async willSendResponse({ operation, operationName, errors, response }) {
+          // Without a resolved operation the client's name may not even denote one.
+          const labels = operation ? { operation: operationLabel(operationName), type: operation.operation } : { operation: '(invalid)', type: 'unknown' };
+          const failed = (errors?.length ?? 0) > 0 || (response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0);
+          requests.inc({ ...labels, result: failed ? 'error' : 'success' });
+          latency.observe(labels, (performance.now() - started) / 1000);
+        },
+      };
+    },
+  };
+
+  const route: Route = async (req, res, meta) => {
+    if (meta.url.pathname !== '/metrics') return false;
+    if (req.method !== 'GET') {
+      sendError(res, 405, 'METHOD_NOT_ALLOWED', 'Use GET /metrics', meta.requestId);
+      return true;
+    }
+    if (meta.authorize('read') === false) return true;
+    const text = await registry.metrics();
+    res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return true;
+  };
+
+  return {
+    registry,
+    plugin,
+    route,
+    snapshotJob({ name, ok, durationMs }) {
+      jobs.inc({ name, result: ok ? 'success' : 'error' });
+      jobDuration.observe({ name }, durationMs / 1000);
+    },
+    stop() {
+      unobserve();
+      ingestCounters.delete(writer);
+      registry.clear();
+    },
+  };
+}
