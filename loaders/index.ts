@@ -1,5 +1,6 @@
 import type { Executor, QueryContext } from '../server/executor.js';
 import { clvLoaders } from './clv.loader.js';
+import { clvModelLoaders } from './clv-model.loader.js';
 import { customerLoaders } from './customers.loader.js';
 import { referralLoaders } from './referral.loader.js';
 import { repeatPurchaseLoaders } from './repeat-purchase.loader.js';
@@ -21,6 +22,7 @@ export function createLoaders(deps: LoaderDeps) {
     ...voiceLoaders(exec, deps),
     ...clvLoaders(exec, deps, retention.periodRetention),
     ...customerLoaders(exec, deps),
+    ...clvModelLoaders(exec, deps),
   };
 }
 

@@ -3,9 +3,12 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { DateTimeScalar, DecimalScalar } from './scalars.js';
 import { ClvResolver } from './clv.resolver.js';
+import { ClvModelResolver } from './clv-model.resolver.js';
 import { CustomersResolver } from './customers.resolver.js';
 import { HealthResolver } from './health.resolver.js';
 import { IngestResolver } from './ingest.resolver.js';
+import { KpiSnapshotsResolver } from './kpi-snapshots.resolver.js';
+import { KpiSeriesResolver } from './kpi-series.resolver.js';
 import { ReferralResolver } from './referral.resolver.js';
 import { RepeatPurchaseResolver } from './repeat-purchase.resolver.js';
 import { RetentionResolver } from './retention.resolver.js';
@@ -18,10 +21,13 @@ export const RESOLVERS = [
   RepeatPurchaseResolver,
   IngestResolver,
   ClvResolver,
+  ClvModelResolver,
   ReferralResolver,
   VoiceResolver,
   CustomersResolver,
   SnapshotResolver,
+  KpiSeriesResolver,
+  KpiSnapshotsResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -1,0 +1,391 @@
+// The five executive boards. `npm run dashboards` writes them to dashboards/boards/*.json;
+// tests/dashboards.test.ts fails when those files differ from what this builds.
+import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
+import {
+  CustomVariableBuilder, DashboardBuilder, DashboardLinkBuilder, DashboardLinkType,
+  type Dashboard, type Panel, type VariableModel,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { band, bandHigh, barchart, fixedColor, matrix, rightAxis, stat, table, timeseries, unit } from './panels.js';
+
+// --- Reshaping in the root selector (JSONata; the plugin's 1.5-era subset: no `@`/`#`). ---
+// Wrapped in [...] so that a single row stays a list.
+
+/** NPS per period with its 95% margin of error (spec section 7), and the band it spans. */
+const NPS_BAND =
+  '[data.nps.series.( $n := responses; $p := promoters / $n; $d := detractors / $n; ' +
+  '$m := $n < 2 ? null : 100 * 1.96 * $sqrt(($p + $d - $power($p - $d, 2)) / $n); ' +
+  '{ "periodStart": periodStart, "score": score, "marginOfError": $m, ' +
+  '"low": $m = null ? null : score - $m, "high": $m = null ? null : score + $m } )]';
+/** CSAT per period with the normal-approximation 95% margin of a proportion. */
+const CSAT_BAND =
+  '[data.csat.series.( $n := responses; $s := satisfied / $n; ' +
+  '$m := $n < 2 ? null : 100 * 1.96 * $sqrt($s * (1 - $s) / $n); ' +
+  '{ "periodStart": periodStart, "score": score, "marginOfError": $m, ' +
+  '"low": $m = null ? null : score - $m, "high": $m = null ? null : score + $m } )]';
+const NPS_SPLIT =
+  '[data.nps.series.{ "periodStart": periodStart, "promoters": promoters / responses, ' +
+  '"passives": passives / responses, "detractors": detractors / responses }]';
+/** A cohort's row label: its first day and its size. */
+const COHORT_LABEL = '$c := $substring(cohortStart, 0, 10) & " (" & $string(size) & ")"';
+const RETENTION_TRIANGLE =
+  `[data.retentionCohorts.cohorts.( ${COHORT_LABEL}; cells.{ "cohort": $c, "offset": offset, "rate": rate } )]`;
+// Long (time, cohort, value) rows sorted by time: the plugin turns them into one series per cohort.
+const RETENTION_CURVES =
+  `[data.retentionCohorts.cohorts.( ${COHORT_LABEL}; cells[offset > 0].{ "periodStart": periodStart, "cohort": $c, "rate": rate } )]^(periodStart)`;
+const CLV_CURVES =
+  `[data.customerLifetimeValue.cohorts.( ${COHORT_LABEL}; cells.{ "periodStart": periodStart, "cohort": $c, ` +
+  '"revenuePerCustomer": cumulativeRevenuePerCustomer } )]^(periodStart)';
+const AVERAGE_RETENTION = '[data.retentionCohorts.average.{ "offset": $string(offset), "rate": rate }]';
+// With one period per point, the summary's orders / customers / periods is orders / customers.
+const AOV_FREQUENCY =
+  '[data.kpiSeries.{ "periodStart": from, "averageOrderValue": averageOrderValue, ' +
+  '"purchaseFrequency": customers = 0 ? null : orders / customers }]';
+const REFERRAL_GROUPS =
+  'data.referralImpact.[ $merge([{ "group": "referred" }, referred]), $merge([{ "group": "organic" }, organic]) ]';
+const NPS_BUCKETS =
+  'data.npsImpact.[ $merge([{ "bucket": "promoters" }, promoters]), $merge([{ "bucket": "passives" }, passives]), ' +
+  '$merge([{ "bucket": "detractors" }, detractors]) ]';
+
+// --- Variables ---
+
+const GRAINS = ['DAY', 'WEEK', 'MONTH', 'QUARTER', 'YEAR'];
+
+function custom(name: string, label: string, description: string, values: string[], current: string): CustomVariableBuilder {
+  return new CustomVariableBuilder(name)
+    .label(label)
+    .description(description)
+    .values(values.join(','))
+    .current({ text: current, value: current })
+    .options(values.map((v) => ({ text: v, value: v, selected: v === current })));
+}
+
+/** A customer-filter list: "All" is the API's "no filter" (null), not the list of values, which would drop customers without the attribute. */
+function filterList(name: string, label: string, description: string, values: string[]): CustomVariableBuilder {
+  return new CustomVariableBuilder(name)
+    .label(label)
+    .description(description)
+    .values(values.join(','))
+    .multi(true)
+    .includeAll(true)
+    .allValue('null')
+    .allowCustomValue(true)
+    .current({ text: ['All'], value: ['$__all'] });
+}
+
+const VARIABLES: Record<string, () => Builder<VariableModel>> = {
+  grain: () => custom('grain', 'Period', 'Calendar period (UTC) of every series and cohort.', GRAINS, 'MONTH').allowCustomValue(false),
+  currency: () => custom('currency', 'Currency', 'ISO 4217 currency of money KPIs; no conversion between currencies.', ['USD', 'EUR'], 'USD').allowCustomValue(true),
+  country: () => filterList('country', 'Country', "Customers whose latest profile has one of these countries.", ['US', 'GB', 'DE', 'FR', 'CA', 'NL', 'ES', 'AU', 'IT', 'SE']),
+  channel: () => filterList('channel', 'Channel', 'Customers acquired through one of these channels.', ['organic', 'paid_search', 'social', 'email', 'referral']),
+  segment: () => filterList('segment', 'Segment', 'Customers of one of these segments.', ['consumer', 'smb', 'enterprise']),
+  referred: () =>
+    new CustomVariableBuilder('referred')
+      .label('Acquisition')
+      .description('Customers acquired by a converted referral, or the others.')
+      .values('referred : true,organic : false')
+      .includeAll(true)
+      .allValue('null')
+      .current({ text: 'All', value: '$__all' }),
+};
+const VARIABLE_ORDER = Object.keys(VARIABLES);
+
+// --- Boards ---
+
+type PanelRecipe = Builder<Panel>;
+
+interface BoardSpec {
+  uid: string;
+  title: string;
+  description: string;
+  panels: PanelRecipe[];
+}
+
+const PERIOD = 'per ${grain} (UTC)';
+const FILTERS = 'The country, channel, segment and acquisition filters apply.';
+const NO_FILTERS = 'Over all customers: the customer filters do not apply.';
+const LATEST = 'The big number is the latest period of the range, the percentage its change since the first period.';
+
+const overview: BoardSpec = {
+  uid: 'kpi-executive-overview',
+  title: 'Executive overview',
+  description: 'Headline retention, value, satisfaction and referral KPIs with their trends.',
+  panels: [
+    stat({
+      title: 'Retention rate', unit: 'percentunit', w: 3, h: 5,
+      description: `Share of the previous period's customers who bought again, ${PERIOD}. ${LATEST} ${FILTERS}`,
+      target: { doc: 'BoardRetentionRate', root: 'data.retentionRate', format: 'timeseries', columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate']] },
+    }),
+    stat({
+      title: 'Repeat purchase rate', unit: 'percentunit', w: 3, h: 5,
+      description: `Share of a period's customers with two or more purchases in it, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['repeatPurchaseRate', 'number', 'Repeat purchase rate']] },
+    }),
+    stat({
+      title: 'CLV (${currency})', unit: 'short', decimals: 2, w: 3, h: 5,
+      description: `Customer lifetime value in \${currency}: average order value x purchase frequency x margin / churn, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['clv', 'number', 'CLV']] },
+    }),
+    stat({
+      title: 'NPS', unit: 'none', decimals: 1, w: 3, h: 5,
+      description: `Net Promoter Score (-100..100) and its 95% margin of error in points, ${PERIOD}. ${LATEST} ${FILTERS}`,
+      target: { doc: 'BoardNps', root: NPS_BAND, format: 'timeseries', columns: [['periodStart', 'timestamp', 'Period'], ['score', 'number', 'NPS'], ['marginOfError', 'number', '± margin']] },
+    }),
+    stat({
+      title: 'CSAT', unit: 'percent', decimals: 1, w: 3, h: 5,
+      description: `Share of CSAT responses scoring 4 or 5, ${PERIOD}. ${LATEST} ${FILTERS}`,
+      target: { doc: 'BoardCsat', root: 'data.csat.series', format: 'timeseries', columns: [['periodStart', 'timestamp', 'Period'], ['score', 'number', 'CSAT']] },
+    }),
+    stat({
+      title: 'Referral conversion rate', unit: 'percentunit', w: 3, h: 5,
+      description: `Referrals whose referred customer made a first purchase within 90 days, by period of the referral's start. Recent periods are still converting. ${LATEST}`,
+      target: { doc: 'BoardReferralCohorts', root: 'data.referralConversionCohorts', format: 'timeseries', columns: [['cohortStart', 'timestamp', 'Period'], ['conversionRate', 'number', 'Conversion rate']] },
+    }),
+    stat({
+      title: 'Customers', unit: 'short', w: 3, h: 5,
+      description: `Customers with at least one purchase, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers']] },
+    }),
+    stat({
+      title: 'Revenue (${currency})', unit: 'short', decimals: 0, w: 3, h: 5,
+      description: `Revenue of purchases in \${currency}, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['revenue', 'number', 'Revenue']] },
+    }),
+    timeseries({
+      title: 'Retention and churn by period', unit: 'percentunit', w: 12, h: 8, min: 0,
+      description: `Period retention and its complement, churn, ${PERIOD}. ${FILTERS}`,
+      target: { doc: 'BoardRetentionRate', root: 'data.retentionRate', columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate'], ['churnRate', 'number', 'Churn rate']] },
+    }),
+    timeseries({
+      title: 'Repeat purchase rate by period', unit: 'percentunit', w: 12, h: 8, min: 0,
+      description: `Share of each period's customers who bought twice or more in it, ${PERIOD}. ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', columns: [['from', 'timestamp', 'Period'], ['repeatPurchaseRate', 'number', 'Repeat purchase rate']] },
+    }),
+    timeseries({
+      title: 'CLV by period (${currency})', unit: 'short', decimals: 2, w: 12, h: 8, min: 0,
+      description: `Customer lifetime value of each period's orders and churn, ${PERIOD}. ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', columns: [['from', 'timestamp', 'Period'], ['clv', 'number', 'CLV']] },
+    }),
+    timeseries({
+      title: 'NPS and CSAT by period', unit: 'none', decimals: 1, w: 12, h: 8,
+      description: `NPS (-100..100) and CSAT (0..100), ${PERIOD}; periods without responses are gaps. ${FILTERS}`,
+      target: { doc: 'BoardNps', root: 'data.nps.series', columns: [['periodStart', 'timestamp', 'Period'], ['score', 'number', 'NPS']] },
+      more: [{ doc: 'BoardCsat', root: 'data.csat.series', columns: [['periodStart', 'timestamp', 'Period'], ['score', 'number', 'CSAT']] }],
+    }),
+    timeseries({
+      title: 'Referral conversion by period', unit: 'percentunit', w: 12, h: 8, min: 0,
+      description: "Click, sign-up and conversion rates of the referrals started in each period (90-day attribution). Recent periods are still converting.",
+      target: { doc: 'BoardReferralCohorts', root: 'data.referralConversionCohorts', columns: [['cohortStart', 'timestamp', 'Period'], ['clickRate', 'number', 'Click rate'], ['signupRate', 'number', 'Sign-up rate'], ['conversionRate', 'number', 'Conversion rate']] },
+    }),
+    timeseries({
+      title: 'Customers and revenue by period (${currency})', unit: 'short', w: 12, h: 8, min: 0, bars: false,
+      description: `Active customers (left axis) and revenue in \${currency} (right axis), ${PERIOD}. ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers'], ['revenue', 'number', 'Revenue']] },
+      overrides: { Revenue: [rightAxis] },
+    }),
+  ],
+};
+
+const retention: BoardSpec = {
+  uid: 'kpi-retention-cohorts',
+  title: 'Retention cohorts',
+  description: 'Cohorts by period of first purchase, their retention curves, and period retention and churn.',
+  panels: [
+    stat({
+      title: 'Pooled retention and churn', unit: 'percentunit', w: 6, h: 6,
+      description: `Over the whole range: customers retained from one period to the next / customers of the previous periods, and its complement. ${FILTERS}`,
+      target: { doc: 'BoardRetentionSummary', root: 'data.retentionRateSummary', columns: [['pooledRate', 'number', 'Retention'], ['pooledChurnRate', 'number', 'Churn']] },
+    }),
+    timeseries({
+      title: 'Period retention and churn', unit: 'percentunit', w: 18, h: 6, min: 0,
+      description: `Share of the previous period's customers who bought again, and churn, ${PERIOD}. ${FILTERS}`,
+      target: { doc: 'BoardRetentionRate', root: 'data.retentionRate', columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate'], ['churnRate', 'number', 'Churn rate']] },
+    }),
+    matrix({
+      title: 'Cohort triangle', unit: 'percentunit', w: 24, h: 12, row: 'cohort', column: 'offset', value: 'rate',
+      description: `Rows: cohorts by \${grain} of first purchase ever that start in the range, with their size. Columns: periods since the first purchase (0..12). Cells: share of the cohort buying in that period. ${FILTERS}`,
+      target: { doc: 'BoardRetentionCohorts', root: RETENTION_TRIANGLE, columns: [['cohort', 'string', 'cohort'], ['offset', 'number', 'offset'], ['rate', 'number', 'rate']] },
+    }),
+    timeseries({
+      title: 'Retention curves per cohort', unit: 'percentunit', w: 12, h: 9, min: 0,
+      description: `Each cohort's share of customers buying in each later period, on the calendar (offset 0, always 100%, left out). ${FILTERS}`,
+      target: { doc: 'BoardRetentionCohorts', root: RETENTION_CURVES, columns: [['periodStart', 'timestamp', 'Period'], ['cohort', 'string', 'Cohort'], ['rate', 'number', 'Retention']] },
+    }),
+    barchart({
+      title: 'Average retention by periods since first purchase', unit: 'percentunit', w: 12, h: 9, x: 'Offset',
+      description: `Size-weighted average retention over the cohorts that reached each offset. ${FILTERS}`,
+      target: { doc: 'BoardRetentionCohorts', root: AVERAGE_RETENTION, columns: [['offset', 'string', 'Offset'], ['rate', 'number', 'Retention']] },
+    }),
+  ],
+};
+
+const value: BoardSpec = {
+  uid: 'kpi-customer-value',
+  title: 'Customer value',
+  description: 'Customer lifetime value, order value, purchase frequency and the value of referred customers.',
+  panels: [
+    stat({
+      title: 'CLV (${currency})', unit: 'short', decimals: 2, w: 6, h: 5,
+      description: `Average order value x purchase frequency x margin x expected lifetime (1 / churn) over the range. ${FILTERS}`,
+      target: { doc: 'BoardClv', root: 'data.customerLifetimeValue', columns: [['clv', 'number', 'CLV']] },
+    }),
+    stat({
+      title: 'Average order value (${currency})', unit: 'short', decimals: 2, w: 6, h: 5,
+      description: `Revenue / orders of the range's purchases in \${currency}. ${FILTERS}`,
+      target: { doc: 'BoardClv', root: 'data.customerLifetimeValue', columns: [['averageOrderValue', 'number', 'AOV']] },
+    }),
+    stat({
+      title: 'Purchase frequency', unit: 'none', decimals: 2, w: 6, h: 5,
+      description: `Orders per customer per \${grain} over the range. ${FILTERS}`,
+      target: { doc: 'BoardClv', root: 'data.customerLifetimeValue', columns: [['purchaseFrequency', 'number', 'Orders per customer per period']] },
+    }),
+    stat({
+      title: 'Expected lifetime (periods)', unit: 'none', decimals: 1, w: 6, h: 5,
+      description: `1 / churn rate: how many \${grain} periods a customer is expected to stay. ${FILTERS}`,
+      target: { doc: 'BoardClv', root: 'data.customerLifetimeValue', columns: [['expectedLifetimePeriods', 'number', 'Periods']] },
+    }),
+    timeseries({
+      title: 'CLV cohort curves (${currency})', unit: 'short', decimals: 2, w: 24, h: 10, min: 0,
+      description: `Cumulative revenue per customer of each cohort (by \${grain} of first purchase), period after period. ${FILTERS}`,
+      target: { doc: 'BoardClv', root: CLV_CURVES, columns: [['periodStart', 'timestamp', 'Period'], ['cohort', 'string', 'Cohort'], ['revenuePerCustomer', 'number', 'Revenue per customer']] },
+    }),
+    timeseries({
+      title: 'AOV and purchase frequency by period', unit: 'short', decimals: 2, w: 12, h: 9, min: 0,
+      description: `Average order value in \${currency} (left axis) and orders per customer (right axis), ${PERIOD}. ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: AOV_FREQUENCY, columns: [['periodStart', 'timestamp', 'Period'], ['averageOrderValue', 'number', 'Average order value'], ['purchaseFrequency', 'number', 'Purchase frequency']] },
+      overrides: { 'Purchase frequency': [rightAxis, unit('none')] },
+    }),
+    table({
+      title: 'Referred vs organic customers (${currency})', unit: 'short', w: 12, h: 9,
+      description: 'New customers of the range (first purchase in it) acquired by a converted referral versus the others: repeat buyers and revenue per customer up to now. The customer filters do not apply.',
+      target: { doc: 'BoardReferralImpact', root: REFERRAL_GROUPS, columns: [['group', 'string', 'Group'], ['customers', 'number', 'Customers'], ['repeatCustomers', 'number', 'Repeat customers'], ['repeatRate', 'number', 'Repeat rate'], ['averageRevenue', 'number', 'Revenue per customer']] },
+      overrides: { 'Repeat rate': [unit('percentunit')], 'Revenue per customer': [{ id: 'decimals', value: 2 }] },
+    }),
+  ],
+};
+
+const voice: BoardSpec = {
+  uid: 'kpi-voice-of-customer',
+  title: 'Voice of the customer',
+  description: 'NPS and CSAT with their margins of error, the promoter mix and how promoters and detractors buy.',
+  panels: [
+    stat({
+      title: 'NPS over the range', unit: 'none', decimals: 1, w: 6, h: 5,
+      description: `Net Promoter Score of all NPS responses in the range, its 95% margin of error in points, and the responses. ${FILTERS}`,
+      target: { doc: 'BoardNps', root: 'data.nps', columns: [['score', 'number', 'NPS'], ['marginOfError', 'number', '± margin'], ['responses', 'number', 'Responses']] },
+    }),
+    stat({
+      title: 'CSAT over the range', unit: 'percent', decimals: 1, w: 6, h: 5,
+      description: `Share of CSAT responses in the range scoring 4 or 5, and the responses. ${FILTERS}`,
+      target: { doc: 'BoardCsat', root: 'data.csat', columns: [['score', 'number', 'CSAT'], ['responses', 'number', 'Responses']] },
+      overrides: { Responses: [unit('short'), { id: 'decimals', value: 0 }] },
+    }),
+    table({
+      title: 'Promoters vs detractors: behaviour', unit: 'short', w: 12, h: 5,
+      description: `Customers by their latest NPS answer in the range: repeat buyers, orders and revenue (in \${currency}) per customer up to now. ${FILTERS}`,
+      target: { doc: 'BoardNpsImpact', root: NPS_BUCKETS, columns: [['bucket', 'string', 'Group'], ['customers', 'number', 'Customers'], ['repeatRate', 'number', 'Repeat rate'], ['ordersPerCustomer', 'number', 'Orders per customer'], ['revenuePerCustomer', 'number', 'Revenue per customer']] },
+      overrides: { 'Repeat rate': [unit('percentunit')], 'Orders per customer': [{ id: 'decimals', value: 2 }], 'Revenue per customer': [{ id: 'decimals', value: 2 }] },
+    }),
+    timeseries({
+      title: 'NPS trend with margin of error', unit: 'none', decimals: 1, w: 12, h: 9,
+      description: `NPS ${PERIOD} and the band of its 95% margin of error (none under 2 responses). ${FILTERS}`,
+      target: { doc: 'BoardNps', root: NPS_BAND, columns: [['periodStart', 'timestamp', 'Period'], ['score', 'number', 'NPS'], ['low', 'number', 'low'], ['high', 'number', 'high']] },
+      overrides: { ...band('low'), high: bandHigh('low') },
+    }),
+    timeseries({
+      title: 'CSAT trend with margin of error', unit: 'percent', decimals: 1, w: 12, h: 9,
+      description: `CSAT ${PERIOD} and the band of its 95% margin of error (normal approximation; none under 2 responses). ${FILTERS}`,
+      target: { doc: 'BoardCsat', root: CSAT_BAND, columns: [['periodStart', 'timestamp', 'Period'], ['score', 'number', 'CSAT'], ['low', 'number', 'low'], ['high', 'number', 'high']] },
+      overrides: { ...band('low'), high: bandHigh('low') },
+    }),
+    timeseries({
+      title: 'Promoters, passives and detractors', unit: 'percentunit', w: 24, h: 8, min: 0, bars: true, stacked: true,
+      description: `Shares of NPS responses scoring 9-10, 7-8 and 0-6, ${PERIOD}. ${FILTERS}`,
+      target: { doc: 'BoardNps', root: NPS_SPLIT, columns: [['periodStart', 'timestamp', 'Period'], ['promoters', 'number', 'Promoters'], ['passives', 'number', 'Passives'], ['detractors', 'number', 'Detractors']] },
+      overrides: { Promoters: [fixedColor('green')], Passives: [fixedColor('yellow')], Detractors: [fixedColor('red')] },
+    }),
+  ],
+};
+
+const referrals: BoardSpec = {
+  uid: 'kpi-referrals',
+  title: 'Referrals',
+  description: 'Referral funnel by period of start, conversion, time to convert and the k-factor.',
+  panels: [
+    stat({
+      title: 'K-factor', unit: 'none', decimals: 3, w: 6, h: 5,
+      description: '(Referrals started / active customers) x (converted / invited) over the range: new customers each customer brings through referrals.',
+      target: { doc: 'BoardReferralImpact', root: 'data.referralImpact', columns: [['kFactor', 'number', 'K-factor']] },
+    }),
+    stat({
+      title: 'Referrals started and converted', unit: 'short', w: 12, h: 5,
+      description: "Referrals started in the range, those whose referred customer bought within 90 days, and that share.",
+      target: { doc: 'BoardReferralImpact', root: 'data.referralImpact', columns: [['referralsStarted', 'number', 'Started'], ['referralsConverted', 'number', 'Converted'], ['conversionRate', 'number', 'Conversion rate']] },
+      overrides: { 'Conversion rate': [unit('percentunit')] },
+    }),
+    stat({
+      title: 'Referral conversion rate', unit: 'percentunit', w: 6, h: 5,
+      description: `Conversion rate of the referrals started in each period (90-day attribution). Recent periods are still converting. ${LATEST}`,
+      target: { doc: 'BoardReferralCohorts', root: 'data.referralConversionCohorts', format: 'timeseries', columns: [['cohortStart', 'timestamp', 'Period'], ['conversionRate', 'number', 'Conversion rate']] },
+    }),
+    timeseries({
+      title: 'Funnel by cohort', unit: 'short', w: 12, h: 9, min: 0, bars: true,
+      description: 'Referrals started in each period: invited (all), clicked, signed up, converted (first purchase within 90 days).',
+      target: { doc: 'BoardReferralCohorts', root: 'data.referralConversionCohorts', columns: [['cohortStart', 'timestamp', 'Period'], ['invited', 'number', 'Invited'], ['clicked', 'number', 'Clicked'], ['signedUp', 'number', 'Signed up'], ['converted', 'number', 'Converted']] },
+    }),
+    timeseries({
+      title: 'Conversion rate trend', unit: 'percentunit', w: 12, h: 9, min: 0,
+      description: 'Click, sign-up and conversion rates (each / invited) of the referrals started in each period.',
+      target: { doc: 'BoardReferralCohorts', root: 'data.referralConversionCohorts', columns: [['cohortStart', 'timestamp', 'Period'], ['clickRate', 'number', 'Click rate'], ['signupRate', 'number', 'Sign-up rate'], ['conversionRate', 'number', 'Conversion rate']] },
+    }),
+    timeseries({
+      title: 'Median days to convert', unit: 'd', decimals: 1, w: 12, h: 8, min: 0,
+      description: "Median days from a referral's start to the referred customer's first purchase, over the converted referrals of each period.",
+      target: { doc: 'BoardReferralCohorts', root: 'data.referralConversionCohorts', columns: [['cohortStart', 'timestamp', 'Period'], ['medianDaysToConvert', 'number', 'Median days']] },
+    }),
+    table({
+      title: 'Funnel table', unit: 'short', w: 12, h: 8,
+      description: 'The funnel of each period of start, with its rates and median days to convert.',
+      target: { doc: 'BoardReferralCohorts', root: 'data.referralConversionCohorts', columns: [['cohortStart', 'timestamp', 'Cohort'], ['invited', 'number', 'Invited'], ['clicked', 'number', 'Clicked'], ['signedUp', 'number', 'Signed up'], ['converted', 'number', 'Converted'], ['conversionRate', 'number', 'Conversion rate'], ['medianDaysToConvert', 'number', 'Median days']] },
+      overrides: { 'Conversion rate': [unit('percentunit')], 'Median days': [unit('none'), { id: 'decimals', value: 1 }] },
+    }),
+  ],
+};
+
+export const BOARD_SPECS: BoardSpec[] = [overview, retention, value, voice, referrals];
+
+/** Grafana dashboard variables a panel refers to, from its documents' inlined text. */
+function variablesOf(panels: Panel[]): string[] {
+  const used = new Set<string>();
+  const text = JSON.stringify(panels);
+  for (const m of text.matchAll(/\$\{(\w+)(?::[^}]*)?\}|\$(\w+)/g)) used.add(m[1] ?? m[2]!);
+  return VARIABLE_ORDER.filter((v) => used.has(v));
+}
+
+export function buildBoard(spec: BoardSpec): Dashboard {
+  const b = new DashboardBuilder(spec.title)
+    .uid(spec.uid)
+    .description(spec.description)
+    .tags(['kpi', 'executive'])
+    .timezone('utc')
+    // The last twelve complete months: the latest period of a stat is never a partial one.
+    .time({ from: 'now-12M/M', to: 'now-1M/M' })
+    .refresh('1h')
+    .readonly()
+    .annotations([])
+    .link(new DashboardLinkBuilder('KPI boards').type(DashboardLinkType.Dashboards).tags(['kpi']).asDropdown(true).includeVars(true).keepTime(true));
+  for (const p of spec.panels) b.withPanel(p);
+  const board = b.build();
+  // The SDK leaves panel ids to the caller.
+  board.panels = (board.panels ?? []).map((p, i) => ({ ...p, id: i + 1 }));
+  board.templating = { list: variablesOf(board.panels as Panel[]).map((v) => VARIABLES[v]!().build()) };
+  return board;
+}
+
+export interface BoardFile {
+  file: string;
+  json: string;
+}
+
+export function buildBoards(): BoardFile[] {
+  return BOARD_SPECS.map((spec) => ({ file: `${spec.uid}.json`, json: `${JSON.stringify(buildBoard(spec), null, 2)}\n` }));
+}
