@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { backtestHoldout, type HoldoutRow } from '../loaders/clv-model/backtest.js';
 import {
   bgNbdLogLikelihood,
+  bgNbdLogLikelihoodGradient,
   expectedPurchases,
   expectedPurchasesNewCustomer,
   fitBgNbd,
@@ -13,9 +14,16 @@ import {
   type RfmTuple,
 } from '../loaders/clv-model/bgnbd.js';
 import { predictedClv } from '../loaders/clv-model/clv.js';
-import { expectedAverageOrderValue, fitGammaGamma, type GammaGammaParams } from '../loaders/clv-model/gamma-gamma.js';
-import { ModelFitError, nelderMead } from '../loaders/clv-model/optimize.js';
-import { hyp2f1, lbeta, lgamma } from '../loaders/clv-model/special.js';
+import {
+  expectedAverageOrderValue,
+  fitGammaGamma,
+  gammaGammaLogLikelihood,
+  gammaGammaLogLikelihoodGradient,
+  type GammaGammaParams,
+  type MonetaryRow,
+} from '../loaders/clv-model/gamma-gamma.js';
+import { bfgs, minimize, ModelFitError, nelderMead } from '../loaders/clv-model/optimize.js';
+import { digamma, hyp2f1, lbeta, lgamma } from '../loaders/clv-model/special.js';
 
 // Fader, Hardie & Lee (2005), Table 1 / lifetimes' documentation, CDNOW sample in weeks.
 const CDNOW_BG_NBD: BgNbdParams = { r: 0.2426, alpha: 4.4137, a: 0.793, b: 2.4262 };
@@ -42,6 +50,35 @@ function expectedIfAliveByQuadrature({ r, alpha, a, b }: BgNbdParams, t: number,
     sum += perCustomer * (1 - p) ** (bPost - 1);
   }
   return sum / steps / (a * Math.exp(lbeta(a, bPost)));
+}
+
+/** A double's exact binary value as numerator / 2^k. */
+function exactRational(x: number): [bigint, bigint] {
+  let k = 0;
+  while (!Number.isInteger(x * 2 ** k)) k++;
+  return [BigInt(x * 2 ** k), 2n ** BigInt(k)];
+}
+
+/**
+ * ₂F₁ for 0 <= z < 1 by summing its series in fixed point with 60 decimals, from the exact binary
+ * values of the arguments: nothing shared with hyp2f1 but the definition. Each term is rounded by
+ * at most 1e-60, so for positive parameters the result is exact to far beyond double precision.
+ */
+function hyp2f1Reference(a: number, b: number, c: number, z: number): number {
+  const one = 10n ** 60n;
+  const [[pa, qa], [pb, qb], [pc, qc], [pz, qz]] = [exactRational(a), exactRational(b), exactRational(c), exactRational(z)];
+  const abs = (v: bigint) => (v < 0n ? -v : v);
+  let term = one;
+  let sum = one;
+  for (let n = 0n; ; n++) {
+    const next = (term * (pa + n * qa) * (pb + n * qb) * pz * qc) / (qa * qb * qz * (pc + n * qc) * (n + 1n));
+    sum += next;
+    // For positive parameters, once the terms shrink their ratios stay below 1 and tend to z (<= 0.99
+    // here): a tail starting at 1e-30 of the sum does not reach double precision.
+    const shrinking = abs(next) < abs(term);
+    term = next;
+    if (shrinking && abs(term) * 10n ** 30n < abs(sum)) return Number(sum) / 1e60;
+  }
 }
 
 describe('lgamma', () => {
@@ -85,6 +122,23 @@ describe('hyp2f1', () => {
     expectWithinRelative(hyp2f1(0.3, 1.7, 1.7, z), (1 - z) ** -0.3, 1e-13);
   });
 
+  // Before the connection formula was checked for cancellation this gave −1.07e7.
+  it('matches the exact series where the connection formula cancels: 2F1(79.5468, 5.4323; 90.3157; 0.86226)', () => {
+    const reference = hyp2f1Reference(79.5468, 5.4323, 90.3157, 0.86226);
+    expectWithinRelative(reference, 2937.384902728953, 1e-14);
+    expectWithinRelative(hyp2f1(79.5468, 5.4323, 90.3157, 0.86226), reference, 1e-12);
+  });
+
+  // 2 × 3 × 3 × 3 parameter sets above z = 3/4 with large a or b, c − a − b from −4.6 to 13.7.
+  const largeParameters = [0.5, 79.5].flatMap((a) =>
+    [5.4, 47.3, 150.2].flatMap((b) =>
+      [-4.6, 0.3, 13.7].flatMap((m) => [0.8, 0.9, 0.97].map((z) => [a, b, a + b + m, z] as const)),
+    ),
+  );
+  it.each(largeParameters)('matches the exact series for large parameters: 2F1(%s, %s; %s; %s)', (a, b, c, z) => {
+    expectWithinRelative(hyp2f1(a, b, c, z), hyp2f1Reference(a, b, c, z), 1e-11);
+  });
+
   it('reduces to a polynomial when a is a non-positive integer', () => {
     const [b, c, z] = [1.5, 2.5, 0.9];
     expectWithinRelative(hyp2f1(-2, b, c, z), 1 - (2 * b * z) / c + (b * (b + 1) * z * z) / (c * (c + 1)), 1e-14);
@@ -96,6 +150,27 @@ describe('hyp2f1', () => {
   });
 });
 
+describe('digamma', () => {
+  const EULER = 0.5772156649015329;
+
+  it('matches known values of ψ', () => {
+    expect(digamma(1)).toBeCloseTo(-EULER, 14);
+    expect(digamma(0.5)).toBeCloseTo(-EULER - 2 * Math.log(2), 14);
+    // ψ(n) = H(n−1) − γ
+    expectWithinRelative(digamma(10), 1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5 + 1 / 6 + 1 / 7 + 1 / 8 + 1 / 9 - EULER, 1e-15);
+    expectWithinRelative(digamma(100), 4.600161852738087, 1e-15);
+    // ψ(x) = −1/x − γ + (π²/6)·x + O(x²)
+    expectWithinRelative(digamma(1e-8), -1e8 - EULER + (Math.PI ** 2 / 6) * 1e-8, 1e-15);
+    expectWithinRelative(digamma(-0.5), 2 - EULER - 2 * Math.log(2), 1e-14);
+    expect(digamma(-2)).toBeNaN();
+  });
+
+  it.each([0.03, 0.7, 3.5, 9.99, 10, 42.5, 1234.5])('is the derivative of lgamma at %s', (x) => {
+    const h = 1e-5 * x;
+    expectWithinRelative(digamma(x), (lgamma(x + h) - lgamma(x - h)) / (2 * h), 1e-7);
+  });
+});
+
 describe('nelderMead', () => {
   it('finds the minimum of the Rosenbrock valley', () => {
     const rosenbrock = ([x, y]: readonly number[]) => (1 - x!) ** 2 + 100 * (y! - x! * x!) ** 2;
@@ -103,6 +178,32 @@ describe('nelderMead', () => {
     expect(result.converged).toBe(true);
     expect(result.x[0]).toBeCloseTo(1, 6);
     expect(result.x[1]).toBeCloseTo(1, 6);
+  });
+});
+
+describe('bfgs and minimize', () => {
+  const rosenbrock = ([x, y]: readonly number[]) => ({
+    value: (1 - x!) ** 2 + 100 * (y! - x! * x!) ** 2,
+    gradient: [-2 * (1 - x!) - 400 * x! * (y! - x! * x!), 200 * (y! - x! * x!)],
+  });
+
+  it('finds the minimum of the Rosenbrock valley with far fewer evaluations than Nelder–Mead', () => {
+    const result = bfgs(rosenbrock, [-1.2, 1]);
+    expect(result.converged).toBe(true);
+    expect(result.x[0]).toBeCloseTo(1, 6);
+    expect(result.x[1]).toBeCloseTo(1, 6);
+    const simplex = nelderMead((x) => rosenbrock(x).value, [-1.2, 1]);
+    expect(result.evaluations).toBeLessThan(simplex.evaluations / 2);
+  });
+
+  it('falls back to Nelder–Mead when the gradient is useless', () => {
+    // The gradient points uphill, so no step along −H·g decreases the value.
+    const wrong = (x: readonly number[]) => ({ value: (x[0]! - 3) ** 2 + (x[1]! + 1) ** 2, gradient: [6 - 2 * x[0]!, -2 - 2 * x[1]!] });
+    expect(bfgs(wrong, [0, 0]).converged).toBe(false);
+    const result = minimize(wrong, [0, 0]);
+    expect(result.converged).toBe(true);
+    expect(result.x[0]).toBeCloseTo(3, 5);
+    expect(result.x[1]).toBeCloseTo(-1, 5);
   });
 });
 
@@ -144,6 +245,58 @@ describe('BG/NBD', () => {
     );
   });
 
+  // The paper's form, (a+b+x−1)/(a−1)·[1 − (1−z)^(r+x)·₂F₁(r+x, b+x; a+b+x−1; z)], with the ₂F₁ summed
+  // exactly: shares neither Euler's rewrite nor hyp2f1 with expectedPurchases.
+  const largeB: BgNbdParams[] = [
+    { r: 1.1, alpha: 2.2, a: 6.4, b: 75 },
+    { r: 0.8, alpha: 15, a: 2, b: 50 },
+    { r: 2.5, alpha: 0.5, a: 0.7, b: 60 },
+  ];
+  it.each(largeB.flatMap((params) => [10, 90, 200].map((x) => [params, x] as const)))(
+    'agrees with the exactly summed closed form for heavy buyers with large b: %j, x = %s',
+    (params, x) => {
+      const { r, alpha, a, b } = params;
+      const [T, t] = [x / 8, 26];
+      const z = t / (alpha + T + t);
+      const c = a + b + x - 1;
+      const ifAlive = (c / (a - 1)) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1Reference(r + x, b + x, c, z));
+      const recency = 0.9 * T;
+      expectWithinRelative(expectedPurchases(params, t, x, recency, T), probabilityAlive(params, x, recency, T) * ifAlive, 1e-10);
+    },
+  );
+
+  it('expects a positive number of purchases that grows with the horizon for heavy buyers with large b', () => {
+    const horizons = [0.5, 1, 2, 4, 8, 13, 26, 39, 52, 78, 104, 260];
+    for (const params of largeB) {
+      for (const x of [10, 40, 90, 200]) {
+        for (const T of [x / 8, x / 3, 10, 52]) {
+          const expected = horizons.map((t) => expectedPurchases(params, t, x, 0.9 * T, T));
+          expect(expected[0]).toBeGreaterThan(0);
+          for (let i = 1; i < expected.length; i++) expect(expected[i]).toBeGreaterThan(expected[i - 1]!);
+        }
+      }
+    }
+  });
+
+  // Tuples where the alive term dominates, where the dropout term does, and one-time buyers.
+  const mixed: RfmTuple[] = [
+    { frequency: 0, recency: 0, T: 30, count: 5 },
+    { frequency: 1, recency: 2, T: 30, count: 3 },
+    { frequency: 2, recency: 28, T: 30, count: 1 },
+    { frequency: 5, recency: 3, T: 40, count: 2 },
+    { frequency: 12, recency: 39, T: 40, count: 1 },
+    { frequency: 40, recency: 10, T: 12, count: 1 },
+  ];
+  it.each([{ r: 0.7, alpha: 3.1, a: 1.3, b: 4.2 }, ...largeB])('has the gradient of its finite differences at %j', (params) => {
+    const gradient = bgNbdLogLikelihoodGradient(params, mixed);
+    for (const key of ['r', 'alpha', 'a', 'b'] as const) {
+      const h = 1e-6 * params[key];
+      const at = (delta: number) => bgNbdLogLikelihood({ ...params, [key]: params[key] + delta }, mixed);
+      const central = (at(h) - at(-h)) / (2 * h);
+      expect(Math.abs(gradient[key] - central)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(central)));
+    }
+  });
+
   it('sums the log-likelihood of each tuple, weighted by its count', () => {
     const { r, alpha, a, b } = CDNOW_BG_NBD;
     const [x, tx, T] = [2, 30.43, 38.86];
@@ -169,6 +322,22 @@ describe('Gamma-Gamma and CLV', () => {
     expect(expectedAverageOrderValue(gg, 0, Number.NaN)).toBeCloseTo(30, 12);
     // 6 · (15 + 2 · 40) / (6 · 2 + 4 − 1)
     expect(expectedAverageOrderValue(gg, 2, 40)).toBeCloseTo(38, 12);
+  });
+
+  it.each([gg, CDNOW_GAMMA_GAMMA, { p: 0.8, q: 1.5, v: 300 }])('has the gradient of its finite differences at %j', (params) => {
+    const rows: MonetaryRow[] = [
+      { frequency: 1, monetaryValue: 20, count: 3 },
+      { frequency: 2, monetaryValue: 35.5, count: 1 },
+      { frequency: 5, monetaryValue: 12, count: 2 },
+      { frequency: 9, monetaryValue: 80, count: 1 },
+    ];
+    const gradient = gammaGammaLogLikelihoodGradient(params, rows);
+    for (const key of ['p', 'q', 'v'] as const) {
+      const h = 1e-6 * params[key];
+      const at = (delta: number) => gammaGammaLogLikelihood({ ...params, [key]: params[key] + delta }, rows);
+      const central = (at(h) - at(-h)) / (2 * h);
+      expect(Math.abs(gradient[key] - central)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(central)));
+    }
   });
 
   it('rejects customers without repeat purchases when fitting', () => {
@@ -296,6 +465,29 @@ describe.skipIf(!haveCdnow)('CDNOW sample', () => {
     const { params, logLikelihood } = fitBgNbd(tuples);
     for (const key of ['r', 'alpha', 'a', 'b'] as const) expectWithinRelative(params[key], CDNOW_BG_NBD[key], 0.01);
     expect(logLikelihood).toBeCloseTo(-9582.4, 1);
+  });
+
+  // The gradient fit replaced Nelder–Mead; from the same start Nelder–Mead alone must not do better
+  // by more than the rounding of a sum over thousands of customers (measured: equal to 1e-15).
+  it('reaches at least the log-likelihood Nelder–Mead finds from the same start', () => {
+    const atLeast = (fitted: number, simplex: number) => expect(fitted).toBeGreaterThanOrEqual(simplex - 1e-12 * Math.abs(simplex));
+    const tuples: RfmTuple[] = published.map(([, frequency, recency, T]) => ({ frequency, recency, T, count: 1 }));
+    const fit = fitBgNbd(tuples);
+    const purchases = tuples.reduce((s, t) => s + t.frequency, 0);
+    const exposure = tuples.reduce((s, t) => s + t.T, 0);
+    const toParams = ([r, alpha, a, b]: readonly number[]) => ({ r: Math.exp(r!), alpha: Math.exp(alpha!), a: Math.exp(a!), b: Math.exp(b!) });
+    const simplex = nelderMead((lp) => -bgNbdLogLikelihood(toParams(lp), tuples) / tuples.length, [0, Math.log(exposure / purchases), 0, 0]);
+    expect(simplex.converged).toBe(true);
+    atLeast(bgNbdLogLikelihood(fit.params, tuples), bgNbdLogLikelihood(toParams(simplex.x), tuples));
+    for (const key of ['r', 'alpha', 'a', 'b'] as const) expectWithinRelative(fit.params[key], toParams(simplex.x)[key], 1e-5);
+
+    const rows: MonetaryRow[] = customers.filter((c) => c.frequency > 0).map((c) => ({ frequency: c.frequency, monetaryValue: c.monetaryValue, count: 1 }));
+    const spend = fitGammaGamma(rows);
+    const toSpend = ([p, q, v]: readonly number[]) => ({ p: Math.exp(p!), q: Math.exp(q!), v: Math.exp(v!) });
+    const meanSpend = rows.reduce((s, r) => s + r.monetaryValue, 0) / rows.length;
+    const spendSimplex = nelderMead((lp) => -gammaGammaLogLikelihood(toSpend(lp), rows) / rows.length, [0, Math.log(2), Math.log(meanSpend)]);
+    atLeast(gammaGammaLogLikelihood(spend.params, rows), gammaGammaLogLikelihood(toSpend(spendSimplex.x), rows));
+    for (const key of ['p', 'q', 'v'] as const) expectWithinRelative(spend.params[key], toSpend(spendSimplex.x)[key], 1e-5);
   });
 
   it('fits the same parameters on unique tuples with counts as on one row per customer', () => {

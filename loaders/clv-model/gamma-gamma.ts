@@ -1,5 +1,5 @@
-import { nelderMead, ModelFitError } from './optimize.js';
-import { lgamma } from './special.js';
+import { minimize, ModelFitError } from './optimize.js';
+import { digamma, lgamma } from './special.js';
 
 /**
  * Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV"). Each order of a customer is
@@ -52,41 +52,85 @@ function checkRow(row: MonetaryRow, i: number): void {
 }
 
 function groupByFrequency(rows: readonly MonetaryRow[]): FrequencyGroup[] {
-  rows.forEach(checkRow);
-  const byX = new Map<number, MonetaryRow[]>();
-  for (const row of rows) {
-    const list = byX.get(row.frequency);
-    if (list) list.push(row);
-    else byX.set(row.frequency, [row]);
-  }
-  return [...byX].map(([x, list]) => ({
+  const groupIndex = new Map<number, number>();
+  const sizes: number[] = [];
+  rows.forEach((row, i) => {
+    checkRow(row, i);
+    const g = groupIndex.get(row.frequency);
+    if (g === undefined) {
+      groupIndex.set(row.frequency, sizes.length);
+      sizes.push(1);
+    } else {
+      sizes[g]!++;
+    }
+  });
+  const groups: FrequencyGroup[] = [...groupIndex.keys()].map((x, g) => ({
     x,
-    customers: list.reduce((s, row) => s + row.count, 0),
-    weightedLogM: list.reduce((s, row) => s + row.count * Math.log(row.monetaryValue), 0),
-    m: Float64Array.from(list, (row) => row.monetaryValue),
-    count: Float64Array.from(list, (row) => row.count),
+    customers: 0,
+    weightedLogM: 0,
+    m: new Float64Array(sizes[g]!),
+    count: new Float64Array(sizes[g]!),
   }));
+  const filled = new Int32Array(groups.length);
+  for (const row of rows) {
+    const g = groupIndex.get(row.frequency)!;
+    const group = groups[g]!;
+    const i = filled[g]!++;
+    group.m[i] = row.monetaryValue;
+    group.count[i] = row.count;
+    group.customers += row.count;
+    group.weightedLogM += row.count * Math.log(row.monetaryValue);
+  }
+  return groups;
 }
 
-function logLikelihoodOf(groups: readonly FrequencyGroup[], { p, q, v }: GammaGammaParams): number {
-  const base = q * Math.log(v) - lgamma(q);
-  let total = 0;
+interface LogLikelihood {
+  value: number;
+  /** ∂/∂p, ∂/∂q, ∂/∂v. */
+  gradient: [number, number, number];
+}
+
+function logLikelihoodOf(groups: readonly FrequencyGroup[], { p, q, v }: GammaGammaParams): LogLikelihood {
+  const lnV = Math.log(v);
+  const base = q * lnV - lgamma(q);
+  const digammaQ = digamma(q);
+  let value = 0;
+  let [dp, dq, dv] = [0, 0, 0];
   for (const { x, customers, weightedLogM, m, count } of groups) {
     const px = p * x;
-    total += customers * (base + lgamma(px + q) - lgamma(px) + px * Math.log(x)) + (px - 1) * weightedLogM;
+    const lnX = Math.log(x);
+    const digammaPXQ = digamma(px + q);
+    // Σ count·ln(x·m + v) and Σ count/(x·m + v)
     let tail = 0;
-    for (let i = 0; i < m.length; i++) tail += count[i]! * Math.log(x * m[i]! + v);
-    total -= (px + q) * tail;
+    let inverseTail = 0;
+    for (let i = 0; i < m.length; i++) {
+      const spend = x * m[i]! + v;
+      tail += count[i]! * Math.log(spend);
+      inverseTail += count[i]! / spend;
+    }
+    value += customers * (base + lgamma(px + q) - lgamma(px) + px * lnX) + (px - 1) * weightedLogM - (px + q) * tail;
+    dp += x * (customers * (digammaPXQ - digamma(px) + lnX) + weightedLogM - tail);
+    dq += customers * (lnV - digammaQ + digammaPXQ) - tail;
+    dv += (customers * q) / v - (px + q) * inverseTail;
   }
-  return total;
+  return { value, gradient: [dp, dq, dv] };
 }
 
 /** Total Gamma-Gamma log-likelihood of the repeat customers in `rows`. */
 export function gammaGammaLogLikelihood(params: GammaGammaParams, rows: readonly MonetaryRow[]): number {
-  return logLikelihoodOf(groupByFrequency(rows), params);
+  return logLikelihoodOf(groupByFrequency(rows), params).value;
 }
 
-/** Maximum-likelihood Gamma-Gamma parameters from repeat customers only (frequency >= 1). */
+/** ∂/∂θ of `gammaGammaLogLikelihood` for each parameter θ, as the fit uses it. */
+export function gammaGammaLogLikelihoodGradient(params: GammaGammaParams, rows: readonly MonetaryRow[]): GammaGammaParams {
+  const [p, q, v] = logLikelihoodOf(groupByFrequency(rows), params).gradient;
+  return { p, q, v };
+}
+
+/**
+ * Maximum-likelihood Gamma-Gamma parameters from repeat customers only (frequency >= 1): BFGS on
+ * log-parameters with the analytic gradient, Nelder–Mead should it not converge.
+ */
 export function fitGammaGamma(rows: readonly MonetaryRow[]): GammaGammaFit {
   const groups = groupByFrequency(rows);
   let customers = 0;
@@ -104,7 +148,13 @@ export function fitGammaGamma(rows: readonly MonetaryRow[]): GammaGammaFit {
   // p = 1, q = 2 and v = mean spend make the model's mean order value p·v/(q−1) match the data,
   // whatever the currency's scale.
   const start = [0, Math.log(2), Math.log(spend / customers)];
-  const result = nelderMead((lp) => -logLikelihoodOf(groups, toParams(lp)) / customers, start);
+  const result = minimize((lp) => {
+    const params = toParams(lp);
+    const { value, gradient } = logLikelihoodOf(groups, params);
+    // d/d ln θ = θ · d/dθ
+    const scale = [params.p, params.q, params.v].map((theta) => -theta / customers);
+    return { value: -value / customers, gradient: gradient.map((d, i) => d * scale[i]!) };
+  }, start);
   if (!result.converged) {
     throw new ModelFitError(`Gamma-Gamma fit did not converge after ${result.evaluations} likelihood evaluations`);
   }
