@@ -33,7 +33,7 @@ export function runningServer(dataDir: string): { pid: number; url: string } | u
 }
 
 export function createExecutor(storage: Storage, config: Config, log: Logger): Executor {
-  return new Executor(storage, { maxExecutionTimeS: config.queryMaxExecutionTimeS, maxMemoryBytes: config.queryMaxMemoryBytes }, log);
+  return new Executor(storage, { maxExecutionTimeS: config.queryMaxExecutionTimeS, maxMemoryBytes: config.queryMaxMemoryBytes, maxRetries: config.maxRetries }, log);
 }
 
 /** Opens storage, applies migrations, serves HTTP. The same path runs in production and in tests. */

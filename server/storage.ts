@@ -133,7 +133,7 @@ function serverClient(config: Config, database: string | undefined): ClickHouseC
     password: server.password,
     database,
     request_timeout: config.requestTimeoutMs,
-    // The client retries idempotent reads itself only through keep-alive; connection retries are ours (see withRetry).
+    // Connection-level retries are ours: reads in Executor, inserts in EventWriter (docs/architecture.md).
     keep_alive: { enabled: true },
     application: 'retention-kpi-service',
     // Failures reach our log through the Executor with their request id; the client's own

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Route } from '../app.js';
 import type { Config } from '../config.js';
+import { StorageUnavailableError, TimeoutError } from '../errors.js';
 import { sendError, sendJson } from '../http.js';
 import { countIngest } from '../metrics.js';
-import { readLines } from './ndjson.js';
+import { NdjsonSplitter, type NdjsonLine } from './ndjson.js';
 import { validateLine, type StoredEvent } from './validate.js';
 import type { EventWriter } from './writer.js';
 
@@ -39,8 +40,23 @@ async function* limited(req: IncomingMessage, limit: number, state: { tooLarge: 
 
 /** `POST /v1/events`: NDJSON in, stored exactly once, every line accounted for (spec section 10). */
 export function ingestRoute(config: Config, writer: EventWriter): Route {
-  return async (req: IncomingMessage, res: ServerResponse, meta) => {
+  const ingest = ingestHandler(config, writer);
+  return async (req, res, meta) => {
     if (meta.url.pathname !== '/v1/events') return false;
+    try {
+      return await ingest(req, res, meta);
+    } catch (e) {
+      if (!(e instanceof StorageUnavailableError || e instanceof TimeoutError) || res.headersSent) throw e;
+      // Nothing of this request was acknowledged; what got stored is found again on a re-send.
+      sendError(res, 503, String(e.extensions.code), e.message, meta.requestId);
+      req.resume();
+      return true;
+    }
+  };
+}
+
+function ingestHandler(config: Config, writer: EventWriter): Route {
+  return async (req: IncomingMessage, res: ServerResponse, meta) => {
     if (req.method !== 'POST') {
       sendError(res, 405, 'METHOD_NOT_ALLOWED', 'Use POST /v1/events with an NDJSON body', meta.requestId);
       return true;
@@ -69,18 +85,32 @@ export function ingestRoute(config: Config, writer: EventWriter): Route {
       pending = [];
     };
     const state = { tooLarge: false };
-    for await (const item of readLines(limited(req, limit, state), { maxLineBytes: MAX_LINE_BYTES })) {
-      if ('error' in item) {
-        answer.rejected.push({ line: item.line, eventId: null, errors: [item.error] });
-        continue;
+    // The splitter's synchronous API: one await per chunk instead of one per line.
+    const splitter = new NdjsonSplitter(MAX_LINE_BYTES);
+    const lines: NdjsonLine[] = [];
+    const take = async () => {
+      for (const item of lines) {
+        if ('error' in item) {
+          answer.rejected.push({ line: item.line, eventId: null, errors: [item.error] });
+          continue;
+        }
+        const result = validateLine(item.text);
+        if (result.ok) {
+          pending.push(result.event);
+          if (!atomic && pending.length >= FLUSH_EVENTS) await flush();
+        } else {
+          answer.rejected.push({ line: item.line, eventId: result.eventId, errors: result.errors });
+        }
       }
-      const result = validateLine(item.text);
-      if (result.ok) {
-        pending.push(result.event);
-        if (!atomic && pending.length >= FLUSH_EVENTS) await flush();
-      } else {
-        answer.rejected.push({ line: item.line, eventId: result.eventId, errors: result.errors });
-      }
+      lines.length = 0;
+    };
+    for await (const chunk of limited(req, limit, state)) {
+      splitter.push(chunk, lines);
+      await take();
+    }
+    if (!state.tooLarge) {
+      splitter.end(lines);
+      await take();
     }
     countIngest(writer, 'http', { accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected.length });
     if (state.tooLarge) {

@@ -1,19 +1,15 @@
-import type { Executor, QueryContext } from '../executor.js';
+import { OutcomeUnknownError, retryDelayMs, type Executor, type QueryContext } from '../executor.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
 
-/**
- * The leading sort-key column of each table, present in every row: looking already-stored
- * eventIds up through it reads a few granules instead of scanning the table.
- */
-const LOOKUP_KEY: Record<TableName, string> = {
-  purchases: 'customer_id',
-  referrals: 'referral_id',
-  survey_responses: 'customer_id',
-  customers: 'customer_id',
-};
+/** Most events one group stores: writes that queued up meanwhile are stored together up to this. */
+const GROUP_EVENTS = 100_000;
 
-/** Lookups bind id lists as parameters; chunks keep a server-mode request well under URL limits. */
-const LOOKUP_CHUNK = 5_000;
+/**
+ * Looked-up ids go in chunks of about this many bytes. Server mode binds them in the URL
+ * (ClickHouse's http_max_uri_size is 1 MiB by default); embedded, a lookup of 20 000 ids takes
+ * about 0.1 s but one of 65 000 short ids ran into the 30 s time limit (chDB 3.4, measured).
+ */
+const LOOKUP_CHUNK_BYTES = 256 * 1024;
 
 export interface WriteResult {
   accepted: number;
@@ -21,80 +17,171 @@ export interface WriteResult {
   duplicates: Set<number>;
 }
 
+interface Waiting {
+  events: readonly StoredEvent[];
+  ctx: QueryContext;
+  resolve(result: WriteResult): void;
+  reject(error: unknown): void;
+}
+
+interface Item {
+  /** Index of the write in its group, and of the event in that write. */
+  write: number;
+  index: number;
+  event: StoredEvent;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
- * Exactly once: every write runs alone (one queue per process), drops eventIds seen earlier
- * in the batch or already stored, then inserts the rest. Because no other write interleaves
- * between the lookup and the insert, a retried or concurrently sent eventId is never stored
- * twice, and everything downstream of the raw tables stays exact (docs/architecture.md).
+ * Exactly once (docs/architecture.md, "Exactly once"): one writer per process stores one
+ * group of writes at a time. For each table it drops eventIds seen earlier in the group or
+ * already stored, then inserts the rest. No other write interleaves between the lookup and
+ * the insert, so a retried or concurrently sent eventId is never stored twice, the first
+ * stored version wins, and everything downstream of the raw tables stays exact.
+ *
+ * Writes that arrive while a group is being stored wait and form the next group (group
+ * commit): one lookup and one insert per table for many requests, in arrival order.
  */
 export class EventWriter {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly waiting: Waiting[] = [];
+  private draining = false;
   private nextSeq: number | undefined;
 
   constructor(private readonly exec: Executor) {}
 
   write(events: readonly StoredEvent[], ctx: QueryContext): Promise<WriteResult> {
-    const run = this.queue.then(() => this.writeAlone(events, ctx));
-    this.queue = run.catch(() => undefined);
-    return run;
+    if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: new Set() });
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ events, ctx, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
   }
 
-  private async writeAlone(events: readonly StoredEvent[], ctx: QueryContext): Promise<WriteResult> {
-    const duplicates = new Set<number>();
-    const byTable = new Map<TableName, { index: number; event: StoredEvent }[]>();
-    for (const [index, event] of events.entries()) {
-      const table = TABLE_OF[event.type];
-      let list = byTable.get(table);
-      if (!list) byTable.set(table, (list = []));
-      list.push({ index, event });
+  private async drain(): Promise<void> {
+    this.draining = true;
+    while (this.waiting.length > 0) {
+      let events = this.waiting[0]!.events.length;
+      let n = 1;
+      while (n < this.waiting.length && events + this.waiting[n]!.events.length <= GROUP_EVENTS) events += this.waiting[n++]!.events.length;
+      const group = this.waiting.splice(0, n);
+      try {
+        const results = await this.writeGroup(group);
+        group.forEach((w, i) => w.resolve(results[i]!));
+      } catch (e) {
+        // Nobody in the group got an answer, so any part of it that was stored is re-sent
+        // by its clients and found by the lookup: still exactly once.
+        for (const w of group) w.reject(e);
+      }
     }
-    let accepted = 0;
+    this.draining = false;
+  }
+
+  private async writeGroup(group: Waiting[]): Promise<WriteResult[]> {
+    const results = group.map((): WriteResult => ({ accepted: 0, duplicates: new Set() }));
+    // One statement serves several requests: it carries the first one's id, and no abort
+    // signal, since one client leaving must not cancel the others' events.
+    const ctx: QueryContext = { requestId: group[0]!.ctx.requestId };
+    const byTable = new Map<TableName, Item[]>();
+    group.forEach((w, write) =>
+      w.events.forEach((event, index) => {
+        const table = TABLE_OF[event.type];
+        let list = byTable.get(table);
+        if (!list) byTable.set(table, (list = []));
+        list.push({ write, index, event });
+      }),
+    );
+    const fresh = new Map<TableName, Item[]>();
     for (const [table, list] of byTable) {
       const seen = new Set<string>();
-      const fresh: typeof list = [];
+      const items: Item[] = [];
       for (const item of list) {
-        if (seen.has(item.event.row.event_id)) duplicates.add(item.index);
+        if (seen.has(item.event.row.event_id)) results[item.write]!.duplicates.add(item.index);
         else {
           seen.add(item.event.row.event_id);
-          fresh.push(item);
+          items.push(item);
         }
       }
-      const stored = await this.storedIds(table, fresh.map((i) => i.event), ctx);
-      const rows: object[] = [];
-      for (const item of fresh) {
-        if (stored.has(item.event.row.event_id)) duplicates.add(item.index);
-        else rows.push(table === 'customers' ? { ...item.event.row, received_seq: await this.seq(ctx) } : item.event.row);
-      }
-      await this.exec.insert(table, rows, ctx);
-      accepted += rows.length;
+      fresh.set(table, items);
     }
-    return { accepted, duplicates };
+    const stored = await this.storedIds(new Map([...fresh].map(([table, items]) => [table, items.map((i) => i.event.row.event_id)])), ctx);
+    for (const [table, items] of fresh) {
+      const rows: object[] = [];
+      const firstSeq = table === 'customers' ? await this.reserveSeq(items.length, ctx) : 0;
+      for (const item of items) {
+        if (stored.has(`${table}\n${item.event.row.event_id}`)) results[item.write]!.duplicates.add(item.index);
+        else {
+          rows.push(table === 'customers' ? { ...item.event.row, received_seq: firstSeq + rows.length } : item.event.row);
+          results[item.write]!.accepted++;
+        }
+      }
+      await this.insert(table, rows as { event_id: string }[], ctx);
+    }
+    return results;
   }
 
-  private async storedIds(table: TableName, events: StoredEvent[], ctx: QueryContext): Promise<Set<string>> {
-    const found = new Set<string>();
-    const keyColumn = LOOKUP_KEY[table];
-    for (let i = 0; i < events.length; i += LOOKUP_CHUNK) {
-      const chunk = events.slice(i, i + LOOKUP_CHUNK);
-      const keys = [...new Set(chunk.map((e) => (e.row as unknown as Record<string, string>)[keyColumn]!))];
-      const rows = await this.exec.rows<{ event_id: string }>(
-        {
-          query: `SELECT event_id FROM {db:Identifier}.{table:Identifier} WHERE {key:Identifier} IN {keys:Array(String)} AND event_id IN {ids:Array(String)}`,
-          query_params: { table, key: keyColumn, keys, ids: chunk.map((e) => e.row.event_id) },
-        },
-        ctx,
-      );
-      for (const r of rows) found.add(r.event_id);
+  /**
+   * A connection lost during an insert leaves its outcome unknown: part of it, all of it or
+   * nothing may be stored, and the server may still be storing it. So instead of sending the
+   * same rows again, wait until the statement is over, look up which rows landed and insert
+   * only the others (the writer still runs alone, so nobody else stored them meanwhile).
+   */
+  private async insert(table: TableName, rows: { event_id: string }[], ctx: QueryContext): Promise<void> {
+    for (let attempt = 0; rows.length > 0; attempt++) {
+      try {
+        await this.exec.insert(table, rows, ctx);
+        return;
+      } catch (e) {
+        if (!(e instanceof OutcomeUnknownError) || attempt >= this.exec.maxRetries) throw e;
+        await sleep(retryDelayMs(attempt));
+        await this.exec.settle(e.queryId, ctx);
+        const landed = await this.storedIds(new Map([[table, rows.map((r) => r.event_id)]]), ctx);
+        rows = rows.filter((r) => !landed.has(`${table}\n${r.event_id}`));
+      }
     }
+  }
+
+  /**
+   * Which of these eventIds their tables hold, as `table\neventId` keys. By event_id alone: a
+   * retry may differ in every other column (the first stored version wins), so no sort-key
+   * prefix can narrow the search; each table's part reads only its event_id column. All tables
+   * go in one statement (UNION ALL), split only when the ids pass LOOKUP_CHUNK_BYTES.
+   */
+  private async storedIds(idsByTable: Map<TableName, string[]>, ctx: QueryContext): Promise<Set<string>> {
+    const found = new Set<string>();
+    let chunk = new Map<TableName, string[]>();
+    let bytes = 0;
+    const run = async () => {
+      const parts = [...chunk.keys()].map(
+        (table) => `SELECT {${table}_name:String} AS t, event_id FROM {db:Identifier}.{${table}_name:Identifier} WHERE event_id IN {${table}:Array(String)}`,
+      );
+      const params = Object.fromEntries([...chunk].flatMap(([table, ids]) => [[table, ids], [`${table}_name`, table]]));
+      const rows = await this.exec.rows<{ t: string; event_id: string }>({ query: parts.join(' UNION ALL '), query_params: params }, ctx);
+      for (const r of rows) found.add(`${r.t}\n${r.event_id}`);
+      chunk = new Map();
+      bytes = 0;
+    };
+    for (const [table, ids] of idsByTable) {
+      for (const id of ids) {
+        if (bytes >= LOOKUP_CHUNK_BYTES) await run();
+        let list = chunk.get(table);
+        if (!list) chunk.set(table, (list = []));
+        list.push(id);
+        bytes += Buffer.byteLength(id) + 4;
+      }
+    }
+    if (chunk.size > 0) await run();
     return found;
   }
 
-  /** Receive order of profile versions; continues above anything stored by earlier processes. */
-  private async seq(ctx: QueryContext): Promise<number> {
+  /** `n` consecutive receive-order numbers for profile versions, above anything stored by earlier processes. */
+  private async reserveSeq(n: number, ctx: QueryContext): Promise<number> {
     if (this.nextSeq === undefined) {
       const [row] = await this.exec.rows<{ m: number }>({ query: 'SELECT max(received_seq) AS m FROM {db:Identifier}.customers', query_params: {} }, ctx);
       this.nextSeq = Math.max((row?.m ?? 0) + 1, Date.now() * 1000);
     }
-    return this.nextSeq++;
+    const first = this.nextSeq;
+    this.nextSeq += n;
+    return first;
   }
 }

@@ -1,0 +1,118 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StorageUnavailableError } from '../server/errors.js';
+import { Executor } from '../server/executor.js';
+import { validateEvent, type StoredEvent } from '../server/ingest/validate.js';
+import { EventWriter } from '../server/ingest/writer.js';
+import { startTestService, type TestService } from './helpers/service.js';
+
+// The EventWriter on the real embedded engine. For the insert retries, the engine's client
+// loses chosen inserts the way a socket does in server mode: before the statement reached the
+// engine (refused) or after the engine stored it (the response was lost). The embedded engine
+// has no socket to break; the executor-level retries are tested on a real socket in
+// storage-retry.test.ts.
+
+type Fault = 'refused' | 'lost-response';
+
+const ctx = { requestId: 'writer-test' };
+
+function purchase(id: string, customer = 'w-c1', amount = '10'): StoredEvent {
+  const r = validateEvent({ type: 'purchase', eventId: id, customerId: customer, occurredAt: '2024-05-01T00:00:00Z', amount, currency: 'USD' });
+  if (!r.ok) throw new Error(r.errors.join('; '));
+  return r.event;
+}
+
+describe('EventWriter', () => {
+  let svc: TestService;
+  const faults: Fault[] = [];
+  let exec: Executor;
+  let inserts = 0;
+
+  beforeAll(async () => {
+    svc = await startTestService('t_ingest_writer');
+    const real = svc.exec.storage.client;
+    const client = new Proxy(real, {
+      get(target, prop) {
+        if (prop !== 'insert') return Reflect.get(target, prop, target);
+        return async (params: Parameters<typeof real.insert>[0]) => {
+          inserts++;
+          const fault = faults.shift();
+          if (fault === 'refused') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+          const result = await target.insert(params);
+          if (fault === 'lost-response') throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+          return result;
+        };
+      },
+    });
+    exec = new Executor({ ...svc.exec.storage, client }, { maxExecutionTimeS: 10, maxMemoryBytes: 1e9, maxRetries: 2 }, pino({ level: 'silent' }));
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  const stored = (prefix: string) =>
+    svc.exec.rows<{ event_id: string; customer_id: string; n: number }>(
+      {
+        query: 'SELECT event_id, any(customer_id) AS customer_id, count() AS n FROM {db:Identifier}.purchases WHERE startsWith(event_id, {p:String}) GROUP BY event_id ORDER BY event_id',
+        query_params: { p: prefix },
+      },
+      ctx,
+    );
+
+  it('after a lost response, finds the rows that landed and stores nothing twice', async () => {
+    const writer = new EventWriter(exec);
+    faults.push('lost-response');
+    const before = inserts;
+    const result = await writer.write([purchase('lr-1'), purchase('lr-2'), purchase('lr-3')], ctx);
+    expect(result).toEqual({ accepted: 3, duplicates: new Set() });
+    // the one insert landed; the re-check found all three, so none was sent again
+    expect(inserts - before).toBe(1);
+    expect((await stored('lr-')).map((r) => [r.event_id, r.n])).toEqual([['lr-1', 1], ['lr-2', 1], ['lr-3', 1]]);
+  });
+
+  it('after a refused connection, inserts the rows again', async () => {
+    const writer = new EventWriter(exec);
+    faults.push('refused', 'refused');
+    const before = inserts;
+    expect(await writer.write([purchase('rf-1'), purchase('rf-2')], ctx)).toEqual({ accepted: 2, duplicates: new Set() });
+    expect(inserts - before).toBe(3);
+    expect((await stored('rf-')).map((r) => [r.event_id, r.n])).toEqual([['rf-1', 1], ['rf-2', 1]]);
+  });
+
+  it('fails the write once CLICKHOUSE_MAX_RETRIES retries are used up', async () => {
+    const writer = new EventWriter(exec);
+    faults.push('refused', 'refused', 'refused');
+    await expect(writer.write([purchase('ex-1')], ctx)).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(await stored('ex-')).toEqual([]);
+    // the queue survives a failed group
+    expect(await writer.write([purchase('ex-1')], ctx)).toEqual({ accepted: 1, duplicates: new Set() });
+  });
+
+  it('treats a retry whose other fields differ as a duplicate: the first stored version wins', async () => {
+    const writer = new EventWriter(exec);
+    expect(await writer.write([purchase('fv-1', 'first-customer', '1')], ctx)).toEqual({ accepted: 1, duplicates: new Set() });
+    expect(await writer.write([purchase('fv-1', 'other-customer', '2')], ctx)).toEqual({ accepted: 0, duplicates: new Set([0]) });
+    expect(await stored('fv-')).toEqual([{ event_id: 'fv-1', customer_id: 'first-customer', n: 1 }]);
+  });
+
+  it('stores writes that queued up meanwhile as one group, in arrival order', async () => {
+    const writer = new EventWriter(exec);
+    const before = inserts;
+    const [a, b, c] = await Promise.all([
+      writer.write([purchase('gc-1'), purchase('gc-2')], ctx),
+      writer.write([purchase('gc-2', 'later'), purchase('gc-3')], ctx),
+      writer.write([purchase('gc-3', 'later'), purchase('gc-4'), purchase('gc-4')], ctx),
+    ]);
+    expect(a).toEqual({ accepted: 2, duplicates: new Set() });
+    expect(b).toEqual({ accepted: 1, duplicates: new Set([0]) });
+    expect(c).toEqual({ accepted: 1, duplicates: new Set([0, 2]) });
+    // the first write alone, then the two that waited for it together
+    expect(inserts - before).toBe(2);
+    expect((await stored('gc-')).map((r) => [r.event_id, r.customer_id, r.n])).toEqual([
+      ['gc-1', 'w-c1', 1],
+      ['gc-2', 'w-c1', 1],
+      ['gc-3', 'w-c1', 1],
+      ['gc-4', 'w-c1', 1],
+    ]);
+  });
+});
