@@ -1,7 +1,6 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { Context } from '../server/context.js';
 import { BadInputError } from '../server/errors.js';
-import { countIngest } from '../server/metrics.js';
 import { validateEvent, type EventType, type StoredEvent } from '../server/ingest/validate.js';
 import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, SurveyResponseInput, type RejectedEvent } from './ingest.type.js';
 
@@ -19,7 +18,7 @@ async function ingest(ctx: Context, type: EventType, events: object[]): Promise<
     else rejected.push({ line: i + 1, eventId: result.eventId, errors: result.errors });
   });
   const written = await ctx.writer.write(valid, ctx);
-  countIngest(ctx.writer, 'graphql', { accepted: written.accepted, duplicates: written.duplicates.size, rejected: rejected.length });
+  ctx.writer.report('graphql', { accepted: written.accepted, duplicates: written.duplicates.size, rejected: rejected.length });
   return { accepted: written.accepted, duplicates: written.duplicates.size, rejected };
 }
 

@@ -7,35 +7,12 @@ import type { EventWriter } from './ingest/writer.js';
 import type { SnapshotJobResult } from './snapshots/scheduler.js';
 import { sendError } from './http.js';
 
-export type IngestSource = 'http' | 'graphql';
-
-export interface IngestCounts {
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-}
-
 /**
  * Operation names come from clients: past this many distinct ones, further names share
  * one label value, so a client inventing names cannot grow the series without bound.
  */
 const MAX_OPERATION_NAMES = 100;
 const STATEMENTS = new Set(['select', 'insert', 'create', 'alter', 'drop']);
-
-/**
- * Both ingest paths hold the service's EventWriter (the route as an argument, the resolver
- * through its context), so counters are found through it: several services in one
- * process keep apart without threading a metrics object through the request context.
- */
-const ingestCounters = new WeakMap<EventWriter, Counter<'source' | 'outcome'>>();
-
-export function countIngest(writer: EventWriter, source: IngestSource, counts: IngestCounts): void {
-  const counter = ingestCounters.get(writer);
-  if (!counter) return;
-  counter.inc({ source, outcome: 'accepted' }, counts.accepted);
-  counter.inc({ source, outcome: 'duplicate' }, counts.duplicates);
-  counter.inc({ source, outcome: 'rejected' }, counts.rejected);
-}
 
 export interface Metrics {
   registry: Registry;
@@ -88,7 +65,11 @@ export function createMetrics(exec: Executor, writer: EventWriter): Metrics {
     buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  ingestCounters.set(writer, ingested);
+  const unobserveIngest = writer.observe((source, counts) => {
+    ingested.inc({ source, outcome: 'accepted' }, counts.accepted);
+    ingested.inc({ source, outcome: 'duplicate' }, counts.duplicates);
+    ingested.inc({ source, outcome: 'rejected' }, counts.rejected);
+  });
   const unobserve = exec.observe(({ query, durationMs, ok }) => {
     const word = /^\s*(\w+)/.exec(query)?.[1]?.toLowerCase() ?? '';
     queries.observe({ statement: STATEMENTS.has(word) ? word : 'other', result: ok ? 'ok' : 'error' }, durationMs / 1000);
@@ -141,7 +122,7 @@ export function createMetrics(exec: Executor, writer: EventWriter): Metrics {
     },
     stop() {
       unobserve();
-      ingestCounters.delete(writer);
+      unobserveIngest();
       registry.clear();
     },
   };

@@ -3,7 +3,6 @@ import type { Route } from '../app.js';
 import type { Config } from '../config.js';
 import { StorageUnavailableError, TimeoutError } from '../errors.js';
 import { sendError, sendJson } from '../http.js';
-import { countIngest } from '../metrics.js';
 import { NdjsonSplitter, type NdjsonLine } from './ndjson.js';
 import { validateLine, type StoredEvent } from './validate.js';
 import type { EventWriter } from './writer.js';
@@ -112,7 +111,7 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
       splitter.end(lines);
       await take();
     }
-    countIngest(writer, 'http', { accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected.length });
+    writer.report('http', { accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected.length });
     if (state.tooLarge) {
       // Lines stored before the limit stay stored; a retry is safe because eventIds dedupe.
       sendJson(res, 413, {
@@ -137,7 +136,7 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
       const result = await writer.write(chunk, ctx);
       answer.accepted += result.accepted;
       answer.duplicates += result.duplicates.size;
-      countIngest(writer, 'http', { accepted: result.accepted, duplicates: result.duplicates.size, rejected: 0 });
+      writer.report('http', { accepted: result.accepted, duplicates: result.duplicates.size, rejected: 0 });
     }
     sendJson(res, 200, answer);
     return true;

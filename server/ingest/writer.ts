@@ -11,6 +11,17 @@ const GROUP_EVENTS = 100_000;
  */
 const LOOKUP_CHUNK_BYTES = 256 * 1024;
 
+export type IngestSource = 'http' | 'graphql';
+
+/** What one ingest request came to; rejected lines never reach the writer, so callers report. */
+export interface IngestOutcome {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+export type IngestObserver = (source: IngestSource, outcome: IngestOutcome) => void;
+
 export interface WriteResult {
   accepted: number;
   /** Positions (in the input array) of events that were duplicates of stored or earlier ones. */
@@ -47,8 +58,19 @@ export class EventWriter {
   private readonly waiting: Waiting[] = [];
   private draining = false;
   private nextSeq: number | undefined;
+  private readonly observers: IngestObserver[] = [];
 
   constructor(private readonly exec: Executor) {}
+
+  /** Subscribes to every ingest request's outcome (metrics); returns the unsubscribe. */
+  observe(fn: IngestObserver): () => void {
+    this.observers.push(fn);
+    return () => this.observers.splice(this.observers.indexOf(fn), 1);
+  }
+
+  report(source: IngestSource, outcome: IngestOutcome): void {
+    for (const o of this.observers) o(source, outcome);
+  }
 
   write(events: readonly StoredEvent[], ctx: QueryContext): Promise<WriteResult> {
     if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: new Set() });
