@@ -54,6 +54,12 @@ export function checkAttributionWindow(days: number): number {
   return days;
 }
 
+/** A rate with its 95% Wilson score interval; all null when n is 0. */
+export function rateWithInterval(successes: number, n: number): { rate: number | null; rateLow: number | null; rateHigh: number | null } {
+  const ci = wilson(successes, n);
+  return { rate: n === 0 ? null : successes / n, rateLow: ci.low, rateHigh: ci.high };
+}
+
 /** 95% Wilson score interval: well-behaved for small cohorts and rates near 0 or 1. */
 export function wilson(successes: number, n: number): { low: number | null; high: number | null } {
   if (n === 0) return { low: null, high: null };

@@ -1,5 +1,5 @@
 import type { Executor, QueryContext } from '../server/executor.js';
-import { wilson } from './args.js';
+import { rateWithInterval } from './args.js';
 import { kpiLoader } from './kpi-loader.js';
 import { repeatPurchaseSql, type WindowArgs } from './repeat-purchase.sql.js';
 import { ratio } from './sql.js';
@@ -17,14 +17,11 @@ export interface RepeatPurchaseResult {
 export async function runRepeatPurchase(exec: Executor, ctx: QueryContext, a: WindowArgs): Promise<RepeatPurchaseResult> {
   const [row] = await exec.rows<{ customers: number; repeat_customers: number; orders: number }>(repeatPurchaseSql(a), ctx);
   const { customers, repeat_customers: repeatCustomers, orders } = row!;
-  const ci = wilson(repeatCustomers, customers);
   return {
     customers,
     repeatCustomers,
     orders,
-    rate: ratio(repeatCustomers, customers),
-    rateLow: ci.low,
-    rateHigh: ci.high,
+    ...rateWithInterval(repeatCustomers, customers),
     averageOrdersPerCustomer: ratio(orders, customers),
   };
 }

@@ -1,18 +1,22 @@
 import type { Executor, QueryContext } from '../server/executor.js';
-import { wilson } from './args.js';
+import { rateWithInterval } from './args.js';
 import { kpiLoader } from './kpi-loader.js';
 import { periodRetentionSql, retentionCohortsSql, type CohortArgs, type PeriodRetentionArgs } from './retention.sql.js';
 import { fromChDateTime, ratio } from './sql.js';
 
-export interface RetentionCellResult {
+/** Retained customers at one offset, as counts and rates with their 95% Wilson interval. */
+interface RetentionCounts {
   offset: number;
-  periodStart: Date;
   retained: number;
   rate: number | null;
   rateLow: number | null;
   rateHigh: number | null;
   retainedOrLater: number;
   rateOrLater: number | null;
+}
+
+export interface RetentionCellResult extends RetentionCounts {
+  periodStart: Date;
   complete: boolean;
 }
 
@@ -22,16 +26,9 @@ export interface RetentionCohortResult {
   cells: RetentionCellResult[];
 }
 
-export interface RetentionAverageResult {
-  offset: number;
+export interface RetentionAverageResult extends RetentionCounts {
   cohorts: number;
   size: number;
-  retained: number;
-  rate: number | null;
-  rateLow: number | null;
-  rateHigh: number | null;
-  retainedOrLater: number;
-  rateOrLater: number | null;
 }
 
 export interface RetentionCohortsResult {
@@ -74,14 +71,11 @@ export async function runRetentionCohorts(exec: Executor, ctx: QueryContext, a: 
       const start = fromChDateTime(row.starts[k]!);
       if (start.getTime() > asOf) break;
       const end = fromChDateTime(row.starts[k + 1]!);
-      const ci = wilson(retained[k]!, size);
       cells.push({
         offset: k,
         periodStart: start,
         retained: retained[k]!,
-        rate: ratio(retained[k]!, size),
-        rateLow: ci.low,
-        rateHigh: ci.high,
+        ...rateWithInterval(retained[k]!, size),
         retainedOrLater: orLater,
         rateOrLater: ratio(orLater, size),
         complete: end.getTime() <= asOf,
@@ -106,20 +100,15 @@ function averageCells(cohorts: RetentionCohortResult[]): RetentionAverageResult[
       a.orLater += cell.retainedOrLater;
     }
   }
-  return acc.map((a, offset) => {
-    const ci = wilson(a.retained, a.size);
-    return {
-      offset,
-      cohorts: a.cohorts,
-      size: a.size,
-      retained: a.retained,
-      rate: ratio(a.retained, a.size),
-      rateLow: ci.low,
-      rateHigh: ci.high,
-      retainedOrLater: a.orLater,
-      rateOrLater: ratio(a.orLater, a.size),
-    };
-  });
+  return acc.map((a, offset) => ({
+    offset,
+    cohorts: a.cohorts,
+    size: a.size,
+    retained: a.retained,
+    ...rateWithInterval(a.retained, a.size),
+    retainedOrLater: a.orLater,
+    rateOrLater: ratio(a.orLater, a.size),
+  }));
 }
 
 export async function runPeriodRetention(exec: Executor, ctx: QueryContext, a: PeriodRetentionArgs): Promise<PeriodRetentionSummary> {

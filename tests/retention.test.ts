@@ -72,6 +72,17 @@ describe('retention KPIs', () => {
     ]);
   });
 
+  it('gives each cell its 95% Wilson interval', async () => {
+    const r = await svc.gql(`{ retentionCohorts(from: "2024-01-01T00:00:00Z", to: "2024-02-01T00:00:00Z", periods: 1, asOf: "${AS_OF}") {
+      cohorts { cells { retained rateLow rateHigh } } } }`);
+    const [k0, k1] = r.data.retentionCohorts.cohorts[0].cells;
+    // 3 of 3: [0.4385, 1]; 1 of 3: [0.0615, 0.7923] (published Wilson tables).
+    expect(k0.rateLow).toBeCloseTo(0.4385, 4);
+    expect(k0.rateHigh).toBe(1);
+    expect(k1.rateLow).toBeCloseTo(0.0615, 4);
+    expect(k1.rateHigh).toBeCloseTo(0.7923, 4);
+  });
+
   it('moves period boundaries to local midnight in a named zone', async () => {
     const r = await svc.gql(cohortsQuery, { tz: 'Europe/Berlin', from: '2023-12-31T23:00:00Z', to: '2024-02-29T23:00:00Z', periods: 1 });
     expect(r.errors).toBeUndefined();
@@ -116,8 +127,11 @@ describe('retention KPIs', () => {
 
   it('computes repeat purchase rate in the window', async () => {
     const r = await svc.gql(`{ repeatPurchaseRate(from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z", asOf: "${AS_OF}") {
-      customers repeatCustomers orders rate averageOrdersPerCustomer } }`);
-    expect(r.data.repeatPurchaseRate).toEqual({ customers: 5, repeatCustomers: 2, orders: 7, rate: 0.4, averageOrdersPerCustomer: 1.4 });
+      customers repeatCustomers orders rate rateLow rateHigh averageOrdersPerCustomer } }`);
+    expect(r.data.repeatPurchaseRate).toMatchObject({ customers: 5, repeatCustomers: 2, orders: 7, rate: 0.4, averageOrdersPerCustomer: 1.4 });
+    // 95% Wilson interval of 2 / 5 from published tables: 0.1176 .. 0.7693.
+    expect(r.data.repeatPurchaseRate.rateLow).toBeCloseTo(0.1176, 4);
+    expect(r.data.repeatPurchaseRate.rateHigh).toBeCloseTo(0.7693, 4);
     const empty = await svc.gql(`{ repeatPurchaseRate(from: "2030-01-01T00:00:00Z", to: "2030-02-01T00:00:00Z") { customers rate averageOrdersPerCustomer } }`);
     expect(empty.data.repeatPurchaseRate).toEqual({ customers: 0, rate: null, averageOrdersPerCustomer: null });
   });
