@@ -119,7 +119,10 @@ const CLIENT_JS = `(() => {
     const headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
     if (key) headers.authorization = 'Bearer ' + key;
     Object.assign(headers, opts && opts.headers);
-    const res = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify(params) });
+    // GraphiQL can send the previous document's operation name for a moment after an edit;
+    // a name the text no longer holds would make the server refuse the request.
+    const body = params.operationName && !params.query.includes(params.operationName) ? { ...params, operationName: undefined } : params;
+    const res = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify(body) });
     return res.json();
   };
   const root = ReactDOM.createRoot(document.getElementById('graphiql'));
