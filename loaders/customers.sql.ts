@@ -1,7 +1,7 @@
 import type { SqlQuery } from '../server/executor.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { firstPurchasesSql } from './referral.sql.js';
-import { Params, T } from './sql.js';
+import { Params, T, type Source } from './sql.js';
 
 /** Purchase history and latest profile of many customers in one query (the DataLoader's batch). */
 export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
@@ -37,11 +37,11 @@ export interface NewCustomersArgs {
 }
 
 /** Customers whose first purchase ever lies in [from, to). */
-export function newCustomersSql(a: NewCustomersArgs): SqlQuery {
-  const p = new Params();
+export function newCustomersSql(a: NewCustomersArgs, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
   const asOf = p.time(a.asOf, 'asOf');
   const filter = customerFilterSql(a.filter, asOf, p);
   return p.sql(`
-    SELECT count() AS n FROM (${firstPurchasesSql(asOf)})
+    SELECT count() AS n FROM (${firstPurchasesSql(asOf, p.source)})
     WHERE first_at >= ${p.time(a.from, 'from')} AND first_at < ${p.time(a.to, 'to')}${filter ? ` AND ${filter}` : ''}`);
 }

@@ -1,11 +1,13 @@
 import type { SqlQuery } from '../server/executor.js';
 import { dateStart, periodDate, type Grain } from './grain.js';
-import { Params, T } from './sql.js';
+import { customerStateSql, firstPurchasesFromState, monthOf, monthWindow } from './activity.sql.js';
+import { Params, T, type Source } from './sql.js';
 
 export const DEFAULT_ATTRIBUTION_DAYS = 90;
 
 /** First purchase ever per customer, as of `asOf`: the anchor of cohorts and conversions. */
-export function firstPurchasesSql(asOf: string): string {
+export function firstPurchasesSql(asOf: string, source: Source): string {
+  if (source === 'auto') return firstPurchasesFromState(asOf);
   return `SELECT customer_id, min(occurred_at) AS first_at FROM ${T.purchases} WHERE occurred_at <= ${asOf} GROUP BY customer_id`;
 }
 
@@ -17,7 +19,7 @@ export function firstPurchasesSql(asOf: string): string {
  * An unmatched LEFT JOIN row has customer_id '' (ids are never empty) or NULL when the
  * enclosing query sets join_use_nulls; both mean "no purchase".
  */
-export function referralOutcomesSql(asOf: string, windowDays: string): string {
+export function referralOutcomesSql(asOf: string, windowDays: string, source: Source): string {
   return `
     SELECT r.referral_id AS referral_id, r.started_at AS started_at, r.clicked AS clicked, r.signed_up AS signed_up,
            r.referred AS referred,
@@ -31,13 +33,17 @@ export function referralOutcomesSql(asOf: string, windowDays: string): string {
              argMinIf(referred_customer_id, occurred_at, referred_customer_id IS NOT NULL) AS referred
       FROM ${T.referrals} WHERE occurred_at <= ${asOf} GROUP BY referral_id
     ) AS r
-    LEFT JOIN (${firstPurchasesSql(asOf)}) AS f ON f.customer_id = r.referred`;
+    LEFT JOIN (
+      -- Only referred customers: the join's hash table is built from this side.
+      SELECT * FROM (${firstPurchasesSql(asOf, source)})
+      WHERE customer_id IN (SELECT referred_customer_id FROM ${T.referrals} WHERE occurred_at <= ${asOf} AND referred_customer_id IS NOT NULL)
+    ) AS f ON f.customer_id = r.referred`;
 }
 
 /** Customers acquired by referral: the referred customer of a converted referral (default window). */
 export function referredCustomersSql(asOf: string, p: Params): string {
   const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'referredWindowDays');
-  return `SELECT DISTINCT referred FROM (${referralOutcomesSql(asOf, windowDays)}) WHERE converted`;
+  return `SELECT DISTINCT referred FROM (${referralOutcomesSql(asOf, windowDays, p.source)}) WHERE converted`;
 }
 
 export interface ReferralCohortArgs {
@@ -55,8 +61,8 @@ export interface ReferralCohortArgs {
  * The median is exact: sorted days, mean of the two middle values (the same one twice for
  * an odd count); ClickHouse's `median` is a sampling estimate.
  */
-export function referralCohortsSql(a: ReferralCohortArgs): SqlQuery {
-  const p = new Params();
+export function referralCohortsSql(a: ReferralCohortArgs, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
   const tz = p.add('String', a.timezone, 'tz');
   const asOf = p.time(a.asOf, 'asOf');
   const windowDays = p.add('UInt32', a.attributionWindowDays, 'windowDays');
@@ -69,7 +75,7 @@ export function referralCohortsSql(a: ReferralCohortArgs): SqlQuery {
              arraySort(groupArrayIf(days_to_convert, converted)) AS days, length(days) AS n
       FROM (
         SELECT *, ${dateStart(periodDate(a.grain, 'started_at', tz), tz)} AS start
-        FROM (${referralOutcomesSql(asOf, windowDays)})
+        FROM (${referralOutcomesSql(asOf, windowDays, p.source)})
       )
       WHERE start >= ${p.time(a.from, 'from')} AND start < ${p.time(a.to, 'to')}
       GROUP BY start
@@ -89,29 +95,37 @@ export interface ReferralImpactArgs {
  * referred), customers, repeat customers and exact revenue as text (a JSON number would
  * pass through a double); and the two ratios of the k-factor.
  */
-export function referralImpactSql(a: ReferralImpactArgs): SqlQuery {
-  const p = new Params();
+export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
   const asOf = p.time(a.asOf, 'asOf');
   const from = p.time(a.from, 'from');
   const to = p.time(a.to, 'to');
   const currency = p.add('String', a.currency, 'currency');
   const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
+  const active =
+    source === 'auto' && monthWindow(a.from, a.to)
+      ? `SELECT countIf(arrayExists(m -> m >= ${monthOf(from)} AND m < ${monthOf(to)}, x)) FROM (${customerStateSql('months', asOf, null)})`
+      : `SELECT uniqExact(customer_id) FROM ${T.purchases} WHERE occurred_at >= ${from} AND occurred_at < ${to} AND occurred_at <= ${asOf}`;
+  const isReferred = `customer_id IN (${referredCustomersSql(asOf, p)}) AS is_referred`;
+  const customers =
+    source === 'auto'
+      ? `SELECT customer_id, arraySum(s -> s.orders, x) AS orders,
+           arraySum(s -> if(s.currency = ${currency}, s.amount, toDecimal128(0, 4)), x) AS revenue, ${isReferred}
+         FROM (${customerStateSql('sales', asOf, null)})
+         WHERE first_at >= ${from} AND first_at < ${to}`
+      : `SELECT customer_id, count() AS orders, sumIf(amount, currency = ${currency}) AS revenue, ${isReferred}
+         FROM ${T.purchases} WHERE occurred_at <= ${asOf}
+         GROUP BY customer_id
+         HAVING min(occurred_at) >= ${from} AND min(occurred_at) < ${to}`;
   return p.sql(`
-    WITH (SELECT (count(), countIf(converted)) FROM (${referralOutcomesSql(asOf, windowDays)})
+    WITH (SELECT (count(), countIf(converted)) FROM (${referralOutcomesSql(asOf, windowDays, p.source)})
             WHERE started_at >= ${from} AND started_at < ${to}) AS started
     SELECT
       countIf(is_referred) AS referred_customers, countIf(is_referred AND orders >= 2) AS referred_repeat,
       toString(sumIf(revenue, is_referred)) AS referred_revenue,
       countIf(NOT is_referred) AS organic_customers, countIf(NOT is_referred AND orders >= 2) AS organic_repeat,
       toString(sumIf(revenue, NOT is_referred)) AS organic_revenue,
-      (SELECT uniqExact(customer_id) FROM ${T.purchases}
-        WHERE occurred_at >= ${from} AND occurred_at < ${to} AND occurred_at <= ${asOf}) AS active_customers,
+      (${active}) AS active_customers,
       started.1 AS referrals_started, started.2 AS referrals_converted
-    FROM (
-      SELECT customer_id, count() AS orders, sumIf(amount, currency = ${currency}) AS revenue,
-             customer_id IN (${referredCustomersSql(asOf, p)}) AS is_referred
-      FROM ${T.purchases} WHERE occurred_at <= ${asOf}
-      GROUP BY customer_id
-      HAVING min(occurred_at) >= ${from} AND min(occurred_at) < ${to}
-    )`);
+    FROM (${customers})`);
 }

@@ -1,8 +1,9 @@
 import type { SqlQuery } from '../server/executor.js';
+import { customerStateSql, MARKER, monthAligned, monthOf, monthToPeriod } from './activity.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { dateStart, Grain, indexDate, periodDate, periodIndex } from './grain.js';
 import { firstPurchasesSql } from './referral.sql.js';
-import { Params, T } from './sql.js';
+import { Params, T, type Source } from './sql.js';
 
 export interface CohortArgs {
   grain: Grain;
@@ -28,11 +29,14 @@ export function cohortFragments(a: CohortArgs, p: Params) {
   // The first period starting at or after an instant: its own period when it starts exactly there.
   const ceilIdx = (instant: string) => `(${idx(instant)} + (${startOf(idx(instant))} < ${instant}))`;
   const filter = customerFilterSql(a.filter, asOf, p);
+  const inCohorts = (c: string) => `${c} >= ${ceilIdx(from)} AND ${c} < ${ceilIdx(to)}`;
   const members = `
     SELECT customer_id, ${idx('first_at')} AS c
-    FROM (${firstPurchasesSql(asOf)})
-    WHERE c >= ${ceilIdx(from)} AND c < ${ceilIdx(to)}${filter ? ` AND ${filter}` : ''}`;
-  return { tz, asOf, from, to, idx, startOf, ceilIdx, members };
+    FROM (${firstPurchasesSql(asOf, p.source)})
+    WHERE ${inCohorts('c')}${filter ? ` AND ${filter}` : ''}`;
+  // The pre-aggregated state counts whole UTC months; other periods read raw purchases.
+  const state = p.source === 'auto' && monthAligned(a.grain, a.timezone);
+  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, state };
 }
 
 /**
@@ -40,30 +44,58 @@ export function cohortFragments(a: CohortArgs, p: Params) {
  * and, per offset, customers active in it (`retained`) and customers whose last active
  * period is that offset (`last`, capped at `periods`: later activity still counts as "or later").
  */
-export function retentionCohortsSql(a: CohortArgs): SqlQuery {
-  const p = new Params();
+export function retentionCohortsSql(a: CohortArgs, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
   const f = cohortFragments(a, p);
   const periods = p.add('Int32', a.periods, 'periods');
+  const hist = f.state ? stateHistogram(a.grain, f, periods) : rawHistogram(f, periods);
   return p.sql(`
+    WITH hist AS (${hist})
+    SELECT c,
+      arrayMap(k -> toString(${f.startOf('toInt32(c + k)')}), range(0, ${periods} + 2)) AS starts,
+      arraySort(groupArray((k, retained, last))) AS cells
+    FROM hist GROUP BY c ORDER BY c`);
+}
+
+type Fragments = ReturnType<typeof cohortFragments>;
+
+/** Per (cohort, offset): customers active in it, and customers whose last active offset it is (capped at `periods`). */
+function rawHistogram(f: Fragments, periods: string): string {
+  return `
     WITH members AS (${f.members}),
     per_customer AS (
       SELECT m.c AS c, groupUniqArray(toInt32(${f.idx('pu.occurred_at')} - m.c)) AS offs
       FROM ${T.purchases} AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
       WHERE pu.occurred_at <= ${f.asOf} AND pu.customer_id IN (SELECT customer_id FROM members)
       GROUP BY pu.customer_id, m.c
-    ),
-    hist AS (
-      SELECT c, t.1 AS k, countIf(t.2 = 0) AS retained, countIf(t.2 = 1) AS last
-      FROM per_customer
-      ARRAY JOIN arrayConcat(
-        arrayMap(o -> (o, 0), arrayFilter(o -> o <= ${periods}, offs)),
-        [(least(arrayMax(offs), ${periods}), 1)]) AS t
-      GROUP BY c, k
     )
-    SELECT c,
-      arrayMap(k -> toString(${f.startOf('toInt32(c + k)')}), range(0, ${periods} + 2)) AS starts,
-      groupArray((k, retained, last)) AS cells
-    FROM hist GROUP BY c ORDER BY c`);
+    SELECT c, t.1 AS k, countIf(t.2 = 0) AS retained, countIf(t.2 = 1) AS last
+    FROM per_customer
+    ARRAY JOIN arrayConcat(
+      arrayMap(o -> (o, 0), arrayFilter(o -> o <= ${periods}, offs)),
+      [(least(arrayMax(offs), ${periods}), 1)]) AS t
+    GROUP BY c, k`;
+}
+
+/**
+ * The same histogram from the state, one pass: each customer's distinct active periods, plus one
+ * marker value LAST + (last active offset) for the "or later" counts, so a plain UInt16 array
+ * carries both without tuples.
+ */
+function stateHistogram(grain: Grain, f: Fragments, periods: string): string {
+  const LAST = MARKER;
+  const active = grain === Grain.MONTH ? 'arrayDistinct(x)' : `arrayDistinct(arrayMap(m -> toUInt16(${monthToPeriod(grain, 'm')}), x))`;
+  return `
+    SELECT c, if(v >= ${LAST}, toInt32(v) - ${LAST}, toInt32(v) - c) AS k, countIf(v < ${LAST}) AS retained, countIf(v >= ${LAST}) AS last
+    FROM (
+      SELECT ${monthToPeriod(grain, monthOf('first_at'))} AS c, ${active} AS xs,
+        toUInt16(${LAST} + least(${monthToPeriod(grain, 'last_month')} - c, ${periods})) AS last_mark
+      FROM (${customerStateSql('months', f.asOf, f.filter)})
+      WHERE ${f.inCohorts('c')}
+    )
+    ARRAY JOIN arrayPushBack(xs, last_mark) AS v
+    WHERE v >= ${LAST} OR toInt32(v) - c <= ${periods}
+    GROUP BY c, k`;
 }
 
 export interface PeriodRetentionArgs {
@@ -79,20 +111,23 @@ export interface PeriodRetentionArgs {
  * For each period P starting in [from, to): customers active in P-1 and, of those, active
  * in P. Only purchases from the start of the period before the first P are read.
  */
-export function periodRetentionSql(a: PeriodRetentionArgs): SqlQuery {
-  const p = new Params();
+export function periodRetentionSql(a: PeriodRetentionArgs, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
   const f = cohortFragments({ ...a, periods: 0 }, p);
-  const filter = customerFilterSql(a.filter, f.asOf, p);
-  return p.sql(`
-    WITH ${f.ceilIdx(f.from)} AS lo, ${f.ceilIdx(f.to)} AS hi,
-    activity AS (
+  const activity = f.state
+    ? `
+      SELECT arrayFilter(i -> i >= lo - 1 AND i < hi, arrayDistinct(arrayMap(m -> ${monthToPeriod(a.grain, 'm')}, x))) AS arr
+      FROM (${customerStateSql('months', f.asOf, f.filter)})`
+    : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
       FROM ${T.purchases}
       WHERE occurred_at <= ${f.asOf}
         AND occurred_at >= ${f.startOf('toInt32(lo - 1)')} AND occurred_at < ${f.startOf('toInt32(hi)')}
-        ${filter ? `AND ${filter}` : ''}
-      GROUP BY customer_id
-    ),
+        ${f.filter ? `AND ${f.filter}` : ''}
+      GROUP BY customer_id`;
+  return p.sql(`
+    WITH ${f.ceilIdx(f.from)} AS lo, ${f.ceilIdx(f.to)} AS hi,
+    activity AS (${activity}),
     counts AS (
       SELECT toInt32(i + 1) AS period, count() AS previous, countIf(has(arr, i + 1)) AS retained
       FROM activity ARRAY JOIN arr AS i

@@ -6,12 +6,22 @@ export const T = {
   referrals: '{db:Identifier}.referrals',
   surveys: '{db:Identifier}.survey_responses',
   customers: '{db:Identifier}.customers',
+  activity: '{db:Identifier}.customer_activity',
 } as const;
+
+/**
+ * Where a KPI reads purchases from: 'auto' uses the pre-aggregated per-customer state wherever
+ * it answers exactly (loaders/activity.sql.ts), 'raw' always scans the raw tables. Both give
+ * identical results (tests/preaggregation.test.ts); 'raw' exists to prove it.
+ */
+export type Source = 'auto' | 'raw';
 
 /** Collects bound values while a builder writes SQL; placeholders only, never spliced values. */
 export class Params {
   readonly values: Record<string, unknown> = {};
   private n = 0;
+
+  constructor(readonly source: Source = 'auto') {}
 
   add(type: string, value: unknown, name?: string): string {
     const key = name ?? `p${++this.n}`;

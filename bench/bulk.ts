@@ -1,0 +1,106 @@
+/**
+ * A deterministic bulk store for benchmarks, generated inside ClickHouse: `INSERT ... SELECT`
+ * from `numbers()` into the same raw tables ingestion writes, so the materialized views fill
+ * the pre-aggregates exactly as they do for POST /v1/events. Every value is a pure function of
+ * (seed, row number), so two runs with the same options hold the same rows.
+ *
+ * Customer c is acquired at a(c), spread evenly over [start, end); their first purchase is at
+ * a(c) and every other purchase of theirs falls after it (an exponential delay folded into
+ * what is left of the window), so cohorts shrink month by month like a real store's.
+ */
+import type { Executor } from '../server/executor.js';
+
+export interface BulkOptions {
+  customers: number;
+  purchases: number;
+  surveys: number;
+  referralEvents: number;
+  seed: number;
+  start: Date;
+  end: Date;
+}
+
+const YEAR_MS = 365.25 * 86_400_000;
+export const BULK_END = new Date('2026-11-01T00:00:00Z');
+
+/** 10 purchases per customer, as the issue's 10M / 1M; surveys at 10% and referral events at 5% of purchases. */
+export function bulkOptions(purchases: number, seed = 1): BulkOptions {
+  return {
+    customers: Math.max(1, Math.round(purchases / 10)),
+    purchases,
+    surveys: Math.round(purchases / 10),
+    referralEvents: Math.round(purchases / 20),
+    seed,
+    start: new Date(BULK_END.getTime() - Math.round(3 * YEAR_MS)),
+    end: BULK_END,
+  };
+}
+
+const ctx = { requestId: 'bench-bulk' };
+
+/** Acquisition instant of customer `c` (an SQL expression), in epoch milliseconds. */
+const acquiredMs = (c: string) =>
+  `({start:Int64} + intDiv(({end:Int64} - {start:Int64}) * ${c}, {customers:UInt64}) + cityHash64({seed:UInt64}, 'a', ${c}) % intDiv({end:Int64} - {start:Int64}, {customers:UInt64}))`;
+
+/** A later instant of customer `c`'s life drawn from row `n`: exponential delay (mean 150 days) folded into [a(c), end). */
+const laterMs = (c: string, n: string, salt: string) =>
+  `(${acquiredMs(c)} + 1 + toInt64(-log((cityHash64({seed:UInt64}, '${salt}', ${n}) % 1000000 + 1) / 1000001) * 150 * 86400000) % ({end:Int64} - ${acquiredMs(c)} - 1))`;
+
+const customerOf = (n: string, salt: string) => `if(${n} < {customers:UInt64}, ${n}, cityHash64({seed:UInt64}, '${salt}', ${n}) % {customers:UInt64})`;
+const customerId = (c: string) => `concat('c', leftPad(toString(${c}), 8, '0'))`;
+const instant = (ms: string) => `fromUnixTimestamp64Milli(toInt64(${ms}), 'UTC')`;
+const pick = (values: string[], n: string, salt: string) =>
+  `[${values.map((v) => `'${v}'`).join(', ')}][1 + cityHash64({seed:UInt64}, '${salt}', ${n}) % ${values.length}]`;
+
+function statements(): string[] {
+  return [
+    `INSERT INTO {db:Identifier}.customers (event_id, customer_id, occurred_at, country, channel, segment, received_seq)
+        SELECT concat('bp-', toString(number)), ${customerId('number')}, ${instant(`${acquiredMs('number')} - 86400000`)},
+          ${pick(['US', 'US', 'US', 'GB', 'DE', 'FR', 'CA', 'NL'], 'number', 'country')},
+          ${pick(['organic', 'paid', 'paid', 'referral'], 'number', 'channel')},
+          ${pick(['consumer', 'consumer', 'consumer', 'consumer', 'smb', 'enterprise'], 'number', 'segment')},
+          number + 1
+        FROM numbers({customers:UInt64})`,
+    `INSERT INTO {db:Identifier}.purchases (event_id, customer_id, occurred_at, amount, currency, order_id, channel)
+        SELECT concat('b-', toString(number)), ${customerId('c')},
+          ${instant(`if(number < {customers:UInt64}, ${acquiredMs('c')}, ${laterMs('c', 'number', 't')})`)},
+          toDecimal64(5 + cityHash64({seed:UInt64}, 'amt', number) % 20000 / 100, 4),
+          if(cityHash64({seed:UInt64}, 'cur', number) % 5 = 0, 'EUR', 'USD'),
+          concat('o-', toString(number)), ${pick(['web', 'web', 'app', 'phone'], 'number', 'ch')}
+        FROM (SELECT number, ${customerOf('number', 'c')} AS c FROM numbers({purchases:UInt64}))`,
+    `INSERT INTO {db:Identifier}.survey_responses (event_id, customer_id, survey_id, kind, score, occurred_at, comment)
+        SELECT concat('bs-', toString(number)), ${customerId('c')}, ${pick(['onboarding', 'quarterly'], 'number', 'sid')},
+          if(number % 5 < 2, 'NPS', 'CSAT'),
+          if(number % 5 < 2, cityHash64({seed:UInt64}, 'nps', number) % 11, 1 + cityHash64({seed:UInt64}, 'csat', number) % 5),
+          ${instant(laterMs('c', 'number', 'st'))}, NULL
+        FROM (SELECT number, cityHash64({seed:UInt64}, 'sc', number) % {customers:UInt64} AS c FROM numbers({surveys:UInt64}))`,
+    // Two events per referral: INVITED, then CLICKED or SIGNED_UP; the referred customer is named on both,
+    // invited up to 120 days before their first purchase, so most but not all convert within 90 days.
+    `INSERT INTO {db:Identifier}.referrals (event_id, referral_id, stage, referrer_id, referred_customer_id, occurred_at, channel)
+        SELECT concat('br-', toString(number)), concat('r-', toString(r)), if(number % 2 = 0, 'INVITED', if(r % 3 = 0, 'SIGNED_UP', 'CLICKED')),
+          ${customerId('cityHash64({seed:UInt64}, \'referrer\', r) % {customers:UInt64}')}, ${customerId('c')},
+          ${instant(`${acquiredMs('c')} - cityHash64({seed:UInt64}, 'lead', r) % (120 * 86400000) + (number % 2) * 3600000`)},
+          ${pick(['email', 'link', 'social'], 'r', 'ich')}
+        FROM (SELECT number, intDiv(number, 2) AS r, cityHash64({seed:UInt64}, 'referred', intDiv(number, 2)) % {customers:UInt64} AS c
+              FROM numbers({referralEvents:UInt64}))`,
+  ];
+}
+
+/** Fills an empty, migrated database, reporting each table's insert time. */
+export async function fillBulkStore(exec: Executor, o: BulkOptions, onStep?: (table: string, ms: number) => void): Promise<void> {
+  const query_params = {
+    customers: o.customers,
+    purchases: o.purchases,
+    surveys: o.surveys,
+    referralEvents: o.referralEvents,
+    seed: o.seed,
+    start: o.start.getTime(),
+    end: o.end.getTime(),
+  };
+  for (const query of statements()) {
+    const started = performance.now();
+    // One thread keeps insert blocks in row order, so the parts (and the views they feed) do not depend on scheduling.
+    await exec.command({ query, query_params }, ctx, { max_threads: 1, max_insert_threads: '1', max_execution_time: 0 });
+    onStep?.(/INTO \{db:Identifier\}\.(\w+)/.exec(query)![1]!, performance.now() - started);
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * What `npm run bench -- kpis` measures: each KPI through GraphQL, and the plain SQL a user
+ * would write for the same figures over the raw tables (no pre-aggregates), with both results
+ * brought to one shape so the run can check they agree.
+ */
+import type { SqlQuery } from '../server/executor.js';
+
+export const BENCH_DATABASE = 'bench';
+
+/**
+ * 36 monthly cohorts; a 12-month window for the window KPIs; asOf = the end of the generated
+ * data. Purchases and survey responses all lie before it; a few referral events (an hour
+ * after their invitation) do not, so the referral baselines filter on asOf too.
+ */
+export const COHORTS = { from: '2023-11-01T00:00:00Z', to: '2026-11-01T00:00:00Z' };
+export const WINDOW = { from: '2025-11-01T00:00:00Z', to: '2026-11-01T00:00:00Z' };
+export const AS_OF = '2026-11-01T00:00:00Z';
+
+const chTime = (iso: string) => iso.replace('T', ' ').replace('Z', '');
+const params = {
+  cfrom: chTime(COHORTS.from),
+  cto: chTime(COHORTS.to),
+  wfrom: chTime(WINDOW.from),
+  wto: chTime(WINDOW.to),
+  asOf: chTime(AS_OF),
+};
+const P = '{db:Identifier}.purchases';
+const sql = (query: string): SqlQuery => ({ query, query_params: params });
+const T = "DateTime64(3, 'UTC')";
+
+/** The issue's query, verbatim but for the bound window. */
+const cohortSql = sql(`
+  WITH f AS (SELECT customer_id, toStartOfMonth(min(occurred_at)) AS cohort FROM ${P} GROUP BY customer_id),
+       a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${P})
+  SELECT toString(cohort) AS cohort_start, dateDiff('month', cohort, m) AS k, uniqExact(customer_id) AS n
+  FROM a INNER JOIN f USING customer_id
+  WHERE cohort >= toDate({cfrom:${T}}) AND cohort < toDate({cto:${T}}) AND k <= 12 GROUP BY cohort, k ORDER BY cohort, k`);
+
+const periodRetentionSql = sql(`
+  WITH a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${P}
+             WHERE occurred_at >= addMonths({wfrom:${T}}, -1) AND occurred_at < {wto:${T}})
+  SELECT toString(m) AS period, count() AS previous, sum(retained) AS retained
+  FROM (SELECT customer_id, addMonths(m, 1) AS m FROM a) AS prev
+  LEFT JOIN (SELECT customer_id, m, 1 AS retained FROM a) AS cur USING (customer_id, m)
+  WHERE m >= toDate({wfrom:${T}}) AND m < toDate({wto:${T}})
+  GROUP BY m ORDER BY m`);
+
+const repeatSql = sql(`
+  SELECT count() AS customers, countIf(n >= 2) AS repeat_customers, sum(n) AS orders
+  FROM (SELECT customer_id, count() AS n FROM ${P} WHERE occurred_at >= {wfrom:${T}} AND occurred_at < {wto:${T}} GROUP BY customer_id)`);
+
+/** Cohort sizes (k = -1) and USD revenue per cohort and offset. */
+const clvCohortSql = sql(`
+  WITH f AS (SELECT customer_id, toStartOfMonth(min(occurred_at)) AS cohort FROM ${P} GROUP BY customer_id)
+  SELECT toString(cohort) AS cohort_start, k, toString(revenue) AS revenue_text FROM (
+    SELECT cohort, -1 AS k, toDecimal128(count(), 4) AS revenue FROM f
+    WHERE cohort >= toDate({cfrom:${T}}) AND cohort < toDate({cto:${T}}) GROUP BY cohort
+    UNION ALL
+    SELECT cohort, dateDiff('month', cohort, toStartOfMonth(occurred_at)) AS k, sum(amount) AS revenue
+    FROM ${P} INNER JOIN f USING customer_id
+    WHERE currency = 'USD' AND cohort >= toDate({cfrom:${T}}) AND cohort < toDate({cto:${T}}) AND k <= 12
+    GROUP BY cohort, k)
+  ORDER BY cohort_start, k`);
+
+const clvSummarySql = sql(`
+  SELECT toString(sum(amount)) AS revenue, count() AS orders, uniqExact(customer_id) AS customers
+  FROM ${P} WHERE currency = 'USD' AND occurred_at >= {wfrom:${T}} AND occurred_at < {wto:${T}}`);
+
+const voiceSql = (kind: 'NPS' | 'CSAT', series: boolean) =>
+  sql(`
+  SELECT ${series ? 'toString(toStartOfMonth(occurred_at)) AS m, ' : ''}count() AS responses,
+    countIf(score >= ${kind === 'NPS' ? 9 : 4}) AS good, countIf(score <= 6) AS detractors
+  FROM {db:Identifier}.survey_responses
+  WHERE kind = '${kind}' AND occurred_at >= {wfrom:${T}} AND occurred_at < {wto:${T}}
+  ${series ? 'GROUP BY m ORDER BY m' : ''}`);
+
+const referralSql = (by: 'month' | 'window') =>
+  sql(`
+  WITH f AS (SELECT customer_id, min(occurred_at) AS first_at FROM ${P} WHERE occurred_at <= {asOf:${T}} GROUP BY customer_id),
+       r AS (SELECT referral_id, min(occurred_at) AS started, max(stage IN ('CLICKED', 'SIGNED_UP')) AS clicked,
+                    max(stage = 'SIGNED_UP') AS signed_up, any(referred_customer_id) AS referred
+             FROM {db:Identifier}.referrals WHERE occurred_at <= {asOf:${T}} GROUP BY referral_id)
+  SELECT ${by === 'month' ? 'toString(toStartOfMonth(started)) AS m, ' : ''}count() AS invited, sum(clicked) AS clicked,
+    sum(signed_up) AS signed_up, countIf(conv) AS converted,
+    ${by === 'month' ? 'quantileExactInclusiveIf(0.5)(days, conv) AS median_days' : '1 AS _'}
+  FROM (
+    SELECT r.started AS started, r.clicked AS clicked, r.signed_up AS signed_up,
+      f.customer_id != '' AND f.first_at >= r.started AND f.first_at <= r.started + INTERVAL 90 DAY AS conv,
+      (toUnixTimestamp64Milli(f.first_at) - toUnixTimestamp64Milli(r.started)) / 86400000 AS days
+    FROM r LEFT JOIN f ON f.customer_id = r.referred)
+  WHERE ${by === 'month' ? `started >= {cfrom:${T}} AND started < {cto:${T}} GROUP BY m ORDER BY m` : `started >= {wfrom:${T}} AND started < {wto:${T}}`}`);
+
+const newCustomersSql = sql(`
+  SELECT count() AS n FROM (SELECT min(occurred_at) AS first_at FROM ${P} GROUP BY customer_id)
+  WHERE first_at >= {wfrom:${T}} AND first_at < {wto:${T}}`);
+
+/** Per case, the plain SQL statements that together give what the GraphQL field returns. */
+export const BASELINES: Record<string, SqlQuery[]> = {
+  retentionCohorts: [cohortSql],
+  retentionRate: [periodRetentionSql],
+  repeatPurchaseRate: [repeatSql],
+  customerLifetimeValue: [clvCohortSql, clvSummarySql, periodRetentionSql],
+  nps: [voiceSql('NPS', true)],
+  referralConversionCohorts: [referralSql('month')],
+  kpiSnapshot: [repeatSql, newCustomersSql, clvSummarySql, periodRetentionSql, voiceSql('NPS', false), voiceSql('CSAT', false), referralSql('window')],
+};
+
+type Rows = Record<string, any>[];
+type Data = Record<string, any>;
+
+export interface Case {
+  name: string;
+  query: string;
+  /** p50 target in ms, and the least speed-up over the baseline the issue asks for (if any). */
+  targetMs: number;
+  minRatio?: number;
+  /** The figures both sides must agree on, from the GraphQL data and from the baseline rows. */
+  fromGraphql(data: Data): unknown;
+  fromBaseline(rows: Rows[]): unknown;
+}
+
+const win = `from: "${WINDOW.from}", to: "${WINDOW.to}", asOf: "${AS_OF}"`;
+const coh = `from: "${COHORTS.from}", to: "${COHORTS.to}", asOf: "${AS_OF}"`;
+const day = (iso: string) => iso.slice(0, 10);
+
+export const CASES: Case[] = [
+  {
+    name: 'retentionCohorts',
+    query: `{ retentionCohorts(grain: MONTH, ${coh}, periods: 12) { cohorts { cohortStart size cells { offset retained retainedOrLater rate } } } }`,
+    targetMs: 250,
+    minRatio: 10,
+    fromGraphql: (d) =>
+      d.retentionCohorts.cohorts.flatMap((c: Data) => c.cells.filter((x: Data) => x.retained > 0).map((x: Data) => [day(c.cohortStart), x.offset, x.retained])),
+    fromBaseline: ([rows]) => rows!.map((r) => [r.cohort_start, r.k, r.n]),
+  },
+  {
+    name: 'retentionRate',
+    query: `{ retentionRate(grain: MONTH, ${win}) { periodStart previousCustomers retainedCustomers rate } }`,
+    targetMs: 300,
+    fromGraphql: (d) => d.retentionRate.map((x: Data) => [day(x.periodStart), x.previousCustomers, x.retainedCustomers]),
+    fromBaseline: ([rows]) => rows!.map((r) => [r.period, r.previous, r.retained]),
+  },
+  {
+    name: 'repeatPurchaseRate',
+    query: `{ repeatPurchaseRate(${win}) { customers repeatCustomers orders rate } }`,
+    targetMs: 300,
+    fromGraphql: (d) => [d.repeatPurchaseRate.customers, d.repeatPurchaseRate.repeatCustomers, d.repeatPurchaseRate.orders],
+    fromBaseline: ([rows]) => [rows![0]!.customers, rows![0]!.repeat_customers, rows![0]!.orders],
+  },
+  {
+    name: 'customerLifetimeValue',
+    query: `{ customerLifetimeValue(grain: MONTH, ${coh}, periods: 12, currency: "USD") {
+        revenue orders customers churnRate clv cohorts { cohortStart size cells { offset revenue cumulativeRevenuePerCustomer } } } }`,
+    targetMs: 400,
+    minRatio: 5,
+    fromGraphql: (d) =>
+      d.customerLifetimeValue.cohorts.flatMap((c: Data) => [[day(c.cohortStart), -1, c.size], ...c.cells.filter((x: Data) => x.revenue !== 0).map((x: Data) => [day(c.cohortStart), x.offset, x.revenue])]),
+    fromBaseline: ([rows]) => rows!.map((r) => [r.cohort_start, r.k, Number(r.revenue_text)]),
+  },
+  {
+    name: 'nps',
+    query: `{ nps(grain: MONTH, ${win}) { responses score series { periodStart responses promoters detractors } } }`,
+    targetMs: 200,
+    fromGraphql: (d) => d.nps.series.map((x: Data) => [day(x.periodStart), x.responses, x.promoters, x.detractors]),
+    fromBaseline: ([rows]) => rows!.map((r) => [r.m, r.responses, r.good, r.detractors]),
+  },
+  {
+    name: 'referralConversionCohorts',
+    query: `{ referralConversionCohorts(grain: MONTH, ${coh}) { cohortStart invited clicked signedUp converted medianDaysToConvert } }`,
+    targetMs: 200,
+    fromGraphql: (d) => d.referralConversionCohorts.map((x: Data) => [day(x.cohortStart), x.invited, x.clicked, x.signedUp, x.converted]),
+    fromBaseline: ([rows]) => rows!.map((r) => [r.m, r.invited, r.clicked, r.signed_up, r.converted]),
+  },
+  {
+    name: 'kpiSnapshot',
+    query: `{ kpiSnapshot(${win}, grain: MONTH, currency: "USD") {
+        customers newCustomers orders repeatPurchaseRate revenue averageOrderValue clv retentionRate nps csat referralConversionRate } }`,
+    targetMs: 800,
+    fromGraphql: (d) => [d.kpiSnapshot.customers, d.kpiSnapshot.newCustomers, d.kpiSnapshot.orders],
+    fromBaseline: ([repeat, fresh]) => [repeat![0]!.customers, fresh![0]!.n, repeat![0]!.orders],
+  },
+];

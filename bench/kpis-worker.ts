@@ -1,0 +1,69 @@
+/**
+ * The engine-side half of `npm run bench -- kpis`, one role per process (chDB opens one data
+ * directory per process): `fill` creates and fills a store, `baseline` times the plain SQL a
+ * user would write over the raw tables. Prints one JSON line for the orchestrator (bench/kpis.ts).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../server/config.js';
+import { createLogger } from '../server/logger.js';
+import { migrate } from '../server/migrate.js';
+import { createExecutor } from '../server/service.js';
+import { openStorage } from '../server/storage.js';
+import { BASELINES, BENCH_DATABASE } from './kpis-cases.js';
+import { bulkOptions, fillBulkStore } from './bulk.js';
+
+const ctx = { requestId: 'bench' };
+
+async function open(dir: string) {
+  const config = loadConfig({ DATA_DIR: dir, CLICKHOUSE_DATABASE: BENCH_DATABASE, LOG_LEVEL: 'error' });
+  const storage = await openStorage(config);
+  // The service's own executor and guardrail defaults: the baseline runs under the same limits as the KPIs.
+  const exec = createExecutor(storage, config, createLogger('error'));
+  return { storage, exec };
+}
+
+/** Fills `dir` and writes the purchases a client will send again (retries) as NDJSON next to it. */
+async function fill(dir: string, purchases: number, retriesFile: string): Promise<object> {
+  const { storage, exec } = await open(dir);
+  await migrate(exec);
+  const steps: Record<string, number> = {};
+  await fillBulkStore(exec, bulkOptions(purchases), (table, ms) => (steps[table] = Math.round(ms)));
+  const retries = await exec.rows<object>(
+    {
+      query: `SELECT 'purchase' AS type, event_id AS eventId, customer_id AS customerId,
+                replaceOne(toString(occurred_at), ' ', 'T') || 'Z' AS occurredAt, toString(amount) AS amount, currency, order_id AS orderId, channel
+              FROM {db:Identifier}.purchases WHERE event_id IN {ids:Array(String)}`,
+      query_params: { ids: Array.from({ length: 500 }, (_, i) => `b-${i}`) },
+    },
+    ctx,
+  );
+  writeFileSync(retriesFile, retries.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await storage.close();
+  return { steps };
+}
+
+async function baseline(dir: string, runs: number): Promise<object> {
+  const { storage, exec } = await open(dir);
+  const out: Record<string, { ms: number[]; rows: unknown[][] }> = {};
+  for (const [name, queries] of Object.entries(BASELINES)) {
+    const ms: number[] = [];
+    let rows: unknown[][] = [];
+    for (let run = -1; run < runs; run++) {
+      const started = performance.now();
+      rows = [];
+      for (const q of queries) rows.push(await exec.rows(q, ctx));
+      // Run -1 warms the caches, as the service's warm-up request does.
+      if (run >= 0) ms.push(performance.now() - started);
+    }
+    out[name] = { ms, rows };
+  }
+  await storage.close();
+  return out;
+}
+
+const [role, dir, arg] = process.argv.slice(2);
+const result =
+  role === 'fill' ? await fill(dir!, Number(arg), join(dir!, '..', 'retries.ndjson')) : role === 'baseline' ? await baseline(dir!, Number(arg)) : undefined;
+if (!result) throw new Error(`unknown role ${role}`);
+process.stdout.write(`${JSON.stringify(result)}\n`);

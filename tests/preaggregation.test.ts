@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlQuery } from '../server/executor.js';
+import { clvCohortsSql, clvSummarySql } from '../loaders/clv.sql.js';
+import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
+import { newCustomersSql } from '../loaders/customers.sql.js';
+import { Grain } from '../loaders/grain.js';
+import { referralCohortsSql, referralImpactSql } from '../loaders/referral.sql.js';
+import { periodRetentionSql, retentionCohortsSql } from '../loaders/retention.sql.js';
+import type { Source } from '../loaders/sql.js';
+import { Rng } from '../scripts/generate/prng.js';
+import { startTestService, type TestService } from './helpers/service.js';
+
+// A seeded random store (300 customers, ~3000 purchases in USD/EUR/GBP over 2023-2024, profiles,
+// referrals), ingested through POST /v1/events in several batches, so the pre-aggregated state
+// has unmerged parts when it is read. Later batches resend earlier events (retries) and add
+// purchases dated before their customer's first purchase (late events that move the cohort).
+// Every KPI builder is then run on both sources, 'auto' (pre-aggregates wherever they answer)
+// and 'raw' (raw tables only), and the rows must be identical.
+
+const DAY = 86_400_000;
+const START = Date.UTC(2023, 0, 1);
+const END = Date.UTC(2025, 0, 1);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+type Event = Record<string, unknown> & { eventId: string };
+
+function store(): { batches: Event[][]; boundaryPurchase: string } {
+  const rng = new Rng(20251126);
+  const currencies = ['USD', 'USD', 'USD', 'EUR', 'GBP'];
+  const countries = ['US', 'DE', 'GB', null];
+  const purchases: Event[] = [];
+  const profiles: Event[] = [];
+  const referrals: Event[] = [];
+  const late: Event[] = [];
+  for (let c = 0; c < 300; c++) {
+    const id = `u${String(c).padStart(3, '0')}`;
+    // Some customers start exactly on a month start, the boundary a period index must get right.
+    const first = c % 25 === 0 ? Date.UTC(2023, 1 + (c % 12), 1) : START + rng.int(END - START - 30 * DAY);
+    const orders = 1 + rng.int(19);
+    let t = first;
+    for (let k = 0; k < orders && t < END; k++) {
+      purchases.push({
+        type: 'purchase',
+        eventId: `p-${c}-${k}`,
+        customerId: id,
+        occurredAt: iso(t),
+        amount: `${rng.int(50000)}.${String(rng.int(10000)).padStart(4, '0')}`,
+        currency: currencies[rng.int(currencies.length)],
+      });
+      t += Math.round(rng.exp(60 * DAY));
+    }
+    if (c % 7 === 3) {
+      late.push({ type: 'purchase', eventId: `late-${c}`, customerId: id, occurredAt: iso(first - (1 + rng.int(200)) * DAY), amount: '5.5000', currency: 'USD' });
+    }
+    const country = countries[rng.int(countries.length)];
+    profiles.push({
+      type: 'customer',
+      eventId: `prof-${c}`,
+      customerId: id,
+      occurredAt: iso(first - DAY),
+      ...(country ? { country } : {}),
+      channel: rng.chance(0.5) ? 'paid' : 'organic',
+      ...(rng.chance(0.8) ? { segment: rng.chance(0.3) ? 'smb' : 'consumer' } : {}),
+    });
+    if (c % 5 === 0) {
+      // A later profile version, after some of the asOf values below.
+      profiles.push({ type: 'customer', eventId: `prof2-${c}`, customerId: id, occurredAt: iso(first + 90 * DAY), country: 'GB', channel: 'paid', segment: 'smb' });
+    }
+    if (c % 3 === 0) {
+      const started = first - rng.int(120) * DAY;
+      const referral = { type: 'referral', referralId: `r-${c}`, referrerId: `u${String((c * 7) % 300).padStart(3, '0')}`, referredCustomerId: id };
+      referrals.push({ ...referral, eventId: `ri-${c}`, stage: 'INVITED', occurredAt: iso(started) });
+      if (c % 2 === 0) referrals.push({ ...referral, eventId: `rs-${c}`, stage: 'SIGNED_UP', occurredAt: iso(started + DAY) });
+    }
+  }
+  const cut = Math.floor(purchases.length * 0.6);
+  const retries = (from: Event[], n: number) => Array.from({ length: n }, (_, i) => from[(i * 37) % from.length]!);
+  const batches = [
+    [...profiles, ...referrals, ...purchases.slice(0, cut)],
+    [...retries(purchases.slice(0, cut), 100), ...purchases.slice(cut, cut + 600)],
+    [...late, ...retries(purchases.slice(0, cut + 600), 50)],
+    [...purchases.slice(cut + 600), ...retries(late, 10)],
+  ];
+  return { batches, boundaryPurchase: purchases[1234]!.occurredAt as string };
+}
+
+describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
+  let svc: TestService;
+  let boundaryPurchase: string;
+  const ctx = { requestId: 'preaggregation-test' };
+
+  const post = async (events: Event[]) => {
+    const res = await fetch(`${svc.url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: events.map((e) => JSON.stringify(e)).join('\n') + '\n',
+    });
+    return (await res.json()) as { accepted: number; duplicates: number; rejected: unknown[] };
+  };
+
+  beforeAll(async () => {
+    svc = await startTestService('t_preaggregation');
+    const s = store();
+    boundaryPurchase = s.boundaryPurchase;
+    const answers = [];
+    for (const batch of s.batches) answers.push(await post(batch));
+    // The retries of batches 2-4 were all recognised, so every purchase is stored once.
+    expect(answers.map((a) => [a.duplicates, a.rejected.length])).toEqual([[0, 0], [100, 0], [50, 0], [10, 0]]);
+  }, 60_000);
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  const both = async (build: (source: Source) => SqlQuery) => {
+    const auto = build('auto');
+    const raw = build('raw');
+    const [a, r] = await Promise.all([svc.exec.rows(auto, ctx), svc.exec.rows(raw, ctx)]);
+    return { auto: a, raw: r, usedState: auto.query.includes('customer_activity'), rawUsedState: raw.query.includes('customer_activity') };
+  };
+
+  it('stores every purchase once and keeps one state per customer', async () => {
+    const [row] = await svc.exec.rows<{ raw: number; customers: number; orders: number }>(
+      {
+        query: `SELECT (SELECT count() FROM {db:Identifier}.purchases) AS raw,
+                  (SELECT count() FROM {db:Identifier}.customer_activity FINAL) AS customers,
+                  (SELECT sum(arraySum(s -> s.orders, sales)) FROM {db:Identifier}.customer_activity FINAL) AS orders`,
+        query_params: {},
+      },
+      ctx,
+    );
+    expect(row!.customers).toBe(300);
+    expect(row!.orders).toBe(row!.raw);
+  });
+
+  const asOfs = () => [
+    '2025-06-01T00:00:00.000Z', // after every purchase: the state is read as stored
+    '2024-06-15T13:45:00.000Z', // mid-month: the month of asOf comes from raw purchases
+    boundaryPurchase, // exactly a purchase's instant: it counts (occurred_at <= asOf)
+    '2024-03-01T00:00:00.000Z', // exactly a month start
+    '2023-02-10T00:00:00.000Z', // early: most customers have not bought yet
+  ];
+  const filters: (CustomerFilterArgs | null)[] = [
+    null,
+    { country: ['US', 'DE'] },
+    { referred: true },
+    { segment: ['smb'], channel: ['paid'] },
+    { referred: false, country: ['GB'] },
+  ];
+  const windows = [
+    { from: new Date('2023-01-01T00:00:00Z'), to: new Date('2025-01-01T00:00:00Z') },
+    { from: new Date('2023-04-01T00:00:00Z'), to: new Date('2024-07-01T00:00:00Z') },
+    { from: new Date('2023-03-15T12:00:00Z'), to: new Date('2024-08-20T00:00:00Z') }, // not month-aligned
+  ];
+  // MONTH at every asOf, and one of the other grains in turn (WEEK has no month-level answer: raw fallback).
+  const grainsAt = (j: number) => [Grain.MONTH, [Grain.QUARTER, Grain.YEAR, Grain.WEEK][j % 3]!];
+
+  it('retention cohorts, period retention, CLV cohorts and summary: identical rows for every combination', async () => {
+    let i = 0;
+    let stateUsed = 0;
+    for (const [j, asOfText] of asOfs().entries()) {
+      for (const grain of grainsAt(j)) {
+        {
+          i++;
+          // Every fourth combination in a zone whose midnights are not UTC's: the raw fallback must answer there.
+          const timezone = i % 4 === 3 ? 'America/New_York' : 'UTC';
+          const asOf = new Date(asOfText);
+          const filter = filters[i % filters.length]!;
+          const window = windows[i % windows.length]!;
+          const periods = i % 2 === 0 ? 12 : 3;
+          const cohort = { grain, ...window, periods, asOf, timezone, filter };
+          const cases: [string, (s: Source) => SqlQuery][] = [
+            ['retentionCohorts', (s) => retentionCohortsSql(cohort, s)],
+            ['periodRetention', (s) => periodRetentionSql(cohort, s)],
+            ['clvCohorts', (s) => clvCohortsSql({ ...cohort, currency: i % 3 === 0 ? 'EUR' : 'USD', margin: 1 }, s)],
+            ['clvSummary', (s) => clvSummarySql({ ...cohort, currency: 'USD', margin: 1 }, s)],
+          ];
+          const results = await Promise.all(cases.map(([, build]) => both(build)));
+          for (const [k, r] of results.entries()) {
+            expect(r.auto, `${cases[k]![0]} ${JSON.stringify(cohort)}`).toEqual(r.raw);
+            expect(r.rawUsedState).toBe(false);
+            if (r.usedState) stateUsed++;
+          }
+        }
+      }
+    }
+    // Not vacuous: the state answered the UTC month/quarter/year cases and the aligned windows.
+    expect(stateUsed).toBeGreaterThan(12);
+  }, 120_000);
+
+  it('first purchases from the state: new customers, referral cohorts and impact', async () => {
+    for (const asOfText of asOfs()) {
+      const asOf = new Date(asOfText);
+      for (const [w, filter] of [[windows[0]!, null], [windows[2]!, { referred: true }]] as const) {
+        const cases: [string, (s: Source) => SqlQuery][] = [
+          ['newCustomers', (s) => newCustomersSql({ ...w, asOf, filter }, s)],
+          ['referralCohorts', (s) => referralCohortsSql({ grain: Grain.MONTH, ...w, attributionWindowDays: 90, asOf, timezone: 'UTC' }, s)],
+          ['referralImpact', (s) => referralImpactSql({ ...w, currency: 'USD', asOf }, s)],
+        ];
+        const results = await Promise.all(cases.map(([, build]) => both(build)));
+        for (const [k, r] of results.entries()) {
+          expect(r.auto, `${cases[k]![0]} ${asOfText}`).toEqual(r.raw);
+          expect(r.usedState).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('a late purchase moves its customer to an earlier cohort through GraphQL, and a retry changes nothing', async () => {
+    const query = `query($asOf: DateTime) {
+      retentionCohorts(grain: MONTH, from: "2020-01-01T00:00:00Z", to: "2020-03-01T00:00:00Z", periods: 2, asOf: $asOf) {
+        cohorts { cohortStart size cells { offset retained retainedOrLater } }
+      }
+      repeatPurchaseRate(from: "2020-01-01T00:00:00Z", to: "2020-04-01T00:00:00Z", asOf: $asOf) { customers repeatCustomers orders }
+    }`;
+    // z1 buys Feb 10 and Mar 5 2020; later a Jan 20 purchase of theirs arrives; then it is sent again.
+    await post([
+      { type: 'purchase', eventId: 'z1-a', customerId: 'z1', occurredAt: '2020-02-10T00:00:00Z', amount: '1', currency: 'USD' },
+      { type: 'purchase', eventId: 'z1-b', customerId: 'z1', occurredAt: '2020-03-05T00:00:00Z', amount: '1', currency: 'USD' },
+    ]);
+    const before = await svc.gql(query, { asOf: '2020-12-01T00:00:00Z' });
+    expect(before.data.retentionCohorts.cohorts).toEqual([
+      { cohortStart: '2020-02-01T00:00:00.000Z', size: 1, cells: [{ offset: 0, retained: 1, retainedOrLater: 1 }, { offset: 1, retained: 1, retainedOrLater: 1 }, { offset: 2, retained: 0, retainedOrLater: 0 }] },
+    ]);
+    const late = { type: 'purchase', eventId: 'z1-late', customerId: 'z1', occurredAt: '2020-01-20T00:00:00Z', amount: '1', currency: 'USD' };
+    expect((await post([late])).accepted).toBe(1);
+    expect((await post([late])).duplicates).toBe(1);
+    const after = await svc.gql(query, { asOf: '2020-12-01T00:00:00Z' });
+    // Cohort Jan 2020: Jan (offset 0), Feb (1), Mar (2) all active.
+    expect(after.data.retentionCohorts.cohorts).toEqual([
+      { cohortStart: '2020-01-01T00:00:00.000Z', size: 1, cells: [{ offset: 0, retained: 1, retainedOrLater: 1 }, { offset: 1, retained: 1, retainedOrLater: 1 }, { offset: 2, retained: 1, retainedOrLater: 1 }] },
+    ]);
+    expect(after.data.repeatPurchaseRate).toEqual({ customers: 1, repeatCustomers: 1, orders: 3 });
+    // As of Feb 15, the March purchase does not exist yet; the Feb one does (asOf inside the month).
+    const mid = await svc.gql(query, { asOf: '2020-02-15T00:00:00Z' });
+    expect(mid.data.retentionCohorts.cohorts).toEqual([
+      { cohortStart: '2020-01-01T00:00:00.000Z', size: 1, cells: [{ offset: 0, retained: 1, retainedOrLater: 1 }, { offset: 1, retained: 1, retainedOrLater: 1 }] },
+    ]);
+    expect(mid.data.repeatPurchaseRate).toEqual({ customers: 1, repeatCustomers: 1, orders: 2 });
+  });
+});
