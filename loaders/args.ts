@@ -1,4 +1,5 @@
 import { BadInputError } from '../server/errors.js';
+import type { CustomerFilterArgs } from './customer-filter.js';
 
 export const MAX_PERIODS = 120;
 /** Periods a series may span; past this a window is almost surely a mistake (100 years of days). */
@@ -7,6 +8,12 @@ export const MAX_SERIES_PERIODS = 20_000;
 export interface Window {
   from: Date;
   to: Date;
+}
+
+/** A validated window with its evaluation time and customer filter: what window KPIs take. */
+export interface FilteredWindow extends Window {
+  asOf: Date;
+  filter?: CustomerFilterArgs | null;
 }
 
 export function checkWindow(from: Date, to: Date): Window {

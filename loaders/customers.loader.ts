@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Executor, QueryContext } from '../server/executor.js';
-import { customerStatsSql, newCustomersSql, type NewCustomersArgs } from './customers.sql.js';
+import type { FilteredWindow } from './args.js';
+import { customerStatsSql, newCustomersSql } from './customers.sql.js';
 import { kpiLoader } from './kpi-loader.js';
 import { fromChDateTime } from './sql.js';
 
@@ -60,6 +61,6 @@ export function customerLoaders(exec: Executor, ctx: QueryContext) {
       }
       return loader;
     },
-    newCustomers: kpiLoader(async (a: NewCustomersArgs) => (await exec.rows<{ n: number }>(newCustomersSql(a), ctx))[0]!.n),
+    newCustomers: kpiLoader(async (a: FilteredWindow) => (await exec.rows<{ n: number }>(newCustomersSql(a), ctx))[0]!.n),
   };
 }

@@ -1,5 +1,6 @@
 import type { SqlQuery } from '../server/executor.js';
-import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
+import type { FilteredWindow } from './args.js';
+import { customerFilterSql } from './customer-filter.js';
 import { firstPurchasesSql } from './referral.sql.js';
 import { Params, T, type Source } from './sql.js';
 
@@ -29,15 +30,8 @@ export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
     ) AS pr ON pr.customer_id = ids.id`);
 }
 
-export interface NewCustomersArgs {
-  from: Date;
-  to: Date;
-  asOf: Date;
-  filter?: CustomerFilterArgs | null;
-}
-
 /** Customers whose first purchase ever lies in [from, to). */
-export function newCustomersSql(a: NewCustomersArgs, source: Source = 'auto'): SqlQuery {
+export function newCustomersSql(a: FilteredWindow, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
   const asOf = p.time(a.asOf, 'asOf');
   const filter = customerFilterSql(a.filter, asOf, p);

@@ -1,8 +1,9 @@
 import type { SqlQuery } from '../server/executor.js';
-import { Params } from './sql.js';
+import { Params, T } from './sql.js';
 
+/** The table name for inserts (the executor adds the database); reads go through T.snapshots. */
 export const SNAPSHOTS_TABLE = 'kpi_snapshots';
-const TABLE = `{db:Identifier}.${SNAPSHOTS_TABLE}`;
+const TABLE = T.snapshots;
 const COLUMNS = `id, name, snapshot, definitions_version AS definitionsVersion, created_at AS createdAt`;
 /** Newest first; the id breaks ties between snapshots stored in the same millisecond. */
 const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC';

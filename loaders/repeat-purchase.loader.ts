@@ -1,7 +1,7 @@
 import type { Executor, QueryContext } from '../server/executor.js';
-import { rateWithInterval } from './args.js';
+import { rateWithInterval, type FilteredWindow } from './args.js';
 import { kpiLoader } from './kpi-loader.js';
-import { repeatPurchaseSql, type WindowArgs } from './repeat-purchase.sql.js';
+import { repeatPurchaseSql } from './repeat-purchase.sql.js';
 import { ratio } from './sql.js';
 
 export interface RepeatPurchaseResult {
@@ -14,7 +14,7 @@ export interface RepeatPurchaseResult {
   averageOrdersPerCustomer: number | null;
 }
 
-export async function runRepeatPurchase(exec: Executor, ctx: QueryContext, a: WindowArgs): Promise<RepeatPurchaseResult> {
+export async function runRepeatPurchase(exec: Executor, ctx: QueryContext, a: FilteredWindow): Promise<RepeatPurchaseResult> {
   const [row] = await exec.rows<{ customers: number; repeat_customers: number; orders: number }>(repeatPurchaseSql(a), ctx);
   const { customers, repeat_customers: repeatCustomers, orders } = row!;
   return {
@@ -27,5 +27,5 @@ export async function runRepeatPurchase(exec: Executor, ctx: QueryContext, a: Wi
 }
 
 export function repeatPurchaseLoaders(exec: Executor, ctx: QueryContext) {
-  return { repeatPurchase: kpiLoader((a: WindowArgs) => runRepeatPurchase(exec, ctx, a)) };
+  return { repeatPurchase: kpiLoader((a: FilteredWindow) => runRepeatPurchase(exec, ctx, a)) };
 }

@@ -1,16 +1,10 @@
 import type { SqlQuery } from '../server/executor.js';
-import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
+import type { FilteredWindow } from './args.js';
+import { customerFilterSql } from './customer-filter.js';
 import { Params, T } from './sql.js';
 
-export interface WindowArgs {
-  from: Date;
-  to: Date;
-  asOf: Date;
-  filter?: CustomerFilterArgs | null;
-}
-
 /** Customers, repeat customers and orders in [from, to), nothing after asOf. */
-export function repeatPurchaseSql(a: WindowArgs): SqlQuery {
+export function repeatPurchaseSql(a: FilteredWindow): SqlQuery {
   const p = new Params();
   const asOf = p.time(a.asOf, 'asOf');
   const filter = customerFilterSql(a.filter, asOf, p);
