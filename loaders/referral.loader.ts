@@ -1,6 +1,6 @@
 import type { Executor, QueryContext } from '../server/executor.js';
 import { kpiLoader } from './kpi-loader.js';
-import { referralCohortsSql, referralImpactSql, type ReferralCohortArgs, type ReferralImpactArgs } from './referral.sql.js';
+import { referralCohortsSql, referralConversionSql, referralImpactSql, type ReferralCohortArgs, type ReferralImpactArgs } from './referral.sql.js';
 import { fromChDateTime, ratio } from './sql.js';
 
 export interface ReferralCohortResult {
@@ -89,5 +89,9 @@ export function referralLoaders(exec: Executor, ctx: QueryContext) {
   return {
     referralCohorts: kpiLoader((a: ReferralCohortArgs) => runReferralCohorts(exec, ctx, a)),
     referralImpact: kpiLoader((a: ReferralImpactArgs) => runReferralImpact(exec, ctx, a)),
+    referralConversion: kpiLoader(async (a: Omit<ReferralImpactArgs, 'currency'>): Promise<number | null> => {
+      const [r] = await exec.rows<{ started: number; converted: number }>(referralConversionSql(a), ctx);
+      return ratio(r!.converted, r!.started);
+    }),
   };
 }

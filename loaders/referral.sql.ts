@@ -95,13 +95,25 @@ export interface ReferralImpactArgs {
  * referred), customers, repeat customers and exact revenue as text (a JSON number would
  * pass through a double); and the two ratios of the k-factor.
  */
+/** Referrals started in [from, to) and, of those, converted (default window): one row `started, converted`. */
+function startedInWindowSql(asOf: string, from: string, to: string, p: Params): string {
+  const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
+  return `SELECT count() AS started, countIf(converted) AS converted FROM (${referralOutcomesSql(asOf, windowDays, p.source)})
+    WHERE started_at >= ${from} AND started_at < ${to}`;
+}
+
+/** The snapshot's referral conversion rate: only the referrals of the window, without referralImpact's customer groups. */
+export function referralConversionSql(a: Omit<ReferralImpactArgs, 'currency'>, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
+  return p.sql(startedInWindowSql(p.time(a.asOf, 'asOf'), p.time(a.from, 'from'), p.time(a.to, 'to'), p));
+}
+
 export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
   const asOf = p.time(a.asOf, 'asOf');
   const from = p.time(a.from, 'from');
   const to = p.time(a.to, 'to');
   const currency = p.add('String', a.currency, 'currency');
-  const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
   const active =
     source === 'auto' && monthWindow(a.from, a.to)
       ? `SELECT countIf(arrayExists(m -> m >= ${monthOf(from)} AND m < ${monthOf(to)}, x)) FROM (${customerStateSql('months', asOf, null)})`
@@ -118,8 +130,7 @@ export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'
          GROUP BY customer_id
          HAVING min(occurred_at) >= ${from} AND min(occurred_at) < ${to}`;
   return p.sql(`
-    WITH (SELECT (count(), countIf(converted)) FROM (${referralOutcomesSql(asOf, windowDays, p.source)})
-            WHERE started_at >= ${from} AND started_at < ${to}) AS started
+    WITH (SELECT (started, converted) FROM (${startedInWindowSql(asOf, from, to, p)})) AS started
     SELECT
       countIf(is_referred) AS referred_customers, countIf(is_referred AND orders >= 2) AS referred_repeat,
       toString(sumIf(revenue, is_referred)) AS referred_revenue,

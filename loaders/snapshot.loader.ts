@@ -43,14 +43,14 @@ export interface KpiSnapshotResult {
 export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, now: () => Date): Promise<KpiSnapshotResult> {
   const window = { from: a.from, to: a.to, asOf: a.asOf, filter: null };
   const periods = { ...window, grain: a.grain, timezone: 'UTC' };
-  const [repeat, newCustomers, clv, retention, nps, csat, referrals] = await Promise.all([
+  const [repeat, newCustomers, clv, retention, nps, csat, referralConversionRate] = await Promise.all([
     loaders.repeatPurchase.load(window),
     loaders.newCustomers.load(window),
     loaders.clvSummary.load({ ...periods, currency: a.currency, margin: a.margin }),
     loaders.periodRetention.load(periods),
     loaders.nps.load({ ...periods, surveyId: null }),
     loaders.csat.load({ ...periods, surveyId: null }),
-    loaders.referralImpact.load({ from: a.from, to: a.to, asOf: a.asOf, currency: a.currency }),
+    loaders.referralConversion.load({ from: a.from, to: a.to, asOf: a.asOf }),
   ]);
   return {
     from: a.from,
@@ -69,6 +69,6 @@ export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: S
     retentionRate: retention.pooledRate,
     nps: nps.score,
     csat: csat.score,
-    referralConversionRate: referrals.conversionRate,
+    referralConversionRate,
   };
 }

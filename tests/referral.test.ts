@@ -156,6 +156,16 @@ describe('referral KPIs', () => {
     });
   });
 
+  it('gives the snapshot the same referral conversion as the impact report', async () => {
+    const window = 'from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z", asOf: "' + AS_OF + '"';
+    const r = await svc.gql(`{ kpiSnapshot(${window}) { referralConversionRate }
+      referralImpact(${window}) { referralsStarted referralsConverted conversionRate } }`);
+    expect(r.errors).toBeUndefined();
+    // Same 8 referrals started in the window, 5 converted, as in the k-factor above.
+    expect(r.data.referralImpact).toEqual({ referralsStarted: 8, referralsConverted: 5, conversionRate: 5 / 8 });
+    expect(r.data.kpiSnapshot.referralConversionRate).toBe(5 / 8);
+  });
+
   it('sums revenue in the requested currency', async () => {
     const r = await svc.gql(impactQuery, { from: '2024-01-01T00:00:00Z', to: '2024-03-01T00:00:00Z', currency: 'EUR', asOf: AS_OF });
     expect(r.errors).toBeUndefined();
