@@ -37,14 +37,14 @@ export class ClvModelResolver {
   clvModel(
     @Arg('calibrationEnd', () => DateTimeScalar, { description: 'Purchases with occurredAt <= calibrationEnd are the calibration data.' }) calibrationEnd: Date,
     @Arg('holdoutEnd', () => DateTimeScalar, { nullable: true, description: 'Holdout = (calibrationEnd, holdoutEnd].' }) holdoutEnd: Date | null,
-    @Arg('timeUnit', () => TimeUnit, { defaultValue: TimeUnit.WEEK }) timeUnit: TimeUnit,
+    @Arg('timeUnit', () => TimeUnit, { nullable: true, defaultValue: TimeUnit.WEEK }) unit: TimeUnit | null,
     @Arg('currency', () => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY. Only purchases in it count.' }) currency: string | null,
     @Ctx() ctx: Context,
   ): Promise<ClvModel> {
     return ctx.loaders.clvModel.load({
       calibrationEnd,
       holdoutEnd: checkHoldout(calibrationEnd, holdoutEnd ?? null),
-      timeUnit,
+      timeUnit: unit ?? TimeUnit.WEEK,
       currency: checkCurrency(currency ?? ctx.config.reportingCurrency),
     });
   }
@@ -54,13 +54,14 @@ export class ClvModelResolver {
     @Arg('ids', () => [String]) ids: string[],
     @Arg('horizon', () => Int, { description: 'Whole time units ahead.' }) horizon: number,
     @Arg('calibrationEnd', () => DateTimeScalar, { nullable: true, description: 'Default: now.' }) calibrationEnd: Date | null,
-    @Arg('timeUnit', () => TimeUnit, { defaultValue: TimeUnit.WEEK }) timeUnit: TimeUnit,
+    @Arg('timeUnit', () => TimeUnit, { nullable: true, defaultValue: TimeUnit.WEEK }) unit: TimeUnit | null,
     @Arg('discountRate', () => Float, { nullable: true, description: 'Per time unit; default 0.' }) discountRate: number | null,
     @Arg('margin', () => Float, { nullable: true, description: 'Gross margin in [0, 1]; default GROSS_MARGIN.' }) margin: number | null,
     @Arg('currency', () => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY.' }) currency: string | null,
     @Ctx() ctx: Context,
   ): Promise<(Prediction | null)[]> {
     if (ids.length > MAX_IDS) throw new BadInputError(`At most ${MAX_IDS} ids per call (got ${ids.length})`, 'ids');
+    const timeUnit = unit ?? TimeUnit.WEEK;
     const loader = ctx.loaders.customerPredictions({
       calibrationEnd: calibrationEnd ?? ctx.now(),
       timeUnit,
@@ -74,13 +75,15 @@ export class ClvModelResolver {
 
   @Query(() => AtRiskCustomers, { description: 'Valuable repeat customers the BG/NBD model thinks are probably gone, by revenue at risk.' })
   atRiskCustomers(
-    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) firstArg: number | null,
     @Arg('minHistoricalValue', () => Float, { nullable: true, description: 'Minimum revenue up to calibrationEnd; default 0.' }) minHistoricalValue: number | null,
     @Arg('calibrationEnd', () => DateTimeScalar, { nullable: true, description: 'Default: now.' }) calibrationEnd: Date | null,
     @Arg('currency', () => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY.' }) currency: string | null,
-    @Arg('maxProbabilityAlive', () => Float, { defaultValue: 0.5, description: 'Listed when P(alive) is below this.' }) maxProbabilityAlive: number,
+    @Arg('maxProbabilityAlive', () => Float, { nullable: true, defaultValue: 0.5, description: 'Listed when P(alive) is below this.' }) maxAlive: number | null,
     @Ctx() ctx: Context,
   ): Promise<AtRiskCustomers> {
+    const first = firstArg ?? 50;
+    const maxProbabilityAlive = maxAlive ?? 0.5;
     if (!Number.isInteger(first) || first < 1 || first > MAX_AT_RISK) throw new BadInputError(`"first" must be from 1 to ${MAX_AT_RISK} (got ${first})`, 'first');
     const minValue = minHistoricalValue ?? 0;
     if (!Number.isFinite(minValue) || minValue < 0) throw new BadInputError(`"minHistoricalValue" must be >= 0 (got ${minValue})`, 'minHistoricalValue');

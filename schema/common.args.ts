@@ -44,8 +44,9 @@ export class FilteredWindowArgs extends WindowArgs {
 
 @ArgsType()
 export class PeriodArgs extends FilteredWindowArgs {
-  @Field(() => Grain, { defaultValue: Grain.MONTH })
-  grain!: Grain;
+  // Nullable with a default: leaving it out and sending null both mean MONTH.
+  @Field(() => Grain, { nullable: true, defaultValue: Grain.MONTH })
+  grain?: Grain | null;
 
   @Field(() => String, { nullable: true, description: 'IANA zone for period boundaries; default UTC.' })
   timezone?: string | null;
@@ -53,8 +54,8 @@ export class PeriodArgs extends FilteredWindowArgs {
 
 @ArgsType()
 export class CohortArgs extends PeriodArgs {
-  @Field(() => Int, { defaultValue: 12, description: 'Offsets after the cohort period (0..120).' })
-  periods!: number;
+  @Field(() => Int, { nullable: true, defaultValue: 12, description: 'Offsets after the cohort period (0..120).' })
+  periods?: number | null;
 }
 
 /** Validation before any SQL: the window, asOf defaulting to now, the zone, the periods bound. */
@@ -64,9 +65,9 @@ export function resolveWindow(a: WindowArgs & { filter?: CustomerFilterInput | n
 }
 
 export function resolvePeriods(a: PeriodArgs, now: Date) {
-  return { ...resolveWindow(a, now), grain: a.grain, timezone: checkTimezone(a.timezone) };
+  return { ...resolveWindow(a, now), grain: a.grain ?? Grain.MONTH, timezone: checkTimezone(a.timezone) };
 }
 
 export function resolveCohorts(a: CohortArgs, now: Date) {
-  return { ...resolvePeriods(a, now), periods: checkPeriods(a.periods) };
+  return { ...resolvePeriods(a, now), periods: checkPeriods(a.periods ?? 12) };
 }

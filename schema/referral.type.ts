@@ -7,11 +7,11 @@ import { DateTimeScalar } from './scalars.js';
 
 @ArgsType()
 export class ReferralCohortArgs extends WindowArgs {
-  @Field(() => Grain, { defaultValue: Grain.MONTH })
-  grain!: Grain;
+  @Field(() => Grain, { nullable: true, defaultValue: Grain.MONTH })
+  grain?: Grain | null;
 
-  @Field(() => Int, { defaultValue: DEFAULT_ATTRIBUTION_DAYS, description: 'Days after the referral started in which a first purchase converts it (0..3650).' })
-  attributionWindowDays!: number;
+  @Field(() => Int, { nullable: true, defaultValue: DEFAULT_ATTRIBUTION_DAYS, description: 'Days after the referral started in which a first purchase converts it (0..3650).' })
+  attributionWindowDays?: number | null;
 
   @Field(() => String, { nullable: true, description: 'IANA zone for period boundaries; default UTC.' })
   timezone?: string | null;
@@ -26,7 +26,7 @@ export class ReferralImpactArgs extends WindowArgs {
 /** Validation before any SQL; referral KPIs take no customer filter. */
 export function resolveReferralCohorts(a: ReferralCohortArgs, now: Date) {
   const { from, to, asOf } = resolveWindow(a, now);
-  return { from, to, asOf, grain: a.grain, timezone: checkTimezone(a.timezone), attributionWindowDays: checkAttributionWindow(a.attributionWindowDays) };
+  return { from, to, asOf, grain: a.grain ?? Grain.MONTH, timezone: checkTimezone(a.timezone), attributionWindowDays: checkAttributionWindow(a.attributionWindowDays ?? DEFAULT_ATTRIBUTION_DAYS) };
 }
 
 export function resolveReferralImpact(a: ReferralImpactArgs, now: Date, reportingCurrency: string) {

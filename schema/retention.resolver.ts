@@ -7,8 +7,8 @@ import { PeriodRetention, PeriodRetentionSummary, RetentionCohorts } from './ret
 export class RetentionResolver {
   @Query(() => RetentionCohorts, { description: 'Cohorts by period of first purchase ever, with retention per offset.' })
   async retentionCohorts(@Args(() => CohortArgs) args: CohortArgs, @Ctx() ctx: Context): Promise<RetentionCohorts> {
-    const result = await ctx.loaders.retentionCohorts.load(resolveCohorts(args, ctx.now()));
-    return { grain: args.grain, ...result };
+    const resolved = resolveCohorts(args, ctx.now());
+    return { grain: resolved.grain, ...(await ctx.loaders.retentionCohorts.load(resolved)) };
   }
 
   @Query(() => [PeriodRetention], { description: 'Share of the previous period\'s customers who bought again, per period.' })

@@ -8,8 +8,8 @@ import { KpiSnapshot } from './snapshot.type.js';
 
 @ArgsType()
 export class KpiSnapshotArgs extends WindowArgs {
-  @Field(() => Grain, { defaultValue: Grain.MONTH })
-  grain!: Grain;
+  @Field(() => Grain, { nullable: true, defaultValue: Grain.MONTH })
+  grain?: Grain | null;
 
   @Field(() => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY (USD).' })
   currency?: string | null;
@@ -17,7 +17,7 @@ export class KpiSnapshotArgs extends WindowArgs {
 
 export function resolveSnapshot(args: KpiSnapshotArgs, ctx: Context): SnapshotArgs {
   const { from, to, asOf } = resolveWindow(args, ctx.now());
-  return { from, to, asOf, grain: args.grain, currency: checkCurrency(args.currency ?? ctx.config.reportingCurrency), margin: ctx.config.grossMargin };
+  return { from, to, asOf, grain: args.grain ?? Grain.MONTH, currency: checkCurrency(args.currency ?? ctx.config.reportingCurrency), margin: ctx.config.grossMargin };
 }
 
 @Resolver()

@@ -136,6 +136,15 @@ describe('retention KPIs', () => {
     expect(empty.data.repeatPurchaseRate).toEqual({ customers: 0, rate: null, averageOrdersPerCustomer: null });
   });
 
+  it('reads an explicit null grain or periods as the defaults', async () => {
+    const q = `query($grain: Grain, $periods: Int) { retentionCohorts(grain: $grain, periods: $periods, from: "2024-02-01T00:00:00Z", to: "2024-03-01T00:00:00Z", asOf: "${AS_OF}") {
+      grain cohorts { cells { offset } } } }`;
+    const r = await svc.gql(q, { grain: null, periods: null });
+    expect(r.errors).toBeUndefined();
+    // MONTH and 12 periods: c's February cohort has cells for Feb, Mar and Apr (May starts after asOf).
+    expect(r.data.retentionCohorts).toEqual({ grain: 'MONTH', cohorts: [{ cells: [{ offset: 0 }, { offset: 1 }, { offset: 2 }] }] });
+  });
+
   it('rejects bad arguments with specific messages', async () => {
     const tooMany = await svc.gql(`{ retentionCohorts(from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z", periods: 121) { grain } }`);
     expect(tooMany.errors[0].message).toBe('"periods" must be an integer from 0 to 120 (got 121)');
