@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKpiClient, RetentionCohortsDocument } from '../client/index.js';
 import { insertProfiles, insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
@@ -40,10 +41,11 @@ describe('retention KPIs', () => {
   }`;
 
   it('builds monthly cohorts from first purchases ever, up to asOf', async () => {
-    const r = await svc.gql(cohortsQuery, { from: '2024-01-01T00:00:00Z', to: '2024-03-01T00:00:00Z', periods: 3 });
-    expect(r.errors).toBeUndefined();
-    expect(r.data.retentionCohorts.grain).toBe('MONTH');
-    expect(r.data.retentionCohorts.cohorts).toEqual([
+    // Through the typed client and the codegen'd document other services use.
+    const client = createKpiClient({ url: `${svc.url}/graphql` });
+    const r = await client.request(RetentionCohortsDocument, { from: '2024-01-01T00:00:00Z', to: '2024-03-01T00:00:00Z', periods: 3, asOf: AS_OF });
+    expect(r.retentionCohorts.grain).toBe('MONTH');
+    expect(r.retentionCohorts.cohorts).toMatchObject([
       {
         cohortStart: '2024-01-01T00:00:00.000Z',
         size: 3,
@@ -64,7 +66,7 @@ describe('retention KPIs', () => {
         ],
       },
     ]);
-    expect(r.data.retentionCohorts.average).toEqual([
+    expect(r.retentionCohorts.average).toMatchObject([
       { offset: 0, cohorts: 2, size: 4, retained: 4, rate: 1, retainedOrLater: 4 },
       { offset: 1, cohorts: 2, size: 4, retained: 1, rate: 0.25, retainedOrLater: 2 },
       { offset: 2, cohorts: 2, size: 4, retained: 1, rate: 0.25, retainedOrLater: 1 },
