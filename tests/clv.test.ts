@@ -76,6 +76,36 @@ describe('customerLifetimeValue', () => {
     expect(r.data.customerLifetimeValue).toEqual({ churnRate: 0, expectedLifetimePeriods: null, clv: null, averageOrderValue: 20 });
   });
 
+  it('gives kpiSnapshot the values of the individual KPI queries for the same window', async () => {
+    const w = `from: "2024-01-01T00:00:00Z", to: "2024-04-01T00:00:00Z", asOf: "${AS_OF}"`;
+    const r = await svc.gql(`{
+      s: kpiSnapshot(${w}, grain: MONTH, currency: "USD") {
+        customers newCustomers orders repeatPurchaseRate revenue averageOrderValue clv retentionRate nps csat referralConversionRate }
+      rp: repeatPurchaseRate(${w}) { customers orders rate }
+      v: customerLifetimeValue(${w}, periods: 0, currency: "USD") { revenue averageOrderValue clv }
+      rr: retentionRateSummary(${w}) { pooledRate }
+      n: nps(${w}) { score }
+      c: csat(${w}) { score } }`);
+    expect(r.errors).toBeUndefined();
+    const { s, rp, v, rr, n, c } = r.data;
+    expect(s).toEqual({
+      customers: rp.customers,
+      newCustomers: 3,
+      orders: rp.orders,
+      repeatPurchaseRate: rp.rate,
+      revenue: v.revenue,
+      averageOrderValue: v.averageOrderValue,
+      clv: v.clv,
+      retentionRate: rr.pooledRate,
+      nps: n.score,
+      csat: c.score,
+      referralConversionRate: null,
+    });
+    // By hand: x, y, z bought 6 orders in Q1 (x 3, y 2, z 1: two repeat customers), all three first bought in it;
+    // USD revenue 135.6234; pooled monthly retention 1/4; no surveys, no referrals.
+    expect(s).toMatchObject({ customers: 3, orders: 6, repeatPurchaseRate: 2 / 3, revenue: 135.6234, retentionRate: 0.25, nps: null, csat: null });
+  });
+
   it('rejects a margin outside [0, 1] and a malformed currency', async () => {
     const m = await svc.gql(q('margin: 1.5'));
     expect(m.errors[0].message).toBe('"margin" must be a fraction from 0 to 1 (got 1.5)');
