@@ -1,16 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCustomerRfm } from '../loaders/clv-model.loader.js';
 import { rfmTuplesSql } from '../loaders/clv-model.sql.js';
 import { insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
+import { haveCdnow, readCdnowSample, readCdnowSummary, warnIfNoCdnow } from './helpers/cdnow.js';
 
-const datasetsDir = process.env.DATASETS_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'datasets');
-const cdnowDir = join(datasetsDir, 'cdnow');
-const haveCdnow = existsSync(join(cdnowDir, 'CDNOW_sample.txt')) && existsSync(join(cdnowDir, 'cdnow_customers_summary.csv'));
-if (!haveCdnow) console.warn(`skipping the CDNOW verification of clvModel: ${cdnowDir} not found (set DATASETS_DIR)`);
+warnIfNoCdnow('the CDNOW verification of clvModel');
 
 const ctx = { requestId: 'clv-model-test' };
 // Dates are midnight UTC, so the last instant of the day keeps every purchase of 1997-09-30 in calibration.
@@ -102,17 +97,13 @@ describe('RFM summary in ClickHouse', () => {
 describe.skipIf(!haveCdnow)('CDNOW sample through the service', () => {
   // [masterId, sampleId, yyyymmdd, cds, dollars]
   const lines = haveCdnow
-    ? readFileSync(join(cdnowDir, 'CDNOW_sample.txt'), 'utf8')
+    ? readCdnowSample()
         .split(/\r?\n/)
         .map((l) => l.trim().split(/\s+/))
         .filter((f) => f.length === 5)
     : [];
   const published = haveCdnow
-    ? readFileSync(join(cdnowDir, 'cdnow_customers_summary.csv'), 'utf8')
-        .trim()
-        .split(/\r?\n/)
-        .slice(1)
-        .map((line) => line.split(',').map(Number) as [number, number, number, number])
+    ? readCdnowSummary()
     : [];
   const masterOf = new Map(lines.map(([master, sample]) => [Number(sample), master!]));
 

@@ -1,6 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { backtestHoldout, type HoldoutRow } from '../loaders/clv-model/backtest.js';
 import {
@@ -24,6 +21,7 @@ import {
 } from '../loaders/clv-model/gamma-gamma.js';
 import { bfgs, minimize, ModelFitError, nelderMead } from '../loaders/clv-model/optimize.js';
 import { digamma, hyp2f1, lbeta, lgamma } from '../loaders/clv-model/special.js';
+import { haveCdnow, readCdnowSample, readCdnowSummary, warnIfNoCdnow } from './helpers/cdnow.js';
 
 // Fader, Hardie & Lee (2005), Table 1 / lifetimes' documentation, CDNOW sample in weeks.
 const CDNOW_BG_NBD: BgNbdParams = { r: 0.2426, alpha: 4.4137, a: 0.793, b: 2.4262 };
@@ -386,10 +384,7 @@ describe('backtestHoldout', () => {
   });
 });
 
-const datasetsDir = process.env.DATASETS_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'datasets');
-const cdnowDir = join(datasetsDir, 'cdnow');
-const haveCdnow = existsSync(join(cdnowDir, 'CDNOW_sample.txt')) && existsSync(join(cdnowDir, 'cdnow_customers_summary.csv'));
-if (!haveCdnow) console.warn(`skipping CDNOW tests: ${cdnowDir} not found (set DATASETS_DIR)`);
+warnIfNoCdnow('CDNOW tests');
 
 const DAY_MS = 86_400_000;
 const CALIBRATION_END = Date.UTC(1997, 8, 30);
@@ -438,13 +433,9 @@ function cdnowSummaries(sampleText: string): CdnowCustomer[] {
 }
 
 describe.skipIf(!haveCdnow)('CDNOW sample', () => {
-  const customers = haveCdnow ? cdnowSummaries(readFileSync(join(cdnowDir, 'CDNOW_sample.txt'), 'utf8')) : [];
+  const customers = haveCdnow ? cdnowSummaries(readCdnowSample()) : [];
   const published = haveCdnow
-    ? readFileSync(join(cdnowDir, 'cdnow_customers_summary.csv'), 'utf8')
-        .trim()
-        .split(/\r?\n/)
-        .slice(1)
-        .map((line) => line.split(',').map(Number) as [number, number, number, number])
+    ? readCdnowSummary()
     : [];
 
   it('derives the published calibration summary of every customer from the transactions', () => {
