@@ -36,13 +36,15 @@ const cohortSql = sql(`
   FROM a INNER JOIN f USING customer_id
   WHERE cohort >= toDate({cfrom:${T}}) AND cohort < toDate({cto:${T}}) AND k <= 12 GROUP BY cohort, k ORDER BY cohort, k`);
 
-const periodRetentionSql = sql(`
+/** Per month of the window `w` (WINDOW) or `c` (COHORTS): customers active the month before, and of those active in it. */
+const periodRetentionSql = (w: 'w' | 'c') =>
+  sql(`
   WITH a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${P}
-             WHERE occurred_at >= addMonths({wfrom:${T}}, -1) AND occurred_at < {wto:${T}})
+             WHERE occurred_at >= addMonths({${w}from:${T}}, -1) AND occurred_at < {${w}to:${T}})
   SELECT toString(m) AS period, count() AS previous, sum(retained) AS retained
   FROM (SELECT customer_id, addMonths(m, 1) AS m FROM a) AS prev
   LEFT JOIN (SELECT customer_id, m, 1 AS retained FROM a) AS cur USING (customer_id, m)
-  WHERE m >= toDate({wfrom:${T}}) AND m < toDate({wto:${T}})
+  WHERE m >= toDate({${w}from:${T}}) AND m < toDate({${w}to:${T}})
   GROUP BY m ORDER BY m`);
 
 const repeatSql = sql(`
@@ -62,9 +64,11 @@ const clvCohortSql = sql(`
     GROUP BY cohort, k)
   ORDER BY cohort_start, k`);
 
-const clvSummarySql = sql(`
+/** USD revenue, orders and customers of the window `w` (WINDOW) or `c` (COHORTS). */
+const clvSummarySql = (w: 'w' | 'c') =>
+  sql(`
   SELECT toString(sum(amount)) AS revenue, count() AS orders, uniqExact(customer_id) AS customers
-  FROM ${P} WHERE currency = 'USD' AND occurred_at >= {wfrom:${T}} AND occurred_at < {wto:${T}}`);
+  FROM ${P} WHERE currency = 'USD' AND occurred_at >= {${w}from:${T}} AND occurred_at < {${w}to:${T}}`);
 
 const voiceSql = (kind: 'NPS' | 'CSAT', series: boolean) =>
   sql(`
@@ -97,15 +101,19 @@ const newCustomersSql = sql(`
 /** Per case, the plain SQL statements that together give what the GraphQL field returns. */
 export const BASELINES: Record<string, SqlQuery[]> = {
   retentionCohorts: [cohortSql],
-  retentionRate: [periodRetentionSql],
+  retentionRate: [periodRetentionSql('w')],
   repeatPurchaseRate: [repeatSql],
-  customerLifetimeValue: [clvCohortSql, clvSummarySql, periodRetentionSql],
+  // customerLifetimeValue's from/to bound its cohorts, its summary and its churn alike.
+  customerLifetimeValue: [clvCohortSql, clvSummarySql('c'), periodRetentionSql('c')],
   nps: [voiceSql('NPS', true)],
   referralConversionCohorts: [referralSql('month')],
-  kpiSnapshot: [repeatSql, newCustomersSql, clvSummarySql, periodRetentionSql, voiceSql('NPS', false), voiceSql('CSAT', false), referralSql('window')],
+  kpiSnapshot: [repeatSql, newCustomersSql, clvSummarySql('w'), periodRetentionSql('w'), voiceSql('NPS', false), voiceSql('CSAT', false), referralSql('window')],
 };
 
 type Rows = Record<string, any>[];
+
+/** Retained over previous customers across all periods, as the service pools them. */
+const pooledRate = (rows: Rows) => rows.reduce((n, r) => n + Number(r.retained), 0) / rows.reduce((n, r) => n + Number(r.previous), 0);
 type Data = Record<string, any>;
 
 export interface Case {
@@ -153,9 +161,16 @@ export const CASES: Case[] = [
         revenue orders customers churnRate clv cohorts { cohortStart size cells { offset revenue cumulativeRevenuePerCustomer } } } }`,
     targetMs: 400,
     minRatio: 5,
-    fromGraphql: (d) =>
-      d.customerLifetimeValue.cohorts.flatMap((c: Data) => [[day(c.cohortStart), -1, c.size], ...c.cells.filter((x: Data) => x.revenue !== 0).map((x: Data) => [day(c.cohortStart), x.offset, x.revenue])]),
-    fromBaseline: ([rows]) => rows!.map((r) => [r.cohort_start, r.k, Number(r.revenue_text)]),
+    fromGraphql: (d) => [
+      ...d.customerLifetimeValue.cohorts.flatMap((c: Data) => [[day(c.cohortStart), -1, c.size], ...c.cells.filter((x: Data) => x.revenue !== 0).map((x: Data) => [day(c.cohortStart), x.offset, x.revenue])]),
+      ['summary', d.customerLifetimeValue.revenue, d.customerLifetimeValue.orders, d.customerLifetimeValue.customers],
+      ['churn', d.customerLifetimeValue.churnRate],
+    ],
+    fromBaseline: ([cohorts, summary, retention]) => [
+      ...cohorts!.map((r) => [r.cohort_start, r.k, Number(r.revenue_text)]),
+      ['summary', Number(summary![0]!.revenue), summary![0]!.orders, summary![0]!.customers],
+      ['churn', 1 - pooledRate(retention!)],
+    ],
   },
   {
     name: 'nps',
@@ -176,7 +191,13 @@ export const CASES: Case[] = [
     query: `{ kpiSnapshot(${win}, grain: MONTH, currency: "USD") {
         customers newCustomers orders repeatPurchaseRate revenue averageOrderValue clv retentionRate nps csat referralConversionRate } }`,
     targetMs: 800,
-    fromGraphql: (d) => [d.kpiSnapshot.customers, d.kpiSnapshot.newCustomers, d.kpiSnapshot.orders],
-    fromBaseline: ([repeat, fresh]) => [repeat![0]!.customers, fresh![0]!.n, repeat![0]!.orders],
+    fromGraphql: (d) => [d.kpiSnapshot.customers, d.kpiSnapshot.newCustomers, d.kpiSnapshot.orders, d.kpiSnapshot.revenue, d.kpiSnapshot.retentionRate],
+    fromBaseline: ([repeat, fresh, summary, retention]) => [
+      repeat![0]!.customers,
+      fresh![0]!.n,
+      repeat![0]!.orders,
+      Number(summary![0]!.revenue),
+      pooledRate(retention!),
+    ],
   },
 ];

@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
 import type { Executor, QueryContext } from '../server/executor.js';
-import { clvCohortsSql, clvSummarySql, type ClvArgs } from './clv.sql.js';
+import { clvSql, type ClvArgs, type ClvSummaryArgs } from './clv.sql.js';
 import { kpiLoader } from './kpi-loader.js';
 import type { PeriodRetentionSummary } from './retention.loader.js';
 import type { PeriodRetentionArgs } from './retention.sql.js';
@@ -39,15 +39,27 @@ export interface ClvResult extends ClvSummary {
 
 type PeriodRetentionLoader = DataLoader<PeriodRetentionArgs, PeriodRetentionSummary, string>;
 
-/** The window summary; churn is the pooled period retention of the same window, grain and filter (all currencies). */
-export async function runClvSummary(
+interface ClvRow {
+  revenue: string;
+  orders: number;
+  customers: number;
+  period_count: number;
+  cohorts: { c: number; size: number; starts: string[]; revenue: string[]; cumulative: string[] }[];
+}
+
+/**
+ * The summary and, when `periods` is set, the cohort curves: one query. Churn is the pooled
+ * period retention of the same window, grain and filter (all currencies), from its own loader.
+ */
+export async function runClv(
   exec: Executor,
   ctx: QueryContext,
-  a: Omit<ClvArgs, 'periods'>,
+  a: ClvSummaryArgs,
+  periods: number | null,
   periodRetention: PeriodRetentionLoader,
-): Promise<ClvSummary> {
+): Promise<ClvResult> {
   const [[row], retention] = await Promise.all([
-    exec.rows<{ revenue: string; orders: number; customers: number; period_count: number }>(clvSummarySql(a), ctx),
+    exec.rows<ClvRow>(clvSql(a, periods), ctx),
     periodRetention.load({ grain: a.grain, from: a.from, to: a.to, asOf: a.asOf, timezone: a.timezone, filter: a.filter }),
   ]);
   const revenue = Number(row!.revenue);
@@ -71,39 +83,30 @@ export async function runClvSummary(
     churnRate,
     expectedLifetimePeriods,
     clv,
+    cohorts: row!.cohorts.map((cohort) => cohortCurve(cohort, periods ?? 0, a.asOf.getTime())),
   };
 }
 
-type CohortRow = { c: number; size: number; starts: string[]; revenue: string[]; cumulative: string[] };
-
-export async function runClvCohorts(exec: Executor, ctx: QueryContext, a: ClvArgs): Promise<ClvCohortResult[]> {
-  const rows = await exec.rows<CohortRow>(clvCohortsSql(a), ctx);
-  const asOf = a.asOf.getTime();
-  return rows.map((row) => {
-    const cells: ClvCellResult[] = [];
-    for (let k = 0; k <= a.periods; k++) {
-      const start = fromChDateTime(row.starts[k]!);
-      if (start.getTime() > asOf) break;
-      cells.push({
-        offset: k,
-        periodStart: start,
-        revenue: Number(row.revenue[k]),
-        cumulativeRevenuePerCustomer: ratio(Number(row.cumulative[k]), row.size),
-        complete: fromChDateTime(row.starts[k + 1]!).getTime() <= asOf,
-      });
-    }
-    return { cohortStart: fromChDateTime(row.starts[0]!), size: row.size, cells };
-  });
+/** Cells up to asOf: a period starting later has no figures yet, one ending later is not complete. */
+function cohortCurve(row: ClvRow['cohorts'][number], periods: number, asOf: number): ClvCohortResult {
+  const cells: ClvCellResult[] = [];
+  for (let k = 0; k <= periods; k++) {
+    const start = fromChDateTime(row.starts[k]!);
+    if (start.getTime() > asOf) break;
+    cells.push({
+      offset: k,
+      periodStart: start,
+      revenue: Number(row.revenue[k]),
+      cumulativeRevenuePerCustomer: ratio(Number(row.cumulative[k]), row.size),
+      complete: fromChDateTime(row.starts[k + 1]!).getTime() <= asOf,
+    });
+  }
+  return { cohortStart: fromChDateTime(row.starts[0]!), size: row.size, cells };
 }
 
 export function clvLoaders(exec: Executor, ctx: QueryContext, periodRetention: PeriodRetentionLoader) {
-  const summary = kpiLoader((a: Omit<ClvArgs, 'periods'>) => runClvSummary(exec, ctx, a, periodRetention));
   return {
-    clvSummary: summary,
-    clv: kpiLoader(async (a: ClvArgs): Promise<ClvResult> => {
-      const { periods: _p, ...summaryArgs } = a;
-      const [s, cohorts] = await Promise.all([summary.load(summaryArgs), runClvCohorts(exec, ctx, a)]);
-      return { ...s, cohorts };
-    }),
+    clvSummary: kpiLoader((a: ClvSummaryArgs): Promise<ClvSummary> => runClv(exec, ctx, a, null, periodRetention)),
+    clv: kpiLoader(({ periods, ...a }: ClvArgs): Promise<ClvResult> => runClv(exec, ctx, a, periods, periodRetention)),
   };
 }

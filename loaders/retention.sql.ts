@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../server/executor.js';
-import { customerStateSql, MARKER, monthAligned, monthOf, monthToPeriod } from './activity.sql.js';
+import { customerStateSql, MARKER, monthAligned, monthOf, monthToPeriod, statePeriods } from './activity.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { dateStart, Grain, indexDate, periodDate, periodIndex } from './grain.js';
 import { firstPurchasesSql } from './referral.sql.js';
@@ -84,17 +84,15 @@ function rawHistogram(f: Fragments, periods: string): string {
  */
 function stateHistogram(grain: Grain, f: Fragments, periods: string): string {
   const LAST = MARKER;
-  const active = grain === Grain.MONTH ? 'arrayDistinct(x)' : `arrayDistinct(arrayMap(m -> toUInt16(${monthToPeriod(grain, 'm')}), x))`;
   return `
     SELECT c, if(v >= ${LAST}, toInt32(v) - ${LAST}, toInt32(v) - c) AS k, countIf(v < ${LAST}) AS retained, countIf(v >= ${LAST}) AS last
     FROM (
-      SELECT ${monthToPeriod(grain, monthOf('first_at'))} AS c, ${active} AS xs,
+      SELECT ${monthToPeriod(grain, monthOf('first_at'))} AS c, ${statePeriods(grain, 'x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
         toUInt16(${LAST} + least(${monthToPeriod(grain, 'last_month')} - c, ${periods})) AS last_mark
       FROM (${customerStateSql('months', f.asOf, f.filter)})
       WHERE ${f.inCohorts('c')}
     )
     ARRAY JOIN arrayPushBack(xs, last_mark) AS v
-    WHERE v >= ${LAST} OR toInt32(v) - c <= ${periods}
     GROUP BY c, k`;
 }
 
@@ -116,7 +114,7 @@ export function periodRetentionSql(a: PeriodRetentionArgs, source: Source = 'aut
   const f = cohortFragments({ ...a, periods: 0 }, p);
   const activity = f.state
     ? `
-      SELECT arrayFilter(i -> i >= lo - 1 AND i < hi, arrayDistinct(arrayMap(m -> ${monthToPeriod(a.grain, 'm')}, x))) AS arr
+      SELECT ${statePeriods(a.grain, 'x', (i) => `${i} >= lo - 1 AND ${i} < hi`)} AS arr
       FROM (${customerStateSql('months', f.asOf, f.filter)})`
     : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
@@ -128,9 +126,17 @@ export function periodRetentionSql(a: PeriodRetentionArgs, source: Source = 'aut
   return p.sql(`
     WITH ${f.ceilIdx(f.from)} AS lo, ${f.ceilIdx(f.to)} AS hi,
     activity AS (${activity}),
+    -- Whether each active period is followed by an active one is found per customer before the
+    -- ARRAY JOIN, from the sorted periods and their successors (the last one's is itself, never
+    -- its next): has() on the joined rows copied the customer's array into every row, and
+    -- has() per period costs more than one sort.
     counts AS (
-      SELECT toInt32(i + 1) AS period, count() AS previous, countIf(has(arr, i + 1)) AS retained
-      FROM activity ARRAY JOIN arr AS i
+      SELECT toInt32(i + 1) AS period, count() AS previous, sum(kept) AS retained
+      FROM (
+        SELECT arraySort(arr) AS sorted, arrayMap((i, j) -> j = i + 1, sorted, arrayConcat(arrayPopFront(sorted), arraySlice(sorted, -1))) AS next
+        FROM activity
+      )
+      ARRAY JOIN sorted AS i, next AS kept
       WHERE i + 1 >= lo AND i + 1 < hi
       GROUP BY period
     )

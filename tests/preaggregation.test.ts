@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlQuery } from '../server/executor.js';
-import { clvCohortsSql, clvSummarySql } from '../loaders/clv.sql.js';
+import { clvSql } from '../loaders/clv.sql.js';
 import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { newCustomersSql } from '../loaders/customers.sql.js';
 import { Grain } from '../loaders/grain.js';
@@ -171,8 +171,8 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
           const cases: [string, (s: Source) => SqlQuery][] = [
             ['retentionCohorts', (s) => retentionCohortsSql(cohort, s)],
             ['periodRetention', (s) => periodRetentionSql(cohort, s)],
-            ['clvCohorts', (s) => clvCohortsSql({ ...cohort, currency: i % 3 === 0 ? 'EUR' : 'USD', margin: 1 }, s)],
-            ['clvSummary', (s) => clvSummarySql({ ...cohort, currency: 'USD', margin: 1 }, s)],
+            ['clv', (s) => clvSql({ ...cohort, currency: i % 3 === 0 ? 'EUR' : 'USD', margin: 1 }, periods, s)],
+            ['clvSummary', (s) => clvSql({ ...cohort, currency: 'USD', margin: 1 }, null, s)],
           ];
           const results = await Promise.all(cases.map(([, build]) => both(build)));
           for (const [k, r] of results.entries()) {
