@@ -237,4 +237,44 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     ]);
     expect(mid.data.repeatPurchaseRate).toEqual({ customers: 1, repeatCustomers: 1, orders: 2 });
   });
+
+  it('counts every sales entry of a customer whose state rows are not merged yet', async () => {
+    // Two requests store z2 in two parts of the state; with merges stopped they stay apart, and
+    // FINAL must concatenate their sales arrays (the sales.month subcolumn syntax did not).
+    await svc.exec.command('SYSTEM STOP MERGES {db:Identifier}.customer_activity', ctx);
+    try {
+      await post([{ type: 'purchase', eventId: 'z2-a', customerId: 'z2', occurredAt: '2019-01-05T00:00:00Z', amount: '10.0001', currency: 'USD' }]);
+      await post([
+        { type: 'purchase', eventId: 'z2-b', customerId: 'z2', occurredAt: '2019-02-07T00:00:00Z', amount: '20', currency: 'USD' },
+        { type: 'purchase', eventId: 'z2-c', customerId: 'z2', occurredAt: '2019-02-08T00:00:00Z', amount: '7', currency: 'EUR' },
+      ]);
+      const [parts] = await svc.exec.rows<{ n: number }>(
+        { query: "SELECT count() AS n FROM {db:Identifier}.customer_activity WHERE customer_id = 'z2'", query_params: {} },
+        ctx,
+      );
+      expect(parts!.n).toBe(2);
+      const r = await svc.gql(`{
+        customerLifetimeValue(grain: MONTH, from: "2019-01-01T00:00:00Z", to: "2019-03-01T00:00:00Z", periods: 1, currency: "USD", asOf: "2019-12-01T00:00:00Z") {
+          revenue orders customers cohorts { cohortStart size cells { offset revenue cumulativeRevenuePerCustomer } }
+        }
+      }`);
+      expect(r.data.customerLifetimeValue).toEqual({
+        revenue: 30.0001,
+        orders: 2,
+        customers: 1,
+        cohorts: [
+          {
+            cohortStart: '2019-01-01T00:00:00.000Z',
+            size: 1,
+            cells: [
+              { offset: 0, revenue: 10.0001, cumulativeRevenuePerCustomer: 10.0001 },
+              { offset: 1, revenue: 20, cumulativeRevenuePerCustomer: 30.0001 },
+            ],
+          },
+        ],
+      });
+    } finally {
+      await svc.exec.command('SYSTEM START MERGES {db:Identifier}.customer_activity', ctx);
+    }
+  });
 });
