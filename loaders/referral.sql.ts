@@ -21,21 +21,28 @@ export function firstPurchasesSql(asOf: string, source: Source): string {
  * the referred customers' first purchases (an IN filter over all customers, then the join)
  * by 60 ms. An unmatched referral has customer_id '' (ids are never empty) or NULL when the
  * enclosing query sets join_use_nulls; both mean "no purchase".
+ *
+ * With `started`, only referrals started in [from, to) are kept, and only customers whose
+ * first purchase can convert one of them (in [from, to + window]) are streamed.
  */
-export function referralOutcomesSql(asOf: string, windowDays: string, source: Source): string {
+export function referralOutcomesSql(asOf: string, windowDays: string, source: Source, started?: { from: string; to: string }): string {
+  const window = `toIntervalSecond(${windowDays} * 86400)`;
   return `
     SELECT r.referral_id AS referral_id, r.started_at AS started_at, r.clicked AS clicked, r.signed_up AS signed_up,
            r.referred AS referred,
            ifNull(f.customer_id, '') != '' AND f.first_at >= r.started_at
-             AND f.first_at <= r.started_at + toIntervalSecond(${windowDays} * 86400) AS converted,
+             AND f.first_at <= r.started_at + ${window} AS converted,
            -- From millisecond timestamps: dateDiff('millisecond') needs a newer server than we support.
            if(converted, (toUnixTimestamp64Milli(f.first_at) - toUnixTimestamp64Milli(r.started_at)) / 86400000, NULL) AS days_to_convert
-    FROM (${firstPurchasesSql(asOf, source)}) AS f
+    FROM (
+      SELECT * FROM (${firstPurchasesSql(asOf, source)})${started ? ` WHERE first_at >= ${started.from} AND first_at <= ${started.to} + ${window}` : ''}
+    ) AS f
     RIGHT JOIN (
       SELECT referral_id, min(occurred_at) AS started_at,
              max(stage IN ('CLICKED', 'SIGNED_UP')) AS clicked, max(stage = 'SIGNED_UP') AS signed_up,
              argMinIf(referred_customer_id, occurred_at, referred_customer_id IS NOT NULL) AS referred
       FROM ${T.referrals} WHERE occurred_at <= ${asOf} GROUP BY referral_id
+      ${started ? `HAVING started_at >= ${started.from} AND started_at < ${started.to}` : ''}
     ) AS r ON f.customer_id = r.referred`;
 }
 
@@ -89,16 +96,10 @@ export interface ReferralImpactArgs {
   asOf: Date;
 }
 
-/**
- * One row: per group (customers whose first purchase ever is in [from, to), split by
- * referred), customers, repeat customers and exact revenue as text (a JSON number would
- * pass through a double); and the two ratios of the k-factor.
- */
 /** Referrals started in [from, to) and, of those, converted (default window): one row `started, converted`. */
 function startedInWindowSql(asOf: string, from: string, to: string, p: Params): string {
   const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
-  return `SELECT count() AS started, countIf(converted) AS converted FROM (${referralOutcomesSql(asOf, windowDays, p.source)})
-    WHERE started_at >= ${from} AND started_at < ${to}`;
+  return `SELECT count() AS started, countIf(converted) AS converted FROM (${referralOutcomesSql(asOf, windowDays, p.source, { from, to })})`;
 }
 
 /** The snapshot's referral conversion rate: only the referrals of the window, without referralImpact's customer groups. */
@@ -107,6 +108,11 @@ export function referralConversionSql(a: Omit<ReferralImpactArgs, 'currency'>, s
   return p.sql(startedInWindowSql(p.time(a.asOf, 'asOf'), p.time(a.from, 'from'), p.time(a.to, 'to'), p));
 }
 
+/**
+ * One row: per group (customers whose first purchase ever is in [from, to), split by
+ * referred), customers, repeat customers and exact revenue as text (a JSON number would
+ * pass through a double); and the two ratios of the k-factor.
+ */
 export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
   const asOf = p.time(a.asOf, 'asOf');
