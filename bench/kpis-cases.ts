@@ -111,10 +111,10 @@ export const BASELINES: Record<string, SqlQuery[]> = {
 };
 
 type Rows = Record<string, any>[];
+type Data = Record<string, any>;
 
 /** Retained over previous customers across all periods, as the service pools them. */
 const pooledRate = (rows: Rows) => rows.reduce((n, r) => n + Number(r.retained), 0) / rows.reduce((n, r) => n + Number(r.previous), 0);
-type Data = Record<string, any>;
 
 export interface Case {
   name: string;
