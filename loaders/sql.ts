@@ -7,6 +7,7 @@ export const T = {
   surveys: '{db:Identifier}.survey_responses',
   customers: '{db:Identifier}.customers',
   activity: '{db:Identifier}.customer_activity',
+  referralState: '{db:Identifier}.referral_state',
   snapshots: '{db:Identifier}.kpi_snapshots',
 } as const;
 

@@ -54,7 +54,8 @@ const SHARD_HINT = /^-- cluster: shard by (.+)$/m;
  * Single node: the SQL as written. Cluster: every DDL runs ON CLUSTER; a MergeTree table
  * becomes `<name>_local` with the Replicated engine plus a Distributed `<name>` over it,
  * and materialized views read and write the local tables, so each shard aggregates its
- * own rows (the sharding key keeps a customer's rows on one shard).
+ * own rows (the sharding key keeps a customer's rows on one shard). An `INSERT … SELECT`
+ * (a backfill) reads and writes the Distributed tables.
  */
 export function renderStatement(statement: string, target: RenderTarget): string[] {
   const hint = SHARD_HINT.exec(statement)?.[1]?.trim() ?? 'rand()';
@@ -78,6 +79,10 @@ export function renderStatement(statement: string, target: RenderTarget): string
     const body = rest!.replace(/\$\{db\}\.(\w+)/g, `${db}.$1_local`);
     return [`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${name} ON CLUSTER ${c} TO ${db}.${to}_local${body}`];
   }
+  // A backfill runs once, on the node we talk to, over the Distributed tables: each row goes to
+  // its shard, and is written there before the migration counts as applied.
+  const insert = /^INSERT INTO (\$\{db\}\.\w+)\s/.exec(sql);
+  if (insert) return [sub(sql.replace(insert[0], `INSERT INTO ${insert[1]} SETTINGS insert_distributed_sync = 1\n`))];
   const named = /^((?:CREATE|DROP|ALTER|TRUNCATE|RENAME)\s+(?:TABLE|VIEW|DICTIONARY|FUNCTION)(?:\s+IF(?:\s+NOT)?\s+EXISTS)?\s+\$\{db\}\.\w+)/i.exec(sql);
   if (named) return [sub(sql.replace(named[1]!, `${named[1]} ON CLUSTER ${c}`))];
   throw new MigrationError(`Cannot render this statement for a cluster: ${sql.slice(0, 80)}…`);

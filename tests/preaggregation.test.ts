@@ -11,8 +11,8 @@ import { Rng } from '../scripts/generate/prng.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // A seeded random store (300 customers, ~3000 purchases in USD/EUR/GBP over 2023-2024, profiles,
-// referrals), ingested through POST /v1/events in several batches, so the pre-aggregated state
-// has unmerged parts when it is read. Later batches resend earlier events (retries) and add
+// referrals), ingested through POST /v1/events in several batches, so the pre-aggregated states
+// have unmerged parts when they are read (a referral's sign-up and click come in a later batch). Later batches resend earlier events (retries) and add
 // purchases dated before their customer's first purchase (late events that move the cohort).
 // Every KPI builder is then run on both sources, 'auto' (pre-aggregates wherever they answer)
 // and 'raw' (raw tables only), and the rows must be identical.
@@ -31,6 +31,7 @@ function store(): { batches: Event[][]; boundaryPurchase: string } {
   const purchases: Event[] = [];
   const profiles: Event[] = [];
   const referrals: Event[] = [];
+  const laterReferrals: Event[] = [];
   const late: Event[] = [];
   for (let c = 0; c < 300; c++) {
     const id = `u${String(c).padStart(3, '0')}`;
@@ -68,9 +69,13 @@ function store(): { batches: Event[][]; boundaryPurchase: string } {
     }
     if (c % 3 === 0) {
       const started = first - rng.int(120) * DAY;
-      const referral = { type: 'referral', referralId: `r-${c}`, referrerId: `u${String((c * 7) % 300).padStart(3, '0')}`, referredCustomerId: id };
-      referrals.push({ ...referral, eventId: `ri-${c}`, stage: 'INVITED', occurredAt: iso(started) });
-      if (c % 2 === 0) referrals.push({ ...referral, eventId: `rs-${c}`, stage: 'SIGNED_UP', occurredAt: iso(started + DAY) });
+      const referral = { type: 'referral', referralId: `r-${c}`, referrerId: `u${String((c * 7) % 300).padStart(3, '0')}` };
+      const named = { referredCustomerId: id };
+      // Every ninth invitation names no one: its sign-up, sent later, does.
+      referrals.push({ ...referral, ...(c % 9 === 0 ? {} : named), eventId: `ri-${c}`, stage: 'INVITED', occurredAt: iso(started) });
+      if (c % 2 === 0) laterReferrals.push({ ...referral, ...named, eventId: `rs-${c}`, stage: 'SIGNED_UP', occurredAt: iso(started + DAY) });
+      // A click dated before its invitation (stages out of order in time).
+      if (c % 4 === 0) laterReferrals.push({ ...referral, eventId: `rc-${c}`, stage: 'CLICKED', occurredAt: iso(started - 3_600_000) });
     }
   }
   const cut = Math.floor(purchases.length * 0.6);
@@ -78,7 +83,7 @@ function store(): { batches: Event[][]; boundaryPurchase: string } {
   const batches = [
     [...profiles, ...referrals, ...purchases.slice(0, cut)],
     [...retries(purchases.slice(0, cut), 100), ...purchases.slice(cut, cut + 600)],
-    [...late, ...retries(purchases.slice(0, cut + 600), 50)],
+    [...late, ...laterReferrals, ...retries(purchases.slice(0, cut + 600), 50)],
     [...purchases.slice(cut + 600), ...retries(late, 10)],
   ];
   return { batches, boundaryPurchase: purchases[1234]!.occurredAt as string };
@@ -115,7 +120,13 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     const auto = build('auto');
     const raw = build('raw');
     const [a, r] = await Promise.all([svc.exec.rows(auto, ctx), svc.exec.rows(raw, ctx)]);
-    return { auto: a, raw: r, usedState: auto.query.includes('customer_activity'), rawUsedState: raw.query.includes('customer_activity') };
+    return {
+      auto: a,
+      raw: r,
+      usedState: auto.query.includes('customer_activity'),
+      usedReferralState: auto.query.includes('referral_state'),
+      rawUsedState: /customer_activity|referral_state/.test(raw.query),
+    };
   };
 
   it('stores every purchase once and keeps one state per customer', async () => {
@@ -187,7 +198,7 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     expect(stateUsed).toBeGreaterThan(12);
   }, 120_000);
 
-  it('first purchases from the state: new customers, referral cohorts and impact', async () => {
+  it('first purchases and referral states: new customers, referral cohorts and impact', async () => {
     for (const asOfText of asOfs()) {
       const asOf = new Date(asOfText);
       for (const [w, filter] of [[windows[0]!, null], [windows[2]!, { referred: true }]] as const) {
@@ -200,6 +211,8 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
         for (const [k, r] of results.entries()) {
           expect(r.auto, `${cases[k]![0]} ${asOfText}`).toEqual(r.raw);
           expect(r.usedState).toBe(true);
+          expect(r.usedReferralState).toBe(cases[k]![0] !== 'newCustomers' || filter !== null);
+          expect(r.rawUsedState).toBe(false);
         }
       }
     }
