@@ -52,14 +52,18 @@ export function monthToPeriod(grain: Grain, month: string): string {
   }
 }
 
+/** A state array of month numbers as period indexes of `grain`, UInt16 (a month number already is one). */
+export function monthsToPeriods(grain: Grain, months: string): string {
+  return grain === Grain.MONTH ? months : `arrayMap(m -> toUInt16(${monthToPeriod(grain, 'm')}), ${months})`;
+}
+
 /**
- * The distinct period indexes of `grain`, as UInt16 (a month number already is one), among a
- * state array of month numbers, keeping only those for which `keep(i)` holds. Filtering before
- * the per-row arrayDistinct leaves it less to hash: about 30 ms less per 10M entries.
+ * The distinct period indexes of `grain` among a state array of month numbers, keeping only
+ * those for which `keep(i)` holds. Filtering before the per-row arrayDistinct leaves it less
+ * to hash: about 30 ms less per 10M entries.
  */
 export function statePeriods(grain: Grain, months: string, keep: (i: string) => string): string {
-  const periods = grain === Grain.MONTH ? months : `arrayMap(m -> toUInt16(${monthToPeriod(grain, 'm')}), ${months})`;
-  return `arrayDistinct(arrayFilter(i -> ${keep('i')}, ${periods}))`;
+  return `arrayDistinct(arrayFilter(i -> ${keep('i')}, ${monthsToPeriods(grain, months)}))`;
 }
 
 /** First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf exactly when any purchase is. */

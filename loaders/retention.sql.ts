@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../server/executor.js';
-import { customerStateSql, MARKER, monthAligned, monthOf, monthToPeriod, statePeriods } from './activity.sql.js';
+import { customerStateSql, MARKER, monthAligned, monthOf, monthsToPeriods, monthToPeriod, statePeriods } from './activity.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { dateStart, Grain, indexDate, periodDate, periodIndex } from './grain.js';
 import { firstPurchasesSql } from './referral.sql.js';
@@ -106,6 +106,62 @@ export interface PeriodRetentionArgs {
 }
 
 /**
+ * Shortest length of a period of each grain in ms, two hours less for daylight-saving and
+ * other offset changes.
+ */
+const SHORTEST_PERIOD_MS: Record<Grain, number> = {
+  [Grain.DAY]: 22 * 3_600_000,
+  [Grain.WEEK]: (7 * 24 - 2) * 3_600_000,
+  [Grain.MONTH]: (28 * 24 - 2) * 3_600_000,
+  [Grain.QUARTER]: (90 * 24 - 2) * 3_600_000,
+  [Grain.YEAR]: (365 * 24 - 2) * 3_600_000,
+};
+
+/**
+ * At least as many periods of `grain` as start in [from, to) in any time zone: one more than
+ * fit in the span, and one more for a calendar date a zone skipped (Pacific/Apia, 2011-12-30).
+ */
+export function maxPeriodsIn(grain: Grain, from: Date, to: Date): number {
+  return to <= from ? 0 : Math.floor((to.getTime() - from.getTime()) / SHORTEST_PERIOD_MS[grain]) + 2;
+}
+
+/**
+ * Per period P in [lo, hi): customers active in P-1 (`previous`) and, of those, in P
+ * (`retained`), from `activity`'s per-customer arrays `arr` of period indexes (repeats allowed).
+ *
+ * Up to 63 periods, each customer's periods lo-1 .. hi-1 fit one 64-bit mask (OR drops the
+ * repeats), and P's retention is a bit test: at 10M purchases and 36 months that took 95 ms
+ * against 135 ms for sorting the periods. Should the bound be wrong, throwIf stops the query
+ * rather than shift bits out of the mask. Wider windows find each period's successor in the
+ * sorted, deduplicated periods (has() on the ARRAY JOINed rows copied the customer's array
+ * into every row, and has() per period costs more than one sort).
+ */
+function retentionCounts(maskFits: boolean): string {
+  if (maskFits) {
+    return `
+      SELECT toInt32(lo + b) AS period, count() AS previous, sum(bitTest(mask, b + 1)) AS retained
+      FROM (
+        SELECT arrayReduce('groupBitOr', arrayMap(i -> bitShiftLeft(toUInt64(1), toUInt8(i - (lo - 1))),
+          arrayFilter(i -> i >= lo - 1 AND i < hi, arr))) AS mask
+        FROM activity
+      )
+      ARRAY JOIN bitPositionsToArray(mask) AS b
+      WHERE lo + b < hi AND NOT throwIf(hi - lo > 63, 'retention window wider than one mask')
+      GROUP BY period`;
+  }
+  return `
+      SELECT toInt32(i + 1) AS period, count() AS previous, sum(kept) AS retained
+      FROM (
+        SELECT arraySort(arrayDistinct(arrayFilter(i -> i >= lo - 1 AND i < hi, arr))) AS sorted,
+          arrayMap((i, j) -> j = i + 1, sorted, arrayConcat(arrayPopFront(sorted), arraySlice(sorted, -1))) AS next
+        FROM activity
+      )
+      ARRAY JOIN sorted AS i, next AS kept
+      WHERE i + 1 >= lo AND i + 1 < hi
+      GROUP BY period`;
+}
+
+/**
  * For each period P starting in [from, to): customers active in P-1 and, of those, active
  * in P. Only purchases from the start of the period before the first P are read.
  */
@@ -113,9 +169,7 @@ export function periodRetentionSql(a: PeriodRetentionArgs, source: Source = 'aut
   const p = new Params(source);
   const f = cohortFragments({ ...a, periods: 0 }, p);
   const activity = f.state
-    ? `
-      SELECT ${statePeriods(a.grain, 'x', (i) => `${i} >= lo - 1 AND ${i} < hi`)} AS arr
-      FROM (${customerStateSql('months', f.asOf, f.filter)})`
+    ? `SELECT ${monthsToPeriods(a.grain, 'x')} AS arr FROM (${customerStateSql('months', f.asOf, f.filter)})`
     : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
       FROM ${T.purchases}
@@ -126,20 +180,7 @@ export function periodRetentionSql(a: PeriodRetentionArgs, source: Source = 'aut
   return p.sql(`
     WITH ${f.ceilIdx(f.from)} AS lo, ${f.ceilIdx(f.to)} AS hi,
     activity AS (${activity}),
-    -- Whether each active period is followed by an active one is found per customer before the
-    -- ARRAY JOIN, from the sorted periods and their successors (the last one's is itself, never
-    -- its next): has() on the joined rows copied the customer's array into every row, and
-    -- has() per period costs more than one sort.
-    counts AS (
-      SELECT toInt32(i + 1) AS period, count() AS previous, sum(kept) AS retained
-      FROM (
-        SELECT arraySort(arr) AS sorted, arrayMap((i, j) -> j = i + 1, sorted, arrayConcat(arrayPopFront(sorted), arraySlice(sorted, -1))) AS next
-        FROM activity
-      )
-      ARRAY JOIN sorted AS i, next AS kept
-      WHERE i + 1 >= lo AND i + 1 < hi
-      GROUP BY period
-    )
+    counts AS (${retentionCounts(maxPeriodsIn(a.grain, a.from, a.to) <= 63)})
     SELECT toString(${f.startOf('toInt32(n)')}) AS period_start,
            ifNull(c.previous, 0) AS previous, ifNull(c.retained, 0) AS retained
     FROM (SELECT toInt32(arrayJoin(range(lo, greatest(lo, hi)))) AS n) AS s

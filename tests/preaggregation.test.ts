@@ -198,6 +198,22 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     expect(stateUsed).toBeGreaterThan(12);
   }, 120_000);
 
+  it('period retention of a window too wide for one mask: the rows of its two halves', async () => {
+    // 72 months take the sorted-periods path, each 36-month half the 64-bit mask: two methods.
+    const asOf = new Date('2025-06-01T00:00:00Z');
+    const window = (from: string, to: string) => ({ grain: Grain.MONTH, from: new Date(from), to: new Date(to), asOf, timezone: 'UTC' });
+    for (const source of ['auto', 'raw'] as const) {
+      const wide = periodRetentionSql(window('2019-01-01T00:00:00Z', '2025-01-01T00:00:00Z'), source);
+      const halves = [periodRetentionSql(window('2019-01-01T00:00:00Z', '2022-01-01T00:00:00Z'), source), periodRetentionSql(window('2022-01-01T00:00:00Z', '2025-01-01T00:00:00Z'), source)];
+      expect(wide.query).not.toContain('bitPositionsToArray');
+      for (const h of halves) expect(h.query).toContain('bitPositionsToArray');
+      const [rows, first, second] = await Promise.all([wide, ...halves].map((q) => svc.exec.rows<{ previous: number; retained: number }>(q, ctx)));
+      expect(rows).toHaveLength(72);
+      expect(rows).toEqual([...first!, ...second!]);
+      expect(rows!.reduce((sum, r) => sum + r.retained, 0)).toBeGreaterThan(100);
+    }
+  });
+
   it('first purchases and referral states: new customers, referral cohorts and impact', async () => {
     for (const asOfText of asOfs()) {
       const asOf = new Date(asOfText);

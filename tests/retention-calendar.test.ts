@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Grain } from '../loaders/grain.js';
+import { maxPeriodsIn, periodRetentionSql } from '../loaders/retention.sql.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // Calendar edge cases, hand-computed. New York switches to daylight time on 2024-03-10
@@ -84,5 +86,27 @@ describe('retention on calendar boundaries', () => {
     expect(cells(r)).toEqual([['2024-03-01T00:00:00.000Z', 2, [['2024-03-01T00:00:00.000Z', 2, 2, false]]]]);
     const empty = await cohorts('from: "2030-01-01T00:00:00Z", to: "2031-01-01T00:00:00Z"');
     expect(empty.data.retentionCohorts.cohorts).toEqual([]);
+  });
+
+  it('bounds the periods of a window in any zone, so the one-mask retention never overflows', async () => {
+    // The engine's own count of periods (one row each) against maxPeriodsIn, for windows of about
+    // 60 periods: across New York's DST changes, Kathmandu's :45 offset and the date Samoa skipped.
+    const DAY = 86_400_000;
+    const windows: [Grain, string, string, number][] = [
+      [Grain.DAY, 'Pacific/Apia', '2011-11-05T00:00:00Z', 56 * DAY],
+      [Grain.DAY, 'America/New_York', '2024-02-01T00:00:00Z', 56 * DAY],
+      [Grain.WEEK, 'America/New_York', '2023-01-01T00:00:00Z', 60 * 7 * DAY],
+      [Grain.MONTH, 'Asia/Kathmandu', '2020-01-15T00:00:00Z', 1700 * DAY],
+      [Grain.MONTH, 'UTC', '2020-01-01T00:00:00Z', 1675 * DAY],
+    ];
+    for (const [grain, timezone, fromText, span] of windows) {
+      const from = new Date(fromText);
+      const to = new Date(from.getTime() + span);
+      const query = periodRetentionSql({ grain, from, to, asOf: new Date('2030-01-01T00:00:00Z'), timezone }, 'raw');
+      const rows = await svc.exec.rows(query, { requestId: 'test' });
+      expect(rows.length, `${grain} ${timezone}`).toBeLessThanOrEqual(maxPeriodsIn(grain, from, to));
+      expect(rows.length).toBeGreaterThan(50);
+      expect(query.query.includes('bitPositionsToArray'), `${grain} ${timezone}`).toBe(maxPeriodsIn(grain, from, to) <= 63);
+    }
   });
 });
