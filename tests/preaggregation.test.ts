@@ -5,6 +5,7 @@ import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { newCustomersSql } from '../loaders/customers.sql.js';
 import { Grain } from '../loaders/grain.js';
 import { referralCohortsSql, referralImpactSql } from '../loaders/referral.sql.js';
+import { repeatPurchaseSql } from '../loaders/repeat-purchase.sql.js';
 import { periodRetentionSql, retentionCohortsSql } from '../loaders/retention.sql.js';
 import type { Source } from '../loaders/sql.js';
 import { Rng } from '../scripts/generate/prng.js';
@@ -165,7 +166,7 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
   // MONTH at every asOf, and one of the other grains in turn (WEEK has no month-level answer: raw fallback).
   const grainsAt = (j: number) => [Grain.MONTH, [Grain.QUARTER, Grain.YEAR, Grain.WEEK][j % 3]!];
 
-  it('retention cohorts, period retention, CLV cohorts and summary: identical rows for every combination', async () => {
+  it('retention cohorts, period retention, CLV cohorts and summary, repeat purchases: identical rows for every combination', async () => {
     let i = 0;
     let stateUsed = 0;
     for (const [j, asOfText] of asOfs().entries()) {
@@ -184,6 +185,7 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
             ['periodRetention', (s) => periodRetentionSql(cohort, s)],
             ['clv', (s) => clvSql({ ...cohort, currency: i % 3 === 0 ? 'EUR' : 'USD', margin: 1 }, periods, s)],
             ['clvSummary', (s) => clvSql({ ...cohort, currency: 'USD', margin: 1 }, null, s)],
+            ['repeatPurchase', (s) => repeatPurchaseSql({ ...window, asOf, filter }, s)],
           ];
           const results = await Promise.all(cases.map(([, build]) => both(build)));
           for (const [k, r] of results.entries()) {
