@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import type { Executor, QueryContext } from '../server/executor.js';
 import { clvSql, type ClvArgs, type ClvSummaryArgs } from './clv.sql.js';
 import { kpiLoader } from './kpi-loader.js';
-import type { PeriodRetentionSummary } from './retention.loader.js';
+import type { PooledRetention } from './retention.loader.js';
 import type { PeriodRetentionArgs } from './retention.sql.js';
 import { fromChDateTime, ratio } from './sql.js';
 
@@ -37,7 +37,7 @@ export interface ClvResult extends ClvSummary {
   cohorts: ClvCohortResult[];
 }
 
-type PeriodRetentionLoader = DataLoader<PeriodRetentionArgs, PeriodRetentionSummary, string>;
+type PooledRetentionLoader = DataLoader<PeriodRetentionArgs, PooledRetention, string>;
 
 interface ClvRow {
   revenue: string;
@@ -56,11 +56,11 @@ export async function runClv(
   ctx: QueryContext,
   a: ClvSummaryArgs,
   periods: number | null,
-  periodRetention: PeriodRetentionLoader,
+  pooledRetention: PooledRetentionLoader,
 ): Promise<ClvResult> {
   const [[row], retention] = await Promise.all([
     exec.rows<ClvRow>(clvSql(a, periods), ctx),
-    periodRetention.load({ grain: a.grain, from: a.from, to: a.to, asOf: a.asOf, timezone: a.timezone, filter: a.filter }),
+    pooledRetention.load({ grain: a.grain, from: a.from, to: a.to, asOf: a.asOf, timezone: a.timezone, filter: a.filter }),
   ]);
   const revenue = Number(row!.revenue);
   const averageOrderValue = ratio(revenue, row!.orders);
@@ -104,9 +104,9 @@ function cohortCurve(row: ClvRow['cohorts'][number], periods: number, asOf: numb
   return { cohortStart: fromChDateTime(row.starts[0]!), size: row.size, cells };
 }
 
-export function clvLoaders(exec: Executor, ctx: QueryContext, periodRetention: PeriodRetentionLoader) {
+export function clvLoaders(exec: Executor, ctx: QueryContext, pooledRetention: PooledRetentionLoader) {
   return {
-    clvSummary: kpiLoader((a: ClvSummaryArgs): Promise<ClvSummary> => runClv(exec, ctx, a, null, periodRetention)),
-    clv: kpiLoader(({ periods, ...a }: ClvArgs): Promise<ClvResult> => runClv(exec, ctx, a, periods, periodRetention)),
+    clvSummary: kpiLoader((a: ClvSummaryArgs): Promise<ClvSummary> => runClv(exec, ctx, a, null, pooledRetention)),
+    clv: kpiLoader(({ periods, ...a }: ClvArgs): Promise<ClvResult> => runClv(exec, ctx, a, periods, pooledRetention)),
   };
 }

@@ -20,7 +20,7 @@ export function createLoaders(deps: LoaderDeps) {
     ...repeatPurchaseLoaders(exec, deps),
     ...referralLoaders(exec, deps),
     ...voiceLoaders(exec, deps),
-    ...clvLoaders(exec, deps, retention.periodRetention),
+    ...clvLoaders(exec, deps, retention.pooledRetention),
     ...customerLoaders(exec, deps),
     ...clvModelLoaders(exec, deps),
   };

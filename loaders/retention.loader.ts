@@ -1,7 +1,7 @@
 import type { Executor, QueryContext } from '../server/executor.js';
 import { rateWithInterval } from './args.js';
 import { kpiLoader } from './kpi-loader.js';
-import { periodRetentionSql, retentionCohortsSql, type CohortArgs, type PeriodRetentionArgs } from './retention.sql.js';
+import { periodRetentionSql, pooledRetentionSql, retentionCohortsSql, type CohortArgs, type PeriodRetentionArgs } from './retention.sql.js';
 import { fromChDateTime, ratio } from './sql.js';
 
 /** Retained customers at one offset, as counts and rates with their 95% Wilson interval. */
@@ -44,12 +44,16 @@ export interface PeriodRetentionResult {
   churnRate: number | null;
 }
 
-export interface PeriodRetentionSummary {
-  periods: PeriodRetentionResult[];
+/** Period retention summed over the window's periods. */
+export interface PooledRetention {
   previousCustomers: number;
   retainedCustomers: number;
   pooledRate: number | null;
   pooledChurnRate: number | null;
+}
+
+export interface PeriodRetentionSummary extends PooledRetention {
+  periods: PeriodRetentionResult[];
 }
 
 type CohortRow = { c: number; starts: string[]; cells: [number, number, number][] };
@@ -127,13 +131,24 @@ export async function runPeriodRetention(exec: Executor, ctx: QueryContext, a: P
       churnRate: rate === null ? null : 1 - rate,
     };
   });
+  return { periods, ...pooled(previous, retained) };
+}
+
+function pooled(previous: number, retained: number): PooledRetention {
   const pooledRate = ratio(retained, previous);
-  return { periods, previousCustomers: previous, retainedCustomers: retained, pooledRate, pooledChurnRate: pooledRate === null ? null : 1 - pooledRate };
+  return { previousCustomers: previous, retainedCustomers: retained, pooledRate, pooledChurnRate: pooledRate === null ? null : 1 - pooledRate };
+}
+
+/** The pooled figures alone, without a row per period: cheaper when no one asks for the periods. */
+export async function runPooledRetention(exec: Executor, ctx: QueryContext, a: PeriodRetentionArgs): Promise<PooledRetention> {
+  const [row] = await exec.rows<{ previous: number; retained: number }>(pooledRetentionSql(a), ctx);
+  return pooled(row!.previous, row!.retained);
 }
 
 export function retentionLoaders(exec: Executor, ctx: QueryContext) {
   return {
     retentionCohorts: kpiLoader((a: CohortArgs) => runRetentionCohorts(exec, ctx, a)),
     periodRetention: kpiLoader((a: PeriodRetentionArgs) => runPeriodRetention(exec, ctx, a)),
+    pooledRetention: kpiLoader((a: PeriodRetentionArgs) => runPooledRetention(exec, ctx, a)),
   };
 }

@@ -47,7 +47,7 @@ export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: S
     loaders.repeatPurchase.load(window),
     loaders.newCustomers.load(window),
     loaders.clvSummary.load({ ...periods, currency: a.currency, margin: a.margin }),
-    loaders.periodRetention.load(periods),
+    loaders.pooledRetention.load(periods),
     loaders.nps.load({ ...periods, surveyId: null }),
     loaders.csat.load({ ...periods, surveyId: null }),
     loaders.referralConversion.load({ from: a.from, to: a.to, asOf: a.asOf }),

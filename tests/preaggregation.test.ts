@@ -6,7 +6,7 @@ import { newCustomersSql } from '../loaders/customers.sql.js';
 import { Grain } from '../loaders/grain.js';
 import { referralCohortsSql, referralImpactSql } from '../loaders/referral.sql.js';
 import { repeatPurchaseSql } from '../loaders/repeat-purchase.sql.js';
-import { periodRetentionSql, retentionCohortsSql } from '../loaders/retention.sql.js';
+import { periodRetentionSql, pooledRetentionSql, retentionCohortsSql } from '../loaders/retention.sql.js';
 import type { Source } from '../loaders/sql.js';
 import { Rng } from '../scripts/generate/prng.js';
 import { startTestService, type TestService } from './helpers/service.js';
@@ -183,6 +183,7 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
           const cases: [string, (s: Source) => SqlQuery][] = [
             ['retentionCohorts', (s) => retentionCohortsSql(cohort, s)],
             ['periodRetention', (s) => periodRetentionSql(cohort, s)],
+            ['pooledRetention', (s) => pooledRetentionSql(cohort, s)],
             ['clv', (s) => clvSql({ ...cohort, currency: i % 3 === 0 ? 'EUR' : 'USD', margin: 1 }, periods, s)],
             ['clvSummary', (s) => clvSql({ ...cohort, currency: 'USD', margin: 1 }, null, s)],
             ['repeatPurchase', (s) => repeatPurchaseSql({ ...window, asOf, filter }, s)],
@@ -193,6 +194,11 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
             expect(r.rawUsedState).toBe(false);
             if (r.usedState) stateUsed++;
           }
+          // The pooled query (bit counts of the mask) sums what the per-period one counts.
+          const perPeriod = results[1]!.raw as { previous: number; retained: number }[];
+          expect(results[2]!.raw).toEqual([
+            { previous: perPeriod.reduce((n, r) => n + r.previous, 0), retained: perPeriod.reduce((n, r) => n + r.retained, 0) },
+          ]);
         }
       }
     }
@@ -213,6 +219,15 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
       expect(rows).toHaveLength(72);
       expect(rows).toEqual([...first!, ...second!]);
       expect(rows!.reduce((sum, r) => sum + r.retained, 0)).toBeGreaterThan(100);
+      // Pooled, the wide window sums its rows; the halves sum theirs by bit counts.
+      const pooled = await Promise.all(
+        [window('2019-01-01T00:00:00Z', '2025-01-01T00:00:00Z'), window('2019-01-01T00:00:00Z', '2022-01-01T00:00:00Z'), window('2022-01-01T00:00:00Z', '2025-01-01T00:00:00Z')].map(
+          (w) => svc.exec.rows<{ previous: number; retained: number }>(pooledRetentionSql(w, source), ctx),
+        ),
+      );
+      const total = (rs: { previous: number; retained: number }[]) => ({ previous: rs.reduce((n, r) => n + r.previous, 0), retained: rs.reduce((n, r) => n + r.retained, 0) });
+      expect(pooled[0]).toEqual([total(rows!)]);
+      expect([pooled[1]![0], pooled[2]![0]]).toEqual([total(first!), total(second!)]);
     }
   });
 
