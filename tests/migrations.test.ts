@@ -1,36 +1,24 @@
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../server/logger.js';
 import type { Executor } from '../server/executor.js';
 import { MIGRATIONS_DIR, MigrationError, migrate, readMigrations, renderMigration, splitStatements } from '../server/migrate.js';
-import { createExecutor } from '../server/service.js';
-import { openStorage, type Storage } from '../server/storage.js';
-import { testConfig } from './helpers/service.js';
+import { migrationSandbox } from './helpers/migrations.js';
 
 const DATABASE = 't_migrations';
 const ctx = { requestId: 'test' };
 const onDisk = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
 
-let storage: Storage;
 let exec: Executor;
 let dir: string;
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  const config = testConfig(DATABASE);
-  storage = await openStorage(config);
-  exec = createExecutor(storage, config, createLogger('silent'));
-  // The worker's engine directory outlives a test file; start from an empty database each run.
-  await exec.command(`DROP DATABASE IF EXISTS ${DATABASE}`, ctx);
-  await exec.command(`CREATE DATABASE ${DATABASE}`, ctx);
-  dir = mkdtempSync(join(tmpdir(), 'kpi-migrations-'));
-  cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+  ({ exec, dir, close } = await migrationSandbox(DATABASE));
 });
 
 afterAll(async () => {
-  await storage?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await close?.();
 });
 
 async function recorded() {

@@ -13,7 +13,8 @@ import { startTestService, type TestService } from './helpers/service.js';
 
 // A seeded random store (300 customers, ~3000 purchases in USD/EUR/GBP over 2023-2024, profiles,
 // referrals), ingested through POST /v1/events in several batches, so the pre-aggregated states
-// have unmerged parts when they are read (a referral's sign-up and click come in a later batch). Later batches resend earlier events (retries) and add
+// have unmerged parts when they are read (a referral's sign-up and click come in a later
+// batch). Later batches resend earlier events (retries) and add
 // purchases dated before their customer's first purchase (late events that move the cohort).
 // Every KPI builder is then run on both sources, 'auto' (pre-aggregates wherever they answer)
 // and 'raw' (raw tables only), and the rows must be identical.

@@ -1,15 +1,11 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Executor } from '../server/executor.js';
 import { referralOutcomesSql } from '../loaders/referral.sql.js';
 import { Params } from '../loaders/sql.js';
-import { createLogger } from '../server/logger.js';
+import type { Executor } from '../server/executor.js';
 import { MIGRATIONS_DIR, migrate } from '../server/migrate.js';
-import { createExecutor } from '../server/service.js';
-import { openStorage, type Storage } from '../server/storage.js';
-import { testConfig } from './helpers/service.js';
+import { migrationSandbox } from './helpers/migrations.js';
 
 // migrations/0011's per-referral state: referrals stored before it are backfilled, later ones
 // arrive through its view, and a referral split over unmerged parts reads as one (FINAL).
@@ -19,9 +15,9 @@ const DATABASE = 't_referral_state';
 const ctx = { requestId: 'referral-state-test' };
 const STATE = 'referral_state.sql';
 
-let storage: Storage;
 let exec: Executor;
 let dir: string;
+let close: (() => Promise<void>) | undefined;
 
 type Row = [string, 'INVITED' | 'CLICKED' | 'SIGNED_UP', string, string | null];
 
@@ -59,22 +55,13 @@ const state = () =>
   );
 
 beforeAll(async () => {
-  const config = testConfig(DATABASE);
-  storage = await openStorage(config);
-  exec = createExecutor(storage, config, createLogger('silent'));
-  await exec.command(`DROP DATABASE IF EXISTS ${DATABASE}`, ctx);
-  await exec.command(`CREATE DATABASE ${DATABASE}`, ctx);
   // Every migration before the state's, so referrals can be stored before it exists.
-  dir = mkdtempSync(join(tmpdir(), 'kpi-referral-state-'));
-  for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && !f.endsWith(STATE))) {
-    cpSync(join(MIGRATIONS_DIR, f), join(dir, f));
-  }
+  ({ exec, dir, close } = await migrationSandbox(DATABASE, (f) => !f.endsWith(STATE)));
   await migrate(exec, { dir });
 });
 
 afterAll(async () => {
-  await storage?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await close?.();
 });
 
 describe('per-referral state (migration 0011)', () => {
