@@ -57,8 +57,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type QueryObserver = (event: { query: string; durationMs: number; ok: boolean }) => void;
 
-/** What each embedded chDB session (one per client) holds from earlier SETs. */
-const sessionSettings = new WeakMap<object, Map<string, unknown>>();
+/** A setting whose SET may or may not have run (its statement failed): sent again when needed. */
+const UNKNOWN = Symbol('unknown');
+
+/**
+ * What each embedded chDB session (one per client) holds from earlier SETs, and the values the
+ * session had before a one-off setting (a caller's `extra`) was first set, to put back after it.
+ */
+interface Session {
+  held: Map<string, unknown>;
+  restore: Map<string, string>;
+}
+const sessions = new WeakMap<object, Session>();
 
 const TIMEOUT_CODES = new Set([159, 160, 394]); // TIMEOUT_EXCEEDED, TOO_SLOW, QUERY_WAS_CANCELLED
 
@@ -98,16 +108,19 @@ export class Executor {
     return () => this.observers.splice(this.observers.indexOf(fn), 1);
   }
 
-  private settings(extra?: ClickHouseSettings): ClickHouseSettings {
-    return this.unlessHeld({
-      max_execution_time: this.limits.maxExecutionTimeS,
-      max_memory_usage: String(this.limits.maxMemoryBytes),
-      // Counts come back as JSON numbers (the one place UInt64 strings are avoided); decimals too,
-      // parsed to the nearest double at the edge after ClickHouse summed them exactly.
-      output_format_json_quote_64bit_integers: 0,
-      output_format_json_quote_decimals: 0,
-      ...extra,
-    });
+  private async settings(extra?: ClickHouseSettings): Promise<ClickHouseSettings> {
+    return this.unlessHeld(
+      {
+        max_execution_time: this.limits.maxExecutionTimeS,
+        max_memory_usage: String(this.limits.maxMemoryBytes),
+        // Counts come back as JSON numbers (the one place UInt64 strings are avoided); decimals too,
+        // parsed to the nearest double at the edge after ClickHouse summed them exactly.
+        output_format_json_quote_64bit_integers: 0,
+        output_format_json_quote_decimals: 0,
+        ...extra,
+      },
+      extra,
+    );
   }
 
   /**
@@ -115,24 +128,38 @@ export class Executor {
    * multi-statement query lexes the whole text once more: for an insert, its inline body
    * (measured: 1.5 to 2 times the CPU of a lookup or insert without SETs). A SET holds for the
    * rest of the chDB session, so only settings whose value differs from what the session holds
-   * are sent. A failed statement forgets what it sent: its SETs may not have run.
+   * are sent. A one-off setting of one statement (`extra`) must not hold for the next ones: the
+   * next statement that does not ask for it sets it back to the session's earlier value.
    */
-  private unlessHeld(all: ClickHouseSettings): ClickHouseSettings {
+  private async unlessHeld(all: ClickHouseSettings, extra: ClickHouseSettings | undefined): Promise<ClickHouseSettings> {
     if (this.storage.mode !== 'embedded') return all;
-    let held = sessionSettings.get(this.storage.client);
-    if (!held) sessionSettings.set(this.storage.client, (held = new Map()));
+    let session = sessions.get(this.storage.client);
+    if (!session) sessions.set(this.storage.client, (session = { held: new Map(), restore: new Map() }));
+    const { held, restore } = session;
+    const unseen = Object.keys(extra ?? {}).filter((k) => !restore.has(k));
+    if (unseen.length > 0) {
+      const rs = await this.storage.client.query({
+        query: 'SELECT name, value FROM system.settings WHERE name IN {names:Array(String)}',
+        query_params: { names: unseen },
+        format: 'JSONEachRow',
+      });
+      for (const r of await rs.json<{ name: string; value: string }>()) restore.set(r.name, r.value);
+    }
     const send: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(all)) {
-      if (v === undefined || held.get(k) === v) continue;
+    const set = (k: string, v: unknown) => {
+      if (v === undefined || held.get(k) === v) return;
       send[k] = v;
       held.set(k, v);
-    }
+    };
+    for (const [k, v] of Object.entries(all)) set(k, v);
+    for (const [k, v] of restore) if (!(k in all) && held.has(k)) set(k, v);
     return send as ClickHouseSettings;
   }
 
+  /** A failed statement's SETs may or may not have run. */
   private forget(sent: ClickHouseSettings): void {
-    const held = sessionSettings.get(this.storage.client);
-    for (const k of Object.keys(sent)) held?.delete(k);
+    const held = sessions.get(this.storage.client)?.held;
+    for (const k of Object.keys(sent)) held?.set(k, UNKNOWN);
   }
 
   private queryId(ctx: QueryContext): string {
@@ -155,8 +182,9 @@ export class Executor {
     try {
       for (let attempt = 0; ; attempt++) {
         const queryId = this.queryId(ctx);
-        const settings = this.settings(extra);
+        let settings: ClickHouseSettings = {};
         try {
+          settings = await this.settings(extra);
           const result = await run(queryId, settings);
           ok = true;
           return result;
