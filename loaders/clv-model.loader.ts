@@ -1,5 +1,6 @@
 import type { ClickHouseSettings } from '@clickhouse/client';
 import DataLoader from 'dataloader';
+import { LRUCache } from 'lru-cache';
 import type { Executor, QueryContext } from '../server/executor.js';
 import { BadInputError, UnreachableCaseError } from '../server/errors.js';
 import { backtestHoldout, type BacktestResult, type HoldoutRow } from './clv-model/backtest.js';
@@ -7,9 +8,10 @@ import { expectedPurchases, fitBgNbd, probabilityAlive, type BgNbdParams, type R
 import { predictedClv } from './clv-model/clv.js';
 import { expectedAverageOrderValue, fitGammaGamma, type GammaGammaParams, type MonetaryRow } from './clv-model/gamma-gamma.js';
 import { ModelFitError } from './clv-model/optimize.js';
-import { atRiskSql, customerRfmSql, dataVersionSql, rfmTuplesSql, type AtRiskArgs, type RfmScope } from './clv-model.sql.js';
+import { atRiskSql, customerRfmSql, rfmTuplesSql, type AtRiskArgs, type RfmScope } from './clv-model.sql.js';
 import { argsKey, kpiLoader } from './kpi-loader.js';
 import { fromChDateTime, toChDateTime } from './sql.js';
+import { storeVersionSql } from './store-version.sql.js';
 
 export enum TimeUnit {
   DAY = 'DAY',
@@ -100,27 +102,38 @@ export interface AtRiskList {
 /** Per calibration frequency: [recency days, T days, holdout days, customers] and [spend, customers]. */
 type TupleRow = { frequency: number; tuples: [number, number, number, number][]; spend: [number, number][] };
 type CustomerRow = { customer_id: string; frequency: number; recency_days: number; t_days: number; monetary: number };
-type VersionRow = { n: number; received: string; calibration: number; through_holdout: number };
+type VersionRow = { table: string; rows: string; block: string; version: string };
 
 // Process-wide, shared by all requests: a fit of a million customers takes seconds, and its result
 // only changes when purchases do. Promises are stored so concurrent requests share one fit.
-const CACHE_ENTRIES = 16;
-const cache = new Map<string, Promise<unknown>>();
+const cache = new LRUCache<string, Promise<unknown>>({ max: 16 });
 
-function cached<T>(key: string, compute: () => Promise<T>): Promise<T> {
-  const hit = cache.get(key) as Promise<T> | undefined;
-  if (hit) {
-    cache.delete(key);
-    cache.set(key, hit);
-    return hit;
+/**
+ * The shared computation runs detached from the request that started it (no abort signal): if
+ * that client leaves, the others waiting on the same key still get their answer. Each caller
+ * stops waiting when its own request is aborted.
+ */
+function cached<T>(key: string, ctx: QueryContext, compute: (detached: QueryContext) => Promise<T>): Promise<T> {
+  let pending = cache.get(key) as Promise<T> | undefined;
+  if (!pending) {
+    const started = compute({ requestId: ctx.requestId });
+    pending = started;
+    cache.set(key, started);
+    started.catch(() => {
+      if (cache.get(key) === started) cache.delete(key);
+    });
   }
-  const pending = compute();
-  cache.set(key, pending);
-  pending.catch(() => {
-    if (cache.get(key) === pending) cache.delete(key);
+  return untilAborted(pending, ctx.signal);
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
   });
-  while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-  return pending;
 }
 
 // Purchases are sorted by customer: read in that order, the per-customer GROUP BY streams
@@ -194,16 +207,16 @@ function backtest(params: BgNbdParams, rows: readonly TupleRow[], holdoutLength:
   return { ...result, holdoutLength, relativeError };
 }
 
-async function dataVersion(exec: Executor, ctx: QueryContext, calibrationEnd: Date, holdoutEnd: Date | null): Promise<VersionRow> {
-  return (await exec.rows<VersionRow>(dataVersionSql(calibrationEnd, holdoutEnd), ctx))[0]!;
+async function dataVersion(exec: Executor, ctx: QueryContext): Promise<VersionRow[]> {
+  return exec.rows<VersionRow>(storeVersionSql(['purchases'], exec.storage.cluster), ctx);
 }
 
 /**
  * The cache key names what the model depends on and nothing finer: T counts whole days, so two
  * calibration ends on the same UTC day over the same purchases give the same model (which is
- * what lets a defaulted "now" hit the cache).
+ * what lets a defaulted "now" hit the cache). Any write to purchases starts a new model.
  */
-function modelKey(exec: Executor, a: ClvModelArgs, version: VersionRow): string {
+function modelKey(exec: Executor, a: ClvModelArgs, version: VersionRow[]): string {
   return argsKey({
     kind: 'clvModel',
     db: exec.database,
@@ -215,13 +228,13 @@ function modelKey(exec: Executor, a: ClvModelArgs, version: VersionRow): string 
   });
 }
 
-async function modelAt(exec: Executor, ctx: QueryContext, a: ClvModelArgs, version: VersionRow): Promise<ClvModel> {
-  const model = await cached(modelKey(exec, a, version), async () => fitModel(await exec.rows<TupleRow>(rfmTuplesSql(a), ctx, IN_ORDER), a));
+async function modelAt(exec: Executor, ctx: QueryContext, a: ClvModelArgs, version: VersionRow[]): Promise<ClvModel> {
+  const model = await cached(modelKey(exec, a, version), ctx, async (detached) => fitModel(await exec.rows<TupleRow>(rfmTuplesSql(a), detached, IN_ORDER), a));
   return { ...model, calibrationEnd: a.calibrationEnd, holdoutEnd: a.holdoutEnd };
 }
 
 export async function runClvModel(exec: Executor, ctx: QueryContext, a: ClvModelArgs): Promise<ClvModel> {
-  return modelAt(exec, ctx, a, await dataVersion(exec, ctx, a.calibrationEnd, a.holdoutEnd));
+  return modelAt(exec, ctx, a, await dataVersion(exec, ctx));
 }
 
 /** Calibration summaries of one batch of customers, in whole days; null for customers without a calibration purchase. */
@@ -257,12 +270,12 @@ function predict(model: ClvModel, row: CustomerRow, a: PredictionArgs): Customer
 async function runAtRisk(exec: Executor, ctx: QueryContext, a: AtRiskArgs): Promise<AtRiskList> {
   // P(alive) does not depend on the time unit the model is fitted in; weeks it is.
   const scope = { calibrationEnd: a.calibrationEnd, holdoutEnd: null, currency: a.currency };
-  const version = await dataVersion(exec, ctx, a.calibrationEnd, null);
+  const version = await dataVersion(exec, ctx);
   const model = await modelAt(exec, ctx, { ...scope, timeUnit: TimeUnit.WEEK }, version);
   const { calibrationEnd: _exact, ...rest } = a;
   const key = argsKey({ kind: 'atRisk', db: exec.database, calibrationDay: utcDay(a.calibrationEnd), ...rest, version });
   type Row = Omit<CustomerRow, 'monetary'> & { revenue: string; orders: number; last_at: string; p_alive: number; value_at_risk: number; total: number };
-  const rows = await cached(key, () => exec.rows<Row>(atRiskSql(a, model.bgnbd), ctx, IN_ORDER));
+  const rows = await cached(key, ctx, (detached) => exec.rows<Row>(atRiskSql(a, model.bgnbd), detached, IN_ORDER));
   return {
     calibrationEnd: a.calibrationEnd,
     currency: a.currency,

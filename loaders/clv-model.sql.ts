@@ -82,21 +82,6 @@ export function customerRfmSql(s: Omit<RfmScope, 'holdoutEnd'>, ids: readonly st
     FROM (${customerSummaries(p, { ...s, holdoutEnd: null }, ids)})`);
 }
 
-/**
- * A cheap fingerprint of the purchases a model depends on: any insert changes count() or
- * max(received_at), and the purchases inside each window are identified by their count as long
- * as nothing else changed.
- */
-export function dataVersionSql(calibrationEnd: Date, holdoutEnd: Date | null): SqlQuery {
-  const p = new Params();
-  const calEnd = p.time(calibrationEnd, 'calibrationEnd');
-  const end = holdoutEnd ? p.time(holdoutEnd, 'holdoutEnd') : calEnd;
-  return p.sql(`
-    SELECT count() AS n, toString(max(received_at)) AS received, countIf(occurred_at <= ${calEnd}) AS calibration,
-           countIf(occurred_at <= ${end}) AS through_holdout
-    FROM ${T.purchases}`);
-}
-
 export interface AtRiskArgs {
   calibrationEnd: Date;
   currency: string;

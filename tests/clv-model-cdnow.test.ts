@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCustomerRfm } from '../loaders/clv-model.loader.js';
+import { runClvModel, runCustomerRfm, TimeUnit } from '../loaders/clv-model.loader.js';
 import { rfmTuplesSql } from '../loaders/clv-model.sql.js';
 import { insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
@@ -227,6 +227,43 @@ describe.skipIf(!haveCdnow)('CDNOW sample through the service', () => {
     expect(b.total.predictedMean).toBeCloseTo(0.701, 3);
     expect(b.relativeError).toBeCloseTo((b.total.predictedMean - b.total.actualMean) / b.total.actualMean, 12);
     expect(b.total.meanAbsoluteError).toBeCloseTo(0.79, 2);
+  });
+
+  it('shares one fit between requests, and finishes it for the others when the request that started it leaves', async () => {
+    // DAY: a model none of the tests above fitted.
+    const args = { calibrationEnd: new Date(CALIBRATION_END), holdoutEnd: null, currency: 'USD', timeUnit: TimeUnit.DAY };
+    const leaving = new AbortController();
+    let fits = 0;
+    const stop = svc.exec.observe(({ query }) => {
+      if (query.includes('GROUPING SETS')) fits++;
+      // The first request leaves as soon as it knows the store's version, before its fit returns.
+      else if (query.includes('system.parts')) leaving.abort();
+    });
+    try {
+      const [left, stayed] = await Promise.allSettled([
+        runClvModel(svc.exec, { requestId: 'left', signal: leaving.signal }, args),
+        runClvModel(svc.exec, { requestId: 'stayed' }, args),
+      ]);
+      expect(left.status).toBe('rejected');
+      expect(stayed.status).toBe('fulfilled');
+      expect(fits).toBe(1);
+    } finally {
+      stop();
+    }
+    // A cached model costs one look at the parts' metadata, not a scan of purchases; any new purchase refits it.
+    const statements: string[] = [];
+    const watch = svc.exec.observe(({ query }) => statements.push(query));
+    try {
+      await runClvModel(svc.exec, { requestId: 'again' }, args);
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatch(/system\.parts/);
+      await insertPurchases(svc.exec, [['late-1', '1998-07-01T00:00:00Z', '5', 'USD']]);
+      statements.length = 0;
+      await runClvModel(svc.exec, { requestId: 'after-insert' }, args);
+      expect(statements.filter((q) => q.includes('GROUPING SETS'))).toHaveLength(1);
+    } finally {
+      watch();
+    }
   });
 
   it('lists valuable customers who are probably gone, by revenue at risk, with the same P(alive) as the predictions', async () => {
