@@ -1,4 +1,5 @@
 import type { SqlQuery } from '../server/executor.js';
+import { argsKey } from './kpi-loader.js';
 
 /** Table references; the database is bound by the executor as `{db:Identifier}`. */
 export const T = {
@@ -25,8 +26,15 @@ export class Params {
 
   constructor(readonly source: Source = 'auto') {}
 
+  /**
+   * A fixed name lets fragments share one placeholder (`asOf` in every subquery); binding it
+   * again to another value would silently change what the earlier fragment reads.
+   */
   add(type: string, value: unknown, name?: string): string {
     const key = name ?? `p${++this.n}`;
+    if (key in this.values && argsKey(this.values[key]) !== argsKey(value)) {
+      throw new Error(`SQL parameter "${key}" is already bound to ${argsKey(this.values[key])}, not ${argsKey(value)}`);
+    }
     this.values[key] = value;
     return `{${key}:${type}}`;
   }
