@@ -17,13 +17,6 @@ const JAN = '2024-01-01T00:00:00Z';
 const FEB = '2024-02-01T00:00:00Z';
 const MAY = '2024-05-01T00:00:00Z';
 
-/** 95% margin of error exactly as the spec writes it, from hand-counted n, promoters, detractors. */
-function margin(n: number, promoters: number, detractors: number): number {
-  const p = promoters / n;
-  const d = detractors / n;
-  return 100 * 1.96 * Math.sqrt((p + d - (p - d) ** 2) / n);
-}
-
 let seq = 0;
 const survey = (kind: 'NPS' | 'CSAT', surveyId: string, customerId: string, score: number, occurredAt: string) => ({
   eventId: `sv-${++seq}`, customerId, surveyId, kind, score, occurredAt,
@@ -98,9 +91,9 @@ describe('voice of the customer KPIs', () => {
   });
 
   it('classifies 6 as detractor, 7 and 8 as passives, 9 as promoter', async () => {
-    // n = 4, p = d = 0.25: 196 x sqrt((0.5 - 0) / 4) = 196 x 0.353553 = 69.2965
+    // n = 4, p = d = 0.25: 196 x sqrt((0.5 - 0) / 4) = 196 / sqrt(8) = 49 x sqrt(2)
     expect(await nps({ from: JAN, to: MAY, surveyId: 'edge' })).toEqual({
-      responses: 4, promoters: 1, passives: 2, detractors: 1, score: 0, marginOfError: 69.29646455628166,
+      responses: 4, promoters: 1, passives: 2, detractors: 1, score: 0, marginOfError: expect.closeTo(49 * Math.SQRT2, 9),
       series: [{ periodStart: '2024-03-01T00:00:00.000Z', responses: 4, promoters: 1, passives: 2, detractors: 1, score: 0 }],
     });
   });
@@ -130,7 +123,8 @@ describe('voice of the customer KPIs', () => {
   it('builds a monthly series in UTC and in a named zone', async () => {
     // UTC: Jan = the 10 January responses; Feb = n1's 6. Totals n = 11, p = 5/11, d = 4/11, score = 100/11.
     expect(await nps({ from: JAN, to: MAY, surveyId: 'q1', grain: 'MONTH' })).toEqual({
-      responses: 11, promoters: 5, passives: 2, detractors: 4, score: 100 / 11, marginOfError: margin(11, 5, 4),
+      responses: 11, promoters: 5, passives: 2, detractors: 4, score: 100 / 11, // p = 5/11, d = 4/11: ((9/11) - (1/11)^2) / 11 = 98/1331, so 196 x sqrt(98/1331) = 1372 x sqrt(22) / 121
+      marginOfError: expect.closeTo((1372 * Math.sqrt(22)) / 121, 9),
       series: [
         { periodStart: '2024-01-01T00:00:00.000Z', responses: 10, promoters: 5, passives: 2, detractors: 3, score: 20 },
         { periodStart: '2024-02-01T00:00:00.000Z', responses: 1, promoters: 0, passives: 0, detractors: 1, score: -100 },
@@ -160,7 +154,8 @@ describe('voice of the customer KPIs', () => {
     expect(await nps({ from: JAN, to: MAY, surveyId: 'nope' })).toMatchObject({ responses: 0, score: null });
     // US customers n1-n5: five January promoters and n1's February 6 → n = 6, score = 100 x 4 / 6.
     expect(await nps({ from: JAN, to: MAY, filter: { country: ['US'] } })).toMatchObject({
-      responses: 6, promoters: 5, passives: 0, detractors: 1, score: 400 / 6, marginOfError: margin(6, 5, 1),
+      responses: 6, promoters: 5, passives: 0, detractors: 1, score: 400 / 6, // p = 5/6, d = 1/6: (1 - (4/6)^2) / 6 = 5/54
+      marginOfError: expect.closeTo(196 * Math.sqrt(5 / 54), 9),
     });
   });
 
