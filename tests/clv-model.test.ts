@@ -21,6 +21,7 @@ import {
 } from '../loaders/clv-model/gamma-gamma.js';
 import { bfgs, minimize, ModelFitError, nelderMead } from '../loaders/clv-model/optimize.js';
 import { digamma, hyp2f1, lbeta, lgamma } from '../loaders/clv-model/special.js';
+import { expectedIfAliveByQuadrature } from './helpers/bgnbd-reference.js';
 import { haveCdnow, readCdnowSample, readCdnowSummary, warnIfNoCdnow } from './helpers/cdnow.js';
 
 // Fader, Hardie & Lee (2005), Table 1 / lifetimes' documentation, CDNOW sample in weeks.
@@ -29,25 +30,6 @@ const CDNOW_GAMMA_GAMMA: GammaGammaParams = { p: 6.25, q: 3.74, v: 15.44 };
 
 function expectWithinRelative(actual: number, expected: number, tolerance: number): void {
   expect(Math.abs(actual - expected) / Math.abs(expected)).toBeLessThanOrEqual(tolerance);
-}
-
-/**
- * E[Y(t) | alive] by brute-force quadrature, independent of ₂F₁: with λ ~ Gamma(r + x, alpha + T)
- * and p ~ Beta(a, b + x) a live customer buys (1 − E[e^(−λ·p·t)]) / p in expectation.
- * Substituting p = u^(1/a) removes the Beta density's singularity at 0 for the midpoint rule.
- */
-function expectedIfAliveByQuadrature({ r, alpha, a, b }: BgNbdParams, t: number, x: number, T: number): number {
-  const shape = r + x;
-  const scale = alpha + T;
-  const bPost = b + x;
-  const steps = 200_000;
-  let sum = 0;
-  for (let i = 0; i < steps; i++) {
-    const p = ((i + 0.5) / steps) ** (1 / a);
-    const perCustomer = -Math.expm1(-shape * Math.log1p((p * t) / scale)) / p;
-    sum += perCustomer * (1 - p) ** (bPost - 1);
-  }
-  return sum / steps / (a * Math.exp(lbeta(a, bPost)));
 }
 
 /** A double's exact binary value as numerator / 2^k. */
