@@ -7,13 +7,17 @@ import { startTestService, testConfig, type TestService } from './helpers/servic
 // graphql-js words it "more that"; the test does not pin its spelling.
 const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] 5000 tokens\. Parsing aborted\.$/;
 
-/** Sends a document and times the round trip; the body is serialized before the clock starts. */
-async function timedGql(svc: TestService, query: string) {
-  const body = JSON.stringify({ query });
-  const started = performance.now();
-  const res = await fetch(`${svc.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  const r = (await res.json()) as { data?: any; errors?: any[] };
-  return { ...r, status: res.status, ms: performance.now() - started };
+/** Sends a document and counts the statements the service ran for it: a refused document runs none. */
+async function countedGql(svc: TestService, query: string) {
+  let statements = 0;
+  const stop = svc.exec.observe(() => statements++);
+  try {
+    const res = await fetch(`${svc.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const r = (await res.json()) as { data?: any; errors?: any[] };
+    return { ...r, status: res.status, statements };
+  } finally {
+    stop();
+  }
 }
 
 function nestedOfType(levels: number): string {
@@ -31,16 +35,14 @@ describe('GraphQL guardrails', () => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startTestService('t_guardrails');
-    // The first request pays for compiling the request path; the timings below are about the documents.
-    await svc.gql('{ storageVersion }');
   });
   afterAll(async () => {
     await svc?.stop();
   });
 
   it('refuses a document nested past GRAPHQL_MAX_DEPTH', async () => {
-    const r = await timedGql(svc, nestedOfType(12));
-    expect(r.ms).toBeLessThan(1000);
+    const r = await countedGql(svc, nestedOfType(12));
+    expect(r.statements).toBe(0);
     expect(r.status).toBe(400);
     expect(r.data).toBeUndefined();
     expect(r.errors).toHaveLength(1);
@@ -54,9 +56,9 @@ describe('GraphQL guardrails', () => {
     expect(r.data.__type.fields[0].type).toHaveProperty('ofType');
   });
 
-  it('refuses 50,000 fields at parse time, in well under a second', async () => {
-    const r = await timedGql(svc, `{ ${'storageVersion '.repeat(50_000)}}`);
-    expect(r.ms).toBeLessThan(1000);
+  it('refuses 50,000 fields at parse time', async () => {
+    const r = await countedGql(svc, `{ ${'storageVersion '.repeat(50_000)}}`);
+    expect(r.statements).toBe(0);
     expect(r.status).toBe(400);
     expect(r.errors).toHaveLength(1);
     expect(r.errors![0].message).toMatch(TOKEN_LIMIT);
@@ -65,8 +67,8 @@ describe('GraphQL guardrails', () => {
 
   it('refuses 2,000 aliases before validation runs', async () => {
     const aliases = Array.from({ length: 2000 }, (_, i) => `a${i}: storageVersion`).join(' ');
-    const r = await timedGql(svc, `{ ${aliases} }`);
-    expect(r.ms).toBeLessThan(1000);
+    const r = await countedGql(svc, `{ ${aliases} }`);
+    expect(r.statements).toBe(0);
     expect(r.status).toBe(400);
     expect(r.errors![0].message).toMatch(TOKEN_LIMIT);
     expect(r.errors![0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
@@ -74,8 +76,8 @@ describe('GraphQL guardrails', () => {
 
   it('refuses one alias more than GRAPHQL_MAX_ALIASES', async () => {
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: storageVersion`).join(' ')} }`;
-    const r = await timedGql(svc, aliases(31));
-    expect(r.ms).toBeLessThan(1000);
+    const r = await countedGql(svc, aliases(31));
+    expect(r.statements).toBe(0);
     expect(r.status).toBe(400);
     expect(r.errors).toEqual([
       expect.objectContaining({
@@ -89,8 +91,8 @@ describe('GraphQL guardrails', () => {
   });
 
   it('refuses a document whose cost exceeds GRAPHQL_MAX_COST', async () => {
-    const r = await timedGql(svc, fragmentBomb(4));
-    expect(r.ms).toBeLessThan(1000);
+    const r = await countedGql(svc, fragmentBomb(4));
+    expect(r.statements).toBe(0);
     expect(r.status).toBe(400);
     const messages = r.errors!.map((e) => e.message);
     expect(messages.some((m) => /^Query Cost limit of 20000 exceeded, found \d+(\.\d+)?\.$/.test(m))).toBe(true);
@@ -110,14 +112,12 @@ describe('GraphQL guardrails', () => {
 
   it('stops a statement at its time limit with an error that names the limit and no SQL', async () => {
     const exec = createExecutor(svc.storage, testConfig('t_guardrails', { QUERY_MAX_EXECUTION_TIME: '0.1' }), createLogger('silent'));
-    const started = performance.now();
     const err = await exec
       .rows({ query: 'SELECT sum(cityHash64(number)) FROM numbers(100000000000)', query_params: {} }, { requestId: 'slow-1' })
       .then(
         () => undefined,
         (e: unknown) => e,
       );
-    expect(performance.now() - started).toBeLessThan(5000);
     expect(err).toBeInstanceOf(TimeoutError);
     const timeout = err as TimeoutError;
     expect(timeout.message).toBe(
