@@ -30,6 +30,8 @@ const API_KEYS = [`ops:admin:${ADMIN}`, `dash:read:sha256:${hashKey(READER).toSt
 /** Time that moves only when told; due timers fire when it passes them. */
 class FakeClock implements Clock {
   private timers: { at: number; fn: () => void }[] = [];
+  /** Timers that came due and ran, so a test can tell that nothing ran yet. */
+  fired = 0;
   constructor(private t: number) {}
   now(): Date {
     return new Date(this.t);
@@ -45,6 +47,7 @@ class FakeClock implements Clock {
     this.t = Date.parse(iso);
     const due = this.timers.filter((x) => x.at <= this.t);
     this.timers = this.timers.filter((x) => x.at > this.t);
+    this.fired += due.length;
     for (const x of due) x.fn();
   }
 }
@@ -129,7 +132,7 @@ describe('persisted KPI snapshots', () => {
     const scheduled = await features({ config, exec: svc.exec, writer: new EventWriter(svc.exec), log: createLogger('silent'), clock });
     try {
       clock.set('2024-03-14T23:59:59.999Z');
-      await new Promise((r) => setTimeout(r, 200));
+      expect(clock.fired).toBe(0);
       expect(await latest('trailing-30d')).toBeNull();
 
       clock.set('2024-03-15T00:00:00.000Z');
