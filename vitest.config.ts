@@ -10,6 +10,8 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts'],
+    // Creates and finally removes the run's folder of per-worker engine directories.
+    globalSetup: ['tests/global-setup.ts'],
     pool: 'forks',
     // One chDB engine per process: each worker gets its own data directory (tests/helpers).
     maxWorkers: 2,

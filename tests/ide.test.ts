@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prefersHtml } from '../server/ide.js';
+import { prerequisite } from './helpers/prerequisite.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-if (!HAS_CHROMIUM) console.warn(`tests/ide.test.ts: ${CHROMIUM} is missing, so the browser tests are skipped (apt-get install chromium).`);
+const HAS_CHROMIUM = prerequisite(existsSync(CHROMIUM), CHROMIUM, 'apt-get install chromium');
 
 const SECRET = 'ide-test-secret-0123456789';
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';

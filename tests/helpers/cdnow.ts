@@ -1,15 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prerequisite } from './prerequisite.js';
 
 /** The shared CDNOW files (../shared/datasets/cdnow, or DATASETS_DIR/cdnow); tests skip when absent. */
 const datasetsDir = process.env.DATASETS_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'datasets');
 export const cdnowDir = join(datasetsDir, 'cdnow');
-export const haveCdnow = existsSync(join(cdnowDir, 'CDNOW_sample.txt')) && existsSync(join(cdnowDir, 'cdnow_customers_summary.csv'));
-
-export function warnIfNoCdnow(what: string): void {
-  if (!haveCdnow) console.warn(`skipping ${what}: ${cdnowDir} not found (set DATASETS_DIR)`);
-}
+export const haveCdnow = prerequisite(
+  existsSync(join(cdnowDir, 'CDNOW_sample.txt')) && existsSync(join(cdnowDir, 'cdnow_customers_summary.csv')),
+  `the CDNOW data set in ${cdnowDir}`,
+  'the shared datasets folder, or set DATASETS_DIR',
+);
 
 /** CDNOW_sample.txt as text (no header: master_id sample_id yyyymmdd cds dollars). */
 export function readCdnowSample(): string {

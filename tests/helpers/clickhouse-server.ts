@@ -2,18 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { prerequisite } from './prerequisite.js';
 import { freePort, waitFor } from './process.js';
 
 /**
  * Debian's clickhouse-server package ships 18.16: far below the supported minimum, which is
  * exactly what these tests need, a real server the service must refuse with a clear reason.
  */
-export const BINARY = [process.env.CLICKHOUSE_SERVER_BIN, '/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server'].find(
+const found = [process.env.CLICKHOUSE_SERVER_BIN, '/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server'].find(
   (p): p is string => p !== undefined && existsSync(p),
 );
-if (!BINARY) {
-  console.warn('clickhouse-server tests skipped: no clickhouse-server binary (apt-get install clickhouse-server, or set CLICKHOUSE_SERVER_BIN)');
-}
+export const BINARY = prerequisite(found !== undefined, 'a clickhouse-server binary', 'apt-get install clickhouse-server, or set CLICKHOUSE_SERVER_BIN')
+  ? found
+  : undefined;
 
 export const USER = 'kpi';
 export const PASSWORD = 'kpi-test-password';

@@ -7,7 +7,7 @@ import { startService, type Service } from '../../server/service.js';
 
 /** One engine directory per vitest worker process; each test file gets its own database in it. */
 export function workerDataDir(): string {
-  const dir = join(tmpdir(), `kpi-tests-${process.pid}`);
+  const dir = join(process.env.KPI_TEST_RUN_DIR ?? tmpdir(), `kpi-tests-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   return dir;
 }
