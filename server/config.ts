@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { parseApiKeys, type ApiKey } from './auth.js';
-import { parseSnapshotSchedule, type ScheduledSnapshot } from './snapshots/scheduler.js';
+import { parseSnapshotSchedule, type ScheduledSnapshot } from './snapshots/schedule.js';
 
 /** Raised at start when the environment holds a value the service cannot run with. */
 export class ConfigError extends Error {
