@@ -5,6 +5,7 @@ import { createLoaders } from './index.js';
 import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE, type SnapshotCursor } from './kpi-snapshots.sql.js';
 import { KPI_DEFINITIONS_VERSION, runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.loader.js';
 import { fromChDateTime, toChDateTime } from './sql.js';
+import { snapshotNameProblem } from './snapshot-name.js';
 
 export interface StoredSnapshot {
   id: string;
@@ -22,17 +23,12 @@ interface SnapshotRow {
   createdAt: string;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 export const MAX_PAGE = 100;
 const DATE_FIELDS = ['from', 'to', 'asOf', 'generatedAt'] as const;
 
 export function checkSnapshotName(name: string): string {
-  if (!NAME.test(name)) {
-    throw new BadInputError(
-      `"name" must be 1..128 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit (got ${JSON.stringify(name)})`,
-      'name',
-    );
-  }
+  const problem = snapshotNameProblem(name);
+  if (problem) throw new BadInputError(`"name" ${problem}`, 'name');
   return name;
 }
 

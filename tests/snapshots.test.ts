@@ -21,6 +21,7 @@ import type { Clock } from '../server/snapshots/scheduler.js';
 import { insertPurchases } from './helpers/events.js';
 import { waitFor } from './helpers/process.js';
 import { startTestService, testConfig, type TestService } from './helpers/service.js';
+import { checkSnapshotName } from '../loaders/kpi-snapshots.loader.js';
 
 const DATABASE = 't_snapshots';
 const ADMIN = 'admin-key-0123456789';
@@ -83,6 +84,11 @@ describe('SNAPSHOT_SCHEDULE', () => {
     ]);
     expect(error?.problems.at(-1)).toMatch(/^SNAPSHOT_SCHEDULE syntax: \[name=\]window@cadence/);
     expect(() => loadConfig({ SNAPSHOT_SCHEDULE: 'x=last-day@daily;x=last-week@weekly' })).toThrow('SNAPSHOT_SCHEDULE entry 2 ("x=last-week@weekly"): name "x" is used twice');
+    // The same name rule as takeSnapshot's.
+    expect(() => loadConfig({ SNAPSHOT_SCHEDULE: '_x=last-day@daily' })).toThrow(
+      'SNAPSHOT_SCHEDULE entry 1 ("_x=last-day@daily"): name must be 1..128 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit (got "_x")',
+    );
+    expect(() => checkSnapshotName('_x')).toThrow('"name" must be 1..128 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit (got "_x")');
   });
 
   it('covers whole UTC calendar periods before the run for last-<unit> windows', () => {

@@ -2,6 +2,7 @@
 // check it without loading anything that runs queries.
 import { addUnits, CALENDAR_UNITS, startOf, type CalendarUnit } from '../../loaders/calendar.js';
 import { Grain } from '../../loaders/grain.js';
+import { snapshotNameProblem } from '../../loaders/snapshot-name.js';
 
 /** Calendar units in UTC: cadences fire at their starts, `last-<unit>` windows cover one whole unit. */
 const UNITS = CALENDAR_UNITS;
@@ -27,7 +28,6 @@ const SCHEDULE_SYNTAX =
   `last-${UNITS.join('|last-')} and cadence is ${Object.keys(CADENCES).join('|')} ` +
   '(e.g. "trailing-30d@daily;board=last-month@monthly,grain=WEEK")';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 function parseWindow(text: string): SnapshotWindow {
   const trailing = /^trailing-(\d{1,6})([hdw])$/.exec(text);
@@ -52,7 +52,8 @@ function parseEntry(text: string): ScheduledSnapshot {
   const eq = target.indexOf('=');
   const windowText = eq < 0 ? target : target.slice(eq + 1);
   const name = eq < 0 ? windowText : target.slice(0, eq);
-  if (!NAME.test(name)) throw new Error(`name "${name}" must be 1..128 letters, digits, "_", ".", ":" or "-"`);
+  const problem = snapshotNameProblem(name);
+  if (problem) throw new Error(`name ${problem}`);
   const entry: ScheduledSnapshot = { name, window: parseWindow(windowText), cadence, grain: Grain.MONTH, currency: undefined };
   for (const option of options) {
     const [key, value = ''] = option.split('=', 2);
