@@ -1,6 +1,6 @@
 import type { SqlQuery } from '../server/executor.js';
 import { customerStateSql, monthOf, monthToPeriod, monthWindow } from './activity.sql.js';
-import { cohortFragments, type CohortArgs } from './retention.sql.js';
+import { cohortFragments, type CohortArgs } from './cohort.sql.js';
 import { Params, T, type Source } from './sql.js';
 
 export interface ClvArgs extends CohortArgs {

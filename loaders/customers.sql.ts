@@ -1,7 +1,7 @@
 import type { SqlQuery } from '../server/executor.js';
 import type { FilteredWindow } from './args.js';
 import { customerFilterSql } from './customer-filter.js';
-import { firstPurchasesSql } from './referral.sql.js';
+import { firstPurchasesSql } from './cohort.sql.js';
 import { Params, T, type Source } from './sql.js';
 
 /** Purchase history and latest profile of many customers in one query (the DataLoader's batch). */

@@ -1,15 +1,10 @@
 import type { SqlQuery } from '../server/executor.js';
 import { dateStart, periodDate, type Grain } from './grain.js';
-import { customerStateSql, firstPurchasesFromState, monthOf, monthWindow } from './activity.sql.js';
+import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
+import { firstPurchasesSql } from './cohort.sql.js';
 import { Params, T, type Source } from './sql.js';
 
 export const DEFAULT_ATTRIBUTION_DAYS = 90;
-
-/** First purchase ever per customer, as of `asOf`: the anchor of cohorts and conversions. */
-export function firstPurchasesSql(asOf: string, source: Source): string {
-  if (source === 'auto') return firstPurchasesFromState(asOf);
-  return `SELECT customer_id, min(occurred_at) AS first_at FROM ${T.purchases} WHERE occurred_at <= ${asOf} GROUP BY customer_id`;
-}
 
 /**
  * A referral's stages from its raw events, grouped as migrations/0011's view groups them: its

@@ -1,7 +1,8 @@
 import type { Executor, QueryContext } from '../server/executor.js';
 import { rateWithInterval } from './args.js';
 import { kpiLoader } from './kpi-loader.js';
-import { periodRetentionSql, pooledRetentionSql, retentionCohortsSql, type CohortArgs, type PeriodRetentionArgs } from './retention.sql.js';
+import type { CohortArgs } from './cohort.sql.js';
+import { periodRetentionSql, pooledRetentionSql, retentionCohortsSql, type PeriodRetentionArgs } from './retention.sql.js';
 import { fromChDateTime, ratio } from './sql.js';
 
 /** Retained customers at one offset, as counts and rates with their 95% Wilson interval. */

@@ -1,0 +1,47 @@
+// Cohort membership: a customer's first purchase ever, and the cohort of each customer by the
+// period that contains it. Every cohort KPI (retention, CLV) and the referral and customer
+// queries anchor on these fragments.
+import { firstPurchasesFromState, monthAligned } from './activity.sql.js';
+import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
+import { dateStart, Grain, indexDate, periodDate, periodIndex } from './grain.js';
+import { Params, T, type Source } from './sql.js';
+
+/** First purchase ever per customer, as of `asOf`: the anchor of cohorts and conversions. */
+export function firstPurchasesSql(asOf: string, source: Source): string {
+  if (source === 'auto') return firstPurchasesFromState(asOf);
+  return `SELECT customer_id, min(occurred_at) AS first_at FROM ${T.purchases} WHERE occurred_at <= ${asOf} GROUP BY customer_id`;
+}
+
+export interface CohortArgs {
+  grain: Grain;
+  from: Date;
+  to: Date;
+  periods: number;
+  asOf: Date;
+  timezone: string;
+  filter?: CustomerFilterArgs | null;
+}
+
+/**
+ * Shared pieces of every cohort KPI (retention, CLV): bound parameters, the period index of
+ * an instant, the index range of periods starting in [from, to), and the cohort members.
+ */
+export function cohortFragments(a: CohortArgs, p: Params) {
+  const tz = p.add('String', a.timezone, 'tz');
+  const asOf = p.time(a.asOf, 'asOf');
+  const from = p.time(a.from, 'from');
+  const to = p.time(a.to, 'to');
+  const idx = (instant: string) => periodIndex(a.grain, periodDate(a.grain, instant, tz));
+  const startOf = (index: string) => dateStart(indexDate(a.grain, index), tz);
+  // The first period starting at or after an instant: its own period when it starts exactly there.
+  const ceilIdx = (instant: string) => `(${idx(instant)} + (${startOf(idx(instant))} < ${instant}))`;
+  const filter = customerFilterSql(a.filter, asOf, p);
+  const inCohorts = (c: string) => `${c} >= ${ceilIdx(from)} AND ${c} < ${ceilIdx(to)}`;
+  const members = `
+    SELECT customer_id, ${idx('first_at')} AS c
+    FROM (${firstPurchasesSql(asOf, p.source)})
+    WHERE ${inCohorts('c')}${filter ? ` AND ${filter}` : ''}`;
+  // The pre-aggregated state counts whole UTC months; other periods read raw purchases.
+  const state = p.source === 'auto' && monthAligned(a.grain, a.timezone);
+  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, state };
+}
