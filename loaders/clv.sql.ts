@@ -1,5 +1,6 @@
 import type { SqlQuery } from '../server/executor.js';
 import { customerStateSql, monthOf, monthsToPeriods, monthToPeriod, monthWindow } from './activity.sql.js';
+import { periodDate } from './grain.js';
 import { cohortFragments, type CohortArgs } from './retention.sql.js';
 import { Params, T, type Source } from './sql.js';
 
@@ -84,12 +85,18 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
       )`);
   }
 
+  // Per customer first (the table is ordered by customer), each customer's distinct period
+  // dates (no index is needed to tell periods apart): uniqExact over the window's (customer,
+  // period) pairs was several times slower (docs/performance.md, "CLV definitions version 2").
   const summary = `
-    SELECT toString(sum(amount)) AS revenue, count() AS orders, uniqExact(customer_id) AS customers,
-      uniqExact(customer_id, ${f.idx('occurred_at')}) AS active_customer_periods
-    FROM ${T.purchases}
-    WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND occurred_at <= ${f.asOf} AND currency = ${currency}
-      ${f.filter ? `AND ${f.filter}` : ''}`;
+    SELECT toString(sum(r)) AS revenue, sum(o) AS orders, count() AS customers, sum(length(ps)) AS active_customer_periods
+    FROM (
+      SELECT sum(amount) AS r, count() AS o, groupUniqArray(${periodDate(a.grain, 'occurred_at', f.tz)}) AS ps
+      FROM ${T.purchases}
+      WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND occurred_at <= ${f.asOf} AND currency = ${currency}
+        ${f.filter ? `AND ${f.filter}` : ''}
+      GROUP BY customer_id
+    )`;
   const cohorts =
     periods === null
       ? `SELECT ${NO_COHORTS} AS cohorts`
