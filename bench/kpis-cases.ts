@@ -64,10 +64,11 @@ const clvCohortSql = sql(`
     GROUP BY cohort, k)
   ORDER BY cohort_start, k`);
 
-/** USD revenue, orders and customers of the window `w` (WINDOW) or `c` (COHORTS). */
+/** USD revenue, orders, customers and (customer, month) pairs of the window `w` (WINDOW) or `c` (COHORTS). */
 const clvSummarySql = (w: 'w' | 'c') =>
   sql(`
-  SELECT toString(sum(amount)) AS revenue, count() AS orders, uniqExact(customer_id) AS customers
+  SELECT toString(sum(amount)) AS revenue, count() AS orders, uniqExact(customer_id) AS customers,
+    uniqExact(customer_id, toStartOfMonth(occurred_at)) AS active_customer_periods
   FROM ${P} WHERE currency = 'USD' AND occurred_at >= {${w}from:${T}} AND occurred_at < {${w}to:${T}}`);
 
 const voiceSql = (kind: 'NPS' | 'CSAT', series: boolean) =>
@@ -158,17 +159,17 @@ export const CASES: Case[] = [
   {
     name: 'customerLifetimeValue',
     query: `{ customerLifetimeValue(grain: MONTH, ${coh}, periods: 12, currency: "USD") {
-        revenue orders customers churnRate clv cohorts { cohortStart size cells { offset revenue cumulativeRevenuePerCustomer } } } }`,
+        revenue orders customers activeCustomerPeriods churnRate clv cohorts { cohortStart size cells { offset revenue cumulativeRevenuePerCustomer } } } }`,
     targetMs: 400,
     minRatio: 5,
     fromGraphql: (d) => [
       ...d.customerLifetimeValue.cohorts.flatMap((c: Data) => [[day(c.cohortStart), -1, c.size], ...c.cells.filter((x: Data) => x.revenue !== 0).map((x: Data) => [day(c.cohortStart), x.offset, x.revenue])]),
-      ['summary', d.customerLifetimeValue.revenue, d.customerLifetimeValue.orders, d.customerLifetimeValue.customers],
+      ['summary', d.customerLifetimeValue.revenue, d.customerLifetimeValue.orders, d.customerLifetimeValue.customers, d.customerLifetimeValue.activeCustomerPeriods],
       ['churn', d.customerLifetimeValue.churnRate],
     ],
     fromBaseline: ([cohorts, summary, retention]) => [
       ...cohorts!.map((r) => [r.cohort_start, r.k, Number(r.revenue_text)]),
-      ['summary', Number(summary![0]!.revenue), summary![0]!.orders, summary![0]!.customers],
+      ['summary', Number(summary![0]!.revenue), summary![0]!.orders, summary![0]!.customers, summary![0]!.active_customer_periods],
       ['churn', 1 - pooledRate(retention!)],
     ],
   },

@@ -27,6 +27,7 @@ export interface ClvSummary {
   orders: number;
   customers: number;
   averageOrderValue: number | null;
+  activeCustomerPeriods: number;
   purchaseFrequency: number | null;
   churnRate: number | null;
   expectedLifetimePeriods: number | null;
@@ -43,7 +44,7 @@ interface ClvRow {
   revenue: string;
   orders: number;
   customers: number;
-  period_count: number;
+  active_customer_periods: number;
   cohorts: { c: number; size: number; starts: string[]; revenue: string[]; cumulative: string[] }[];
 }
 
@@ -64,8 +65,8 @@ export async function runClv(
   ]);
   const revenue = Number(row!.revenue);
   const averageOrderValue = ratio(revenue, row!.orders);
-  const ordersPerCustomer = ratio(row!.orders, row!.customers);
-  const purchaseFrequency = ordersPerCustomer === null ? null : ratio(ordersPerCustomer, row!.period_count);
+  // Orders per active customer per period (definitions version 2): a longer window of the same behaviour gives the same frequency.
+  const purchaseFrequency = ratio(row!.orders, row!.active_customer_periods);
   const churnRate = retention.pooledChurnRate;
   const expectedLifetimePeriods = churnRate === null ? null : ratio(1, churnRate);
   const clv =
@@ -79,6 +80,7 @@ export async function runClv(
     orders: row!.orders,
     customers: row!.customers,
     averageOrderValue,
+    activeCustomerPeriods: row!.active_customer_periods,
     purchaseFrequency,
     churnRate,
     expectedLifetimePeriods,

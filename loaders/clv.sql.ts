@@ -1,6 +1,7 @@
 import type { SqlQuery } from '../server/executor.js';
-import { customerStateSql, monthOf, monthToPeriod, monthWindow } from './activity.sql.js';
+import { customerStateSql, monthOf, monthsToPeriods, monthToPeriod, monthWindow } from './activity.sql.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
+import { periodDate } from './grain.js';
 import { Params, T, type Source } from './sql.js';
 
 export interface ClvArgs extends CohortArgs {
@@ -19,24 +20,24 @@ const NO_COHORTS = `CAST([], 'Array(${COHORT})')`;
 
 /**
  * customerLifetimeValue's figures in one query and one row: the window summary in `currency`
- * (`revenue` as Decimal text, `orders`, distinct `customers`, and `period_count`, the grain
- * periods starting in [from, to)) and, unless `periods` is null, `cohorts`: per cohort its
- * size, the period starts of offsets 0..periods+1 (the last ends the final cell) and its
- * revenue per offset with the running total.
+ * (`revenue` as Decimal text, `orders`, distinct `customers`, and `active_customer_periods`,
+ * the distinct (customer, `grain` period in `timezone`) pairs of those purchases) and, unless
+ * `periods` is null, `cohorts`: per cohort its size, the period starts of offsets
+ * 0..periods+1 (the last ends the final cell) and its revenue per offset with the running total.
  *
  * From the state (month-aligned grain and window) both come out of one pass over every
  * customer's per-month sums: a cohort cell and the window totals are sums of the same
- * (first month, month, currency) cells. At 10M purchases that pass took about 240 ms against
- * 370 ms for reading the state once per part. The summary alone takes per-customer sums over
- * the wanted entries instead (about 160 ms against 220 ms for the cells). Otherwise the raw
- * purchases answer each part.
+ * (first month, month, currency) cells, and a customer's active periods are the distinct
+ * periods of their wanted entries (a month-aligned period is a union of whole UTC months).
+ * At 10M purchases that pass took about 240 ms against 370 ms for reading the state once per
+ * part. The summary alone takes per-customer sums over the wanted entries instead (about
+ * 160 ms against 220 ms for the cells). Otherwise the raw purchases answer each part.
  */
 export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
   const f = cohortFragments({ ...a, periods: periods ?? 0 }, p);
   const currency = p.add('String', a.currency, 'currency');
   const maxOffset = p.add('Int32', periods ?? 0, 'periods');
-  const periodCount = `toInt64(${f.ceilIdx(f.to)}) - toInt64(${f.ceilIdx(f.from)}) AS period_count`;
   // Per cohort row (c, size, pairs (offset, revenue)): its curve, as one named tuple, sorted by cohort.
   const curves = (where: string) => `arraySort(x -> x.c, groupArrayIf(CAST((c, size,
       arrayMap(k -> toString(${f.startOf('toInt32(c + k)')}), range(0, ${maxOffset} + 2)),
@@ -47,44 +48,55 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
     const state = customerStateSql('sales', f.asOf, f.filter);
     const period = (m: string) => `toInt32(${monthToPeriod(a.grain, m)})`;
     const wanted = (m: string) => `cur = ${currency} AND ${m} >= ${monthOf(f.from)} AND ${m} < ${monthOf(f.to)}`;
+    // A customer's active periods: the distinct periods of their entries in the window and currency.
+    const active = (w: string) => `arrayUniq(arrayFilter((i, yes) -> yes, ${monthsToPeriods(a.grain, 'sale_month')}, ${w}))`;
     if (periods === null) {
       return p.sql(`
-        SELECT toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, ${periodCount}, ${NO_COHORTS} AS cohorts
+        SELECT toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods, ${NO_COHORTS} AS cohorts
         FROM (
           SELECT arrayMap((m, cur) -> ${wanted('m')}, sale_month, sale_currency) AS w,
-            arraySum(arrayFilter((amount, yes) -> yes, sale_amount, w)) AS r, arraySum(arrayFilter((n, yes) -> yes, sale_orders, w)) AS o
+            arraySum(arrayFilter((amount, yes) -> yes, sale_amount, w)) AS r, arraySum(arrayFilter((n, yes) -> yes, sale_orders, w)) AS o,
+            ${active('w')} AS ap
           FROM (${state})
         )`);
     }
     // Cells per (month of first purchase, month, currency), grouped on the UInt16 month numbers
     // (a 7-byte key; periods come after). Each customer is counted once, at their first entry in
-    // any currency: cohort sizes and window customers need no extra entry per customer.
+    // any currency: cohort sizes, window customers and active periods need no extra entry per customer.
     return p.sql(`
       WITH cells AS (
-        SELECT first_month, m, cur, sum(amount) AS revenue, sum(n) AS orders, countIf(i = 1) AS customers, countIf(i = 1 AND bought) AS buyers
+        SELECT first_month, m, cur, sum(amount) AS revenue, sum(n) AS orders, countIf(i = 1) AS customers, countIf(i = 1 AND bought) AS buyers,
+          sumIf(ap, i = 1) AS active
         FROM (
           SELECT ${monthOf('first_at')} AS first_month, sale_month, sale_currency, sale_amount, sale_orders,
-            arrayExists((mo, cur) -> ${wanted('mo')}, sale_month, sale_currency) AS bought
+            arrayMap((mo, cur) -> ${wanted('mo')}, sale_month, sale_currency) AS w, has(w, 1) AS bought, ${active('w')} AS ap
           FROM (${state})
         )
         ARRAY JOIN sale_month AS m, sale_currency AS cur, sale_amount AS amount, sale_orders AS n, arrayEnumerate(sale_month) AS i
         GROUP BY first_month, m, cur
       )
-      SELECT toString(sum(w_revenue)) AS revenue, sum(w_orders) AS orders, sum(w_customers) AS customers, ${periodCount},
-        ${curves(f.inCohorts('c'))} AS cohorts
+      SELECT toString(sum(w_revenue)) AS revenue, sum(w_orders) AS orders, sum(w_customers) AS customers,
+        sum(w_active) AS active_customer_periods, ${curves(f.inCohorts('c'))} AS cohorts
       FROM (
-        SELECT ${period('first_month')} AS c, sum(customers) AS size, sum(buyers) AS w_customers,
+        SELECT ${period('first_month')} AS c, sum(customers) AS size, sum(buyers) AS w_customers, sum(active) AS w_active,
           sumIf(revenue, ${wanted('m')}) AS w_revenue, sumIf(orders, ${wanted('m')}) AS w_orders,
           groupArrayIf((${period('m')} - c, revenue), cur = ${currency} AND ${period('m')} - c <= ${maxOffset}) AS pairs
         FROM cells GROUP BY c
       )`);
   }
 
+  // Per customer first (the table is ordered by customer), each customer's distinct period
+  // dates (no index is needed to tell periods apart): uniqExact over the window's (customer,
+  // period) pairs was several times slower (docs/performance.md, "CLV definitions version 2").
   const summary = `
-    SELECT toString(sum(amount)) AS revenue, count() AS orders, uniqExact(customer_id) AS customers
-    FROM ${T.purchases}
-    WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND occurred_at <= ${f.asOf} AND currency = ${currency}
-      ${f.filter ? `AND ${f.filter}` : ''}`;
+    SELECT toString(sum(r)) AS revenue, sum(o) AS orders, count() AS customers, sum(length(ps)) AS active_customer_periods
+    FROM (
+      SELECT sum(amount) AS r, count() AS o, groupUniqArray(${periodDate(a.grain, 'occurred_at', f.tz)}) AS ps
+      FROM ${T.purchases}
+      WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND occurred_at <= ${f.asOf} AND currency = ${currency}
+        ${f.filter ? `AND ${f.filter}` : ''}
+      GROUP BY customer_id
+    )`;
   const cohorts =
     periods === null
       ? `SELECT ${NO_COHORTS} AS cohorts`
@@ -104,6 +116,6 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
       LEFT JOIN (SELECT c, groupArray((k, toDecimal128(revenue, 4))) AS pairs FROM revenue GROUP BY c) AS r ON r.c = s.c
     )`;
   return p.sql(`
-    SELECT w.revenue AS revenue, w.orders AS orders, w.customers AS customers, ${periodCount}, k.cohorts AS cohorts
+    SELECT w.revenue AS revenue, w.orders AS orders, w.customers AS customers, w.active_customer_periods AS active_customer_periods, k.cohorts AS cohorts
     FROM (${summary}) AS w CROSS JOIN (${cohorts}) AS k`);
 }

@@ -4,8 +4,10 @@ import type { Grain } from './grain.js';
 /**
  * Stored with every persisted snapshot. Bump it whenever a KPI in the snapshot changes its
  * definition, so readers can tell snapshots computed under different definitions apart.
+ * 2: CLV's purchaseFrequency divides by active customer periods (spec section 6), no longer by
+ * distinct customers and the number of periods.
  */
-export const KPI_DEFINITIONS_VERSION = 1;
+export const KPI_DEFINITIONS_VERSION = 2;
 
 export interface SnapshotArgs {
   from: Date;

@@ -33,7 +33,7 @@ function checkDiscountRate(rate: number): number {
 
 @Resolver()
 export class ClvModelResolver {
-  @Query(() => ClvModel, { description: 'BG/NBD and Gamma-Gamma fitted on purchases up to calibrationEnd (default now), with a holdout backtest when holdoutEnd is given.' })
+  @Query(() => ClvModel, { description: 'BG/NBD and Gamma-Gamma fitted on purchases up to calibrationEnd (required), with a holdout backtest when holdoutEnd is given.' })
   clvModel(
     @Arg('calibrationEnd', () => DateTimeScalar, { description: 'Purchases with occurredAt <= calibrationEnd are the calibration data.' }) calibrationEnd: Date,
     @Arg('holdoutEnd', () => DateTimeScalar, { nullable: true, description: 'Holdout = (calibrationEnd, holdoutEnd].' }) holdoutEnd: Date | null,

@@ -25,7 +25,9 @@ export class ClvReport {
   @Field(() => Int) orders!: number;
   @Field(() => Int) customers!: number;
   @Field(() => Float, { nullable: true }) averageOrderValue!: number | null;
-  @Field(() => Float, { nullable: true, description: 'Orders per customer per period.' }) purchaseFrequency!: number | null;
+  @Field(() => Int, { description: 'Distinct (customer, period) pairs over the window\'s purchases in the currency, the period being the grain period (in the time zone) that contains the purchase.' })
+  activeCustomerPeriods!: number;
+  @Field(() => Float, { nullable: true, description: 'orders / activeCustomerPeriods: orders per active customer per period (definitions version 2).' }) purchaseFrequency!: number | null;
   @Field(() => Float, { nullable: true, description: '1 - pooled period retention over the window (all currencies).' }) churnRate!: number | null;
   @Field(() => Float, { nullable: true }) expectedLifetimePeriods!: number | null;
   @Field(() => Float, { nullable: true }) clv!: number | null;

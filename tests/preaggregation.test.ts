@@ -295,31 +295,42 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
         { type: 'purchase', eventId: 'z2-b', customerId: 'z2', occurredAt: '2019-02-07T00:00:00Z', amount: '20', currency: 'USD' },
         { type: 'purchase', eventId: 'z2-c', customerId: 'z2', occurredAt: '2019-02-08T00:00:00Z', amount: '7', currency: 'EUR' },
       ]);
+      // February in USD again, in a third part: one (customer, month) pair however many entries hold it.
+      await post([{ type: 'purchase', eventId: 'z2-d', customerId: 'z2', occurredAt: '2019-02-20T00:00:00Z', amount: '5', currency: 'USD' }]);
       const [parts] = await svc.exec.rows<{ n: number }>(
         { query: "SELECT count() AS n FROM {db:Identifier}.customer_activity WHERE customer_id = 'z2'", query_params: {} },
         ctx,
       );
-      expect(parts!.n).toBe(2);
+      expect(parts!.n).toBe(3);
       const r = await svc.gql(`{
         customerLifetimeValue(grain: MONTH, from: "2019-01-01T00:00:00Z", to: "2019-03-01T00:00:00Z", periods: 1, currency: "USD", asOf: "2019-12-01T00:00:00Z") {
-          revenue orders customers cohorts { cohortStart size cells { offset revenue cumulativeRevenuePerCustomer } }
+          revenue orders customers activeCustomerPeriods purchaseFrequency cohorts { cohortStart size cells { offset revenue cumulativeRevenuePerCustomer } }
         }
       }`);
       expect(r.data.customerLifetimeValue).toEqual({
-        revenue: 30.0001,
-        orders: 2,
+        revenue: 35.0001,
+        orders: 3,
         customers: 1,
+        activeCustomerPeriods: 2,
+        purchaseFrequency: 1.5,
         cohorts: [
           {
             cohortStart: '2019-01-01T00:00:00.000Z',
             size: 1,
             cells: [
               { offset: 0, revenue: 10.0001, cumulativeRevenuePerCustomer: 10.0001 },
-              { offset: 1, revenue: 20, cumulativeRevenuePerCustomer: 30.0001 },
+              { offset: 1, revenue: 25, cumulativeRevenuePerCustomer: 35.0001 },
             ],
           },
         ],
       });
+      // The summary alone (kpiSnapshot's) counts the same pairs from the state.
+      const summary = await both((s) =>
+        clvSql({ grain: Grain.MONTH, from: new Date('2019-01-01T00:00:00Z'), to: new Date('2019-03-01T00:00:00Z'), asOf: new Date('2019-12-01T00:00:00Z'), timezone: 'UTC', currency: 'USD', margin: 1 }, null, s),
+      );
+      expect(summary.usedState).toBe(true);
+      expect(summary.auto).toEqual(summary.raw);
+      expect(summary.auto).toMatchObject([{ orders: 3, customers: 1, active_customer_periods: 2 }]);
     } finally {
       await svc.exec.command('SYSTEM START MERGES {db:Identifier}.customer_activity', ctx);
     }

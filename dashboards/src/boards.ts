@@ -36,7 +36,7 @@ const CLV_CURVES =
   `[data.customerLifetimeValue.cohorts.( ${COHORT_LABEL}; cells.{ "periodStart": periodStart, "cohort": $c, ` +
   '"revenuePerCustomer": cumulativeRevenuePerCustomer } )]^(periodStart)';
 const AVERAGE_RETENTION = '[data.retentionCohorts.average.{ "offset": $string(offset), "rate": rate }]';
-// With one period per point, the summary's orders / customers / periods is orders / customers.
+// With one period per point, each customer is active in one period: orders / activeCustomerPeriods is orders / customers.
 const AOV_FREQUENCY =
   '[data.kpiSeries.{ "periodStart": from, "averageOrderValue": averageOrderValue, ' +
   '"purchaseFrequency": customers = 0 ? null : orders / customers }]';
@@ -235,7 +235,7 @@ const value: BoardSpec = {
     }),
     stat({
       title: 'Purchase frequency', unit: 'none', decimals: 2, w: 6, h: 5,
-      description: `Orders per customer per \${grain} over the range. ${FILTERS}`,
+      description: `Orders per active customer per \${grain} over the range: orders / (customer, \${grain}) pairs with a purchase. ${FILTERS}`,
       target: { doc: 'BoardClv', root: 'data.customerLifetimeValue', columns: [['purchaseFrequency', 'number', 'Orders per customer per period']] },
     }),
     stat({
