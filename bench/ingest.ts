@@ -22,6 +22,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../server/config.js';
+import type { IngestAnswer } from '../server/ingest/endpoint.js';
 import { validateEvent, TABLE_OF, type TableName } from '../server/ingest/validate.js';
 import { createLogger } from '../server/logger.js';
 import { migrate } from '../server/migrate.js';
@@ -101,11 +102,6 @@ async function stopService(s: ServiceProcess): Promise<void> {
   await s.proc.exited;
 }
 
-interface Answer {
-  accepted: number;
-  duplicates: number;
-  rejected: unknown[];
-}
 
 async function endpointRun(o: Options, dataDir: string) {
   const bodies: string[] = [];
@@ -130,10 +126,10 @@ async function endpointRun(o: Options, dataDir: string) {
         const body = bodies[next++]!;
         const res = await fetch(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
         if (res.status !== 200) throw new Error(`POST /v1/events answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-        const answer = (await res.json()) as Answer;
+        const answer = (await res.json()) as IngestAnswer;
         totals.accepted += answer.accepted;
         totals.duplicates += answer.duplicates;
-        totals.rejected += answer.rejected.length;
+        totals.rejected += answer.rejectedCount;
       }
     }),
   );
@@ -224,7 +220,7 @@ async function bigBodyRun(o: Options, dataDir: string) {
   const memory = rss.stop();
   await stopService(service);
   if (status !== 200) throw new Error(`the ${o.bodyMb} MB body was answered ${status}: ${body.slice(0, 300)}`);
-  const answer = JSON.parse(body) as Answer;
+  const answer = JSON.parse(body) as IngestAnswer;
   if (answer.accepted !== events) throw new Error(`expected ${events} accepted events, got ${answer.accepted}`);
   return { ms, bytes: sent, events, ...memory };
 }

@@ -1,8 +1,9 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { Context } from '../server/context.js';
 import { BadInputError } from '../server/errors.js';
+import { Rejections } from '../server/ingest/rejections.js';
 import { validateEvent, type EventType, type StoredEvent } from '../server/ingest/validate.js';
-import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, SurveyResponseInput, type RejectedEvent } from './ingest.type.js';
+import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, SurveyResponseInput } from './ingest.type.js';
 
 /** Same rules and counting as POST /v1/events; `line` is the position in `events`. */
 async function ingest(ctx: Context, type: EventType, events: object[]): Promise<IngestResult> {
@@ -11,15 +12,15 @@ async function ingest(ctx: Context, type: EventType, events: object[]): Promise<
     throw new BadInputError(`At most ${limit} events per call (got ${events.length}); send larger loads to POST /v1/events.`, 'events');
   }
   const valid: StoredEvent[] = [];
-  const rejected: RejectedEvent[] = [];
+  const rejections = new Rejections();
   events.forEach((event, i) => {
     const result = validateEvent({ ...event }, type);
     if (result.ok) valid.push(result.event);
-    else rejected.push({ line: i + 1, eventId: result.eventId, errors: result.errors });
+    else rejections.add(i + 1, result.eventId, result.errors);
   });
   const written = await ctx.writer.write(valid, ctx);
-  ctx.writer.report('graphql', { accepted: written.accepted, duplicates: written.duplicates.size, rejected: rejected.length });
-  return { accepted: written.accepted, duplicates: written.duplicates.size, rejected };
+  ctx.writer.report('graphql', { accepted: written.accepted, duplicates: written.duplicates.size, rejected: rejections.count });
+  return { accepted: written.accepted, duplicates: written.duplicates.size, rejectedCount: rejections.count, rejected: rejections.listed };
 }
 
 @Resolver()

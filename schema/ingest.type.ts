@@ -1,4 +1,5 @@
 import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { MAX_LISTED_REJECTED } from '../server/ingest/rejections.js';
 import { DecimalScalar } from './scalars.js';
 
 export enum ReferralStage {
@@ -69,5 +70,6 @@ export class RejectedEvent {
 export class IngestResult {
   @Field(() => Int, { description: 'Events stored as new.' }) accepted!: number;
   @Field(() => Int, { description: 'Valid events whose eventId was already stored or came earlier in this call.' }) duplicates!: number;
-  @Field(() => [RejectedEvent]) rejected!: RejectedEvent[];
+  @Field(() => Int, { description: 'Invalid events, all of them; accepted + duplicates + rejectedCount = events sent.' }) rejectedCount!: number;
+  @Field(() => [RejectedEvent], { description: `The first ${MAX_LISTED_REJECTED} invalid events, in order.` }) rejected!: RejectedEvent[];
 }

@@ -1,12 +1,17 @@
-// npm run ingest -- FILE [--url URL] [--key KEY] [--batch N] [--retries N] [--format ndjson|csv]
-// Streams an NDJSON or CSV (header row) file of any size to a running service's
-// POST /v1/events in batches. Connection failures are retried with backoff; a resent
-// batch is safe because eventIds dedupe. Rejected lines go to FILE.rejected.ndjson.
+// npm run ingest -- FILE [--url URL] [--key KEY] [--batch N] [--retries N] [--format ndjson|csv] [--type TYPE]
+// Streams an NDJSON or CSV (header row) file of any size, gzipped or not, to a running
+// service's POST /v1/events in batches. Connection failures are retried with backoff; a
+// resent batch is safe because eventIds dedupe. Rejected lines go to FILE.rejected.ndjson.
+// Exit codes (README, "Sending events"): 0 all stored, 1 some lines rejected, 2 bad usage or
+// input, 3 stopped early (service unreachable or refusing).
 import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { createGunzip } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse';
 import cliProgress from 'cli-progress';
+import type { IngestAnswer } from '../server/ingest/endpoint.js';
+import { EVENT_TYPES } from '../server/ingest/validate.js';
 
 interface Totals {
   lines: number;
@@ -22,30 +27,55 @@ interface Batch {
 }
 
 const NUMERIC_CSV_FIELDS = new Set(['score']);
+/** Until the service has answered once, a connection error is most likely a wrong URL or a stopped service: fail fast. */
+const FIRST_CONTACT_RETRIES = 2;
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    url: { type: 'string', default: process.env.KPI_URL ?? 'http://127.0.0.1:4000' },
-    key: { type: 'string', default: process.env.KPI_API_KEY },
-    batch: { type: 'string', default: '10000' },
-    retries: { type: 'string', default: '8' },
-    format: { type: 'string' },
-  },
-});
+const EXIT_REJECTED = 1;
+const EXIT_USAGE = 2;
+const EXIT_STOPPED = 3;
+
+/** Bad options or an unreadable file: exit 2. */
+class InputError extends Error {}
+
+const USAGE = 'Usage: npm run ingest -- FILE [--url URL] [--key KEY] [--batch N] [--retries N] [--format ndjson|csv] [--type TYPE]';
 
 function usage(message: string): never {
-  console.error(`${message}\nUsage: npm run ingest -- FILE [--url URL] [--key KEY] [--batch N] [--retries N] [--format ndjson|csv]`);
-  process.exit(2);
+  console.error(`${message}\n${USAGE}`);
+  process.exit(EXIT_USAGE);
 }
 
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      url: { type: 'string', default: process.env.KPI_URL ?? 'http://127.0.0.1:4000' },
+      key: { type: 'string', default: process.env.KPI_API_KEY },
+      batch: { type: 'string', default: '10000' },
+      retries: { type: 'string', default: '8' },
+      format: { type: 'string' },
+      type: { type: 'string' },
+    },
+  });
+} catch (e) {
+  usage((e as Error).message);
+}
+const { values, positionals } = parsed;
+
 const file = positionals[0] ?? usage('No FILE given.');
+// A base URL ending in '/' would make `//v1/events`.
+const baseUrl = values.url.replace(/\/+$/, '');
+if (!/^https?:$/.test(URL.canParse(baseUrl) ? new URL(baseUrl).protocol : '')) usage(`--url must be an http:// or https:// URL (got ${JSON.stringify(values.url)})`);
 const batchSize = Number(values.batch);
 if (!Number.isInteger(batchSize) || batchSize < 1) usage(`--batch must be a positive integer (got ${values.batch})`);
 const maxRetries = Number(values.retries);
 if (!Number.isInteger(maxRetries) || maxRetries < 0) usage(`--retries must be a non-negative integer (got ${values.retries})`);
-const format = values.format ?? (/\.csv$/i.test(file) ? 'csv' : 'ndjson');
+const gzipped = /\.gz$/i.test(file);
+const format = values.format ?? (/\.csv(\.gz)?$/i.test(file) ? 'csv' : 'ndjson');
 if (format !== 'csv' && format !== 'ndjson') usage(`--format must be ndjson or csv (got ${format})`);
+const csvType = values.type;
+if (csvType !== undefined && !(EVENT_TYPES as readonly string[]).includes(csvType)) usage(`--type must be one of ${EVENT_TYPES.join(', ')} (got ${csvType})`);
+if (csvType !== undefined && format !== 'csv') usage('--type applies to CSV files (NDJSON lines carry their own type).');
 let size: number;
 try {
   size = statSync(file).size;
@@ -53,12 +83,36 @@ try {
   usage(`Cannot read ${file}.`);
 }
 
+/** File bytes read so far (compressed ones for a .gz file), for the progress bar. */
+let bytesRead = 0;
+
+async function* fileBytes(): AsyncGenerator<Buffer> {
+  const stream = createReadStream(file);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      bytesRead += chunk.length;
+      yield chunk;
+    }
+  } catch (e) {
+    throw new InputError(`Cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** The file's content, decompressed as it streams when the name ends in .gz. */
+async function* content(): AsyncGenerator<Buffer> {
+  if (!gzipped) return yield* fileBytes();
+  const gunzip = pipeline(Readable.from(fileBytes()), createGunzip(), () => {});
+  try {
+    yield* gunzip as AsyncIterable<Buffer>;
+  } catch (e) {
+    throw e instanceof InputError ? e : new InputError(`Cannot decompress ${file}: ${(e as Error).message}`);
+  }
+}
+
 /** A line of the file as the bytes to send, with its 1-based line number in the file. */
 interface FileLine {
   line: number;
   bytes: Buffer;
-  /** File bytes read so far, for the progress bar. */
-  offset: number;
 }
 
 /**
@@ -68,21 +122,18 @@ interface FileLine {
  */
 async function* ndjsonLines(): AsyncGenerator<FileLine> {
   let line = 0;
-  let offset = 0;
   let pending: Buffer[] = [];
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+  for await (const chunk of content()) {
     let start = 0;
     for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
       pending.push(chunk.subarray(start, nl));
-      offset += nl + 1 - start;
-      yield { line: ++line, bytes: stripLine(Buffer.concat(pending), line), offset };
+      yield { line: ++line, bytes: stripLine(Buffer.concat(pending), line) };
       pending = [];
       start = nl + 1;
     }
     if (start < chunk.length) pending.push(chunk.subarray(start));
-    offset += chunk.length - start;
   }
-  if (pending.length > 0) yield { line: ++line, bytes: stripLine(Buffer.concat(pending), line), offset };
+  if (pending.length > 0) yield { line: ++line, bytes: stripLine(Buffer.concat(pending), line) };
 }
 
 /** Without a trailing '\r' and, on the first line, a UTF-8 byte order mark. */
@@ -105,14 +156,14 @@ async function* csvLines(): AsyncGenerator<FileLine> {
   let next = 0; // index into newlines
   async function* counted(): AsyncGenerator<Buffer> {
     let offset = 0;
-    for await (let chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for await (let chunk of content()) {
       if (offset === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
       for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) newlines.push(offset + i);
       offset += chunk.length;
       yield chunk;
     }
   }
-  const parser = Readable.from(counted()).pipe(parseCsv({ columns: true, skip_empty_lines: true, relax_column_count: true, info: true }));
+  const parser = Readable.from(counted()).pipe(parseCsv({ columns: csvHeader, skip_empty_lines: true, relax_column_count: true, info: true }));
   for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { bytes: number } }>) {
     // info.bytes is just past the record's own '\n' (or the end of the file)
     while (next < newlines.length && newlines[next]! < info.bytes - 1) {
@@ -123,13 +174,24 @@ async function* csvLines(): AsyncGenerator<FileLine> {
       newlines.splice(0, next);
       next = 0;
     }
-    const event: Record<string, unknown> = {};
+    const event: Record<string, unknown> = csvType === undefined ? {} : { type: csvType };
     for (const [k, v] of Object.entries(record)) {
       if (v === '') continue;
       event[k] = NUMERIC_CSV_FIELDS.has(k) && /^-?\d+$/.test(v) ? Number(v) : v;
     }
-    yield { line: passed + 1, bytes: Buffer.from(JSON.stringify(event)), offset: info.bytes };
+    yield { line: passed + 1, bytes: Buffer.from(JSON.stringify(event)) };
   }
+}
+
+/** Checked once: without a `type` column every record would be rejected for the same reason. */
+function csvHeader(header: string[]): string[] {
+  if (csvType === undefined && !header.includes('type')) {
+    throw new InputError(
+      `${file}: the CSV header has no "type" column (columns: ${header.join(', ') || 'none'}). ` +
+        `Add a type column (${EVENT_TYPES.join(', ')}) or pass --type when every row is of one type.`,
+    );
+  }
+  return header;
 }
 
 /** Only space, tab and CR: the service's definition of a blank line. */
@@ -148,25 +210,42 @@ function reason(e: unknown): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function send(batch: Batch, onRetry: (attempt: number, reason: string) => void): Promise<{ accepted: number; duplicates: number; rejected: { line: number; eventId: string | null; errors: string[] }[] }> {
+/** A 4xx or 5xx after the retries: stop (exit 3); the batches before are stored. */
+class RefusedError extends Error {}
+
+/** Whether the service has answered once: from then on a connection error is a restart worth waiting for. */
+let answered = false;
+
+/** POSTs lines[from..] of a batch; retries connection errors and 5xx answers with backoff. */
+async function send(batch: Batch, from: number, onRetry: (attempt: number, limit: number, reason: string) => void): Promise<IngestAnswer> {
   for (let attempt = 0; ; attempt++) {
+    let res: Response;
     try {
-      const res = await fetch(`${values.url}/v1/events`, {
+      res = await fetch(`${baseUrl}/v1/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-ndjson', ...(values.key ? { authorization: `Bearer ${values.key}` } : {}) },
-        body: Buffer.concat(batch.lines.flatMap((l) => [l, NEWLINE])),
+        body: Buffer.concat(batch.lines.slice(from).flatMap((l) => [l, NEWLINE])),
       });
-      if (res.status === 200) return (await res.json()) as never;
-      const body = await res.text();
-      if (res.status >= 500) throw new Error(`HTTP ${res.status}: ${body.slice(0, 200)}`);
-      console.error(`\nThe service refused the batch starting at line ${batch.numbers[0]}: HTTP ${res.status} ${body.slice(0, 300)}`);
-      process.exit(1);
     } catch (e) {
-      if (attempt >= maxRetries) throw e;
-      const delay = Math.min(30_000, 500 * 2 ** attempt);
-      onRetry(attempt + 1, reason(e));
-      await sleep(delay);
+      const limit = answered ? maxRetries : Math.min(maxRetries, FIRST_CONTACT_RETRIES);
+      if (attempt >= limit) {
+        throw new RefusedError(
+          answered
+            ? `The service at ${baseUrl} stopped answering (${reason(e)}); gave up after ${attempt} retries at the batch starting at line ${batch.numbers[from]}. The lines before it are stored; running the same command again is safe.`
+            : `Cannot reach the service at ${baseUrl} (${reason(e)}). Is it running (npm start)? Point --url or KPI_URL at it.`,
+        );
+      }
+      onRetry(attempt + 1, limit, reason(e));
+      await sleep(Math.min(30_000, 500 * 2 ** attempt));
+      continue;
     }
+    answered = true;
+    if (res.status === 200) return (await res.json()) as IngestAnswer;
+    const body = await res.text();
+    const refused = `The service at ${baseUrl} refused the batch starting at line ${batch.numbers[from]}: HTTP ${res.status} ${body.slice(0, 300)}`;
+    if (res.status < 500 || attempt >= maxRetries) throw new RefusedError(refused);
+    onRetry(attempt + 1, maxRetries, `HTTP ${res.status}`);
+    await sleep(Math.min(30_000, 500 * 2 ** attempt));
   }
 }
 
@@ -200,25 +279,35 @@ async function main() {
       console.error(`progress: ${p.events} events, ${p.rate}/s, accepted ${p.accepted}, duplicates ${p.duplicates}, rejected ${p.rejected}`);
     }
   };
+  const onRetry = (attempt: number, limit: number, why: string) => {
+    console.error(`\nconnection problem with ${baseUrl} (${why}); retry ${attempt}/${limit} — resent events are deduplicated by eventId`);
+  };
   const flush = async (batch: Batch) => {
     if (batch.lines.length === 0) return;
-    const answer = await send(batch, (attempt, why) => {
-      console.error(`\nconnection problem (${why}); retry ${attempt}/${maxRetries} — resent events are deduplicated by eventId`);
-    });
+    let answer = await send(batch, 0, onRetry);
     totals.accepted += answer.accepted;
     totals.duplicates += answer.duplicates;
-    totals.rejected += answer.rejected.length;
-    for (const r of answer.rejected) {
-      side ??= createWriteStream(sideFile);
-      // Invalid UTF-8 shows as U+FFFD here; the line number points at the original bytes.
-      const text = batch.lines[r.line - 1]!.toString('utf8');
-      side.write(`${JSON.stringify({ line: batch.numbers[r.line - 1], eventId: r.eventId, errors: r.errors, text })}\n`);
+    totals.rejected += answer.rejectedCount;
+    // The service lists the first 1,000 rejected lines of a body; the rest are asked for by
+    // sending the lines after the last one listed again. Their valid events come back as
+    // duplicates, so only the first answer's counts are added.
+    for (let from = 0; ; ) {
+      for (const r of answer.rejected) {
+        side ??= createWriteStream(sideFile);
+        const i = from + r.line - 1;
+        // Invalid UTF-8 shows as U+FFFD here; the line number points at the original bytes.
+        side.write(`${JSON.stringify({ line: batch.numbers[i], eventId: r.eventId, errors: r.errors, text: batch.lines[i]!.toString('utf8') })}\n`);
+      }
+      const last = answer.rejected.at(-1);
+      if (last === undefined || answer.rejectedCount <= answer.rejected.length) break;
+      from += last.line;
+      answer = await send(batch, from, onRetry);
     }
     report();
   };
   let batch: Batch = { lines: [], numbers: [] };
-  for await (const { line, bytes: lineBytes, offset } of format === 'csv' ? csvLines() : ndjsonLines()) {
-    bytes = offset;
+  for await (const { line, bytes: lineBytes } of format === 'csv' ? csvLines() : ndjsonLines()) {
+    bytes = bytesRead;
     if (isBlank(lineBytes)) continue;
     totals.lines++;
     batch.lines.push(lineBytes);
@@ -238,10 +327,10 @@ async function main() {
       `accepted ${totals.accepted}, duplicates ${totals.duplicates}, rejected ${totals.rejected}` +
       (totals.rejected > 0 ? ` — rejected lines written to ${sideFile}` : ''),
   );
-  process.exit(totals.rejected > 0 ? 1 : 0);
+  process.exit(totals.rejected > 0 ? EXIT_REJECTED : 0);
 }
 
 main().catch((e) => {
   console.error(`\ningest failed: ${(e as Error).message}`);
-  process.exit(1);
+  process.exit(e instanceof InputError ? EXIT_USAGE : EXIT_STOPPED);
 });

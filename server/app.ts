@@ -15,7 +15,7 @@ import type { Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import type { Executor } from './executor.js';
 import type { EventWriter } from './ingest/writer.js';
-import { BodyTooLargeError, readBody, sendError, sendJson } from './http.js';
+import { BodyTooLargeError, readBody, requestUrl, sendError, sendJson } from './http.js';
 import { pendingMigrations } from './migrate.js';
 import { getSchema } from '../schema/index.js';
 
@@ -204,7 +204,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const requestId = sanitizeRequestId(req.headers['x-request-id']) ?? randomUUID();
     res.setHeader('x-request-id', requestId);
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req.url);
     const started = performance.now();
     const reqLog = log.child({ requestId });
     res.on('finish', () => {

@@ -30,3 +30,17 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   }
   return Buffer.concat(chunks);
 }
+
+/**
+ * The request target as a URL. `new URL('//v1/events', base)` would read the target as
+ * protocol-relative (host "v1", path "/events"); a client that joins a base URL ending in '/'
+ * sends exactly that. Repeated slashes in the path are merged, as nginx does by default.
+ */
+export function requestUrl(target: string | undefined): URL {
+  const raw = target ?? '/';
+  // The absolute form (`http://host/path`, sent to proxies) keeps its own meaning.
+  if (!raw.startsWith('/')) return new URL(raw, 'http://localhost');
+  const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  return new URL(path.replace(/\/{2,}/g, '/') + (q < 0 ? '' : raw.slice(q)), 'http://localhost');
+}

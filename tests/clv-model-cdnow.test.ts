@@ -122,7 +122,7 @@ describe.skipIf(!haveCdnow)('CDNOW sample through the service', () => {
       .join('\n');
     const res = await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ accepted: 6919, duplicates: 0, rejected: [] });
+    expect(await res.json()).toEqual({ accepted: 6919, duplicates: 0, rejectedCount: 0, rejected: [] });
   });
 
   const MODEL = `query($holdoutEnd: DateTime) {

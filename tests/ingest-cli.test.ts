@@ -1,11 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, runTsx, spawnTsx, waitFor } from './helpers/process.js';
 import { startServiceProcess, type ServiceProcess } from './helpers/service-process.js';
 
-// `npm run ingest -- FILE` against a real service in a child process.
+// `npm run ingest -- FILE` against a real service in a child process, and that service's
+// memory under a flood of invalid lines.
 
 const dir = mkdtempSync(join(tmpdir(), 'kpi-ingest-cli-'));
 const dataDir = join(dir, 'data');
@@ -29,6 +32,23 @@ const sideLines = (file: string) =>
     .split('\n')
     .map((l) => JSON.parse(l) as { line: number; eventId: string | null; errors: string[]; text: string });
 const SUMMARY = /^done: (\d+) events in [\d.]+ s \(\d+\/s\): accepted (\d+), duplicates (\d+), rejected (\d+)(?: — rejected lines written to (.+))?$/m;
+
+/**
+ * POST /v1/events through node:http: on Node 20, fetch (undici) sometimes failed to send this
+ * test's 30 MB body right after another request (EPIPE, and the service logged no request).
+ */
+function postNdjson(url: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 async function orders(url: string): Promise<number> {
   const res = await fetch(`${url}/graphql`, {
@@ -127,6 +147,82 @@ describe('npm run ingest', { timeout: 90_000 }, () => {
     expect(((await res.json()) as { data: unknown }).data).toEqual({ nps: { responses: 1, promoters: 1 } });
   });
 
+  it('keeps the side file complete past the 1,000 rejected lines an answer lists (and takes a --url ending in /)', async () => {
+    const file = join(dir, 'many-bad.ndjson');
+    // Line n: blank when n % 50 == 0, valid when n % 5 == 1, else invalid.
+    const lines: string[] = [];
+    const invalid: number[] = [];
+    for (let n = 1; n <= 3_000; n++) {
+      if (n % 50 === 0) lines.push('');
+      else if (n % 5 === 1) lines.push(purchase(`many-${n}`, '2024-07-01T00:00:00Z'));
+      else {
+        lines.push(n % 2 === 0 ? `bad line ${n}` : purchase(`many-${n}`, '2024-07-01T00:00:00'));
+        invalid.push(n);
+      }
+    }
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    // A base URL ending in '/' works too.
+    const r = await runTsx('scripts/ingest.ts', [file, '--url', `${service.url}/`]);
+    // 3,000 lines, 60 blank; n % 5 == 1 is 600 lines, none a multiple of 50: 2,340 invalid.
+    expect(invalid).toHaveLength(2_340);
+    expect(r.stdout.match(SUMMARY)?.slice(1), r.stderr).toEqual(['2940', '600', '0', '2340', `${file}.rejected.ndjson`]);
+    expect(r.code).toBe(1);
+    const side = sideLines(file);
+    expect(side.map((l) => l.line)).toEqual(invalid);
+    expect(side.find((l) => l.line === 3)).toEqual({ line: 3, eventId: 'many-3', errors: ['occurredAt: timestamp must include a zone (Z or ±hh:mm)'], text: purchase('many-3', '2024-07-01T00:00:00') });
+    expect(side.find((l) => l.line === 2_998)).toMatchObject({ eventId: null, text: 'bad line 2998' });
+  });
+
+  it('names the URL and stops after two quick retries when no service answers (exit 3)', async () => {
+    const file = join(dir, 'nowhere.ndjson');
+    writeFileSync(file, `${purchase('nowhere-1')}\n`);
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const r = await runTsx('scripts/ingest.ts', [file], { KPI_URL: url });
+    expect(r.code).toBe(3);
+    expect(r.stderr.match(/retry \d+\/\d+/g)).toEqual(['retry 1/2', 'retry 2/2']);
+    expect(r.stderr).toContain(`ingest failed: Cannot reach the service at ${url} (fetch failed: ECONNREFUSED). Is it running (npm start)? Point --url or KPI_URL at it.`);
+    expect(r.stdout).toBe('');
+  });
+
+  it('refuses a CSV without a type column once, and takes the type from --type', async () => {
+    const file = join(dir, 'no-type.csv');
+    writeFileSync(file, ['eventId,customerId,occurredAt,amount,currency', 'nt-1,k9,2024-08-01T10:00:00Z,5,EUR', 'nt-2,k9,2024-08-02T10:00:00Z,5,EURO', ''].join('\n'));
+    const refused = await runTsx('scripts/ingest.ts', [file, '--url', service.url]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe(
+      `ingest failed: ${file}: the CSV header has no "type" column (columns: eventId, customerId, occurredAt, amount, currency). ` +
+        'Add a type column (purchase, referral, survey, customer) or pass --type when every row is of one type.',
+    );
+    expect(existsSync(`${file}.rejected.ndjson`)).toBe(false);
+    const typed = await runTsx('scripts/ingest.ts', [file, '--url', service.url, '--type', 'purchase']);
+    expect(typed.stdout.match(SUMMARY)?.slice(1), typed.stderr).toEqual(['2', '1', '0', '1', `${file}.rejected.ndjson`]);
+    expect(sideLines(file)).toEqual([
+      {
+        line: 3,
+        eventId: 'nt-2',
+        errors: ['currency: must be 3 upper-case letters (got "EURO")'],
+        text: '{"type":"purchase","eventId":"nt-2","customerId":"k9","occurredAt":"2024-08-02T10:00:00Z","amount":"5","currency":"EURO"}',
+      },
+    ]);
+  });
+
+  it('decompresses .ndjson.gz and .csv.gz files as they stream', async () => {
+    const ndjson = join(dir, 'events.ndjson.gz');
+    writeFileSync(ndjson, gzipSync(`${purchase('gz-1')}\n\nnot json\n${purchase('gz-2')}\n`));
+    const a = await runTsx('scripts/ingest.ts', [ndjson, '--url', service.url]);
+    expect(a.stdout.match(SUMMARY)?.slice(1), a.stderr).toEqual(['3', '2', '0', '1', `${ndjson}.rejected.ndjson`]);
+    expect(sideLines(ndjson).map((l) => [l.line, l.text])).toEqual([[3, 'not json']]);
+    const csv = join(dir, 'events.csv.gz');
+    writeFileSync(csv, gzipSync(['type,eventId,customerId,occurredAt,amount,currency', 'purchase,gz-3,k8,2024-08-03T10:00:00Z,7,USD', ''].join('\n')));
+    const b = await runTsx('scripts/ingest.ts', [csv, '--url', service.url]);
+    expect(b.stdout.match(SUMMARY)?.slice(1), b.stderr).toEqual(['1', '1', '0', '0', undefined]);
+    const broken = join(dir, 'broken.ndjson.gz');
+    writeFileSync(broken, 'plain text, not gzip\n');
+    const c = await runTsx('scripts/ingest.ts', [broken, '--url', service.url]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain(`ingest failed: Cannot decompress ${broken}: incorrect header check`);
+  });
+
   it('resumes after the service restarts: retries with backoff, every event stored once', async () => {
     const file = join(dir, 'big.ndjson');
     const total = 30_000;
@@ -140,7 +236,7 @@ describe('npm run ingest', { timeout: 90_000 }, () => {
     service = await startServiceProcess(dataDir, {}, { port: Number(new URL(service.url).port) });
     running.push(service);
     const { code } = await cli.exited;
-    expect(cli.stderr()).toMatch(/connection problem \(.+\); retry 1\/8 — resent events are deduplicated by eventId/);
+    expect(cli.stderr()).toMatch(/connection problem with http:\/\/127\.0\.0\.1:\d+ \(.+\); retry 1\/8 — resent events are deduplicated by eventId/);
     const summary = cli.stdout().match(SUMMARY);
     expect(summary, cli.stderr()).not.toBeNull();
     const [events, accepted, duplicates, rejected] = summary!.slice(1, 5).map(Number);
@@ -151,5 +247,38 @@ describe('npm run ingest', { timeout: 90_000 }, () => {
     // Whatever the killed batch had stored before the crash came back as duplicates.
     expect(await orders(service.url)).toBe(before + accepted!);
     expect(await orders(service.url)).toBe(before + total);
+  });
+});
+
+describe('the service under 30 MB of invalid lines', { timeout: 120_000 }, () => {
+  it('answers with the first 1,000, counts them all, and keeps its memory flat', async () => {
+    // A CSV sent as NDJSON by mistake, with a few lines carrying a 200 kB value.
+    const rows: string[] = [];
+    let bytes = 0;
+    for (let i = 0; bytes < 30 * 1024 * 1024; i++) {
+      const row =
+        i % 100_000 === 7
+          ? JSON.stringify({ type: 'purchase', eventId: `huge-${i}`, customerId: 'c', occurredAt: 'x'.repeat(200_000), amount: '1', currency: 'USD' })
+          : `purchase,flood-${i},customer-${i % 1000},2024-03-01T10:00:00Z,10.50,USD`;
+      rows.push(row);
+      bytes += row.length + 1;
+    }
+    const body = `${rows.join('\n')}\n`;
+    // Warm-up: the same code paths once, so what follows measures the flood, not first use.
+    expect((await postNdjson(service.url, rows.slice(0, 5_000).join('\n'))).status).toBe(200);
+    service.resetPeakMemory();
+    const before = service.memory().rss;
+    const res = await postNdjson(service.url, body);
+    const after = service.memory();
+    const text = res.text;
+    expect(res.status).toBe(200);
+    const answer = JSON.parse(text) as { accepted: number; duplicates: number; rejectedCount: number; rejected: { line: number; eventId: string | null; errors: string[] }[] };
+    expect([answer.accepted, answer.duplicates, answer.rejectedCount]).toEqual([0, 0, rows.length]);
+    expect(answer.rejected.map((r) => r.line)).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 1));
+    expect(answer.rejected[7]).toEqual({ line: 8, eventId: 'huge-7', errors: [`occurredAt: must be an ISO-8601 timestamp like 2024-03-01T09:30:00Z (got "${'x'.repeat(63)}…)`] });
+    expect(text.length).toBeLessThan(300_000);
+    const growthMb = (after.peak - before) / 2 ** 20;
+    console.log(`30 MB of invalid lines (${rows.length} lines): service RSS ${(before / 2 ** 20).toFixed(0)} MB before, peak ${(after.peak / 2 ** 20).toFixed(0)} MB, after ${(after.rss / 2 ** 20).toFixed(0)} MB`);
+    expect(growthMb).toBeLessThan(150);
   });
 });

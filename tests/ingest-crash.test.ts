@@ -90,7 +90,7 @@ describe('ingestion survives SIGKILL', { timeout: 120_000 }, () => {
         });
         if (result !== undefined) {
           expect(result.status).toBe(200);
-          expect(result.answer).toEqual({ accepted: size, duplicates: 0, rejected: [] });
+          expect(result.answer).toEqual({ accepted: size, duplicates: 0, rejectedCount: 0, rejected: [] });
           acked.add(b);
         }
         if (acked.size >= KILL_AFTER_ACKS) kill ??= first.kill();
@@ -118,7 +118,7 @@ describe('ingestion survives SIGKILL', { timeout: 120_000 }, () => {
     }
     // The second copy of each batch was acknowledged; a third send must change nothing.
     const again = await post(second.url, batchBody(unacked[0]!, sizeOf.get(unacked[0]!)!));
-    expect(again.answer).toEqual({ accepted: 0, duplicates: sizeOf.get(unacked[0]!), rejected: [] });
+    expect(again.answer).toEqual({ accepted: 0, duplicates: sizeOf.get(unacked[0]!), rejectedCount: 0, rejected: [] });
     second.proc.child.kill('SIGTERM');
     await second.proc.exited;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseJsonLine, topLevelLiteral } from '../server/ingest/json-line.js';
+import { Rejections } from '../server/ingest/rejections.js';
 import {
   ISO_3166_ALPHA2,
   ISO_4217,
@@ -424,6 +425,8 @@ describe('JSON lines', () => {
   });
   it('keeps JSON.parse reason for invalid JSON', () => {
     expect(validateLine('{"type":')).toEqual({ ok: false, eventId: null, errors: ['invalid JSON: Unexpected end of JSON input'] });
+    expect(validateLine(' purchase,p1,c1')).toEqual({ ok: false, eventId: null, errors: [`invalid JSON: a line must hold one JSON object, starting with '{' (got "p")`] });
+    expect(validateLine('\u00e9t\u00e9')).toEqual({ ok: false, eventId: null, errors: [`invalid JSON: a line must hold one JSON object, starting with '{' (got "\u00e9")`] });
     const r = validateLine("{'a':1}");
     expect(errorsOf(r)).toHaveLength(1);
     expect(errorsOf(r)[0]).toMatch(/^invalid JSON: /);
@@ -502,6 +505,26 @@ describe('mini-fuzz', () => {
     }
     expect(ok).toBeGreaterThan(100);
     expect(rejected).toBeGreaterThan(1000);
+  });
+});
+
+describe('the rejected part of an answer', () => {
+  it('counts every invalid line and keeps the first 1,000 in the order added', () => {
+    const r = new Rejections();
+    for (let line = 1; line <= 2_500; line++) r.add(line * 2, `e${line}`, ['x: bad']);
+    expect(r.count).toBe(2_500);
+    expect(r.listed).toHaveLength(1_000);
+    expect(r.listed[0]).toEqual({ line: 2, eventId: 'e1', errors: ['x: bad'] });
+    expect(r.listed[999]).toEqual({ line: 2_000, eventId: 'e1000', errors: ['x: bad'] });
+  });
+  it('bounds each line: at most 20 texts of at most 300 characters', () => {
+    const r = new Rejections();
+    r.add(1, null, Array.from({ length: 25 }, (_, i) => `f${i}: ${'v'.repeat(i === 0 ? 1_000_000 : 1)}`));
+    const { errors } = r.listed[0]!;
+    expect(errors).toHaveLength(20);
+    expect(errors[0]).toBe(`f0: ${'v'.repeat(295)}…`);
+    expect(errors[18]).toBe('f18: v');
+    expect(errors[19]).toBe('and 6 more errors');
   });
 });
 

@@ -49,11 +49,55 @@ describe('event ingestion', () => {
     expect(await count('purchases')).toBe(1);
   });
 
+  it('counts every invalid line of a large mixed body but lists only the first 1,000, in line order', async () => {
+    // Line n (1-based): blank when n % 10 == 0, valid when n % 8 == 1, else invalid (short lines: the body limit is 100 kB).
+    const lines: string[] = [];
+    const invalid: number[] = [];
+    let valid = 0;
+    for (let n = 1; n <= 2_000; n++) {
+      if (n % 10 === 0) lines.push('');
+      else if (n % 8 === 1) {
+        lines.push(purchase(`mix-${n}`, 'mix', '1', '2023-03-01T10:00:00Z'));
+        valid++;
+      } else {
+        lines.push(n % 2 === 0 ? `not json ${n}` : JSON.stringify({ type: 'refund', eventId: `mix-${n}` }));
+        invalid.push(n);
+      }
+    }
+    const before = await count('purchases');
+    const res = await post(lines.join('\n'));
+    expect(res.status).toBe(200);
+    const answer = await res.json();
+    // 2,000 lines: 200 blank; of the other 1,800, n % 8 == 1 (n odd, never a multiple of 10) is 250 lines.
+    expect([valid, invalid.length]).toEqual([250, 1_550]);
+    expect(answer.accepted).toBe(250);
+    expect(answer.duplicates).toBe(0);
+    expect(answer.rejectedCount).toBe(1_550);
+    expect(answer.accepted + answer.duplicates + answer.rejectedCount).toBe(1_800);
+    expect(answer.rejected).toHaveLength(1_000);
+    expect(answer.rejected.map((r: any) => r.line)).toEqual(invalid.slice(0, 1_000));
+    expect(answer.rejected[1]).toEqual({ line: 3, eventId: 'mix-3', errors: ['type: must be one of purchase, referral, survey, customer (got "refund")'] });
+
+    const atomic = await post(lines.map((l) => l.replace('"mix-', '"atomic-mix-')).join('\n'), '?atomic=true');
+    expect(atomic.status).toBe(422);
+    const refused = await atomic.json();
+    expect([refused.accepted, refused.duplicates, refused.rejectedCount, refused.rejected.length]).toEqual([0, 0, 1_550, 1_000]);
+    expect(refused.error).toEqual({ code: 'REJECTED_LINES', message: '1550 line(s) rejected; atomic request stored nothing' });
+    expect(await count('purchases')).toBe(before + 250);
+  });
+
+  it('reads a request path starting with // as a path, not as a host', async () => {
+    // `new URL('//v1/events', base)` would be host "v1", path "/events".
+    const res = await fetch(`${svc.url}//v1/events?atomic=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: purchase('slash-1', 'c1', '-5') });
+    expect(res.status).toBe(422);
+    expect((await res.json()).rejected).toEqual([{ line: 1, eventId: 'slash-1', errors: ['amount: must be >= 0 (got "-5")'] }]);
+  });
+
   it('counts a retried eventId as a duplicate, within a request, across requests and concurrently', async () => {
     const first = await (await post([purchase('d-1', 'c2'), purchase('d-1', 'c2', '99')].join('\n'))).json();
-    expect(first).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
+    expect(first).toEqual({ accepted: 1, duplicates: 1, rejectedCount: 0, rejected: [] });
     const again = await (await post(purchase('d-1', 'c2'))).json();
-    expect(again).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+    expect(again).toEqual({ accepted: 0, duplicates: 1, rejectedCount: 0, rejected: [] });
     const body = Array.from({ length: 50 }, (_, i) => purchase(`cc-${i}`, `cust-${i % 7}`)).join('\n');
     const answers = await Promise.all([post(body), post(body), post(body)].map(async (r) => (await r).json()));
     expect(answers.reduce((s, a) => s + a.accepted, 0)).toBe(50);
@@ -96,6 +140,15 @@ describe('event ingestion', () => {
       { requestId: 't' },
     );
     expect(stored).toEqual([{ t: '2024-04-30 22:00:00.000', amount: 12.5 }]);
+    // 1,200 invalid events: all counted, the first 1,000 listed, the valid ones stored.
+    const many = [...events, ...Array.from({ length: 1_200 }, (_, i) => ({ ...events[0], eventId: `gbad-${i}`, currency: 'EURO' }))];
+    const m2 = `mutation($events: [PurchaseInput!]!) { ingestPurchases(events: $events) { accepted duplicates rejectedCount rejected { line } } }`;
+    const bulk = await svc.gql(m2, { events: many });
+    expect(bulk.errors).toBeUndefined();
+    const result = bulk.data.ingestPurchases;
+    expect([result.accepted, result.duplicates, result.rejectedCount, result.rejected.length]).toEqual([0, 2, 1_201, 1_000]);
+    expect(result.rejected.slice(0, 3)).toEqual([{ line: 2 }, { line: 4 }, { line: 5 }]);
+    expect(result.rejected.at(-1)).toEqual({ line: 1_002 });
     const tooMany = await svc.gql(m, { events: Array.from({ length: 10_001 }, (_, i) => ({ ...events[0], eventId: `big-${i}` })) });
     expect(tooMany.errors[0].message).toBe('At most 10000 events per call (got 10001); send larger loads to POST /v1/events.');
   });

@@ -34,7 +34,7 @@ describe('retention on calendar boundaries', () => {
       headers: { 'content-type': 'application/x-ndjson' },
       body: JSON.stringify({ type: 'purchase', eventId: 'p1', customerId: 'p', occurredAt: '2024-01-01T00:00:00Z', amount: '5', currency: 'USD' }),
     });
-    expect(await retry.json()).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+    expect(await retry.json()).toEqual({ accepted: 0, duplicates: 1, rejectedCount: 0, rejected: [] });
   });
   afterAll(async () => {
     await svc?.stop();

@@ -125,7 +125,7 @@ describe('persisted KPI snapshots', () => {
         { eventId: 's2', customerId: 'y', surveyId: 'q1', kind: 'NPS', score: 3, occurredAt: '2024-03-03T09:00:00+01:00' },
       ],
     });
-    expect(surveys.ingestSurveyResponses).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
+    expect(surveys.ingestSurveyResponses).toEqual({ accepted: 2, duplicates: 0, rejectedCount: 0, rejected: [] });
   });
   afterAll(async () => {
     await svc?.stop();

@@ -4,18 +4,15 @@ import type { Config } from '../config.js';
 import { StorageUnavailableError, TimeoutError } from '../errors.js';
 import { sendError, sendJson } from '../http.js';
 import { NdjsonSplitter, type NdjsonLine } from './ndjson.js';
+import { Rejections, type RejectedLine } from './rejections.js';
 import { validateLine, type StoredEvent } from './validate.js';
 import type { EventWriter } from './writer.js';
-
-export interface RejectedLine {
-  line: number;
-  eventId: string | null;
-  errors: string[];
-}
 
 export interface IngestAnswer {
   accepted: number;
   duplicates: number;
+  rejectedCount: number;
+  /** The first MAX_LISTED_REJECTED of them. */
   rejected: RejectedLine[];
 }
 
@@ -75,12 +72,14 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
     }
     const atomic = meta.url.searchParams.get('atomic') === 'true';
     const ctx = { requestId: meta.requestId };
-    const answer: IngestAnswer = { accepted: 0, duplicates: 0, rejected: [] };
+    let accepted = 0;
+    let duplicates = 0;
+    const rejections = new Rejections();
     let pending: StoredEvent[] = [];
     const flush = async () => {
       const result = await writer.write(pending, ctx);
-      answer.accepted += result.accepted;
-      answer.duplicates += result.duplicates.size;
+      accepted += result.accepted;
+      duplicates += result.duplicates.size;
       pending = [];
     };
     const state = { tooLarge: false };
@@ -90,15 +89,17 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
     const take = async () => {
       for (const item of lines) {
         if ('error' in item) {
-          answer.rejected.push({ line: item.line, eventId: null, errors: [item.error] });
+          rejections.add(item.line, null, [item.error]);
           continue;
         }
         const result = validateLine(item.text);
-        if (result.ok) {
+        if (!result.ok) {
+          rejections.add(item.line, result.eventId, result.errors);
+          // An atomic request with a rejected line stores nothing: stop holding its events.
+          if (atomic) pending = [];
+        } else if (!atomic || rejections.count === 0) {
           pending.push(result.event);
           if (!atomic && pending.length >= FLUSH_EVENTS) await flush();
-        } else {
-          answer.rejected.push({ line: item.line, eventId: result.eventId, errors: result.errors });
         }
       }
       lines.length = 0;
@@ -111,33 +112,36 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
       splitter.end(lines);
       await take();
     }
-    writer.report('http', { accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected.length });
+    writer.report('http', { accepted, duplicates, rejected: rejections.count });
     if (state.tooLarge) {
       // Lines stored before the limit stay stored; a retry is safe because eventIds dedupe.
       sendJson(res, 413, {
         error: { code: 'PAYLOAD_TOO_LARGE', message: `The body is larger than the limit of ${limit} bytes (INGEST_MAX_BODY_BYTES); split it into several requests.` },
-        accepted: answer.accepted,
-        duplicates: answer.duplicates,
+        accepted,
+        duplicates,
       });
       req.resume();
       return true;
     }
-    if (atomic && answer.rejected.length > 0) {
+    if (atomic && rejections.count > 0) {
+      const rejectedCount = rejections.count;
       sendJson(res, 422, {
         accepted: 0,
         duplicates: 0,
-        rejected: answer.rejected,
-        error: { code: 'REJECTED_LINES', message: `${answer.rejected.length} line(s) rejected; atomic request stored nothing` },
+        rejectedCount,
+        rejected: rejections.listed,
+        error: { code: 'REJECTED_LINES', message: `${rejectedCount} line(s) rejected; atomic request stored nothing` },
       });
       return true;
     }
     for (let i = 0; i < pending.length; ) {
       const chunk = pending.slice(i, (i += FLUSH_EVENTS));
       const result = await writer.write(chunk, ctx);
-      answer.accepted += result.accepted;
-      answer.duplicates += result.duplicates.size;
+      accepted += result.accepted;
+      duplicates += result.duplicates.size;
       writer.report('http', { accepted: result.accepted, duplicates: result.duplicates.size, rejected: 0 });
     }
+    const answer: IngestAnswer = { accepted, duplicates, rejectedCount: rejections.count, rejected: rejections.listed };
     sendJson(res, 200, answer);
     return true;
   };

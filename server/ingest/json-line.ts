@@ -14,7 +14,16 @@ export type JsonLine =
   | { ok: true; value: Record<string, unknown>; amountLiteral: string | undefined }
   | { ok: false; error: string };
 
+/** Characters a JSON text can start with, after whitespace. */
+const JSON_START = /^[\t\n\r ]*(?:[{["\-0-9tfn]|$)/;
+
 export function parseJsonLine(text: string): JsonLine {
+  // A CSV line or a log line sent by mistake: said without a thrown SyntaxError, which costs
+  // more than validating a valid event (a flood of such lines is the common mistake).
+  if (!JSON_START.test(text)) {
+    const first = String.fromCodePoint(text.trimStart().codePointAt(0)!);
+    return { ok: false, error: `invalid JSON: a line must hold one JSON object, starting with '{' (got ${JSON.stringify(first)})` };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -104,6 +104,8 @@ const SCORE_RANGE: Record<SurveyKind, readonly [number, number]> = { NPS: [0, 10
 
 /** Shows a rejected value in a message: JSON text, cut at 64 characters. */
 export function show(v: unknown): string {
+  // A long string is cut before quoting: a 1 MB value is never copied whole into a message.
+  if (typeof v === 'string' && v.length > 64) return cut(JSON.stringify(v.slice(0, 64)));
   return cut(JSON.stringify(v) ?? String(v));
 }
 

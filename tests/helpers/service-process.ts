@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, spawnTsx, waitFor, type Spawned } from './process.js';
 
@@ -9,6 +9,16 @@ export interface ServiceProcess {
   pid: number;
   /** SIGKILLs the service process and waits until tsx noticed. */
   kill(): Promise<void>;
+  /** Resident memory in bytes (Linux /proc): now, and the peak since start or the last resetPeakMemory. */
+  memory(): { rss: number; peak: number };
+  /** Lowers the recorded peak to the current resident memory. */
+  resetPeakMemory(): void;
+}
+
+function procStatusBytes(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
 }
 
 /** `npm start` on `dataDir` in a child process (on `port`, or a free one), resolved once /readyz answers 200. */
@@ -46,5 +56,7 @@ export async function startServiceProcess(
       }
       await proc.exited;
     },
+    memory: () => ({ rss: procStatusBytes(pid, 'VmRSS'), peak: procStatusBytes(pid, 'VmHWM') }),
+    resetPeakMemory: () => writeFileSync(`/proc/${pid}/clear_refs`, '5'),
   };
 }
