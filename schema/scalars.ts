@@ -5,7 +5,7 @@ const EXAMPLES = 'an ISO-8601 instant with a zone such as "2024-03-01T00:00:00Z"
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
 /** An ISO-8601 instant that names its zone, or why the text is none (a calendar date, a time of day, a zone offset). */
-export function parseInstant(text: string): Date | string {
+function parseInstant(text: string): Date | string {
   const m = INSTANT.exec(text);
   if (!m) return `expected ${EXAMPLES}`;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [number, number, number, number, number, number];
