@@ -255,7 +255,8 @@ describe('periods at the ends of the calendar', () => {
     const literal = await svc.gql(document);
     expect(literal.errors).toHaveLength(1);
     expect(literal.errors[0].message).toBe('DateTime cannot represent "2025-02-30T00:00:00Z": February 2025 has no day 30');
-    // graphql-js gives a literal's parser no argument name; the location points at it.
+    // A bad literal makes the document invalid; graphql-js gives its parser no argument name, the location points at it.
+    expect(literal.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(literal.errors[0].locations).toEqual([{ line: 1, column: document.indexOf('"2025-02-30') + 1 }]);
     const variable = await svc.gql(`query($from: DateTime!) { repeatPurchaseRate(from: $from, to: "2025-04-01T00:00:00Z") { rate } }`, { from: '2025-02-30T00:00:00Z' });
     expect(variable.errors[0].message).toBe('Variable "$from" got invalid value "2025-02-30T00:00:00Z"; DateTime cannot represent "2025-02-30T00:00:00Z": February 2025 has no day 30');
