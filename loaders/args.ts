@@ -1,5 +1,6 @@
 import { BadInputError } from '../server/errors.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
+import { CALENDAR_END, CALENDAR_START } from './grain.js';
 
 export const MAX_PERIODS = 120;
 /** Periods a series may span; past this a window is almost surely a mistake (100 years of days). */
@@ -16,7 +17,28 @@ export interface FilteredWindow extends Window {
   filter?: CustomerFilterArgs | null;
 }
 
+const START_MS = Date.parse(CALENDAR_START);
+const END_MS = Date.parse(CALENDAR_END);
+
+/**
+ * Every instant argument lies in the span of event timestamps, where each grain and zone is
+ * exact (grain.ts): one at which something starts or is evaluated (`from`, `asOf`,
+ * `calibrationEnd`) in [1970-01-01, 2100-01-01), a window's exclusive end (`to`) in
+ * (1970-01-01, 2100-01-01]. Outside, a period function would leave the engine's calendar.
+ */
+export function checkInstant(name: string, at: Date, kind: 'start' | 'end' = 'start'): Date {
+  const t = at.getTime();
+  const inside = kind === 'start' ? t >= START_MS && t < END_MS : t > START_MS && t <= END_MS;
+  if (!inside) {
+    const span = kind === 'start' ? `[${CALENDAR_START}, ${CALENDAR_END})` : `(${CALENDAR_START}, ${CALENDAR_END}]`;
+    throw new BadInputError(`"${name}" must be in ${span}, the span of event timestamps (got ${at.toISOString()})`, name);
+  }
+  return at;
+}
+
 export function checkWindow(from: Date, to: Date): Window {
+  checkInstant('from', from);
+  checkInstant('to', to, 'end');
   if (!(from.getTime() < to.getTime())) {
     throw new BadInputError(`"from" (${from.toISOString()}) must be earlier than "to" (${to.toISOString()})`, 'from');
   }

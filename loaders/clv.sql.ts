@@ -1,7 +1,6 @@
 import type { SqlQuery } from '../server/executor.js';
 import { customerStateSql, monthOf, monthsToPeriods, monthToPeriod, monthWindow } from './activity.sql.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
-import { periodDate } from './grain.js';
 import { Params, T, type Source } from './sql.js';
 
 export interface ClvArgs extends CohortArgs {
@@ -86,12 +85,11 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
   }
 
   // Per customer first (the table is ordered by customer), each customer's distinct period
-  // dates (no index is needed to tell periods apart): uniqExact over the window's (customer,
-  // period) pairs was several times slower (docs/performance.md, "CLV definitions version 2").
+  // indexes: uniqExact over the window's (customer, period) pairs was several times slower (docs/performance.md, "CLV definitions version 2").
   const summary = `
     SELECT toString(sum(r)) AS revenue, sum(o) AS orders, count() AS customers, sum(length(ps)) AS active_customer_periods
     FROM (
-      SELECT sum(amount) AS r, count() AS o, groupUniqArray(${periodDate(a.grain, 'occurred_at', f.tz)}) AS ps
+      SELECT sum(amount) AS r, count() AS o, groupUniqArray(${f.idx('occurred_at')}) AS ps
       FROM ${T.purchases}
       WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND occurred_at <= ${f.asOf} AND currency = ${currency}
         ${f.filter ? `AND ${f.filter}` : ''}

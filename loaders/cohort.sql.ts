@@ -3,7 +3,7 @@
 // queries anchor on these fragments.
 import { firstPurchasesFromState, monthAligned } from './activity.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
-import { dateStart, Grain, indexDate, periodDate, periodIndex } from './grain.js';
+import { Grain, periodIndex, periodStart } from './grain.js';
 import { Params, T, type Source } from './sql.js';
 
 /** First purchase ever per customer, as of `asOf`: the anchor of cohorts and conversions. */
@@ -31,8 +31,8 @@ export function cohortFragments(a: CohortArgs, p: Params) {
   const asOf = p.time(a.asOf, 'asOf');
   const from = p.time(a.from, 'from');
   const to = p.time(a.to, 'to');
-  const idx = (instant: string) => periodIndex(a.grain, periodDate(a.grain, instant, tz));
-  const startOf = (index: string) => dateStart(indexDate(a.grain, index), tz);
+  const idx = (instant: string) => periodIndex(a.grain, instant, tz);
+  const startOf = (index: string) => periodStart(a.grain, index, tz);
   // The first period starting at or after an instant: its own period when it starts exactly there.
   const ceilIdx = (instant: string) => `(${idx(instant)} + (${startOf(idx(instant))} < ${instant}))`;
   const filter = customerFilterSql(a.filter, asOf, p);

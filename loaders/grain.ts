@@ -9,64 +9,68 @@ export enum Grain {
 }
 
 /**
- * A period is named by the local calendar Date its start falls on; `tz` is a bound
- * `{tz:String}` placeholder. Everything a grain needs is one of these closed fragments.
+ * The span of instants the service answers for, like event timestamps (kpi-spec section 2):
+ * every instant argument and every stored event lies in [CALENDAR_START, CALENDAR_END).
  */
-export function periodDate(grain: Grain, instant: string, tz: string): string {
+export const CALENDAR_START = '1970-01-01T00:00:00Z';
+export const CALENDAR_END = '2100-01-01T00:00:00Z';
+
+/**
+ * Period arithmetic on local calendar days as Date32 (1900..2299). ClickHouse's Date
+ * (1970-01-01..2149-06-06) does not reach the periods around the span's ends: the ISO week of
+ * 1970-01-01 starts on 1969-12-29, and in zones west of UTC the first instants fall on
+ * 1969-12-31; Date clamps or wraps those (toMonday gave 1970-01-01, toDate in Los Angeles
+ * 2149-06-06) and answers silently wrong. Local day numbers from Date32 are negative there.
+ */
+function localDay(instant: string, tz: string): string {
+  return `toDate32(${instant}, ${tz})`;
+}
+
+/**
+ * A period's ordinal: the period of `grain` in zone `tz` (a bound `{tz:String}` placeholder)
+ * that contains `instant`, so that offsets are plain integer differences. Month-aligned grains
+ * number periods from year 0 (MONTH: year * 12 + month - 1, as the customer state's month
+ * numbers); DAY counts days from 1970-01-01, WEEK ISO weeks from the one of 1970-01-05 (week 1;
+ * week 0 starts 1969-12-29). The day number of any instant of the span is at least -1 (UTC-12),
+ * so intDiv, which truncates toward zero, floors here.
+ */
+export function periodIndex(grain: Grain, instant: string, tz: string): string {
+  const day = localDay(instant, tz);
   switch (grain) {
     case Grain.DAY:
-      return `toDate(${instant}, ${tz})`;
+      return `toInt32(${day})`;
     case Grain.WEEK:
-      return `toMonday(${instant}, ${tz})`;
+      return `toInt32(intDiv(toInt32(${day}) + 3, 7))`;
     case Grain.MONTH:
-      return `toStartOfMonth(${instant}, ${tz})`;
+      return `toInt32(toYear(${day}) * 12 + toMonth(${day}) - 1)`;
     case Grain.QUARTER:
-      return `toStartOfQuarter(${instant}, ${tz})`;
+      return `toInt32(toYear(${day}) * 4 + toQuarter(${day}) - 1)`;
     case Grain.YEAR:
-      return `toStartOfYear(${instant}, ${tz})`;
+      return `toInt32(toYear(${day}))`;
     default:
       throw new UnreachableCaseError(grain);
   }
 }
 
-/** A period's ordinal, so that offsets are plain integer differences. */
-export function periodIndex(grain: Grain, date: string): string {
+/** The local calendar day (Date32) a period index starts on: the inverse of periodIndex. */
+function indexDay(grain: Grain, index: string): string {
   switch (grain) {
     case Grain.DAY:
-      return `toInt32(toRelativeDayNum(${date}))`;
+      return `addDays(toDate32(0), ${index})`;
     case Grain.WEEK:
-      // 1970-01-05 was the first Monday: day 4 → week 1.
-      return `toInt32(intDiv(toRelativeDayNum(${date}) + 3, 7))`;
+      return `addDays(toDate32(0), ${index} * 7 - 3)`;
     case Grain.MONTH:
-      return `toInt32(toYear(${date}) * 12 + toMonth(${date}) - 1)`;
+      return `makeDate32(intDiv(${index}, 12), ${index} % 12 + 1, 1)`;
     case Grain.QUARTER:
-      return `toInt32(toYear(${date}) * 4 + toQuarter(${date}) - 1)`;
+      return `makeDate32(intDiv(${index}, 4), (${index} % 4) * 3 + 1, 1)`;
     case Grain.YEAR:
-      return `toInt32(toYear(${date}))`;
+      return `makeDate32(${index}, 1, 1)`;
     default:
       throw new UnreachableCaseError(grain);
   }
 }
 
-/** The local calendar Date a period index starts on (inverse of periodIndex). */
-export function indexDate(grain: Grain, index: string): string {
-  switch (grain) {
-    case Grain.DAY:
-      return `addDays(toDate(0), ${index})`;
-    case Grain.WEEK:
-      return `addDays(toDate(0), ${index} * 7 - 3)`;
-    case Grain.MONTH:
-      return `makeDate(intDiv(${index}, 12), ${index} % 12 + 1, 1)`;
-    case Grain.QUARTER:
-      return `makeDate(intDiv(${index}, 4), (${index} % 4) * 3 + 1, 1)`;
-    case Grain.YEAR:
-      return `makeDate(${index}, 1, 1)`;
-    default:
-      throw new UnreachableCaseError(grain);
-  }
-}
-
-/** The instant (UTC text) at which a period starting on local `date` begins in `tz`. */
-export function dateStart(date: string, tz: string): string {
-  return `toTimeZone(toDateTime64(${date}, 3, ${tz}), 'UTC')`;
+/** The instant (DateTime64 in UTC) at which period `index` of `grain` begins in `tz`: local midnight of its first day. */
+export function periodStart(grain: Grain, index: string, tz: string): string {
+  return `toTimeZone(toDateTime64(${indexDay(grain, index)}, 3, ${tz}), 'UTC')`;
 }

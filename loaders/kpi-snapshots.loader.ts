@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Executor, QueryContext } from '../server/executor.js';
 import { BadInputError } from '../server/errors.js';
+import { checkInstant } from './args.js';
 import { createLoaders } from './index.js';
 import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE, type SnapshotCursor } from './kpi-snapshots.sql.js';
 import { KPI_DEFINITIONS_VERSION, runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.loader.js';
@@ -122,6 +123,8 @@ export function checkSnapshotList(a: SnapshotListArgs): SnapshotListArgs {
   if (!Number.isInteger(a.first) || a.first < 1 || a.first > MAX_PAGE) {
     throw new BadInputError(`"first" must be an integer from 1 to ${MAX_PAGE} (got ${a.first})`, 'first');
   }
+  if (a.from) checkInstant('from', a.from);
+  if (a.to) checkInstant('to', a.to, 'end');
   if (a.from && a.to && !(a.from.getTime() < a.to.getTime())) {
     throw new BadInputError(`"from" (${a.from.toISOString()}) must be earlier than "to" (${a.to.toISOString()})`, 'from');
   }

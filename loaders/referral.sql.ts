@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../server/executor.js';
-import { dateStart, periodDate, type Grain } from './grain.js';
+import { periodIndex, periodStart, type Grain } from './grain.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import { firstPurchasesSql } from './cohort.sql.js';
 import { Params, T, type Source } from './sql.js';
@@ -104,7 +104,7 @@ export function referralCohortsSql(a: ReferralCohortArgs, source: Source = 'auto
              countIf(signed_up) AS signups, countIf(converted) AS conversions,
              arraySort(groupArrayIf(days_to_convert, converted)) AS days, length(days) AS n
       FROM (
-        SELECT *, ${dateStart(periodDate(a.grain, 'started_at', tz), tz)} AS start
+        SELECT *, ${periodStart(a.grain, periodIndex(a.grain, 'started_at', tz), tz)} AS start
         FROM (${referralOutcomesSql(asOf, windowDays, p.source)})
       )
       WHERE start >= ${p.time(a.from, 'from')} AND start < ${p.time(a.to, 'to')}

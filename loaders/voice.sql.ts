@@ -1,6 +1,6 @@
 import type { SqlQuery } from '../server/executor.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
-import { dateStart, periodDate, type Grain } from './grain.js';
+import { periodIndex, periodStart, type Grain } from './grain.js';
 import { Params, T } from './sql.js';
 
 export type VoiceKind = 'NPS' | 'CSAT';
@@ -57,8 +57,8 @@ export function voiceSeriesSql(kind: VoiceKind, a: VoiceArgs): SqlQuery {
   const tz = p.add('String', a.timezone, 'tz');
   const bands = Object.entries(BANDS[kind]).map(([name, condition]) => `countIf(${condition}) AS ${name}`);
   return p.sql(`
-    SELECT toString(${dateStart('period', tz)}) AS period_start, count() AS responses, ${bands.join(', ')}
-    FROM (SELECT score, ${periodDate(a.grain, 'occurred_at', tz)} AS period FROM ${T.surveys} WHERE ${responses(kind, a, p).where})
+    SELECT toString(${periodStart(a.grain, 'period', tz)}) AS period_start, count() AS responses, ${bands.join(', ')}
+    FROM (SELECT score, ${periodIndex(a.grain, 'occurred_at', tz)} AS period FROM ${T.surveys} WHERE ${responses(kind, a, p).where})
     GROUP BY period ORDER BY period`);
 }
 

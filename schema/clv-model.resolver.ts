@@ -1,5 +1,5 @@
 import { Arg, Ctx, Float, Int, Query, Resolver } from 'type-graphql';
-import { checkCurrency, checkMargin } from '../loaders/args.js';
+import { checkCurrency, checkInstant, checkMargin } from '../loaders/args.js';
 import { daysPerUnit, TimeUnit, type CustomerPrediction as Prediction } from '../loaders/clv-model.loader.js';
 import type { Context } from '../server/context.js';
 import { BadInputError } from '../server/errors.js';
@@ -11,6 +11,7 @@ const MAX_HORIZON_DAYS = 3660;
 const MAX_AT_RISK = 1000;
 
 function checkHoldout(calibrationEnd: Date, holdoutEnd: Date | null): Date | null {
+  if (holdoutEnd) checkInstant('holdoutEnd', holdoutEnd, 'end');
   // The backtest's holdout is counted in whole UTC days, so it must reach into a later day.
   if (holdoutEnd && Math.floor(holdoutEnd.getTime() / 86_400_000) <= Math.floor(calibrationEnd.getTime() / 86_400_000)) {
     throw new BadInputError(`"holdoutEnd" (${holdoutEnd.toISOString()}) must fall on a later UTC day than "calibrationEnd" (${calibrationEnd.toISOString()})`, 'holdoutEnd');
@@ -42,7 +43,7 @@ export class ClvModelResolver {
     @Ctx() ctx: Context,
   ): Promise<ClvModel> {
     return ctx.loaders.clvModel.load({
-      calibrationEnd,
+      calibrationEnd: checkInstant('calibrationEnd', calibrationEnd),
       holdoutEnd: checkHoldout(calibrationEnd, holdoutEnd ?? null),
       timeUnit: unit ?? TimeUnit.WEEK,
       currency: checkCurrency(currency ?? ctx.config.reportingCurrency),
@@ -63,7 +64,7 @@ export class ClvModelResolver {
     if (ids.length > MAX_IDS) throw new BadInputError(`At most ${MAX_IDS} ids per call (got ${ids.length})`, 'ids');
     const timeUnit = unit ?? TimeUnit.WEEK;
     const loader = ctx.loaders.customerPredictions({
-      calibrationEnd: calibrationEnd ?? ctx.now(),
+      calibrationEnd: calibrationEnd ? checkInstant('calibrationEnd', calibrationEnd) : ctx.now(),
       timeUnit,
       currency: checkCurrency(currency ?? ctx.config.reportingCurrency),
       horizon: checkHorizon(horizon, timeUnit),
@@ -91,7 +92,7 @@ export class ClvModelResolver {
       throw new BadInputError(`"maxProbabilityAlive" must be in (0, 1] (got ${maxProbabilityAlive})`, 'maxProbabilityAlive');
     }
     return ctx.loaders.atRiskCustomers.load({
-      calibrationEnd: calibrationEnd ?? ctx.now(),
+      calibrationEnd: calibrationEnd ? checkInstant('calibrationEnd', calibrationEnd) : ctx.now(),
       currency: checkCurrency(currency ?? ctx.config.reportingCurrency),
       first,
       minHistoricalValue: minValue,

@@ -1,5 +1,5 @@
 import { ArgsType, Field, InputType, Int, registerEnumType } from 'type-graphql';
-import { checkPeriods, checkTimezone, checkWindow } from '../loaders/args.js';
+import { checkInstant, checkPeriods, checkTimezone, checkWindow } from '../loaders/args.js';
 import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { Grain } from '../loaders/grain.js';
 import { DateTimeScalar } from './scalars.js';
@@ -61,7 +61,7 @@ export class CohortArgs extends PeriodArgs {
 /** Validation before any SQL: the window, asOf defaulting to now, the zone, the periods bound. */
 export function resolveWindow(a: WindowArgs & { filter?: CustomerFilterInput | null }, now: Date) {
   const { from, to } = checkWindow(a.from, a.to);
-  return { from, to, asOf: a.asOf ?? now, filter: a.filter ?? null };
+  return { from, to, asOf: a.asOf ? checkInstant('asOf', a.asOf) : now, filter: a.filter ?? null };
 }
 
 export function resolvePeriods(a: PeriodArgs, now: Date) {

@@ -1,4 +1,5 @@
 import { Arg, Ctx, Query, Resolver } from 'type-graphql';
+import { checkInstant } from '../loaders/args.js';
 import type { Context } from '../server/context.js';
 import { BadInputError } from '../server/errors.js';
 import { CustomerStats } from './customers.type.js';
@@ -14,7 +15,7 @@ export class CustomersResolver {
     @Arg('asOf', () => DateTimeScalar, { nullable: true }) asOf: Date | null,
     @Ctx() ctx: Context,
   ): Promise<CustomerStats | null> {
-    return ctx.loaders.customerStats(asOf ?? ctx.now()).load(id);
+    return ctx.loaders.customerStats(asOf ? checkInstant('asOf', asOf) : ctx.now()).load(id);
   }
 
   @Query(() => [CustomerStats], { nullable: 'items', description: 'In the order of ids; null for unknown ids.' })
@@ -24,6 +25,6 @@ export class CustomersResolver {
     @Ctx() ctx: Context,
   ): Promise<(CustomerStats | null)[]> {
     if (ids.length > MAX_IDS) throw new BadInputError(`At most ${MAX_IDS} ids per call (got ${ids.length})`, 'ids');
-    return ctx.loaders.customerStats(asOf ?? ctx.now()).loadMany(ids) as Promise<(CustomerStats | null)[]>;
+    return ctx.loaders.customerStats(asOf ? checkInstant('asOf', asOf) : ctx.now()).loadMany(ids) as Promise<(CustomerStats | null)[]>;
   }
 }

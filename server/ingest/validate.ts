@@ -30,6 +30,7 @@
 //   country: the 249 officially assigned ISO 3166-1 alpha-2 codes (no XK, no UK).
 // - With expectedType (GraphQL mutations) a `type` field, if any, is ignored.
 
+import { CALENDAR_END, CALENDAR_START } from '../../loaders/grain.js';
 import { NOT_AN_OBJECT, parseJsonLine } from './json-line.js';
 
 export type EventType = 'purchase' | 'referral' | 'survey' | 'customer';
@@ -94,9 +95,7 @@ export const MAX_ID_LENGTH = 128;
 export const MAX_COMMENT_LENGTH = 5000;
 export const MAX_AMOUNT = '1000000000000';
 export const MAX_AMOUNT_DECIMALS = 4;
-export const MIN_OCCURRED_AT = '1970-01-01T00:00:00Z';
-export const END_OCCURRED_AT = '2100-01-01T00:00:00Z';
-const END_MS = Date.UTC(2100, 0, 1);
+const END_MS = Date.parse(CALENDAR_END);
 
 const STAGES: readonly ReferralStage[] = ['INVITED', 'CLICKED', 'SIGNED_UP'];
 const KINDS: readonly SurveyKind[] = ['NPS', 'CSAT'];
@@ -131,7 +130,7 @@ export const messages = {
   timestampOffset: (f: string, v: string) => `${f}: zone offset must be written ±hh:mm (got ${show(v)})`,
   timestampInvalid: (f: string, v: string) => `${f}: not a valid calendar date and time (got ${show(v)})`,
   timestampRange: (f: string, v: string) =>
-    `${f}: must be in [${MIN_OCCURRED_AT}, ${END_OCCURRED_AT}) (got ${show(v)})`,
+    `${f}: must be in [${CALENDAR_START}, ${CALENDAR_END}) (got ${show(v)})`,
   amountType: (v: unknown) => `amount: must be a decimal string or a number (got ${kindOf(v)})`,
   // `got` is the JSON text as written: "12.5" for a string, 12.50 for a number
   amountFormat: (got: string) => `amount: must be a decimal number like "12.34" (got ${cut(got)})`,
