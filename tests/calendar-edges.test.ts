@@ -46,7 +46,7 @@ describe('periods at the ends of the calendar', () => {
       ...surveys.map(([c, score, t], i) => ({ type: 'survey', eventId: `s${i}`, customerId: c, surveyId: 'q', kind: 'NPS', score, occurredAt: t })),
     ];
     const res = await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: body.map((e) => JSON.stringify(e)).join('\n') });
-    expect(await res.json()).toEqual({ accepted: body.length, duplicates: 0, rejected: [] });
+    expect(await res.json()).toEqual({ accepted: body.length, duplicates: 0, rejectedCount: 0, rejected: [] });
   });
   afterAll(async () => {
     await svc?.stop();
