@@ -283,13 +283,17 @@ describe('every panel query against the real service', () => {
 
   // Grafana's "last 12 complete months" of 2026-01-xx: `now-12M/M` to `now-1M/M`.
   const range = { from: '2025-01-01T00:00:00.000Z', to: '2025-12-31T23:59:59.999Z' };
-  const scenarios: { name: string; values: Record<string, Selection>; everyColumnFilled: boolean }[] = [
+  /** The store's events stop here (its generator's end). */
+  const DATA_END = '2026-01-01T00:00:00.000Z';
+  const scenarios: { name: string; values: Record<string, Selection>; everyColumnFilled: boolean; range?: { from: string; to: string } }[] = [
     { name: 'defaults (MONTH, USD, no filter)', values: {}, everyColumnFilled: true },
     {
       name: 'QUARTER, EUR, two countries, one channel, organic',
       values: { grain: 'QUARTER', currency: 'EUR', country: ['DE', 'FR'], channel: ['organic'], segment: ALL, referred: 'false' },
       everyColumnFilled: false,
     },
+    // January and February 2026 have no events: their periods must show no value, not 0.
+    { name: 'a range running two months past the last event', values: {}, everyColumnFilled: true, range: { from: '2025-07-01T00:00:00.000Z', to: '2026-02-28T23:59:59.999Z' } },
   ];
 
   for (const scenario of scenarios) {
@@ -302,7 +306,7 @@ describe('every panel query against the real service', () => {
         }
         for (const t of panel.targets as Json[]) {
           const where = `${board.uid} / ${panel.title} / ${t.refId}`;
-          const query = interpolate(t.url_options.body_graphql_query, board, scenario.values, range);
+          const query = interpolate(t.url_options.body_graphql_query, board, scenario.values, scenario.range ?? range);
           expect(query, where).not.toMatch(/\$\{|\$[a-z_]/i);
           // Identical bodies (one document behind several panels) are asked once.
           let answer = answers.get(query);
@@ -323,8 +327,17 @@ describe('every panel query against the real service', () => {
             for (const v of values) if (v !== null && v !== undefined) expect(hasType(v, c.type), `${where}: ${c.selector} = ${JSON.stringify(v)} is not ${c.type}`).toBe(true);
             if (scenario.everyColumnFilled) expect(values.some((v) => v !== null && v !== undefined), `${where}: ${c.selector} is never set`).toBe(true);
           }
-          // A long frame becomes one series per cohort only when sorted by time.
+          // A period without data is empty (null), never a 0 that reads as "nobody came back".
           const time = (t.columns as Json[]).find((c) => c.type === 'timestamp');
+          for (const r of found) {
+            const at = time ? gjson(r, time.selector) : r.periodStart;
+            if (typeof at !== 'string' || at < DATA_END) continue;
+            // The triangle's offset is the matrix's column key, not a value.
+            for (const c of (t.columns as Json[]).filter((col) => col.type === 'number' && col.selector !== 'offset')) {
+              expect(gjson(r, c.selector) ?? null, `${where}: ${c.selector} at ${at}, after the last event`).toBeNull();
+            }
+          }
+          // A long frame becomes one series per cohort only when sorted by time.
           if (time) {
             const stamps = found.map((r) => gjson(r, time.selector) as string);
             expect(stamps, where).toEqual([...stamps].sort());
@@ -333,6 +346,21 @@ describe('every panel query against the real service', () => {
       }
     });
   }
+
+  it('pools retention over the periods with data only when the range runs past the last event', async () => {
+    const board = boards.find((b) => b.uid === 'kpi-retention-cohorts');
+    const target = (board.panels as Json[]).find((p) => p.title === 'Pooled retention and churn').targets[0];
+    const past = { from: '2025-07-01T00:00:00.000Z', to: '2026-02-28T23:59:59.999Z' };
+    const answer = await service.gql(interpolate(target.url_options.body_graphql_query, board, {}, past));
+    expect(answer.errors).toBeUndefined();
+    const [row] = await rows(answer, target.root_selector);
+    // The API's own pooled rate over the months that have data, July to December.
+    const data = await service.gql('{ retentionRateSummary(from: "2025-07-01T00:00:00Z", to: "2026-01-01T00:00:00Z") { pooledRate pooledChurnRate } }');
+    expect(row.pooledRate).toBeCloseTo(data.data.retentionRateSummary.pooledRate, 12);
+    expect(row.pooledChurnRate).toBeCloseTo(data.data.retentionRateSummary.pooledChurnRate, 12);
+    // What the API pools over the whole range, January's fake 0% included, is lower.
+    expect(answer.data.retentionRateSummary.pooledRate).toBeLessThan(row.pooledRate);
+  });
 
   it('gives, for each period of kpiSeries, exactly the kpiSnapshot of that period', async () => {
     const fields = 'from to customers newCustomers orders repeatPurchaseRate revenue averageOrderValue clv retentionRate nps csat referralConversionRate';
