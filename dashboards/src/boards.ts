@@ -2,9 +2,11 @@
 // tests/dashboards.test.ts fails when those files differ from what this builds.
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
 import {
-  CustomVariableBuilder, DashboardBuilder, DashboardLinkBuilder, DashboardLinkType,
-  type Dashboard, type Panel, type VariableModel,
+  CustomVariableBuilder, DashboardBuilder, DashboardLinkBuilder, DashboardLinkType, QueryVariableBuilder,
+  VariableRefresh, VariableSort, type Dashboard, type Panel, type VariableModel,
 } from '@grafana/grafana-foundation-sdk/dashboard';
+import { loadDocument, VARIABLES_DIR } from './documents.js';
+import { InfinityGraphqlQueryBuilder, KPI_DATASOURCE } from './infinity.js';
 import { band, bandHigh, barchart, fixedColor, matrix, rightAxis, stat, table, timeseries, unit } from './panels.js';
 
 // --- Reshaping in the root selector (JSONata; the plugin's 1.5-era subset: no `@`/`#`). ---
@@ -85,12 +87,34 @@ function custom(name: string, label: string, description: string, values: string
     .options(values.map((v) => ({ text: v, value: v, selected: v === current })));
 }
 
-/** A customer-filter list: "All" is the API's "no filter" (null), not the list of values, which would drop customers without the attribute. */
-function filterList(name: string, label: string, description: string, values: string[]): CustomVariableBuilder {
-  return new CustomVariableBuilder(name)
+/** The fields of `storeDimensions` the variables list. */
+type Dimension = 'currencies' | 'countries' | 'channels' | 'segments';
+
+/**
+ * A variable whose values are what the store holds, asked from the API (BoardDimensions) each
+ * time a board loads: an Infinity query variable, one string column, in the API's order.
+ */
+function fromStore(name: string, label: string, description: string, dimension: Dimension): QueryVariableBuilder {
+  const doc = loadDocument('BoardDimensions', VARIABLES_DIR);
+  const infinityQuery = new InfinityGraphqlQueryBuilder(doc.grafana)
+    .refId('variable')
+    // One object per value: the plugin makes a row of each; `$` is the value itself.
+    .rootSelector(`[data.storeDimensions.${dimension}.{ "value": $ }]`)
+    .column('value', 'string', 'value')
+    .build();
+  return new QueryVariableBuilder(name)
     .label(label)
     .description(description)
-    .values(values.join(','))
+    .datasource(KPI_DATASOURCE)
+    .query({ queryType: 'infinity', query: '', infinityQuery })
+    .definition(`storeDimensions.${dimension}`)
+    .refresh(VariableRefresh.OnDashboardLoad)
+    .sort(VariableSort.Disabled);
+}
+
+/** A customer-filter list: "All" is the API's "no filter" (null), not the list of values, which would drop customers without the attribute. */
+function filterList(name: string, label: string, description: string, dimension: Dimension): QueryVariableBuilder {
+  return fromStore(name, label, description, dimension)
     .multi(true)
     .includeAll(true)
     .allValue('null')
@@ -100,10 +124,11 @@ function filterList(name: string, label: string, description: string, values: st
 
 const VARIABLES: Record<string, () => Builder<VariableModel>> = {
   grain: () => custom('grain', 'Period', 'Calendar period (UTC) of every series and cohort.', GRAINS, 'MONTH').allowCustomValue(false),
-  currency: () => custom('currency', 'Currency', 'ISO 4217 currency of money KPIs; no conversion between currencies.', ['USD', 'EUR'], 'USD').allowCustomValue(true),
-  country: () => filterList('country', 'Country', "Customers whose latest profile has one of these countries.", ['US', 'GB', 'DE', 'FR', 'CA', 'NL', 'ES', 'AU', 'IT', 'SE']),
-  channel: () => filterList('channel', 'Channel', 'Customers acquired through one of these channels.', ['organic', 'paid_search', 'social', 'email', 'referral']),
-  segment: () => filterList('segment', 'Segment', 'Customers of one of these segments.', ['consumer', 'smb', 'enterprise']),
+  // No default of its own: Grafana selects the first currency the API lists.
+  currency: () => fromStore('currency', 'Currency', 'ISO 4217 currency of money KPIs; no conversion between currencies.', 'currencies').allowCustomValue(true),
+  country: () => filterList('country', 'Country', "Customers whose latest profile has one of these countries.", 'countries'),
+  channel: () => filterList('channel', 'Channel', 'Customers acquired through one of these channels.', 'channels'),
+  segment: () => filterList('segment', 'Segment', 'Customers of one of these segments.', 'segments'),
   referred: () =>
     new CustomVariableBuilder('referred')
       .label('Acquisition')
