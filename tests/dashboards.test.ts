@@ -25,7 +25,7 @@ const schema = buildSchema(readFileSync(join(ROOT, 'schema/schema.graphql'), 'ut
 /**
  * The API query the variables ask (storeDimensions) comes with the filter validation work; until
  * it is in schema/schema.graphql the tests that run the variable documents are skipped, and
- * codegen.yml leaves dashboards/queries/variables out.
+ * codegen.yml leaves dashboards/variables out.
  */
 const HAS_STORE_DIMENSIONS = schema.getQueryType()!.getFields().storeDimensions !== undefined;
 

@@ -8,7 +8,7 @@ import { Kind, parse, print, visit, type OperationDefinitionNode } from 'graphql
 
 export const QUERIES_DIR = fileURLToPath(new URL('../queries/', import.meta.url));
 /** Documents behind the board variables (their values), kept apart from the panels' ones. */
-export const VARIABLES_DIR = join(QUERIES_DIR, 'variables');
+export const VARIABLES_DIR = fileURLToPath(new URL('../variables/', import.meta.url));
 
 /**
  * What Grafana writes in place of each GraphQL variable a board document may declare, and
