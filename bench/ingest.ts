@@ -29,6 +29,7 @@ import { migrate } from '../server/migrate.js';
 import { createExecutor } from '../server/service.js';
 import { openStorage } from '../server/storage.js';
 import { generateStore, scaled } from '../scripts/generate/store.js';
+import { BULK_END } from './bulk.js';
 import { spawnTsx } from '../tests/helpers/process.js';
 import { startServiceProcess, type ServiceProcess } from '../tests/helpers/service-process.js';
 
@@ -60,7 +61,7 @@ function parseOptions(argv: string[]): Options {
 function* benchEvents(n: number) {
   let i = 0;
   // a scale-1 store has about 144k events, 100k of them purchases
-  for (const event of generateStore(scaled(Math.max(0.01, n / 100_000)))) {
+  for (const event of generateStore({ ...scaled(Math.max(0.01, n / 100_000)), end: BULK_END.toISOString() })) {
     if (i++ === n) return;
     yield event;
   }

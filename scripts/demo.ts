@@ -1,6 +1,9 @@
-// npm run demo [-- --scale N]
-// First start on an empty DATA_DIR: generates a realistic demo store (deterministic) and
-// loads it through the same validation and exactly-once writer as the API; then serves.
+// npm run demo [-- --scale N] [-- --end YYYY-MM-DD]
+// First start on an empty DATA_DIR: generates a realistic demo store (deterministic for a
+// given end day; default today, UTC) and loads it through the same validation and
+// exactly-once writer as the API; then serves. The store covers the two years up to the
+// start of the end day's month, so the boards' default range (the last twelve complete
+// months) is full.
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
@@ -10,14 +13,27 @@ import { createExecutor, runningServer, startService } from '../server/service.j
 import { openStorage } from '../server/storage.js';
 import { validateEvent, type StoredEvent } from '../server/ingest/validate.js';
 import { EventWriter } from '../server/ingest/writer.js';
-import { generateStore, resolveStoreOptions, scaled } from './generate/store.js';
+import { generateStore, resolveStoreOptions, scaled, storeEndFor, type StoreOptions } from './generate/store.js';
 
-const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, end: { type: 'string' } } });
 const scale = Number(values.scale);
 if (!(scale > 0 && scale <= 500)) {
   console.error(`--scale must be a number in (0, 500] (got ${values.scale})`);
   process.exit(2);
 }
+function storeOptions(): StoreOptions {
+  try {
+    // The clock is read here, once; the generator only sees the end it is given.
+    return { ...scaled(scale), end: storeEndFor(values.end ?? new Date().toISOString().slice(0, 10)) };
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    console.error(`--${e.message}`);
+    process.exit(2);
+  }
+}
+const options = storeOptions();
+const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+const yearBefore = (iso: string): string => `${Number(iso.slice(0, 4)) - 1}${iso.slice(4)}`;
 
 function readConfig(): Config {
   try {
@@ -39,15 +55,17 @@ async function fillIfEmpty(): Promise<void> {
   try {
     const exec = createExecutor(storage, config, log);
     await migrate(exec);
-    const [row] = await exec.rows<{ n: number }>({ query: 'SELECT count() AS n FROM {db:Identifier}.purchases', query_params: {} }, ctx);
+    const [row] = await exec.rows<{ n: number; first: number; last: number }>({
+      query: 'SELECT count() AS n, toUnixTimestamp64Milli(min(occurred_at)) AS first, toUnixTimestamp64Milli(max(occurred_at)) AS last FROM {db:Identifier}.purchases',
+      query_params: {},
+    }, ctx);
     if (row!.n > 0) {
-      console.log(`Demo store already loaded (${row!.n} purchases in ${config.server ? config.server.url : config.dataDir}).`);
+      console.log(`Demo store already loaded (${row!.n} purchases from ${day(Number(row!.first))} to ${day(Number(row!.last))} in ${config.server ? config.server.url : config.dataDir}; empty it to load a current one).`);
       return;
     }
-    const options = scaled(scale);
     const resolved = resolveStoreOptions(options);
     const expected = resolved.purchases + resolved.surveys + resolved.customers + resolved.referrals * 2;
-    console.log(`Generating the demo store: ${resolved.customers} customers, about ${resolved.purchases} purchases over two years…`);
+    console.log(`Generating the demo store: ${resolved.customers} customers, about ${resolved.purchases} purchases from ${day(resolved.startMs)} to ${day(resolved.endMs - 1)} (UTC; pin the end with --end YYYY-MM-DD)…`);
     const writer = new EventWriter(exec);
     const bar = new cliProgress.SingleBar({ format: 'loading |{bar}| {value} events | {rate}/s', hideCursor: true }, cliProgress.Presets.shades_classic);
     const started = Date.now();
@@ -82,7 +100,7 @@ async function main() {
   }
   await fillIfEmpty();
   const service = await startService(config, log);
-  const example = `{ repeatPurchaseRate(from: "2025-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z") { customers repeatCustomers orders rate } }`;
+  const example = `{ repeatPurchaseRate(from: "${yearBefore(options.end)}", to: "${options.end}") { customers repeatCustomers orders rate } }`;
   console.log(`
 Retention KPI service (demo store) at ${service.url}
   GraphQL IDE:  ${service.url}/graphql   (open in a browser)

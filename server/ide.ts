@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Route } from './app.js';
 
@@ -39,67 +40,25 @@ const CSP = [
   "form-action 'none'",
 ].join('; ');
 
-const WINDOW = 'from: "2025-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z"';
+/**
+ * The example documents: one file each in ide-examples/, in name order, checked against the
+ * schema by codegen (codegen.yml) like the client's. The first is the text of a new tab; each
+ * of the others opens in a tab of its own. Names and arguments as in kpi-spec.
+ */
+const EXAMPLES_DIR = fileURLToPath(new URL('./ide-examples/', import.meta.url));
 
-/** One tab per example; names and arguments as in kpi-spec. */
-const EXAMPLE_TABS = [
-  {
-    query: `# Repeat purchase rate: customers with 2+ purchases in [from, to).
-query RepeatPurchaseRate {
-  repeatPurchaseRate(${WINDOW}) {
-    customers
-    repeatCustomers
-    orders
-    rate
-    averageOrdersPerCustomer
-  }
+interface Examples {
+  defaultQuery: string;
+  tabs: { query: string }[];
 }
-`,
-  },
-  {
-    query: `# Monthly cohorts by first purchase, followed for 12 months.
-query RetentionCohorts {
-  retentionCohorts(grain: MONTH, ${WINDOW}, periods: 12) {
-    grain
-    cohorts {
-      cohortStart
-      size
-      cells {
-        offset
-        periodStart
-        retained
-        rate
-        retainedOrLater
-        rateOrLater
-        complete
-      }
-    }
-  }
-}
-`,
-  },
-  {
-    query: `# Net promoter score over the window, with a monthly series.
-query Nps {
-  nps(${WINDOW}) {
-    responses
-    promoters
-    passives
-    detractors
-    score
-    marginOfError
-    series {
-      periodStart
-      responses
-      score
-    }
-  }
-}
-`,
-  },
-];
 
-const DEFAULT_QUERY = '# Which engine answers the KPI queries.\n{\n  storageVersion\n}\n';
+function readExamples(): Examples {
+  const [defaultQuery = '', ...others] = readdirSync(EXAMPLES_DIR)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort()
+    .map((f) => readFileSync(join(EXAMPLES_DIR, f), 'utf8'));
+  return { defaultQuery, tabs: others.map((query) => ({ query })) };
+}
 
 const LAYOUT_CSS = `
 html, body { height: 100%; margin: 0; }
@@ -111,7 +70,7 @@ body { display: flex; flex-direction: column; font-family: system-ui, sans-serif
 `;
 
 // Runs in the browser. A changed key gets a new fetcher, on which GraphiQL loads the schema again.
-const CLIENT_JS = `(() => {
+const clientJs = (examples: Examples): string => `(() => {
   'use strict';
   const input = document.getElementById('api-key');
   input.value = localStorage.getItem(${JSON.stringify(KEY_STORAGE)}) || '';
@@ -130,8 +89,8 @@ const CLIENT_JS = `(() => {
     const key = input.value.trim();
     root.render(React.createElement(GraphiQL, {
       fetcher: makeFetcher(key),
-      defaultQuery: ${JSON.stringify(DEFAULT_QUERY)},
-      defaultTabs: ${JSON.stringify(EXAMPLE_TABS)},
+      defaultQuery: ${JSON.stringify(examples.defaultQuery)},
+      defaultTabs: ${JSON.stringify(examples.tabs)},
     }, React.createElement(GraphiQL.Logo, null, 'Retention KPI')));
   };
   input.addEventListener('change', () => {
@@ -157,7 +116,7 @@ function buildBundle(): Bundle {
     ['graphiql.js', { body: packageFile('graphiql', 'graphiql.min.js'), type: JS }],
     ['graphiql.css', { body: packageFile('graphiql', 'graphiql.min.css'), type: CSS }],
     ['ide.css', { body: Buffer.from(LAYOUT_CSS), type: CSS }],
-    ['ide.js', { body: Buffer.from(CLIENT_JS), type: JS }],
+    ['ide.js', { body: Buffer.from(clientJs(readExamples())), type: JS }],
   ];
   // The version in the path lets browsers keep assets for a year and still see every upgrade.
   const hash = createHash('sha256');

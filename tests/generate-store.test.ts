@@ -2,10 +2,13 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   type CustomerEvent, type PurchaseEvent, type ReferralEvent, type StoreEvent, type StoreOptions,
-  type SurveyEvent, generateStore, resolveStoreOptions, scaled,
+  type SurveyEvent, generateStore, resolveStoreOptions, scaled, storeEndFor,
 } from '../scripts/generate/store.js';
+import { spawnTsx } from './helpers/process.js';
 
-const SMALL: StoreOptions = { customers: 200, purchases: 1000, surveys: 150, referrals: 80, seed: 42 };
+/** Every store here has a pinned end, so the tests do not depend on the day they run. */
+const END = '2026-11-01T00:00:00Z';
+const SMALL: StoreOptions = { customers: 200, purchases: 1000, surveys: 150, referrals: 80, seed: 42, end: END };
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function hashOf(opts: StoreOptions, limit: number): string {
@@ -170,7 +173,51 @@ describe('generateStore', () => {
   it('rejects zone-less dates and a start after the end', () => {
     expect(() => resolveStoreOptions({ end: '2026-01-01T00:00:00' })).toThrow(RangeError);
     expect(() => resolveStoreOptions({ start: '2026-02-01T00:00:00Z', end: '2026-01-01T00:00:00Z' })).toThrow(RangeError);
-    expect(() => resolveStoreOptions({ customers: 0 })).toThrow(RangeError);
+    expect(() => resolveStoreOptions({ customers: 0, end: END })).toThrow(RangeError);
+  });
+});
+
+describe('a store loaded on a given day', () => {
+  it('ends at the start of that day\'s month (UTC)', () => {
+    expect(storeEndFor('2026-12-04')).toBe('2026-12-01T00:00:00Z');
+    expect(storeEndFor('2027-01-01')).toBe('2027-01-01T00:00:00Z');
+    expect(storeEndFor('2024-02-29')).toBe('2024-02-01T00:00:00Z');
+  });
+
+  it('refuses anything but a real YYYY-MM-DD day, naming the argument', () => {
+    for (const bad of ['2026-02-30', '2026-13-01', '2026-1-5', '20261204', '2026-12-04T10:00:00Z', 'today', '']) {
+      expect(() => storeEndFor(bad), bad).toThrow(/^end must be a day as YYYY-MM-DD, got /);
+    }
+  });
+
+  it('has its last events in the month before the day, and that month is as full as the others', () => {
+    const opts = { customers: 2000, purchases: 10_000, seed: 3, end: storeEndFor('2026-12-04') };
+    const { startMs } = resolveStoreOptions(opts);
+    // Two years back from the end: the first month is December 2024.
+    expect(new Date(startMs).toISOString()).toBe('2024-12-01T00:00:00.000Z');
+    const perMonth = new Map<string, number>();
+    let last = '';
+    for (const e of generateStore(opts)) {
+      if (e.occurredAt > last) last = e.occurredAt;
+      if (e.type === 'purchase') perMonth.set(e.occurredAt.slice(0, 7), (perMonth.get(e.occurredAt.slice(0, 7)) ?? 0) + 1);
+    }
+    expect(last.slice(0, 7)).toBe('2026-11');
+    expect([...perMonth.keys()].sort().at(-1)).toBe('2026-11');
+    // 24 months; the store grows, so its last month holds at least the average month.
+    expect(perMonth.size).toBe(24);
+    const total = [...perMonth.values()].reduce((a, b) => a + b, 0);
+    expect(perMonth.get('2026-11')!).toBeGreaterThan(total / 24);
+  });
+
+  it('is pinned by --end on the command line: the stream of that day\'s month end, whatever the clock', async () => {
+    const args = ['--customers', '50', '--purchases', '200', '--seed', '7'];
+    const [cli, bad] = [spawnTsx('scripts/generate/store.cli.ts', [...args, '--end', '2026-12-04']), spawnTsx('scripts/generate/store.cli.ts', ['--end', '2026-02-30'])];
+    expect((await cli.exited).code, cli.stderr()).toBe(0);
+    const expected = [...generateStore({ customers: 50, purchases: 200, seed: 7, end: '2026-12-01T00:00:00Z' })];
+    expect(cli.stdout()).toBe(expected.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    expect(expected.map((e) => e.occurredAt).sort().at(-1)!.slice(0, 7)).toBe('2026-11');
+    expect((await bad.exited).code).toBe(2);
+    expect(bad.stderr().trim()).toBe('end must be a day as YYYY-MM-DD, got "2026-02-30"');
   });
 });
 
@@ -183,7 +230,7 @@ describe('scaled', () => {
 });
 
 describe('the default store', () => {
-  const store = split(generateStore());
+  const store = split(generateStore({ end: END }));
 
   it('holds 20k customers and about 100k purchases', () => {
     expect(firstProfiles(store.profiles).size).toBe(20_000);

@@ -1,4 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSchema, Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prefersHtml } from '../server/ide.js';
@@ -10,6 +13,9 @@ const HAS_CHROMIUM = prerequisite(existsSync(CHROMIUM), CHROMIUM, 'apt-get insta
 
 const SECRET = 'ide-test-secret-0123456789';
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const EXAMPLES_DIR = join(ROOT, 'server/ide-examples');
 
 function assetPaths(page: string): string[] {
   return [...page.matchAll(/(?:src|href)="(\/ide\/[^"]+)"/g)].map((m) => m[1]!);
@@ -58,6 +64,31 @@ describe('GraphQL IDE', () => {
     const api = await fetch(`${svc.url}/graphql`, { headers: { accept: 'application/json' } });
     expect(api.headers.get('content-type')).not.toContain('text/html');
     expect(api.status).toBe(401);
+  });
+
+  it('offers the documents of server/ide-examples, each valid against the schema and answered without errors', async () => {
+    const schema = buildSchema(readFileSync(join(ROOT, 'schema/schema.graphql'), 'utf8'));
+    const files = readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith('.graphql')).sort();
+    expect(files.length).toBeGreaterThan(1);
+    const texts = files.map((f) => readFileSync(join(EXAMPLES_DIR, f), 'utf8'));
+    const names = new Set<string>();
+    for (const [i, text] of texts.entries()) {
+      const doc = parse(text);
+      expect(validate(schema, doc), files[i]).toEqual([]);
+      const ops = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+      expect(ops, files[i]).toHaveLength(1);
+      // Named apart from the client's operations, which codegen types in the same file.
+      expect(ops[0]!.name?.value, files[i]).toMatch(/^Example[A-Z]/);
+      names.add(ops[0]!.name!.value);
+      const answer = await svc.gql(text, undefined, { authorization: `Bearer ${SECRET}` });
+      expect(answer.errors, `${files[i]}: ${JSON.stringify(answer.errors)}`).toBeUndefined();
+    }
+    expect(names.size).toBe(files.length);
+    // The IDE's script carries them as they are: the first as a new tab's text, the others as tabs.
+    const page = await (await fetch(`${svc.url}/`)).text();
+    const script = await (await fetch(`${svc.url}${assetPaths(page).find((p) => p.endsWith('/ide.js'))!}`)).text();
+    expect(script).toContain(`defaultQuery: ${JSON.stringify(texts[0])},`);
+    expect(script).toContain(`defaultTabs: ${JSON.stringify(texts.slice(1).map((query) => ({ query })))},`);
   });
 
   it('serves every asset itself, with its content type and a year of caching', async () => {
@@ -117,7 +148,7 @@ describe('GraphQL IDE', () => {
 
       await page.goto(`${svc.url}/graphql`);
       await page.locator('.graphiql-query-editor .CodeMirror').waitFor();
-      await expect(page.locator('.graphiql-tab').allInnerTexts()).resolves.toEqual(['RepeatPurchaseRate', 'RetentionCohorts', 'Nps']);
+      await expect(page.locator('.graphiql-tab').allInnerTexts()).resolves.toEqual(['ExampleRepeatPurchaseRate', 'ExampleRetentionCohorts', 'ExampleNps']);
 
       await page.fill('#api-key', SECRET);
       // A new key reloads the schema, which re-renders the editors: type once that is done.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { identify, parseApiKeys } from '../server/auth.js';
 import { MIGRATIONS_DIR } from '../server/migrate.js';
-import { runTsx, STACK_FRAME } from './helpers/process.js';
+import { runTsx, spawnTsx, STACK_FRAME } from './helpers/process.js';
 
 describe('npm run key', () => {
   it('prints a new secret once and an API_KEYS entry that accepts exactly that secret', async () => {
@@ -67,5 +67,47 @@ describe('npm run migrate', () => {
       `The service (pid ${process.pid}, http://127.0.0.1:4000) is running on DATA_DIR ${dataDir}: it applies migrations itself at start. Stop it and run this again, or just restart it.\n`,
     );
     expect(r.stderr).not.toMatch(STACK_FRAME);
+  });
+});
+
+describe('npm run demo', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kpi-demo-cli-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('refuses an end that is not a day before doing anything, with exit code 2', async () => {
+    const r = await runTsx('scripts/demo.ts', ['--end', '2026-02-30'], { DATA_DIR: dataDir });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('--end must be a day as YYYY-MM-DD, got "2026-02-30"\n');
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('loads the store up to the start of the --end day\'s month, says so, and serves its last month full', async () => {
+    const demo = spawnTsx('scripts/demo.ts', ['--scale', '0.01', '--end', '2026-12-04'], { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' });
+    // Ready when it prints how to stop it; it exits only on a failure before that.
+    const ready = new Promise<void>((resolve, reject) => {
+      demo.child.stdout!.on('data', () => {
+        if (demo.stdout().includes('Stop with Ctrl-C.')) resolve();
+      });
+      void demo.exited.then(({ code }) => reject(new Error(`demo exited with ${code}: ${demo.stderr()}`)));
+    });
+    try {
+      await ready;
+      expect(demo.stdout()).toContain('Generating the demo store: 200 customers, about 1000 purchases from 2024-12-01 to 2026-11-30 (UTC; pin the end with --end YYYY-MM-DD)');
+      const url = /Retention KPI service \(demo store\) at (http:\/\/\S+)/.exec(demo.stdout())![1]!;
+      const ask = async (from: string, to: string): Promise<number> => {
+        const res = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: `{ repeatPurchaseRate(from: "${from}", to: "${to}") { customers } }` }),
+        });
+        return ((await res.json()) as { data: { repeatPurchaseRate: { customers: number } } }).data.repeatPurchaseRate.customers;
+      };
+      expect(await ask('2026-11-01T00:00:00Z', '2026-12-01T00:00:00Z')).toBeGreaterThan(0);
+      expect(await ask('2026-12-01T00:00:00Z', '2027-01-01T00:00:00Z')).toBe(0);
+    } finally {
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+    }
   });
 });

@@ -2,9 +2,11 @@
 // tests/dashboards.test.ts fails when those files differ from what this builds.
 import type { Builder } from '@grafana/grafana-foundation-sdk/cog';
 import {
-  CustomVariableBuilder, DashboardBuilder, DashboardLinkBuilder, DashboardLinkType,
-  type Dashboard, type Panel, type VariableModel,
+  CustomVariableBuilder, DashboardBuilder, DashboardLinkBuilder, DashboardLinkType, QueryVariableBuilder,
+  VariableRefresh, VariableSort, type Dashboard, type Panel, type VariableModel,
 } from '@grafana/grafana-foundation-sdk/dashboard';
+import { loadDocument, VARIABLES_DIR } from './documents.js';
+import { InfinityGraphqlQueryBuilder, KPI_DATASOURCE } from './infinity.js';
 import { band, bandHigh, barchart, fixedColor, matrix, rightAxis, stat, table, timeseries, unit } from './panels.js';
 
 // --- Reshaping in the root selector (JSONata; the plugin's 1.5-era subset: no `@`/`#`). ---
@@ -25,21 +27,48 @@ const CSAT_BAND =
 const NPS_SPLIT =
   '[data.nps.series.{ "periodStart": periodStart, "promoters": promoters / responses, ' +
   '"passives": passives / responses, "detractors": detractors / responses }]';
+// --- Periods without data: empty, never a fake 0 ---
+// After the store's last event (or before its first) the API counts zero customers, which
+// would draw as "Retention 0%, Customers 0, Revenue 0". The selectors below turn the values of
+// such periods into null, which stat panels skip (lastNotNull) and series draw as gaps.
+
+/**
+ * Periods in which anyone in the store (no filter) made a first purchase: the `store` alias of
+ * the retention documents. A period with nobody retained and no first purchase has no data.
+ */
+const ACTIVE = '$active := data.store.cohorts.cohortStart';
+const NO_DATA = (retained: string): string => `(${retained} = 0 and $not(periodStart in $active))`;
+
+const RETENTION_RATE =
+  `( ${ACTIVE}; [data.retentionRate.( $e := ${NO_DATA('retainedCustomers')}; ` +
+  '{ "periodStart": periodStart, "rate": $e ? null : rate, "churnRate": $e ? null : churnRate } )] )';
+/** The API's pooled rate, sum(retained) / sum(previous), over the periods with data only. */
+const RETENTION_POOLED =
+  `( ${ACTIVE}; $p := data.retentionRateSummary.periods[$not(${NO_DATA('retainedCustomers')})]; ` +
+  '$n := $sum($p.previousCustomers); $r := $n = 0 ? null : $sum($p.retainedCustomers) / $n; ' +
+  '{ "pooledRate": $r, "pooledChurnRate": $r = null ? null : 1 - $r } )';
 /** A cohort's row label: its first day and its size. */
 const COHORT_LABEL = '$c := $substring(cohortStart, 0, 10) & " (" & $string(size) & ")"';
+const COHORT_RATE = `"rate": ${NO_DATA('retained')} ? null : rate`;
 const RETENTION_TRIANGLE =
-  `[data.retentionCohorts.cohorts.( ${COHORT_LABEL}; cells.{ "cohort": $c, "offset": offset, "rate": rate } )]`;
+  `( ${ACTIVE}; [data.retentionCohorts.cohorts.( ${COHORT_LABEL}; cells.{ "cohort": $c, "offset": offset, "periodStart": periodStart, ${COHORT_RATE} } )] )`;
 // Long (time, cohort, value) rows sorted by time: the plugin turns them into one series per cohort.
 const RETENTION_CURVES =
-  `[data.retentionCohorts.cohorts.( ${COHORT_LABEL}; cells[offset > 0].{ "periodStart": periodStart, "cohort": $c, "rate": rate } )]^(periodStart)`;
+  `( ${ACTIVE}; [data.retentionCohorts.cohorts.( ${COHORT_LABEL}; cells[offset > 0].{ "periodStart": periodStart, "cohort": $c, ${COHORT_RATE} } )]^(periodStart) )`;
 const CLV_CURVES =
-  `[data.customerLifetimeValue.cohorts.( ${COHORT_LABEL}; cells.{ "periodStart": periodStart, "cohort": $c, ` +
-  '"revenuePerCustomer": cumulativeRevenuePerCustomer } )]^(periodStart)';
+  `( ${ACTIVE}; [data.customerLifetimeValue.cohorts.( ${COHORT_LABEL}; cells.{ "periodStart": periodStart, "cohort": $c, ` +
+  `"revenuePerCustomer": ${NO_DATA('revenue')} ? null : cumulativeRevenuePerCustomer } )]^(periodStart) )`;
 const AVERAGE_RETENTION = '[data.retentionCohorts.average.{ "offset": $string(offset), "rate": rate }]';
-// With one period per point, each customer is active in one period: orders / activeCustomerPeriods is orders / customers.
-const AOV_FREQUENCY =
-  '[data.kpiSeries.{ "periodStart": from, "averageOrderValue": averageOrderValue, ' +
-  '"purchaseFrequency": customers = 0 ? null : orders / customers }]';
+/**
+ * kpiSeries per period; `customers` counts every purchase of the period (all currencies), so
+ * 0 means no data. With one period per point, each customer is active in one period, so
+ * orders / activeCustomerPeriods is orders / customers.
+ */
+const KPI_SERIES =
+  '[data.kpiSeries.( $e := customers = 0; { "from": from, "customers": $e ? null : customers, ' +
+  '"newCustomers": $e ? null : newCustomers, "orders": $e ? null : orders, "revenue": $e ? null : revenue, ' +
+  '"averageOrderValue": averageOrderValue, "repeatPurchaseRate": repeatPurchaseRate, "clv": clv, ' +
+  '"purchaseFrequency": $e ? null : orders / customers } )]';
 const REFERRAL_GROUPS =
   'data.referralImpact.[ $merge([{ "group": "referred" }, referred]), $merge([{ "group": "organic" }, organic]) ]';
 const NPS_BUCKETS =
@@ -59,12 +88,34 @@ function custom(name: string, label: string, description: string, values: string
     .options(values.map((v) => ({ text: v, value: v, selected: v === current })));
 }
 
-/** A customer-filter list: "All" is the API's "no filter" (null), not the list of values, which would drop customers without the attribute. */
-function filterList(name: string, label: string, description: string, values: string[]): CustomVariableBuilder {
-  return new CustomVariableBuilder(name)
+/** The fields of `storeDimensions` the variables list. */
+type Dimension = 'currencies' | 'countries' | 'channels' | 'segments';
+
+/**
+ * A variable whose values are what the store holds, asked from the API (BoardDimensions) each
+ * time a board loads: an Infinity query variable, one string column, in the API's order.
+ */
+function fromStore(name: string, label: string, description: string, dimension: Dimension): QueryVariableBuilder {
+  const doc = loadDocument('BoardDimensions', VARIABLES_DIR);
+  const infinityQuery = new InfinityGraphqlQueryBuilder(doc.grafana)
+    .refId('variable')
+    // One object per value: the plugin makes a row of each; `$` is the value itself.
+    .rootSelector(`[data.storeDimensions.${dimension}.{ "value": $ }]`)
+    .column('value', 'string', 'value')
+    .build();
+  return new QueryVariableBuilder(name)
     .label(label)
     .description(description)
-    .values(values.join(','))
+    .datasource(KPI_DATASOURCE)
+    .query({ queryType: 'infinity', query: '', infinityQuery })
+    .definition(`storeDimensions.${dimension}`)
+    .refresh(VariableRefresh.OnDashboardLoad)
+    .sort(VariableSort.Disabled);
+}
+
+/** A customer-filter list: "All" is the API's "no filter" (null), not the list of values, which would drop customers without the attribute. */
+function filterList(name: string, label: string, description: string, dimension: Dimension): QueryVariableBuilder {
+  return fromStore(name, label, description, dimension)
     .multi(true)
     .includeAll(true)
     .allValue('null')
@@ -74,10 +125,11 @@ function filterList(name: string, label: string, description: string, values: st
 
 const VARIABLES: Record<string, () => Builder<VariableModel>> = {
   grain: () => custom('grain', 'Period', 'Calendar period (UTC) of every series and cohort.', GRAINS, 'MONTH').allowCustomValue(false),
-  currency: () => custom('currency', 'Currency', 'ISO 4217 currency of money KPIs; no conversion between currencies.', ['USD', 'EUR'], 'USD').allowCustomValue(true),
-  country: () => filterList('country', 'Country', "Customers whose latest profile has one of these countries.", ['US', 'GB', 'DE', 'FR', 'CA', 'NL', 'ES', 'AU', 'IT', 'SE']),
-  channel: () => filterList('channel', 'Channel', 'Customers acquired through one of these channels.', ['organic', 'paid_search', 'social', 'email', 'referral']),
-  segment: () => filterList('segment', 'Segment', 'Customers of one of these segments.', ['consumer', 'smb', 'enterprise']),
+  // No default of its own: Grafana selects the first currency the API lists.
+  currency: () => fromStore('currency', 'Currency', 'ISO 4217 currency of money KPIs; no conversion between currencies.', 'currencies').allowCustomValue(true),
+  country: () => filterList('country', 'Country', "Customers whose latest profile has one of these countries.", 'countries'),
+  channel: () => filterList('channel', 'Channel', 'Customers acquired through one of these channels.', 'channels'),
+  segment: () => filterList('segment', 'Segment', 'Customers of one of these segments.', 'segments'),
   referred: () =>
     new CustomVariableBuilder('referred')
       .label('Acquisition')
@@ -113,17 +165,17 @@ const overview: BoardSpec = {
     stat({
       title: 'Retention rate', unit: 'percentunit', w: 3, h: 5,
       description: `Share of the previous period's customers who bought again, ${PERIOD}. ${LATEST} ${FILTERS}`,
-      target: { doc: 'BoardRetentionRate', root: 'data.retentionRate', format: 'timeseries', columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate']] },
+      target: { doc: 'BoardRetentionRate', root: RETENTION_RATE, format: 'timeseries', columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate']] },
     }),
     stat({
       title: 'Repeat purchase rate', unit: 'percentunit', w: 3, h: 5,
       description: `Share of a period's customers with two or more purchases in it, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['repeatPurchaseRate', 'number', 'Repeat purchase rate']] },
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['repeatPurchaseRate', 'number', 'Repeat purchase rate']] },
     }),
     stat({
       title: 'CLV (${currency})', unit: 'short', decimals: 2, w: 3, h: 5,
       description: `Customer lifetime value in \${currency}: average order value x purchase frequency x margin / churn, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['clv', 'number', 'CLV']] },
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['clv', 'number', 'CLV']] },
     }),
     stat({
       title: 'NPS', unit: 'none', decimals: 1, w: 3, h: 5,
@@ -143,27 +195,27 @@ const overview: BoardSpec = {
     stat({
       title: 'Customers', unit: 'short', w: 3, h: 5,
       description: `Customers with at least one purchase, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers']] },
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers']] },
     }),
     stat({
       title: 'Revenue (${currency})', unit: 'short', decimals: 0, w: 3, h: 5,
       description: `Revenue of purchases in \${currency}, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['revenue', 'number', 'Revenue']] },
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['revenue', 'number', 'Revenue']] },
     }),
     timeseries({
       title: 'Retention and churn by period', unit: 'percentunit', w: 12, h: 8, min: 0,
       description: `Period retention and its complement, churn, ${PERIOD}. ${FILTERS}`,
-      target: { doc: 'BoardRetentionRate', root: 'data.retentionRate', columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate'], ['churnRate', 'number', 'Churn rate']] },
+      target: { doc: 'BoardRetentionRate', root: RETENTION_RATE, columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate'], ['churnRate', 'number', 'Churn rate']] },
     }),
     timeseries({
       title: 'Repeat purchase rate by period', unit: 'percentunit', w: 12, h: 8, min: 0,
       description: `Share of each period's customers who bought twice or more in it, ${PERIOD}. ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', columns: [['from', 'timestamp', 'Period'], ['repeatPurchaseRate', 'number', 'Repeat purchase rate']] },
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, columns: [['from', 'timestamp', 'Period'], ['repeatPurchaseRate', 'number', 'Repeat purchase rate']] },
     }),
     timeseries({
       title: 'CLV by period (${currency})', unit: 'short', decimals: 2, w: 12, h: 8, min: 0,
       description: `Customer lifetime value of each period's orders and churn, ${PERIOD}. ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', columns: [['from', 'timestamp', 'Period'], ['clv', 'number', 'CLV']] },
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, columns: [['from', 'timestamp', 'Period'], ['clv', 'number', 'CLV']] },
     }),
     timeseries({
       title: 'NPS and CSAT by period', unit: 'none', decimals: 1, w: 12, h: 8,
@@ -179,7 +231,7 @@ const overview: BoardSpec = {
     timeseries({
       title: 'Customers and revenue by period (${currency})', unit: 'short', w: 12, h: 8, min: 0, bars: false,
       description: `Active customers (left axis) and revenue in \${currency} (right axis), ${PERIOD}. ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: 'data.kpiSeries', columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers'], ['revenue', 'number', 'Revenue']] },
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers'], ['revenue', 'number', 'Revenue']] },
       overrides: { Revenue: [rightAxis] },
     }),
   ],
@@ -193,12 +245,12 @@ const retention: BoardSpec = {
     stat({
       title: 'Pooled retention and churn', unit: 'percentunit', w: 6, h: 6,
       description: `Over the whole range: customers retained from one period to the next / customers of the previous periods, and its complement. ${FILTERS}`,
-      target: { doc: 'BoardRetentionSummary', root: 'data.retentionRateSummary', columns: [['pooledRate', 'number', 'Retention'], ['pooledChurnRate', 'number', 'Churn']] },
+      target: { doc: 'BoardRetentionSummary', root: RETENTION_POOLED, columns: [['pooledRate', 'number', 'Retention'], ['pooledChurnRate', 'number', 'Churn']] },
     }),
     timeseries({
       title: 'Period retention and churn', unit: 'percentunit', w: 18, h: 6, min: 0,
       description: `Share of the previous period's customers who bought again, and churn, ${PERIOD}. ${FILTERS}`,
-      target: { doc: 'BoardRetentionRate', root: 'data.retentionRate', columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate'], ['churnRate', 'number', 'Churn rate']] },
+      target: { doc: 'BoardRetentionRate', root: RETENTION_RATE, columns: [['periodStart', 'timestamp', 'Period'], ['rate', 'number', 'Retention rate'], ['churnRate', 'number', 'Churn rate']] },
     }),
     matrix({
       title: 'Cohort triangle', unit: 'percentunit', w: 24, h: 12, row: 'cohort', column: 'offset', value: 'rate',
@@ -251,7 +303,7 @@ const value: BoardSpec = {
     timeseries({
       title: 'AOV and purchase frequency by period', unit: 'short', decimals: 2, w: 12, h: 9, min: 0,
       description: `Average order value in \${currency} (left axis) and orders per customer (right axis), ${PERIOD}. ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: AOV_FREQUENCY, columns: [['periodStart', 'timestamp', 'Period'], ['averageOrderValue', 'number', 'Average order value'], ['purchaseFrequency', 'number', 'Purchase frequency']] },
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, columns: [['from', 'timestamp', 'Period'], ['averageOrderValue', 'number', 'Average order value'], ['purchaseFrequency', 'number', 'Purchase frequency']] },
       overrides: { 'Purchase frequency': [rightAxis, unit('none')] },
     }),
     table({

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Kind, parse, print, visit, type OperationDefinitionNode } from 'graphql';
 
 export const QUERIES_DIR = fileURLToPath(new URL('../queries/', import.meta.url));
+/** Documents behind the board variables (their values), kept apart from the panels' ones. */
+export const VARIABLES_DIR = fileURLToPath(new URL('../variables/', import.meta.url));
 
 /**
  * What Grafana writes in place of each GraphQL variable a board document may declare, and
@@ -39,8 +41,8 @@ export interface BoardDocument {
 
 const TOKEN = (name: string) => `__grafana_${name}__`;
 
-export function loadDocument(name: string): BoardDocument {
-  const source = readFileSync(join(QUERIES_DIR, `${name}.graphql`), 'utf8');
+export function loadDocument(name: string, dir: string = QUERIES_DIR): BoardDocument {
+  const source = readFileSync(join(dir, `${name}.graphql`), 'utf8');
   const doc = parse(source);
   const ops = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   if (ops.length !== 1 || doc.definitions.length !== 1) throw new Error(`${name}.graphql must hold exactly one operation and nothing else`);

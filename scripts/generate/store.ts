@@ -23,8 +23,12 @@ export interface StoreOptions {
   purchases?: number;
   /** ISO instant; default 2 years before `end`. */
   start?: string;
-  /** ISO instant, exclusive; default '2026-11-01T00:00:00Z'. Fixed, never the clock. */
-  end?: string;
+  /**
+   * ISO instant, exclusive. Required and never read from the clock here: the caller decides
+   * (the demo derives it from the day it loads with `storeEndFor`), so a given end always
+   * gives the same store.
+   */
+  end: string;
   seed?: number;
   /** Approximate number of survey responses, ~40% NPS and ~60% CSAT (default 12% of purchases). */
   surveys?: number;
@@ -88,12 +92,14 @@ export interface ResolvedStoreOptions {
 }
 
 const BASE = { customers: 20_000, purchases: 100_000, surveys: 12_000, referrals: 6_000 } as const;
-const DEFAULT_END = '2026-11-01T00:00:00Z';
 const MIN_MS = Date.UTC(1970, 0, 1);
 const MAX_MS = Date.UTC(2100, 0, 1);
 
-/** Options for `scale` times the default store (scale 1 = 20k customers, 100k purchases). */
-export function scaled(scale: number): StoreOptions {
+/** The volumes of a store; the span is the caller's. */
+export type StoreVolumes = Omit<StoreOptions, 'start' | 'end' | 'seed'>;
+
+/** Volumes for `scale` times the default store (scale 1 = 20k customers, 100k purchases). */
+export function scaled(scale: number): StoreVolumes {
   if (!(scale > 0) || !Number.isFinite(scale)) throw new RangeError(`scale must be a positive number, got ${scale}`);
   return {
     customers: Math.max(1, Math.round(BASE.customers * scale)),
@@ -116,8 +122,23 @@ function count(name: string, value: number, min: number): number {
   return value;
 }
 
-export function resolveStoreOptions(opts: StoreOptions = {}): ResolvedStoreOptions {
-  const endMs = parseInstant('end', opts.end ?? DEFAULT_END);
+/**
+ * The end of a store loaded on `day` (YYYY-MM-DD, UTC): the first instant of that day's
+ * month. Its last month is then the complete month before `day`, which is the last month of
+ * the boards' default range (the last twelve complete months).
+ */
+export function storeEndFor(day: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  // Date.parse rolls 2026-02-30 over to March: a round trip tells a real day.
+  const ms = m ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
+  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== day) {
+    throw new RangeError(`end must be a day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
+  }
+  return `${m[1]}-${m[2]}-01T00:00:00Z`;
+}
+
+export function resolveStoreOptions(opts: StoreOptions): ResolvedStoreOptions {
+  const endMs = parseInstant('end', opts.end);
   let startMs: number;
   if (opts.start !== undefined) {
     startMs = parseInstant('start', opts.start);
@@ -159,7 +180,7 @@ const NEXT_SEGMENT: Record<Segment, readonly Segment[]> = {
   enterprise: ['smb'],
 };
 
-export function* generateStore(opts: StoreOptions = {}): Generator<StoreEvent, void, undefined> {
+export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, undefined> {
   const o = resolveStoreOptions(opts);
   const { startMs, endMs } = o;
   const n = o.customers;
