@@ -51,7 +51,7 @@ export function checkTimezone(tz: string | null | undefined): string {
 }
 
 export function checkCurrency(currency: string): string {
-  if (!ISO_4217.has(currency)) throw new BadInputError(`"currency" must be an ISO 4217 code of 3 upper-case letters, as purchases carry (got ${JSON.stringify(currency)})`, 'currency');
+  if (!ISO_4217.has(currency)) throw new BadInputError(`"currency" must be an ISO 4217 code of 3 upper-case letters (got ${JSON.stringify(currency)})`, 'currency');
   return currency;
 }
 
