@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKpiClient, RepeatPurchaseRateDocument, StoreDimensionsDocument, type KpiWarning } from '../client/index.js';
 import { insertProfiles, insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
@@ -94,5 +95,17 @@ describe('storeDimensions and filter values', () => {
     const res = await svc.gql(`{ repeatPurchaseRate(${WINDOW}, filter: { channel: ["ads"], country: ["DE"] }) { customers } }`);
     expect(res.errors).toBeUndefined();
     expect(res.extensions?.warnings).toBeUndefined();
+  });
+
+  it('reaches typed clients: storeDimensions as a document, warnings through onWarnings', async () => {
+    const warnings: KpiWarning[] = [];
+    const client = createKpiClient({ url: `${svc.url}/graphql`, onWarnings: (w) => warnings.push(...w) });
+    const { storeDimensions } = await client.request(StoreDimensionsDocument, { asOf: '2025-06-01T00:00:00Z' });
+    expect(storeDimensions.channels).toEqual(['email', 'ads']);
+    expect(warnings).toEqual([]);
+    const range = { from: '2025-01-01T00:00:00Z', to: '2025-04-01T00:00:00Z', asOf: '2025-06-01T00:00:00Z' };
+    const { repeatPurchaseRate } = await client.request(RepeatPurchaseRateDocument, { ...range, filter: { segment: ['SMB'] } });
+    expect(repeatPurchaseRate.customers).toBe(0);
+    expect(warnings.map((w) => [w.code, w.field, w.knownValues])).toEqual([['UNKNOWN_FILTER_VALUE', 'filter.segment', ['smb', 'enterprise']]]);
   });
 });
