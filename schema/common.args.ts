@@ -27,12 +27,17 @@ export class CustomerFilterInput implements CustomerFilterArgs {
 
 /**
  * On the resolvers of KPIs that take a `filter`: once the answer is computed (the filter was
- * valid), warns about filter values no customer has as of `asOf`.
+ * valid), warns about filter values no customer has as of `asOf`. A warning is advice: when
+ * its check fails, the answer still goes out (the failure is logged).
  */
 export const FilterWarnings: MiddlewareFn<Context> = async ({ args, context }, next) => {
   const result: unknown = await next();
   const { filter, asOf } = args as { filter?: CustomerFilterArgs | null; asOf?: Date | null };
-  if (filter) await warnUnknownFilterValues(context.loaders.dimensionValues, context.warnings, filter, asOf ?? context.now());
+  if (filter) {
+    await warnUnknownFilterValues(context.loaders.dimensionValues, context.warnings, filter, asOf ?? context.now()).catch((err: unknown) =>
+      context.log.warn({ err }, 'filter value check failed; answering without its warnings'),
+    );
+  }
   return result;
 };
 
