@@ -42,7 +42,7 @@ type DimensionLoader = ReturnType<typeof storeDimensionsLoaders>['dimensionValue
 export async function runStoreDimensions(loader: DimensionLoader, asOf: Date): Promise<StoreDimensions> {
   const top = async (dimension: Dimension) => (await loader.load({ dimension, asOf, probe: [] })).map((v) => v.value);
   const [currencies, countries, channels, segments, surveyIds] = await Promise.all([top('currency'), top('country'), top('channel'), top('segment'), top('surveyId')]);
-  return { currencies: currencies!, countries: countries!, channels: channels!, segments: segments!, surveyIds: surveyIds! };
+  return { currencies, countries, channels, segments, surveyIds };
 }
 
 /**
