@@ -1,45 +1,73 @@
 import type { Executor } from '../server/executor.js';
 import { checkCurrency } from './args.js';
 import { ISO_4217 } from './event-codes.js';
-import { loadDimensions, type DimensionValue } from './store-dimensions.loader.js';
+import { byWeight, loadDimensions, type DimensionValue } from './store-dimensions.loader.js';
 import type { Warnings } from './warnings.js';
 
 /**
- * How long the store's purchases per currency are reused. The default currency must not cost a
- * scan of purchases per request: one GROUP BY over the `currency` column (LowCardinality) runs
- * at most once per period per process, and a currency's first purchases show up within it.
+ * How long a count of purchases per currency is reused. The default currency must not cost a
+ * scan of purchases per request: one GROUP BY over the `currency` column (LowCardinality)
+ * runs at most once per period per process. This process's own inserts are added to the
+ * count as they succeed; the recount picks up what other processes (cluster readers, a
+ * demo load before the service started) wrote.
  */
 export const CURRENCY_REFRESH_MS = 10_000;
 
 /** The default of a store without any purchase. */
 export const FALLBACK_CURRENCY = 'USD';
 
+interface Count {
+  at: number;
+  /** Set once the count is in; this process's inserts are added to it from then on. */
+  counts: Map<string, number> | undefined;
+  pending: Promise<Map<string, number>>;
+}
+
 /**
- * Purchases per currency up to now, most first (ties in code order), refreshed at most every
- * CURRENCY_REFRESH_MS on the injected clock. The refresh is shared work: it runs under its
- * own query context, never a request's abort signal. An empty or failed answer is not kept.
+ * Purchases per currency up to now, most first (ties in code order), recounted at most every
+ * CURRENCY_REFRESH_MS on the injected clock. The recount is shared work: it runs under its
+ * own query context, never a request's abort signal. A failed count is not kept.
  */
 export class StoreCurrencies {
-  private cached: { at: number; list: Promise<DimensionValue[]> } | undefined;
+  private count: Count | undefined;
 
   constructor(
     private readonly exec: Executor,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    exec.onInsert((table, rows) => {
+      if (table === 'purchases') this.added(rows);
+    });
+  }
 
-  list(): Promise<DimensionValue[]> {
+  private added(rows: readonly object[]): void {
+    const c = this.count;
+    if (!c) return;
+    // A count still running may or may not include these rows: count again next time instead of guessing.
+    if (!c.counts) {
+      this.count = undefined;
+      return;
+    }
+    for (const row of rows) {
+      const currency = (row as { currency?: unknown }).currency;
+      if (typeof currency === 'string') c.counts.set(currency, (c.counts.get(currency) ?? 0) + 1);
+    }
+  }
+
+  async list(): Promise<DimensionValue[]> {
     const now = this.clock();
-    if (this.cached && now.getTime() - this.cached.at < CURRENCY_REFRESH_MS) return this.cached.list;
-    const entry = {
-      at: now.getTime(),
-      list: loadDimensions(this.exec, { requestId: 'store-currencies' }, [{ dimension: 'currency', asOf: now, probe: [] }], ISO_4217.size).then(([l]) => l!),
-    };
-    this.cached = entry;
-    const forget = () => {
-      if (this.cached === entry) this.cached = undefined;
-    };
-    entry.list.then((l) => l.length === 0 && forget(), forget);
-    return entry.list;
+    let c = this.count;
+    if (!c || now.getTime() - c.at >= CURRENCY_REFRESH_MS) {
+      const counting = loadDimensions(this.exec, { requestId: 'store-currencies' }, [{ dimension: 'currency', asOf: now, probe: [] }], ISO_4217.size);
+      const fresh: Count = { at: now.getTime(), counts: undefined, pending: counting.then(([l]) => new Map(l!.map((v) => [v.value, v.n]))) };
+      fresh.pending.then(
+        (m) => (fresh.counts ??= m),
+        () => this.count === fresh && (this.count = undefined),
+      );
+      this.count = c = fresh;
+    }
+    const counts = c.counts ?? (await c.pending);
+    return [...counts].map(([value, n]) => ({ value, n })).sort(byWeight);
   }
 }
 

@@ -20,7 +20,7 @@ export interface StoreDimensions {
 }
 
 /** Heaviest first; equal weights in code point order, as ClickHouse orders strings (UTF-8 bytes). */
-function byWeight(a: DimensionValue, b: DimensionValue): number {
+export function byWeight(a: DimensionValue, b: DimensionValue): number {
   return b.n - a.n || Buffer.compare(Buffer.from(a.value), Buffer.from(b.value));
 }
 

@@ -56,6 +56,8 @@ export class OutcomeUnknownError extends StorageUnavailableError {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type QueryObserver = (event: { query: string; durationMs: number; ok: boolean }) => void;
+/** Sees the rows of every insert that succeeded, after it returned. */
+export type InsertObserver = (table: string, values: readonly object[]) => void;
 
 /** What each embedded chDB session (one per client) holds from earlier SETs. */
 const sessionSettings = new WeakMap<object, Map<string, unknown>>();
@@ -78,6 +80,7 @@ function isClickHouseError(e: unknown): e is ClickHouseError {
 export class Executor {
   private seq = 0;
   private readonly observers: QueryObserver[] = [];
+  private readonly insertObservers: InsertObserver[] = [];
 
   constructor(
     readonly storage: Storage,
@@ -96,6 +99,12 @@ export class Executor {
   observe(fn: QueryObserver): () => void {
     this.observers.push(fn);
     return () => this.observers.splice(this.observers.indexOf(fn), 1);
+  }
+
+  /** In-process caches of store-wide facts (loaders/reporting-currency.ts) keep up with this process's writes through it. */
+  onInsert(fn: InsertObserver): () => void {
+    this.insertObservers.push(fn);
+    return () => this.insertObservers.splice(this.insertObservers.indexOf(fn), 1);
   }
 
   private settings(extra?: ClickHouseSettings): ClickHouseSettings {
@@ -245,5 +254,6 @@ export class Executor {
         clickhouse_settings: settings,
       }),
     );
+    for (const o of this.insertObservers) o(table, values);
   }
 }

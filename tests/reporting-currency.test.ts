@@ -66,7 +66,7 @@ describe('default reporting currency', () => {
     expect(() => loadConfig({ REPORTING_CURRENCY: 'ABC' })).toThrow(ConfigError);
   });
 
-  it('counts purchases per currency at most once per refresh period, ties in code order', async () => {
+  it('counts purchases per currency at most once per refresh period, adding this process\'s inserts as they succeed', async () => {
     let now = new Date('2030-01-01T00:00:00Z');
     const currencies = new StoreCurrencies(plain.exec, () => now);
     let statements = 0;
@@ -78,25 +78,23 @@ describe('default reporting currency', () => {
     try {
       expect(await listed()).toEqual({ list: [{ value: 'GBP', n: 4 }], statements: 1 });
       await insertPurchases(plain.exec, [['c', '2025-03-01T00:00:00Z', '1', 'CHF'], ['c', '2025-03-02T00:00:00Z', '1', 'AUD']]);
+      const afterInsert = [{ value: 'GBP', n: 4 }, { value: 'AUD', n: 1 }, { value: 'CHF', n: 1 }]; // ties in code order
       now = new Date(now.getTime() + CURRENCY_REFRESH_MS - 1);
-      expect(await listed()).toEqual({ list: [{ value: 'GBP', n: 4 }], statements: 0 });
+      expect(await listed()).toEqual({ list: afterInsert, statements: 0 });
       now = new Date(now.getTime() + 1);
-      expect(await listed()).toEqual({ list: [{ value: 'GBP', n: 4 }, { value: 'AUD', n: 1 }, { value: 'CHF', n: 1 }], statements: 1 });
+      expect(await listed()).toEqual({ list: afterInsert, statements: 1 });
     } finally {
       stop();
     }
   });
 
-  it('asks an empty store again on the next call instead of keeping its empty answer', async () => {
-    const empty = new StoreCurrencies(usd.exec, () => new Date('2000-01-01T00:00:00Z'));
-    let statements = 0;
-    const stop = usd.exec.observe(() => statements++);
-    try {
-      expect(await empty.list()).toEqual([]);
-      expect(await empty.list()).toEqual([]);
-      expect(statements).toBe(2);
-    } finally {
-      stop();
-    }
+  it('moves the default as soon as this process stores purchases in another currency', async () => {
+    expect((await plain.gql(SNAPSHOT)).data.kpiSnapshot.currency).toBe('GBP'); // the count is cached now
+    // 5 CAD purchases outnumber the 4 GBP ones; in January 2025: 5 x 2 = 10 CAD in 5 orders.
+    const events = [1, 2, 3, 4, 5].map((i) => JSON.stringify({ type: 'purchase', eventId: `cad-${i}`, customerId: 'z', occurredAt: `2025-01-0${i}T00:00:00Z`, amount: '2', currency: 'CAD' }));
+    const ingested = await fetch(`${plain.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.join('\n') });
+    expect(await ingested.json()).toEqual({ accepted: 5, duplicates: 0, rejected: [] });
+    const res = await plain.gql(SNAPSHOT);
+    expect(res.data.kpiSnapshot).toEqual({ currency: 'CAD', revenue: 10, orders: 8, averageOrderValue: 2 });
   });
 });
