@@ -9,6 +9,16 @@ export interface KpiClientOptions {
   /** Sent as `Authorization: Bearer <apiKey>`; leave out for an open loopback service. */
   apiKey?: string;
   fetch?: typeof fetch;
+  /** Called with `extensions.warnings` of an answer that has any: data that is right but probably not what was meant. */
+  onWarnings?: (warnings: KpiWarning[]) => void;
+}
+
+/** One entry of `extensions.warnings` (docs/kpis.md, "Warnings"). */
+export interface KpiWarning {
+  code: string;
+  message: string;
+  field: string;
+  knownValues: string[];
 }
 
 export interface KpiClientErrorEntry {
@@ -58,7 +68,7 @@ export function createKpiClient(options: KpiClientOptions): KpiClient {
         body: JSON.stringify({ query, variables }),
       });
       const text = await res.text();
-      let body: { data?: unknown; errors?: KpiClientErrorEntry[] };
+      let body: { data?: unknown; errors?: KpiClientErrorEntry[]; extensions?: { warnings?: KpiWarning[] } };
       try {
         body = JSON.parse(text) as typeof body;
       } catch {
@@ -68,6 +78,7 @@ export function createKpiClient(options: KpiClientOptions): KpiClient {
       if (!res.ok || body.data === undefined || body.data === null) {
         throw new KpiClientError(res.status, [{ message: `HTTP ${res.status} without data`, extensions: { code: `HTTP_${res.status}` } }]);
       }
+      if (body.extensions?.warnings?.length) options.onWarnings?.(body.extensions.warnings);
       return body.data as never;
     },
   };

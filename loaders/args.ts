@@ -1,6 +1,7 @@
 import { BadInputError } from '../server/errors.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { CALENDAR_END, CALENDAR_START } from './grain.js';
+import { ISO_4217 } from './event-codes.js';
 
 export const MAX_PERIODS = 120;
 /** Periods a series may span; past this a window is almost surely a mistake (100 years of days). */
@@ -72,7 +73,7 @@ export function checkTimezone(tz: string | null | undefined): string {
 }
 
 export function checkCurrency(currency: string): string {
-  if (!/^[A-Z]{3}$/.test(currency)) throw new BadInputError(`"currency" must be an ISO 4217 code of 3 upper-case letters (got ${JSON.stringify(currency)})`, 'currency');
+  if (!ISO_4217.has(currency)) throw new BadInputError(`"currency" must be an ISO 4217 code of 3 upper-case letters (got ${JSON.stringify(currency)})`, 'currency');
   return currency;
 }
 

@@ -1,3 +1,5 @@
+import { BadInputError } from '../server/errors.js';
+import { ISO_3166_ALPHA2, MAX_ID_LENGTH } from './event-codes.js';
 import { Params, T } from './sql.js';
 import { referredCustomersSql } from './referral.sql.js';
 
@@ -9,10 +11,48 @@ export interface CustomerFilterArgs {
 }
 
 /** Profile attributes a filter may name, and their place in the latest-version tuple: a closed list. */
-const ATTRIBUTES = { country: 1, channel: 2, segment: 3 } as const;
+export const ATTRIBUTES = { country: 1, channel: 2, segment: 3 } as const;
+export type Attribute = keyof typeof ATTRIBUTES;
+export const ATTRIBUTE_NAMES = Object.keys(ATTRIBUTES) as Attribute[];
 
 export function isEmptyFilter(f: CustomerFilterArgs | null | undefined): boolean {
   return !f || (f.country == null && f.channel == null && f.segment == null && f.referred == null);
+}
+
+const attributeValue = { ok: (v: string) => v.length > 0 && [...v].length <= MAX_ID_LENGTH, rule: `1 to ${MAX_ID_LENGTH} characters long` };
+const VALUE_RULES: Record<Attribute, { ok(v: string): boolean; rule: string }> = {
+  country: { ok: (v) => ISO_3166_ALPHA2.has(v), rule: 'ISO 3166-1 alpha-2 codes in upper case, such as "DE"' },
+  channel: attributeValue,
+  segment: attributeValue,
+};
+
+/**
+ * Filter values are validated like the event fields they match (spec section 2): a value no
+ * event could carry, or an empty list, would silently select nobody.
+ */
+export function checkCustomerFilter<F extends CustomerFilterArgs>(f: F | null | undefined): F | null {
+  if (!f) return null;
+  for (const attribute of ATTRIBUTE_NAMES) {
+    const values = f[attribute];
+    if (values == null) continue;
+    const field = `filter.${attribute}`;
+    if (values.length === 0) throw new BadInputError(`"${field}" is an empty list, which selects no customer; leave it out to select every customer`, field);
+    const bad = values.find((v) => !VALUE_RULES[attribute].ok(v));
+    if (bad !== undefined) throw new BadInputError(`"${field}" values must be ${VALUE_RULES[attribute].rule} (got ${JSON.stringify(bad)})`, field);
+  }
+  return f;
+}
+
+/**
+ * Each customer's latest profile version as of `asOf` (a placeholder): `customer_id` and
+ * `latest`, the tuple (country, channel, segment) indexed by ATTRIBUTES. argMax over a tuple:
+ * a plain argMax would skip NULLs and resurrect an attribute the latest version dropped.
+ */
+export function latestProfilesSql(asOf: string): string {
+  return (
+    `SELECT customer_id, argMax(tuple(country, channel, segment), (occurred_at, received_seq)) AS latest ` +
+    `FROM ${T.customers} WHERE occurred_at <= ${asOf} GROUP BY customer_id`
+  );
 }
 
 /**
@@ -24,17 +64,13 @@ export function customerFilterSql(f: CustomerFilterArgs | null | undefined, asOf
   if (!f || isEmptyFilter(f)) return null;
   const parts: string[] = [];
   const conditions: string[] = [];
-  for (const [arg, position] of Object.entries(ATTRIBUTES) as [keyof typeof ATTRIBUTES, number][]) {
+  for (const [arg, position] of Object.entries(ATTRIBUTES) as [Attribute, number][]) {
     const values = f[arg];
     if (values == null) continue;
     conditions.push(`has(${p.add('Array(String)', values)}, latest.${position})`);
   }
   if (conditions.length > 0) {
-    // argMax over a tuple: a plain argMax would skip NULLs and resurrect an attribute the latest version dropped.
-    parts.push(
-      `${column} IN (SELECT customer_id FROM (SELECT customer_id, argMax(tuple(country, channel, segment), (occurred_at, received_seq)) AS latest ` +
-        `FROM ${T.customers} WHERE occurred_at <= ${asOf} GROUP BY customer_id) WHERE ${conditions.join(' AND ')})`,
-    );
+    parts.push(`${column} IN (SELECT customer_id FROM (${latestProfilesSql(asOf)}) WHERE ${conditions.join(' AND ')})`);
   }
   if (f.referred != null) {
     parts.push(`${column} ${f.referred ? 'IN' : 'NOT IN'} (${referredCustomersSql(asOf, p)})`);

@@ -5,6 +5,7 @@ import { customerLoaders } from './customers.loader.js';
 import { referralLoaders } from './referral.loader.js';
 import { repeatPurchaseLoaders } from './repeat-purchase.loader.js';
 import { retentionLoaders } from './retention.loader.js';
+import { storeDimensionsLoaders } from './store-dimensions.loader.js';
 import { voiceLoaders } from './voice.loader.js';
 
 export interface LoaderDeps extends QueryContext {
@@ -23,6 +24,7 @@ export function createLoaders(deps: LoaderDeps) {
     ...clvLoaders(exec, deps, retention.pooledRetention),
     ...customerLoaders(exec, deps),
     ...clvModelLoaders(exec, deps),
+    ...storeDimensionsLoaders(exec, deps),
   };
 }
 

@@ -1,6 +1,7 @@
 import { Arg, Ctx, Float, Int, Query, Resolver } from 'type-graphql';
-import { checkCurrency, checkInstant, checkMargin } from '../loaders/args.js';
+import { checkInstant, checkMargin } from '../loaders/args.js';
 import { daysPerUnit, TimeUnit, type CustomerPrediction as Prediction } from '../loaders/clv-model.loader.js';
+import { resolveCurrency } from '../loaders/reporting-currency.js';
 import type { Context } from '../server/context.js';
 import { BadInputError } from '../server/errors.js';
 import { AtRiskCustomers, ClvModel, CustomerPrediction } from './clv-model.type.js';
@@ -35,30 +36,30 @@ function checkDiscountRate(rate: number): number {
 @Resolver()
 export class ClvModelResolver {
   @Query(() => ClvModel, { description: 'BG/NBD and Gamma-Gamma fitted on purchases up to calibrationEnd (required), with a holdout backtest when holdoutEnd is given.' })
-  clvModel(
+  async clvModel(
     @Arg('calibrationEnd', () => DateTimeScalar, { description: 'Purchases with occurredAt <= calibrationEnd are the calibration data.' }) calibrationEnd: Date,
     @Arg('holdoutEnd', () => DateTimeScalar, { nullable: true, description: 'Holdout = (calibrationEnd, holdoutEnd].' }) holdoutEnd: Date | null,
     @Arg('timeUnit', () => TimeUnit, { nullable: true, defaultValue: TimeUnit.WEEK }) unit: TimeUnit | null,
-    @Arg('currency', () => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY. Only purchases in it count.' }) currency: string | null,
+    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency. Only purchases in it count." }) currency: string | null,
     @Ctx() ctx: Context,
   ): Promise<ClvModel> {
     return ctx.loaders.clvModel.load({
       calibrationEnd: checkInstant('calibrationEnd', calibrationEnd),
       holdoutEnd: checkHoldout(calibrationEnd, holdoutEnd ?? null),
       timeUnit: unit ?? TimeUnit.WEEK,
-      currency: checkCurrency(currency ?? ctx.config.reportingCurrency),
+      currency: await resolveCurrency(currency, ctx),
     });
   }
 
   @Query(() => [CustomerPrediction], { nullable: 'items', description: 'In the order of ids; null for customers without a purchase in the currency up to calibrationEnd.' })
-  customerPredictions(
+  async customerPredictions(
     @Arg('ids', () => [String]) ids: string[],
     @Arg('horizon', () => Int, { description: 'Whole time units ahead.' }) horizon: number,
     @Arg('calibrationEnd', () => DateTimeScalar, { nullable: true, description: 'Default: now.' }) calibrationEnd: Date | null,
     @Arg('timeUnit', () => TimeUnit, { nullable: true, defaultValue: TimeUnit.WEEK }) unit: TimeUnit | null,
     @Arg('discountRate', () => Float, { nullable: true, description: 'Per time unit; default 0.' }) discountRate: number | null,
     @Arg('margin', () => Float, { nullable: true, description: 'Gross margin in [0, 1]; default GROSS_MARGIN.' }) margin: number | null,
-    @Arg('currency', () => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY.' }) currency: string | null,
+    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency." }) currency: string | null,
     @Ctx() ctx: Context,
   ): Promise<(Prediction | null)[]> {
     if (ids.length > MAX_IDS) throw new BadInputError(`At most ${MAX_IDS} ids per call (got ${ids.length})`, 'ids');
@@ -66,7 +67,7 @@ export class ClvModelResolver {
     const loader = ctx.loaders.customerPredictions({
       calibrationEnd: calibrationEnd ? checkInstant('calibrationEnd', calibrationEnd) : ctx.now(),
       timeUnit,
-      currency: checkCurrency(currency ?? ctx.config.reportingCurrency),
+      currency: await resolveCurrency(currency, ctx),
       horizon: checkHorizon(horizon, timeUnit),
       discountRate: checkDiscountRate(discountRate ?? 0),
       margin: checkMargin(margin ?? ctx.config.grossMargin),
@@ -75,11 +76,11 @@ export class ClvModelResolver {
   }
 
   @Query(() => AtRiskCustomers, { description: 'Valuable repeat customers the BG/NBD model thinks are probably gone, by revenue at risk.' })
-  atRiskCustomers(
+  async atRiskCustomers(
     @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) firstArg: number | null,
     @Arg('minHistoricalValue', () => Float, { nullable: true, description: 'Minimum revenue up to calibrationEnd; default 0.' }) minHistoricalValue: number | null,
     @Arg('calibrationEnd', () => DateTimeScalar, { nullable: true, description: 'Default: now.' }) calibrationEnd: Date | null,
-    @Arg('currency', () => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY.' }) currency: string | null,
+    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency." }) currency: string | null,
     @Arg('maxProbabilityAlive', () => Float, { nullable: true, defaultValue: 0.5, description: 'Listed when P(alive) is below this.' }) maxAlive: number | null,
     @Ctx() ctx: Context,
   ): Promise<AtRiskCustomers> {
@@ -93,7 +94,7 @@ export class ClvModelResolver {
     }
     return ctx.loaders.atRiskCustomers.load({
       calibrationEnd: calibrationEnd ? checkInstant('calibrationEnd', calibrationEnd) : ctx.now(),
-      currency: checkCurrency(currency ?? ctx.config.reportingCurrency),
+      currency: await resolveCurrency(currency, ctx),
       first,
       minHistoricalValue: minValue,
       maxProbabilityAlive,

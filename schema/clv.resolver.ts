@@ -1,12 +1,13 @@
-import { Args, ArgsType, Ctx, Field, Float, Query, Resolver } from 'type-graphql';
-import { checkCurrency, checkMargin } from '../loaders/args.js';
+import { Args, ArgsType, Ctx, Field, Float, Query, Resolver, UseMiddleware } from 'type-graphql';
+import { checkMargin } from '../loaders/args.js';
+import { resolveCurrency } from '../loaders/reporting-currency.js';
 import type { Context } from '../server/context.js';
-import { CohortArgs, resolveCohorts } from './common.args.js';
+import { FilterWarnings, CohortArgs, resolveCohorts } from './common.args.js';
 import { ClvReport } from './clv.type.js';
 
 @ArgsType()
 export class ClvArgs extends CohortArgs {
-  @Field(() => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY (USD).' })
+  @Field(() => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency." })
   currency?: string | null;
 
   @Field(() => Float, { nullable: true, description: 'Gross margin in [0, 1]; default GROSS_MARGIN (1.0).' })
@@ -14,12 +15,13 @@ export class ClvArgs extends CohortArgs {
 }
 
 @Resolver()
+@UseMiddleware(FilterWarnings)
 export class ClvResolver {
   @Query(() => ClvReport, { description: 'Customer lifetime value from the window\'s orders and pooled churn, with cohort revenue curves.' })
-  customerLifetimeValue(@Args(() => ClvArgs) args: ClvArgs, @Ctx() ctx: Context): Promise<ClvReport> {
+  async customerLifetimeValue(@Args(() => ClvArgs) args: ClvArgs, @Ctx() ctx: Context): Promise<ClvReport> {
     return ctx.loaders.clv.load({
       ...resolveCohorts(args, ctx.now()),
-      currency: checkCurrency(args.currency ?? ctx.config.reportingCurrency),
+      currency: await resolveCurrency(args.currency, ctx),
       margin: checkMargin(args.margin ?? ctx.config.grossMargin),
     });
   }

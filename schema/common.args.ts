@@ -1,7 +1,9 @@
-import { ArgsType, Field, InputType, Int, registerEnumType } from 'type-graphql';
+import { ArgsType, Field, InputType, Int, registerEnumType, type MiddlewareFn } from 'type-graphql';
 import { checkInstant, checkPeriods, checkTimezone, checkWindow } from '../loaders/args.js';
-import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
+import { checkCustomerFilter, type CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { Grain } from '../loaders/grain.js';
+import { warnUnknownFilterValues } from '../loaders/store-dimensions.loader.js';
+import type { Context } from '../server/context.js';
 import { DateTimeScalar } from './scalars.js';
 
 registerEnumType(Grain, { name: 'Grain', description: 'Calendar period; WEEK is the ISO week starting Monday.' });
@@ -22,6 +24,22 @@ export class CustomerFilterInput implements CustomerFilterArgs {
   @Field(() => Boolean, { nullable: true, description: 'true: customers acquired by referral; false: the others.' })
   referred?: boolean | null;
 }
+
+/**
+ * On the resolvers of KPIs that take a `filter`: once the answer is computed (the filter was
+ * valid), warns about filter values no customer has as of `asOf`. A warning is advice: when
+ * its check fails, the answer still goes out (the failure is logged).
+ */
+export const FilterWarnings: MiddlewareFn<Context> = async ({ args, context }, next) => {
+  const result: unknown = await next();
+  const { filter, asOf } = args as { filter?: CustomerFilterArgs | null; asOf?: Date | null };
+  if (filter) {
+    await warnUnknownFilterValues(context.loaders.dimensionValues, context.warnings, filter, asOf ?? context.now()).catch((err: unknown) =>
+      context.log.warn({ err }, 'filter value check failed; answering without its warnings'),
+    );
+  }
+  return result;
+};
 
 /** `from`/`to` (half-open window) and `asOf`, shared by every KPI. */
 @ArgsType()
@@ -61,7 +79,7 @@ export class CohortArgs extends PeriodArgs {
 /** Validation before any SQL: the window, asOf defaulting to now, the zone, the periods bound. */
 export function resolveWindow(a: WindowArgs & { filter?: CustomerFilterInput | null }, now: Date) {
   const { from, to } = checkWindow(a.from, a.to);
-  return { from, to, asOf: a.asOf ? checkInstant('asOf', a.asOf) : now, filter: a.filter ?? null };
+  return { from, to, asOf: a.asOf ? checkInstant('asOf', a.asOf) : now, filter: checkCustomerFilter(a.filter) };
 }
 
 export function resolvePeriods(a: PeriodArgs, now: Date) {

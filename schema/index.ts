@@ -13,6 +13,7 @@ import { ReferralResolver } from './referral.resolver.js';
 import { RepeatPurchaseResolver } from './repeat-purchase.resolver.js';
 import { RetentionResolver } from './retention.resolver.js';
 import { SnapshotResolver } from './snapshot.resolver.js';
+import { StoreDimensionsResolver } from './store-dimensions.resolver.js';
 import { VoiceResolver } from './voice.resolver.js';
 
 export const RESOLVERS = [
@@ -28,6 +29,7 @@ export const RESOLVERS = [
   SnapshotResolver,
   KpiSeriesResolver,
   KpiSnapshotsResolver,
+  StoreDimensionsResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

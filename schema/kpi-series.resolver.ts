@@ -9,7 +9,7 @@ export class KpiSeriesResolver {
   @Query(() => [KpiSnapshot], {
     description: 'kpiSnapshot of every UTC period of `grain` that starts in [from, to) (at most 120), oldest first: headline KPIs as trends.',
   })
-  kpiSeries(@Args(() => KpiSnapshotArgs) args: KpiSnapshotArgs, @Ctx() ctx: Context): Promise<KpiSnapshot[]> {
-    return runKpiSeries(ctx.loaders, resolveSnapshot(args, ctx), ctx.now);
+  async kpiSeries(@Args(() => KpiSnapshotArgs) args: KpiSnapshotArgs, @Ctx() ctx: Context): Promise<KpiSnapshot[]> {
+    return runKpiSeries(ctx.loaders, await resolveSnapshot(args, ctx), ctx.now);
   }
 }

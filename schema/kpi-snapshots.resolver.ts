@@ -32,9 +32,9 @@ class KpiSnapshotsArgs {
 @Resolver()
 export class KpiSnapshotsResolver {
   @Mutation(() => StoredKpiSnapshot, { description: 'Computes kpiSnapshot for the window now and stores it under `name` (scope admin).' })
-  takeSnapshot(@Args(() => TakeSnapshotArgs) args: TakeSnapshotArgs, @Ctx() ctx: Context): Promise<StoredKpiSnapshot> {
+  async takeSnapshot(@Args(() => TakeSnapshotArgs) args: TakeSnapshotArgs, @Ctx() ctx: Context): Promise<StoredKpiSnapshot> {
     const name = checkSnapshotName(args.name);
-    return takeSnapshot(ctx.exec, ctx, name, resolveSnapshot(args, ctx), ctx.now);
+    return takeSnapshot(ctx.exec, ctx, name, await resolveSnapshot(args, ctx), ctx.now);
   }
 
   @Query(() => KpiSnapshotConnection, { description: 'Stored snapshots of a name created in [from, to), newest first.' })

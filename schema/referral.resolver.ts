@@ -1,4 +1,5 @@
 import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import { resolveCurrency } from '../loaders/reporting-currency.js';
 import type { Context } from '../server/context.js';
 import { ReferralCohort, ReferralCohortArgs, ReferralImpact, ReferralImpactArgs, resolveReferralCohorts, resolveReferralImpact } from './referral.type.js';
 
@@ -10,7 +11,7 @@ export class ReferralResolver {
   }
 
   @Query(() => ReferralImpact, { description: 'Referred versus organic new customers of the window, and the k-factor.' })
-  referralImpact(@Args(() => ReferralImpactArgs) args: ReferralImpactArgs, @Ctx() ctx: Context): Promise<ReferralImpact> {
-    return ctx.loaders.referralImpact.load(resolveReferralImpact(args, ctx.now(), ctx.config.reportingCurrency));
+  async referralImpact(@Args(() => ReferralImpactArgs) args: ReferralImpactArgs, @Ctx() ctx: Context): Promise<ReferralImpact> {
+    return ctx.loaders.referralImpact.load(resolveReferralImpact(args, ctx.now(), await resolveCurrency(args.currency, ctx)));
   }
 }

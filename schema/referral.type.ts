@@ -1,5 +1,5 @@
 import { ArgsType, Field, Float, Int, ObjectType } from 'type-graphql';
-import { checkAttributionWindow, checkCurrency, checkTimezone } from '../loaders/args.js';
+import { checkAttributionWindow, checkTimezone } from '../loaders/args.js';
 import { Grain } from '../loaders/grain.js';
 import { DEFAULT_ATTRIBUTION_DAYS } from '../loaders/referral.sql.js';
 import { resolveWindow, WindowArgs } from './common.args.js';
@@ -19,7 +19,7 @@ export class ReferralCohortArgs extends WindowArgs {
 
 @ArgsType()
 export class ReferralImpactArgs extends WindowArgs {
-  @Field(() => String, { nullable: true, description: 'ISO 4217 code of the revenue; default: the configured reporting currency.' })
+  @Field(() => String, { nullable: true, description: 'ISO 4217 code of the revenue; default: REPORTING_CURRENCY, else the store\'s most frequent currency.' })
   currency?: string | null;
 }
 
@@ -29,9 +29,10 @@ export function resolveReferralCohorts(a: ReferralCohortArgs, now: Date) {
   return { from, to, asOf, grain: a.grain ?? Grain.MONTH, timezone: checkTimezone(a.timezone), attributionWindowDays: checkAttributionWindow(a.attributionWindowDays ?? DEFAULT_ATTRIBUTION_DAYS) };
 }
 
-export function resolveReferralImpact(a: ReferralImpactArgs, now: Date, reportingCurrency: string) {
+/** `currency` comes resolved (loaders/reporting-currency.ts): defaulting it may ask the store. */
+export function resolveReferralImpact(a: ReferralImpactArgs, now: Date, currency: string) {
   const { from, to, asOf } = resolveWindow(a, now);
-  return { from, to, asOf, currency: checkCurrency(a.currency ?? reportingCurrency) };
+  return { from, to, asOf, currency };
 }
 
 @ObjectType({ description: 'Referrals that started in one period, and how far they got.' })

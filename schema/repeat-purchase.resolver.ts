@@ -1,9 +1,10 @@
-import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import { Args, Ctx, Query, Resolver, UseMiddleware } from 'type-graphql';
 import type { Context } from '../server/context.js';
-import { FilteredWindowArgs, resolveWindow } from './common.args.js';
+import { FilterWarnings, FilteredWindowArgs, resolveWindow } from './common.args.js';
 import { RepeatPurchase } from './repeat-purchase.type.js';
 
 @Resolver()
+@UseMiddleware(FilterWarnings)
 export class RepeatPurchaseResolver {
   @Query(() => RepeatPurchase, { description: 'Share of the window\'s customers with two or more purchases in it.' })
   repeatPurchaseRate(@Args(() => FilteredWindowArgs) args: FilteredWindowArgs, @Ctx() ctx: Context): Promise<RepeatPurchase> {

@@ -1,9 +1,10 @@
-import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import { Args, Ctx, Query, Resolver, UseMiddleware } from 'type-graphql';
 import type { Context } from '../server/context.js';
-import { CohortArgs, PeriodArgs, resolveCohorts, resolvePeriods } from './common.args.js';
+import { FilterWarnings, CohortArgs, PeriodArgs, resolveCohorts, resolvePeriods } from './common.args.js';
 import { PeriodRetention, PeriodRetentionSummary, RetentionCohorts } from './retention.type.js';
 
 @Resolver()
+@UseMiddleware(FilterWarnings)
 export class RetentionResolver {
   @Query(() => RetentionCohorts, { description: 'Cohorts by period of first purchase ever, with retention per offset.' })
   async retentionCohorts(@Args(() => CohortArgs) args: CohortArgs, @Ctx() ctx: Context): Promise<RetentionCohorts> {

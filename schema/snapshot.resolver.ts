@@ -1,6 +1,6 @@
 import { Args, ArgsType, Ctx, Field, Query, Resolver } from 'type-graphql';
-import { checkCurrency } from '../loaders/args.js';
 import { Grain } from '../loaders/grain.js';
+import { resolveCurrency } from '../loaders/reporting-currency.js';
 import { runKpiSnapshot, type SnapshotArgs } from '../loaders/snapshot.loader.js';
 import type { Context } from '../server/context.js';
 import { resolveWindow, WindowArgs } from './common.args.js';
@@ -11,19 +11,19 @@ export class KpiSnapshotArgs extends WindowArgs {
   @Field(() => Grain, { nullable: true, defaultValue: Grain.MONTH })
   grain?: Grain | null;
 
-  @Field(() => String, { nullable: true, description: 'ISO 4217; default REPORTING_CURRENCY (USD).' })
+  @Field(() => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency." })
   currency?: string | null;
 }
 
-export function resolveSnapshot(args: KpiSnapshotArgs, ctx: Context): SnapshotArgs {
+export async function resolveSnapshot(args: KpiSnapshotArgs, ctx: Context): Promise<SnapshotArgs> {
   const { from, to, asOf } = resolveWindow(args, ctx.now());
-  return { from, to, asOf, grain: args.grain ?? Grain.MONTH, currency: checkCurrency(args.currency ?? ctx.config.reportingCurrency), margin: ctx.config.grossMargin };
+  return { from, to, asOf, grain: args.grain ?? Grain.MONTH, currency: await resolveCurrency(args.currency, ctx), margin: ctx.config.grossMargin };
 }
 
 @Resolver()
 export class SnapshotResolver {
   @Query(() => KpiSnapshot, { description: 'All headline KPIs of a window in one object.' })
-  kpiSnapshot(@Args(() => KpiSnapshotArgs) args: KpiSnapshotArgs, @Ctx() ctx: Context): Promise<KpiSnapshot> {
-    return runKpiSnapshot(ctx.loaders, resolveSnapshot(args, ctx), ctx.now);
+  async kpiSnapshot(@Args(() => KpiSnapshotArgs) args: KpiSnapshotArgs, @Ctx() ctx: Context): Promise<KpiSnapshot> {
+    return runKpiSnapshot(ctx.loaders, await resolveSnapshot(args, ctx), ctx.now);
   }
 }

@@ -1,10 +1,11 @@
-import { Args, Ctx, Query, Resolver } from 'type-graphql';
-import { checkCurrency } from '../loaders/args.js';
+import { Args, Ctx, Query, Resolver, UseMiddleware } from 'type-graphql';
+import { resolveCurrency } from '../loaders/reporting-currency.js';
 import type { Context } from '../server/context.js';
-import { resolvePeriods, resolveWindow } from './common.args.js';
+import { FilterWarnings, resolvePeriods, resolveWindow } from './common.args.js';
 import { CsatReport, NpsImpact, NpsImpactArgs, NpsReport, VoiceArgs } from './voice.type.js';
 
 @Resolver()
+@UseMiddleware(FilterWarnings)
 export class VoiceResolver {
   @Query(() => NpsReport, { description: 'Net Promoter Score of the window\'s NPS responses, with a series per period.' })
   nps(@Args(() => VoiceArgs) args: VoiceArgs, @Ctx() ctx: Context): Promise<NpsReport> {
@@ -17,11 +18,11 @@ export class VoiceResolver {
   }
 
   @Query(() => NpsImpact, { description: 'Repeat purchases and revenue of promoters, passives and detractors (latest NPS response in the window).' })
-  npsImpact(@Args(() => NpsImpactArgs) args: NpsImpactArgs, @Ctx() ctx: Context): Promise<NpsImpact> {
+  async npsImpact(@Args(() => NpsImpactArgs) args: NpsImpactArgs, @Ctx() ctx: Context): Promise<NpsImpact> {
     return ctx.loaders.npsImpact.load({
       ...resolveWindow(args, ctx.now()),
       surveyId: args.surveyId ?? null,
-      currency: checkCurrency(args.currency ?? ctx.config.reportingCurrency),
+      currency: await resolveCurrency(args.currency, ctx),
     });
   }
 }

@@ -80,6 +80,22 @@ function scopePlugin(): ApolloServerPlugin<Context> {
   };
 }
 
+/** The request's warnings (loaders/warnings.ts) go out beside the data, in `extensions.warnings`. */
+function warningsPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, contextValue }) {
+          const warnings = contextValue.warnings.list();
+          if (warnings.length === 0 || response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          result.extensions = { ...result.extensions, warnings };
+        },
+      };
+    },
+  };
+}
+
 /** graphql-js 16 notices a missing root type only while executing, where it would read as an internal error. */
 const knownOperationTypes: ValidationRule = (ctx) => ({
   OperationDefinition(node) {
@@ -135,7 +151,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     stopOnTerminationSignals: false,
     parseOptions: limits.parseOptions,
     validationRules: [knownOperationTypes, ...limits.validationRules],
-    plugins: [ApolloServerPluginLandingPageDisabled(), scopePlugin(), ...limits.plugins, ...(opts.plugins ?? [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), scopePlugin(), warningsPlugin(), ...limits.plugins, ...(opts.plugins ?? [])],
     formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
       const scope = requestScope.getStore();
       const code = formatted.extensions?.code as string | undefined;

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { ISO_4217 } from '../loaders/event-codes.js';
 import { parseApiKeys, type ApiKey } from './auth.js';
 import { parseSnapshotSchedule, type ScheduledSnapshot } from './snapshots/schedule.js';
 
@@ -36,7 +37,8 @@ export interface Config {
   graphqlMaxCost: number;
   ingestMaxBodyBytes: number;
   ingestBatchLimit: number;
-  reportingCurrency: string;
+  /** REPORTING_CURRENCY; unset, money KPIs default to the store's most frequent currency. */
+  reportingCurrency: string | undefined;
   grossMargin: number;
   /** SNAPSHOT_SCHEDULE; empty (the default) runs no scheduler. */
   snapshotSchedule: ScheduledSnapshot[];
@@ -148,8 +150,9 @@ export function loadConfig(env: Env = process.env): Config {
   } catch (e) {
     r.problems.push(`API_KEYS: ${(e as Error).message}`);
   }
-  const currency = r.string('REPORTING_CURRENCY', 'USD');
-  if (!/^[A-Z]{3}$/.test(currency)) r.problems.push(`REPORTING_CURRENCY=${JSON.stringify(currency)} is not an ISO 4217 code`);
+  // Unset: money KPIs default to the store's most frequent currency (loaders/reporting-currency.ts).
+  const currency = r.string('REPORTING_CURRENCY', '') || undefined;
+  if (currency !== undefined && !ISO_4217.has(currency)) r.problems.push(`REPORTING_CURRENCY=${JSON.stringify(currency)} is not an ISO 4217 code`);
   const schedule = parseSnapshotSchedule(r.string('SNAPSHOT_SCHEDULE', ''));
   r.problems.push(...schedule.problems);
 

@@ -56,6 +56,8 @@ export class OutcomeUnknownError extends StorageUnavailableError {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type QueryObserver = (event: { query: string; durationMs: number; ok: boolean }) => void;
+/** Sees the rows of every insert that succeeded, after it returned. */
+export type InsertObserver = (table: string, values: readonly object[]) => void;
 
 /** A setting whose SET may or may not have run (its statement failed): sent again when needed. */
 const UNKNOWN = Symbol('unknown');
@@ -88,6 +90,7 @@ function isClickHouseError(e: unknown): e is ClickHouseError {
 export class Executor {
   private seq = 0;
   private readonly observers: QueryObserver[] = [];
+  private readonly insertObservers: InsertObserver[] = [];
 
   constructor(
     readonly storage: Storage,
@@ -106,6 +109,12 @@ export class Executor {
   observe(fn: QueryObserver): () => void {
     this.observers.push(fn);
     return () => this.observers.splice(this.observers.indexOf(fn), 1);
+  }
+
+  /** In-process caches of store-wide facts (loaders/reporting-currency.ts) keep up with this process's writes through it. */
+  onInsert(fn: InsertObserver): () => void {
+    this.insertObservers.push(fn);
+    return () => this.insertObservers.splice(this.insertObservers.indexOf(fn), 1);
   }
 
   private async settings(extra?: ClickHouseSettings): Promise<ClickHouseSettings> {
@@ -273,5 +282,6 @@ export class Executor {
         clickhouse_settings: settings,
       }),
     );
+    for (const o of this.insertObservers) o(table, values);
   }
 }

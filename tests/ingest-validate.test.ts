@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseJsonLine, topLevelLiteral } from '../server/ingest/json-line.js';
 import { Rejections } from '../server/ingest/rejections.js';
+import { ISO_3166_ALPHA2, ISO_4217 } from '../loaders/event-codes.js';
 import {
-  ISO_3166_ALPHA2,
-  ISO_4217,
   TABLE_OF,
   messages,
   validateEvent,

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import { checkCurrency } from '../../loaders/args.js';
 import { addUnits, startOf } from '../../loaders/calendar.js';
 import { takeSnapshot } from '../../loaders/kpi-snapshots.loader.js';
+import { resolveCurrency } from '../../loaders/reporting-currency.js';
+import { Warnings } from '../../loaders/warnings.js';
 import type { Executor } from '../executor.js';
 import { windowAt, type ScheduledSnapshot } from './schedule.js';
 
@@ -34,7 +35,8 @@ export interface SchedulerDeps {
   exec: Executor;
   log: Logger;
   clock: Clock;
-  reportingCurrency: string;
+  /** Unset: the store's most frequent currency, as for queries. */
+  reportingCurrency: string | undefined;
   grossMargin: number;
   onResult?: (r: SnapshotJobResult) => void;
 }
@@ -59,8 +61,11 @@ export function startSnapshotScheduler(entries: ScheduledSnapshot[], deps: Sched
   async function take(entry: ScheduledSnapshot, t: Date): Promise<void> {
     const started = performance.now();
     const { from, to } = windowAt(entry.window, t);
-    const args = { from, to, asOf: t, grain: entry.grain, currency: checkCurrency(entry.currency ?? deps.reportingCurrency), margin: deps.grossMargin };
+    const warnings = new Warnings();
     try {
+      const currency = await resolveCurrency(entry.currency, { exec: deps.exec, config: { reportingCurrency: deps.reportingCurrency }, warnings });
+      for (const w of warnings.list()) log.warn({ snapshot: entry.name, warning: w }, w.message);
+      const args = { from, to, asOf: t, grain: entry.grain, currency, margin: deps.grossMargin };
       const stored = await takeSnapshot(deps.exec, { requestId: `snapshot-${entry.name}-${t.toISOString()}` }, entry.name, args, () => clock.now());
       log.info({ snapshot: entry.name, id: stored.id, from, to }, 'scheduled snapshot stored');
       deps.onResult?.({ name: entry.name, ok: true, durationMs: performance.now() - started });

@@ -24,7 +24,7 @@ export function testConfig(database: string, env: Record<string, string> = {}): 
 }
 
 export interface TestService extends Service {
-  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: any; status: number }>;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: any; extensions?: any; status: number }>;
 }
 
 /** Starts the real service (real engine, real HTTP) on a free port. */
@@ -38,7 +38,7 @@ export async function startTestService(database: string, env: Record<string, str
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify({ query, variables }),
       });
-      const body = (await res.json()) as { data?: any; errors?: any[] };
+      const body = (await res.json()) as { data?: any; errors?: any[]; extensions?: any };
       return { ...body, status: res.status };
     },
   });
