@@ -93,7 +93,7 @@ describe('default reporting currency', () => {
     // 5 CAD purchases outnumber the 4 GBP ones; in January 2025: 5 x 2 = 10 CAD in 5 orders.
     const events = [1, 2, 3, 4, 5].map((i) => JSON.stringify({ type: 'purchase', eventId: `cad-${i}`, customerId: 'z', occurredAt: `2025-01-0${i}T00:00:00Z`, amount: '2', currency: 'CAD' }));
     const ingested = await fetch(`${plain.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.join('\n') });
-    expect(await ingested.json()).toEqual({ accepted: 5, duplicates: 0, rejected: [] });
+    expect(await ingested.json()).toEqual({ accepted: 5, duplicates: 0, rejectedCount: 0, rejected: [] });
     const res = await plain.gql(SNAPSHOT);
     expect(res.data.kpiSnapshot).toEqual({ currency: 'CAD', revenue: 10, orders: 8, averageOrderValue: 2 });
   });
