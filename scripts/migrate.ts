@@ -3,7 +3,8 @@ import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { StorageUnavailableError, TimeoutError } from '../server/errors.js';
 import { createLogger } from '../server/logger.js';
 import { MigrationError, migrate } from '../server/migrate.js';
-import { createExecutor, runningServer } from '../server/service.js';
+import { runningServer } from '../server/preflight.js';
+import { createExecutor } from '../server/service.js';
 import { openStorage, StorageConnectError } from '../server/storage.js';
 
 function fail(message: string, code: number): never {

@@ -1,8 +1,6 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { startService, StartupError } from './service.js';
-import { StorageConnectError } from './storage.js';
-import { MigrationError } from './migrate.js';
+import { preflight, StartupError } from './preflight.js';
 
 /**
  * Every failure to start ends the same way: one line on stderr and exit code 2 (README,
@@ -22,6 +20,15 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  // Before the schema and the engine load: a busy port or a bad DATA_DIR is told in a moment.
+  const held = await preflight(config).catch((e: unknown) => {
+    if (!(e instanceof StartupError)) throw e;
+    log.fatal({ reason: e.name }, e.message);
+    cannotStart(`Cannot start: ${e.message}`);
+  });
+  const { startService } = await import('./service.js');
+  const { StorageConnectError } = await import('./storage.js');
+  const { MigrationError } = await import('./migrate.js');
   let service;
   try {
     service = await startService(config, log);
@@ -33,6 +40,9 @@ async function main(): Promise<void> {
     // Not foreseen, so a bug or an environment problem: the stack goes to the log, the operator gets the gist.
     log.fatal({ err: e }, 'unexpected error at start');
     cannotStart(`Cannot start: ${(e as Error).message ?? String(e)} (details in the log)`);
+  } finally {
+    // The service holds DATA_DIR itself once started.
+    held?.release();
   }
   log.info({ url: service.url, storage: service.storage.mode, version: service.storage.version }, 'listening');
   const shutdown = (signal: string) => {
