@@ -42,6 +42,7 @@ describe('HTTP limits and open mode', () => {
       HTTP_HEADERS_TIMEOUT_MS: '100',
       HTTP_BODY_IDLE_TIMEOUT_MS: '1500',
       HTTP_BODY_BUFFER_BYTES: String(64 * 1024),
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '50',
     });
     port = Number(new URL(svc.url).port);
   });
@@ -65,6 +66,12 @@ describe('HTTP limits and open mode', () => {
   it('answers headers that stopped arriving with 408 and closes the connection', async () => {
     const raw = await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n').closed;
     expect(statusOf(raw)).toBe(408);
+  });
+
+  it('closes a kept-alive connection that stays idle', async () => {
+    const raw = await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n').closed;
+    expect(statusOf(raw)).toBe(200);
+    expect(raw).toMatch(/\r\nkeep-alive: timeout=0\r\n/i);
   });
 
   it('refuses to buffer more unfinished bodies than HTTP_BODY_BUFFER_BYTES, then serves again', async () => {
@@ -115,10 +122,30 @@ describe('Host names', () => {
 describe('HTTP with API keys', () => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startTestService('t_http_safety', { API_KEYS: `ops:read:${KEY}` });
+    svc = await startTestService('t_http_safety', {
+      API_KEYS: `ops:read:${KEY}`,
+      HTTP_HEADERS_TIMEOUT_MS: '100',
+      HTTP_REQUEST_TIMEOUT_MS: '400',
+      HTTP_BODY_IDLE_TIMEOUT_MS: '60000',
+    });
   });
   afterAll(async () => {
     await svc?.stop();
+  });
+
+  it('answers a body that keeps trickling past the whole-request deadline with 408', async () => {
+    const body = JSON.stringify({ query: '{ storageVersion }', extensions: { pad: 'x'.repeat(10_000) } });
+    const conn = exchange(
+      Number(new URL(svc.url).port),
+      `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    // One byte at a time: never idle, never finished.
+    let sent = 0;
+    const trickle = setInterval(() => conn.write(body[sent++]!), 20);
+    const raw = await conn.closed;
+    clearInterval(trickle);
+    expect(statusOf(raw)).toBe(408);
+    expect(sent).toBeLessThan(body.length);
   });
 
   it('does not restrict Host once keys are configured', async () => {
