@@ -9,8 +9,9 @@ import cliProgress from 'cli-progress';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
 import { migrate } from '../server/migrate.js';
-import { createExecutor, runningServer, startService } from '../server/service.js';
-import { openStorage } from '../server/storage.js';
+import { preflight, StartupError } from '../server/preflight.js';
+import { createExecutor, startService } from '../server/service.js';
+import { openStorage, StorageConnectError } from '../server/storage.js';
 import { validateEvent, type StoredEvent } from '../server/ingest/validate.js';
 import { EventWriter } from '../server/ingest/writer.js';
 import { generateStore, resolveStoreOptions, scaled, storeEndFor, type StoreOptions } from './generate/store.js';
@@ -94,12 +95,16 @@ async function fillIfEmpty(): Promise<void> {
 }
 
 async function main() {
-  if (!config.server && runningServer(config.dataDir)) {
-    console.error(`A service already runs on DATA_DIR ${config.dataDir}; stop it or use another DATA_DIR.`);
-    process.exit(2);
+  // A busy port, a wrong HOST or an unusable DATA_DIR is reported before minutes of loading.
+  const held = await preflight(config);
+  let service;
+  try {
+    await fillIfEmpty();
+    service = await startService(config, log);
+  } finally {
+    // The service holds DATA_DIR itself by now.
+    held?.release();
   }
-  await fillIfEmpty();
-  const service = await startService(config, log);
   const example = `{ repeatPurchaseRate(from: "${yearBefore(options.end)}", to: "${options.end}") { customers repeatCustomers orders rate } }`;
   console.log(`
 Retention KPI service (demo store) at ${service.url}
@@ -113,6 +118,10 @@ Stop with Ctrl-C.`);
 }
 
 main().catch((e) => {
+  if (e instanceof StartupError || e instanceof StorageConnectError) {
+    console.error(`Cannot start the demo: ${e.message}`);
+    process.exit(2);
+  }
   console.error(`demo failed: ${(e as Error).message}`);
   process.exit(1);
 });

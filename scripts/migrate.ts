@@ -3,7 +3,8 @@ import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { StorageUnavailableError, TimeoutError } from '../server/errors.js';
 import { createLogger } from '../server/logger.js';
 import { MigrationError, migrate } from '../server/migrate.js';
-import { createExecutor, runningServer } from '../server/service.js';
+import { lockDataDir, prepareDataDir, runningServer, StartupError } from '../server/preflight.js';
+import { createExecutor } from '../server/service.js';
 import { openStorage, StorageConnectError } from '../server/storage.js';
 
 function fail(message: string, code: number): never {
@@ -19,15 +20,30 @@ try {
   throw e;
 }
 const where = config.server ? `${config.server.url}, database ${config.database}` : `${resolve(config.dataDir)}, database ${config.database}`;
-if (!config.server) {
-  // The embedded engine belongs to one process; the service migrates at start anyway.
-  const other = runningServer(config.dataDir);
-  if (other) {
-    fail(`The service (pid ${other.pid}, ${other.url}) is running on DATA_DIR ${resolve(config.dataDir)}: it applies migrations itself at start. Stop it and run this again, or just restart it.`, 3);
+/** The embedded engine belongs to one process; the service migrates at start anyway. */
+function takeDataDir(): ReturnType<typeof lockDataDir> | undefined {
+  if (config.server) return undefined;
+  const serviceHolds = () => {
+    const other = runningServer(config.dataDir);
+    if (other) {
+      fail(`The service (pid ${other.pid}, ${other.url ?? 'still starting'}) is running on DATA_DIR ${resolve(config.dataDir)}: it applies migrations itself at start. Stop it and run this again, or just restart it.`, 3);
+    }
+  };
+  serviceHolds();
+  try {
+    prepareDataDir(config.dataDir);
+    // Held while migrating, so a service starting meanwhile is refused instead of opening the engine too.
+    return lockDataDir(config.dataDir);
+  } catch (e) {
+    if (!(e instanceof StartupError)) throw e;
+    serviceHolds();
+    fail(`Cannot migrate ${where}: ${e.message}`, 3);
   }
 }
+const lock = takeDataDir();
 
 const storage = await openStorage(config).catch((e: unknown) => {
+  lock?.release();
   if (e instanceof StorageConnectError) fail(`Cannot migrate ${where}: ${e.message}`, 3);
   throw e;
 });
@@ -43,4 +59,5 @@ try {
   process.exitCode = 3;
 } finally {
   await storage.close();
+  lock?.release();
 }

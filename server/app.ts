@@ -10,12 +10,12 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorRejectCallback } from '@escape.tech/graphql-armor-types';
 import { GraphQLError, type GraphQLFormattedError, type ValidationRule } from 'graphql';
 import type { Logger } from 'pino';
-import { authenticate, hasScope, identify, type ApiKey, type Scope } from './auth.js';
+import { authenticate, hasScope, identify, isLoopbackHostHeader, type ApiKey, type Scope } from './auth.js';
 import type { Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import type { Executor } from './executor.js';
 import type { EventWriter } from './ingest/writer.js';
-import { BodyTooLargeError, readBody, requestUrl, sendError, sendJson } from './http.js';
+import { BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, requestUrl, sendError, sendJson } from './http.js';
 import { pendingMigrations } from './migrate.js';
 import { getSchema } from '../schema/index.js';
 
@@ -171,6 +171,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   });
   await apollo.start();
 
+  const bodyBudget = new BodyBudget(config.http.bodyBufferBytes);
   const inFlight = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
   let closing = false;
@@ -182,7 +183,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
     let body: unknown = undefined;
     if (req.method === 'POST') {
-      const raw = await readBody(req, GRAPHQL_BODY_LIMIT);
+      const raw = await readBody(req, GRAPHQL_BODY_LIMIT, bodyBudget);
       const type = headers.get('content-type') ?? '';
       if (/^application\/(graphql-response\+)?json/i.test(type) || type === '') {
         try {
@@ -232,6 +233,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
       sendError(res, r.status, r.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', r.message, requestId);
       return false;
     };
+    // Open mode: only requests addressed to a loopback name, whatever the route (DNS rebinding).
+    if (config.apiKeys.length === 0 && !isLoopbackHostHeader(req.headers.host)) {
+      sendError(
+        res,
+        403,
+        'FORBIDDEN_HOST',
+        `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback name: a service without API_KEYS answers only requests addressed to localhost, 127.0.0.1 or [::1].`,
+        requestId,
+      );
+      return;
+    }
     try {
       if (url.pathname === '/healthz' && req.method === 'GET') {
         sendJson(res, 200, { status: closing ? 'stopping' : 'ok' });
@@ -262,6 +274,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
         req.resume();
         return;
       }
+      if (e instanceof BodyBudgetExceededError) {
+        // Closing frees the connection's share at once instead of draining the rest of its body.
+        if (!res.headersSent) sendError(res, 503, 'SERVICE_BUSY', e.message, requestId, { connection: 'close', 'retry-after': '1' });
+        return;
+      }
+      // The body timed out (answered 408 below) or the client went away: nothing left to answer.
+      if (res.writableEnded || req.socket.destroyed) return;
       reqLog.error({ err: e }, 'request failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', `Internal error (request id ${requestId})`, requestId);
       else res.destroy();
@@ -281,18 +300,42 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
   }
 
-  const server = createServer((req, res) => {
+  const { http } = config;
+  // Node checks the header and request deadlines on this interval; a small one keeps them close to what is configured.
+  const checkEveryMs = Math.max(5, Math.min(1_000, Math.floor(http.headersTimeoutMs / 4)));
+  const server = createServer({ connectionsCheckingInterval: checkEveryMs }, (req, res) => {
     inFlight.add(res);
     res.on('close', () => inFlight.delete(res));
     if (closing) res.setHeader('connection', 'close');
+    res.on('timeout', () => bodyIdle(req, res));
     void handle(req, res);
   });
+  /**
+   * The socket saw no byte for HTTP_BODY_IDLE_TIMEOUT_MS. Only a body the client stopped
+   * sending is its fault: while bytes wait unread in the request, the service is the slow
+   * side (an insert holding the stream back), and a finished request is being answered.
+   */
+  function bodyIdle(req: IncomingMessage, res: ServerResponse) {
+    if (req.complete || req.readableLength > 0) return;
+    log.info({ path: req.url, idleMs: http.bodyIdleTimeoutMs }, 'request body idle: closing the connection');
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    const requestId = String(res.getHeader('x-request-id') ?? '');
+    const seconds = http.bodyIdleTimeoutMs / 1000;
+    sendError(res, 408, 'REQUEST_TIMEOUT', `No byte of the request body arrived for ${seconds} s (HTTP_BODY_IDLE_TIMEOUT_MS); closing the connection.`, requestId, { connection: 'close' });
+  }
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  server.requestTimeout = 0; // large ingest bodies may take minutes; idle sockets still time out
-  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = http.headersTimeoutMs;
+  // Generous: the whole of a 256 MiB ingest body must fit (README, "Configuration"). Node answers 408 itself.
+  server.requestTimeout = http.requestTimeoutMs;
+  // The socket's inactivity timer: with the response's 'timeout' listener above it never closes a busy request by itself.
+  server.timeout = http.bodyIdleTimeoutMs;
+  server.keepAliveTimeout = http.keepAliveTimeoutMs;
 
   return {
     server,

@@ -39,7 +39,7 @@ export async function features(deps: FeatureDeps): Promise<Features> {
     onResult: metrics.snapshotJob,
   });
   return {
-    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, ideRoute()],
+    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
     async stop() {
       await scheduler.stop();

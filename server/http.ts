@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The JSON error body of every non-2xx answer outside GraphQL (spec section 10). */
-export function sendError(res: ServerResponse, status: number, code: string, message: string, requestId?: string): void {
-  sendJson(res, status, { error: { code, message, ...(requestId ? { requestId } : {}) } });
+export function sendError(res: ServerResponse, status: number, code: string, message: string, requestId?: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: { code, message, ...(requestId ? { requestId } : {}) } }, headers);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -17,16 +17,50 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-/** Reads a small body whole; the ingest endpoint streams instead. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Raised when buffering one more chunk would take the process over its budget for unfinished bodies. */
+export class BodyBudgetExceededError extends Error {
+  constructor(public readonly budget: number) {
+    super(`The service is holding ${budget} bytes of unfinished request bodies (HTTP_BODY_BUFFER_BYTES); try again shortly.`);
+  }
+}
+
+/**
+ * Bytes of bodies read whole but not finished yet, across every connection: without a
+ * ceiling, many clients each holding a large unfinished body would hold as many megabytes.
+ */
+export class BodyBudget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  take(bytes: number): void {
+    if (this.used + bytes > this.limit) throw new BodyBudgetExceededError(this.limit);
+    this.used += bytes;
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+/** Reads a small body whole, within the process-wide budget; the ingest endpoint streams instead. */
+export async function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw new BodyTooLargeError(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLargeError(limit);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      if (size + chunk.length > limit) throw new BodyTooLargeError(limit);
+      budget.take(chunk.length);
+      size += chunk.length;
+      chunks.push(chunk);
+    }
+  } finally {
+    budget.give(size);
   }
   return Buffer.concat(chunks);
 }

@@ -109,7 +109,7 @@ function packageFile(pkg: string, file: string): Buffer {
   return readFileSync(join(dirname(require.resolve(`${pkg}/package.json`)), file));
 }
 
-function buildBundle(): Bundle {
+function buildBundle(keyed: boolean): Bundle {
   const files: [string, Asset][] = [
     ['react.js', { body: packageFile('react', 'umd/react.production.min.js'), type: JS }],
     ['react-dom.js', { body: packageFile('react-dom', 'umd/react-dom.production.min.js'), type: JS }],
@@ -136,7 +136,7 @@ function buildBundle(): Bundle {
 <body>
 <header class="kpi-bar">
 <label for="api-key">API key</label>
-<input id="api-key" type="password" autocomplete="off" spellcheck="false" placeholder="not needed when the service has no keys">
+<input id="api-key" type="password" autocomplete="off" spellcheck="false" placeholder="${keyed ? 'required: a key with the read scope' : 'not needed: this service runs without keys'}">
 <small>Sent as "Authorization: Bearer …" and remembered in this browser.</small>
 </header>
 <div id="graphiql">Loading…</div>
@@ -174,12 +174,12 @@ function acceptsGzip(req: IncomingMessage): boolean {
 }
 
 /** The page and its assets hold no data, so they need no key. Files are read on first use: a missing IDE must not stop the service. */
-export function ideRoute(): Route {
+export function ideRoute(keyed: boolean): Route {
   let bundle: Bundle | undefined;
   return (req, res, { url }) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (url.pathname.startsWith('/ide/')) {
-      bundle ??= buildBundle();
+      bundle ??= buildBundle(keyed);
       const asset = bundle.assets.get(url.pathname);
       if (asset === undefined) return false;
       const gzip = acceptsGzip(req);
@@ -199,7 +199,7 @@ export function ideRoute(): Route {
       url.pathname === '/' ||
       (url.pathname === '/graphql' && !url.searchParams.has('query') && prefersHtml(req.headers.accept));
     if (!isPage) return false;
-    bundle ??= buildBundle();
+    bundle ??= buildBundle(keyed);
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'content-length': Buffer.byteLength(bundle.page),

@@ -4,7 +4,7 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { service: 'retention-kpi' },
-    // The API key never reaches a log line, whatever logs a request.
-    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
+    // The API key and the storage password never reach a log line, whatever logs a request or a config.
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'password', '*.password'], censor: '[redacted]' },
   });
 }

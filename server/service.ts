@@ -1,13 +1,12 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp, type App, type AppOptions } from './app.js';
 import type { Config } from './config.js';
 import { Executor } from './executor.js';
 import { migrate } from './migrate.js';
-import { openStorage, StorageConnectError, type Storage } from './storage.js';
+import { openStorage, type Storage } from './storage.js';
 import { features } from './features.js';
 import { EventWriter } from './ingest/writer.js';
+import { listenError, preflight } from './preflight.js';
 
 export interface Service {
   app: App;
@@ -15,21 +14,6 @@ export interface Service {
   storage: Storage;
   url: string;
   stop(): Promise<void>;
-}
-
-const LOCK_FILE = '.service.json';
-
-/** Who serves a data directory right now, so CLIs go through it instead of opening it twice. */
-export function runningServer(dataDir: string): { pid: number; url: string } | undefined {
-  const file = join(resolve(dataDir), LOCK_FILE);
-  if (!existsSync(file)) return undefined;
-  try {
-    const info = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; url: string };
-    process.kill(info.pid, 0);
-    return info;
-  } catch {
-    return undefined;
-  }
 }
 
 export function createExecutor(storage: Storage, config: Config, log: Logger): Executor {
@@ -42,13 +26,14 @@ export async function startService(
   log: Logger,
   extra: Pick<AppOptions, 'now'> = {},
 ): Promise<Service> {
-  if (!config.server) {
-    const other = runningServer(config.dataDir);
-    if (other && other.pid !== process.pid) {
-      throw new StorageConnectError(`Another service (pid ${other.pid}, ${other.url}) already serves DATA_DIR ${resolve(config.dataDir)}.`, 'LOCKED');
-    }
+  const lock = await preflight(config);
+  let storage: Storage;
+  try {
+    storage = await openStorage(config);
+  } catch (e) {
+    lock?.release();
+    throw e;
   }
-  const storage = await openStorage(config);
   const exec = createExecutor(storage, config, log);
   try {
     const result = await migrate(exec, { onApply: (name) => log.info({ migration: name }, 'migration applied') });
@@ -56,10 +41,13 @@ export async function startService(
     const writer = new EventWriter(exec);
     const feature = await features({ config, exec, writer, log });
     const app = await createApp({ config, exec, writer, log, ...extra, routes: feature.routes, plugins: feature.plugins });
-    const { port, host } = await app.listen();
+    const { port, host } = await app.listen().catch(async (e: unknown) => {
+      await feature.stop();
+      await app.apollo.stop();
+      throw listenError(config.host, config.port, e);
+    });
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const lockFile = config.server ? undefined : join(resolve(config.dataDir), LOCK_FILE);
-    if (lockFile) writeFileSync(lockFile, JSON.stringify({ pid: process.pid, url }));
+    lock?.update(url);
     let stopping: Promise<void> | undefined;
     return {
       app,
@@ -71,13 +59,14 @@ export async function startService(
           await app.close();
           await feature.stop();
           await storage.close();
-          if (lockFile) rmSync(lockFile, { force: true });
+          lock?.release();
         })();
         return stopping;
       },
     };
   } catch (e) {
     await storage.close();
+    lock?.release();
     throw e;
   }
 }

@@ -130,6 +130,26 @@ describe('configuration of keys and bind address', () => {
     expect(() => loadConfig({ API_KEYS: 'h:read:sha256:abc' })).toThrow('API_KEYS: entry 1 (h) has a malformed sha256 hash');
   });
 
+  it('refuses empty names, duplicate names and one key listed twice, in the README\'s format', () => {
+    const hash = hashKey(INGEST).toString('hex');
+    const problem = (spec: string) => {
+      try {
+        loadConfig({ API_KEYS: spec });
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    expect(problem(`:read:${READ}`)).toEqual(['API_KEYS: entry 1 has an empty name: write name:scope[+scope]:sha256:<hex> (or name:scope[+scope]:<plain key>)']);
+    expect(problem(`a:read:${READ},b:read:${ADMIN},a:ingest:${INGEST}`)).toEqual(['API_KEYS: entry 1 (a) and entry 3 have the same name: names must be unique']);
+    expect(problem(`a:read:sha256:${hash},b:ingest:${INGEST}`)).toEqual([
+      'API_KEYS: entry 1 (a) and entry 2 (b) hold the same key: list each key once, with all its scopes joined by "+"',
+    ]);
+    expect(problem(`a:read:sha256:${hash},b:read:sha256:${hash.toUpperCase()}`)).toEqual([
+      'API_KEYS: entry 1 (a) and entry 2 (b) hold the same key: list each key once, with all its scopes joined by "+"',
+    ]);
+    expect(problem('just-a-key-without-name')).toEqual(['API_KEYS: entry 1 is not name:scope[+scope]:sha256:<hex> (or name:scope[+scope]:<plain key>)']);
+  });
+
   it('npm start on 0.0.0.0 without keys exits with code 2 and the reason, without a stack trace', async () => {
     const r = await runTsx('server/main.ts', [], { HOST: '0.0.0.0', DATA_DIR: '/nonexistent/never-opened' });
     expect(r.code).toBe(2);

@@ -50,6 +50,7 @@ describe('GraphQL IDE', () => {
       expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
       const page = await res.text();
       expect(page).toContain('id="api-key"');
+      expect(page).toContain('placeholder="required: a key with the read scope"');
       expect(page).not.toMatch(/https?:\/\//);
       expect(assetPaths(page)).toHaveLength(6);
     }
@@ -178,5 +179,20 @@ describe('GraphQL IDE', () => {
       expect(problems.filter((p) => !p.includes('401'))).toEqual([]);
       await context.close();
     });
+  });
+});
+
+describe('GraphQL IDE of an open service', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService('t_ide');
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('says the key box is not needed', async () => {
+    const page = await (await fetch(`${svc.url}/`)).text();
+    expect(page).toContain('placeholder="not needed: this service runs without keys"');
   });
 });

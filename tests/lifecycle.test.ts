@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runningServer } from '../server/service.js';
+import { runningServer } from '../server/preflight.js';
 import { freePort, runTsx, spawnTsx, STACK_FRAME, waitFor, type Spawned } from './helpers/process.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kpi-lifecycle-'));
@@ -81,7 +81,7 @@ describe('service lifecycle', { timeout: 120_000 }, () => {
     const { proc, pid } = await startMain();
     expect(runningServer(dataDir)?.pid).toBe(pid);
     const second = await runTsx('server/main.ts', [], { PORT: String(await freePort()), DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
-    expect(second.code).toBe(3);
+    expect(second.code).toBe(2);
     expect(second.stderr).toMatch(new RegExp(`^Cannot start: Another service \\(pid ${pid}, http://127\\.0\\.0\\.1:\\d+\\) already serves DATA_DIR ${dataDir}\\.\\n$`));
     expect(second.stderr).not.toMatch(STACK_FRAME);
     process.kill(pid, 'SIGKILL');

@@ -60,14 +60,14 @@ describe.skipIf(!BINARY)('server mode against a real clickhouse-server 18.16', (
     );
   });
 
-  it('npm start exits with code 3 and one line naming the version, without a stack trace', async () => {
+  it('npm start exits with code 2 and one line naming the version, without a stack trace', async () => {
     const r = await runTsx('server/main.ts', [], {
       CLICKHOUSE_URL: server.url,
       CLICKHOUSE_USER: USER,
       CLICKHOUSE_PASSWORD: PASSWORD,
       LOG_LEVEL: 'silent',
     });
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^Cannot start: ClickHouse at ${server.url} is version 18\\.16\\.\\d+; this service needs 23\\.8 or newer\\.\\n$`));
     expect(r.stderr).not.toMatch(STACK_FRAME);
   });

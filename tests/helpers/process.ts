@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { lookAlikeProblem, SETTINGS } from '../../server/config.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSX = `${ROOT}node_modules/.bin/tsx`;
@@ -17,11 +18,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The caller's environment without the service's own settings, so a developer's shell cannot change a test. */
+/** The caller's environment without the service's settings and their look-alikes, so a developer's shell cannot change a test. */
 function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(
-      ([k]) => !/^(CLICKHOUSE_|GRAPHQL_|QUERY_|INGEST_)/.test(k) && !['API_KEYS', 'HOST', 'PORT', 'DATA_DIR', 'LOG_LEVEL', 'NODE_ENV'].includes(k),
+      ([k]) => !/^(CLICKHOUSE_|GRAPHQL_|QUERY_|INGEST_)/.test(k) && !(SETTINGS as readonly string[]).includes(k) && lookAlikeProblem(k) === undefined,
     ),
   );
   return { ...base, ...env };

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, lookAlikeProblem } from '../server/config.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('refuses variables that look like settings, saying which was meant', () => {
+    expect(problems({ API_KEY: 'x', CLICKHOUSE_URI: 'http://h:8123', GRAPHQL_MAX_ALIAS: '5', SNAPSHOT_SCHEDULES: '', data_dir: '/d' })).toEqual([
+      'API_KEY is not a setting of this service: did you mean API_KEYS?',
+      'CLICKHOUSE_URI is not a setting of this service: did you mean CLICKHOUSE_URL?',
+      'GRAPHQL_MAX_ALIAS is not a setting of this service: did you mean GRAPHQL_MAX_ALIASES?',
+      'SNAPSHOT_SCHEDULES is not a setting of this service: did you mean SNAPSHOT_SCHEDULE?',
+      'data_dir is not a setting of this service: did you mean DATA_DIR?',
+    ]);
+    expect(problems({ INGEST_MAX_BODY: '5', QUERY_TIMEOUT: '3', REPORTING_CURENCY: 'EUR' })).toEqual([
+      'INGEST_MAX_BODY is not a setting of this service (known: INGEST_MAX_BODY_BYTES, INGEST_BATCH_LIMIT)',
+      'QUERY_TIMEOUT is not a setting of this service (known: QUERY_MAX_EXECUTION_TIME, QUERY_MAX_MEMORY_USAGE)',
+      'REPORTING_CURENCY is not a setting of this service: did you mean REPORTING_CURRENCY?',
+    ]);
+  });
+
+  it('leaves the variables of other software alone', () => {
+    const foreign = ['HOME', 'PWD', 'HOSTNAME', 'PATH', 'HTTP_PROXY', 'https_proxy', 'NO_PROXY', 'QUERY_STRING', 'CLICKHOUSE_DB', 'CLICKHOUSE_HOST',
+      'CLICKHOUSE_SERVER_BIN', 'DATASETS_DIR', 'NODE_OPTIONS', 'DATABASE_URL', 'KPI_URL', 'KPI_API_KEY', 'CI', 'TZ', 'LANG', 'DEBUG'];
+    for (const name of foreign) expect(lookAlikeProblem(name)).toBeUndefined();
+    expect(problems(Object.fromEntries(foreign.map((n) => [n, 'x'])))).toEqual([]);
+  });
+
+  it('moves credentials out of CLICKHOUSE_URL, so the URL it keeps is safe to print', () => {
+    const config = loadConfig({ CLICKHOUSE_URL: 'https://kpi:p%40ss%3Aword@ch.internal:8443' });
+    expect(config.server).toMatchObject({ url: 'https://ch.internal:8443', user: 'kpi', password: 'p@ss:word' });
+    expect(loadConfig({ CLICKHOUSE_URL: 'http://:only-a-password@ch:8123' }).server).toMatchObject({ url: 'http://ch:8123', user: 'default', password: 'only-a-password' });
+    expect(loadConfig({ CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_PASSWORD: 'pw' }).server).toMatchObject({ url: 'http://ch:8123', password: 'pw' });
+    expect(problems({ CLICKHOUSE_URL: 'http://kpi:s3cret@ch:8123', CLICKHOUSE_PASSWORD: 'other' })).toEqual([
+      'CLICKHOUSE_URL holds a user name or password and CLICKHOUSE_USER/CLICKHOUSE_PASSWORD are set too: give the credentials in one place',
+    ]);
+    const bad = problems({ CLICKHOUSE_URL: 'ftp://kpi:s3cret@ch:21' });
+    expect(bad).toEqual(['CLICKHOUSE_URL="ftp://kpi:***@ch:21" is not an http(s) URL']);
+  });
+
+  it('has HTTP limits that fit a 256 MiB ingest body, and checks their order', () => {
+    const { http } = loadConfig({});
+    expect(http).toEqual({ headersTimeoutMs: 20_000, bodyIdleTimeoutMs: 30_000, requestTimeoutMs: 900_000, keepAliveTimeoutMs: 5_000, bodyBufferBytes: 64 * 1024 ** 2 });
+    // 256 MiB within the request timeout asks a client for no more than 300 KB/s.
+    expect((256 * 1024 ** 2) / (http.requestTimeoutMs / 1000)).toBeLessThan(300_000);
+    expect(problems({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toEqual([
+      'HTTP_HEADERS_TIMEOUT_MS=5000 exceeds HTTP_REQUEST_TIMEOUT_MS=1000: the headers are part of the request',
+    ]);
+    expect(problems({ HTTP_BODY_IDLE_TIMEOUT_MS: '0' })).toEqual(['HTTP_BODY_IDLE_TIMEOUT_MS="0" is not an integer in [10, 3600000]']);
+  });
+});
