@@ -53,8 +53,17 @@ export async function startService(
   try {
     const result = await migrate(exec, { onApply: (name) => log.info({ migration: name }, 'migration applied') });
     log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied }, 'schema up to date');
-    const writer = new EventWriter(exec);
+    const writer = new EventWriter(exec, { checkStates: storage.cluster === undefined });
     const feature = await features({ config, exec, writer, log });
+    if (storage.cluster === undefined) {
+      // A crash in the middle of an insert can leave a state short of its raw rows: compare
+      // (and repair) before ingest is accepted. A failure leaves the writer refusing writes
+      // and /readyz saying why, rather than a service that does not start.
+      await writer.verifyStates('mismatched', 'start', { requestId: 'start' }).then(
+        (checks) => log.info({ states: writer.health().lastCheck }, checks.some((c) => c.repaired.length > 0) ? 'pre-aggregated states repaired' : 'pre-aggregated states exact'),
+        (e: unknown) => log.error({ err: e }, 'pre-aggregated states could not be checked'),
+      );
+    }
     const app = await createApp({ config, exec, writer, log, ...extra, routes: feature.routes, plugins: feature.plugins });
     const { port, host } = await app.listen();
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
