@@ -160,7 +160,9 @@ export class EventWriter {
     const started = performance.now();
     this.running = trigger;
     try {
-      const checks = await checkStates(this.exec, ctx, repair);
+      const checks = await checkStates(this.exec, ctx, repair, (table) => {
+        for (const o of this.repairObservers) o(table, 1);
+      });
       const byTable = (pick: (c: StateCheck) => number[]) =>
         Object.fromEntries(checks.map((c) => [c.table, pick(c)]).filter(([, list]) => (list as number[]).length > 0));
       this.last = {
@@ -171,7 +173,6 @@ export class EventWriter {
         mismatched: byTable((c) => (repair === 'none' ? c.partitions.filter((x) => !x.ok).map((x) => x.partition) : c.repaired)),
         repaired: byTable((c) => c.repaired),
       };
-      for (const c of checks) if (c.repaired.length > 0) for (const o of this.repairObservers) o(c.table, c.repaired.length);
       if (this.last.ok) {
         this.dirty = undefined;
         this.lastFailure = undefined;
@@ -233,11 +234,11 @@ export class EventWriter {
         // Nobody in the group got an answer, so any part of it that was stored is re-sent
         // by its clients and found by the lookup: still exactly once for the raw rows. A view's
         // part may be missing though: the states are checked before the next write.
+        // The repair runs before the group is answered, so a client (or probe) that saw the
+        // failure sees the outcome of the repair too.
         this.markDirty(`a write failed (request ${group[0]!.ctx.requestId})`);
+        if (this.options.checkStates !== false) await this.runCheck('mismatched', 'after a failed write', { requestId: group[0]!.ctx.requestId }).catch(() => undefined);
         for (const w of group) w.reject(e);
-        if (this.waiting.length === 0 && this.steps.length === 0 && this.options.checkStates !== false) {
-          await this.runCheck('mismatched', 'after a failed write', { requestId: group[0]!.ctx.requestId }).catch(() => undefined);
-        }
       }
     }
     this.draining = false;

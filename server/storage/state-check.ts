@@ -165,13 +165,22 @@ export async function rebuildPartition(exec: Executor, table: StateTable, partit
  * Compares every state with the raw tables; with `repair`, rebuilds the partitions that differ
  * ('mismatched') or all of them ('all'), then compares those again.
  */
-export async function checkStates(exec: Executor, ctx: QueryContext, repair: RepairMode = 'none'): Promise<StateCheck[]> {
+export async function checkStates(
+  exec: Executor,
+  ctx: QueryContext,
+  repair: RepairMode = 'none',
+  /** Called after each partition rebuilt, also when a later one fails. */
+  onRebuilt: (table: StateTable) => void = () => undefined,
+): Promise<StateCheck[]> {
   if (exec.storage.cluster !== undefined) throw new StateCheckUnsupportedError(exec.storage.cluster);
   const out: StateCheck[] = [];
   for (const p of PRE_AGGREGATES) {
     let partitions = await compare(exec, p, ctx);
     const todo = repair === 'all' ? partitions.map((x) => x.partition) : repair === 'mismatched' ? partitions.filter((x) => !x.ok).map((x) => x.partition) : [];
-    for (const partition of todo) await rebuildPartition(exec, p.state, partition, ctx);
+    for (const partition of todo) {
+      await rebuildPartition(exec, p.state, partition, ctx);
+      onRebuilt(p.state);
+    }
     if (todo.length > 0) partitions = await compare(exec, p, ctx);
     out.push({ table: p.state, ok: partitions.every((x) => x.ok), partitions, repaired: todo });
   }
