@@ -180,7 +180,7 @@ export class EventWriter {
       return checks;
     } catch (e) {
       this.lastFailure = (e as Error).message;
-      this.markDirty(`the ${trigger} check of the pre-aggregated states could not run`);
+      this.markDirty(`a check of the pre-aggregated states (${trigger}) could not run`);
       throw e;
     } finally {
       this.running = undefined;
@@ -233,9 +233,8 @@ export class EventWriter {
       } catch (e) {
         // Nobody in the group got an answer, so any part of it that was stored is re-sent
         // by its clients and found by the lookup: still exactly once for the raw rows. A view's
-        // part may be missing though: the states are checked before the next write.
-        // The repair runs before the group is answered, so a client (or probe) that saw the
-        // failure sees the outcome of the repair too.
+        // part may be missing though, so the states are repaired now, before the group is
+        // answered: a client (or probe) that saw the failure sees the repair's outcome too.
         this.markDirty(`a write failed (request ${group[0]!.ctx.requestId})`);
         if (this.options.checkStates !== false) await this.runCheck('mismatched', 'after a failed write', { requestId: group[0]!.ctx.requestId }).catch(() => undefined);
         for (const w of group) w.reject(e);
