@@ -37,6 +37,10 @@ export async function main(argv: string[]): Promise<void> {
       ctx,
     )) as [{ p: number; r: number; c: number }];
     console.log(`states: ${counts.p.toLocaleString('en')} purchases of ${counts.c.toLocaleString('en')} customers, ${counts.r.toLocaleString('en')} referral events`);
+    // A reference under the same load: one full pass of the raw purchases grouped by customer.
+    const refStarted = performance.now();
+    await exec.rows({ query: 'SELECT count() AS n, sum(o) FROM (SELECT customer_id, count() AS o FROM {db:Identifier}.purchases GROUP BY customer_id)', query_params: {} }, ctx);
+    console.log(`reference, purchases grouped by customer: ${((performance.now() - refStarted) / 1000).toFixed(2)} s`);
     for (let run = 1; run <= 3; run++) {
       const started = performance.now();
       const checks = await checkStates(exec, ctx);

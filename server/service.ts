@@ -55,10 +55,13 @@ export async function startService(
     log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied }, 'schema up to date');
     const writer = new EventWriter(exec, { checkStates: storage.cluster === undefined });
     const feature = await features({ config, exec, writer, log });
-    if (storage.cluster === undefined) {
-      // A crash in the middle of an insert can leave a state short of its raw rows: compare
-      // (and repair) before ingest is accepted. A failure leaves the writer refusing writes
-      // and /readyz saying why, rather than a service that does not start.
+    const lockFile = config.server ? undefined : join(resolve(config.dataDir), LOCK_FILE);
+    // A crash in the middle of an insert can leave a state short of its raw rows: compare (and
+    // repair) before ingest is accepted. Embedded, a lock file left behind marks a stop that was
+    // not clean (a clean stop with exact states removes it); a server may have crashed on its own.
+    if (storage.cluster === undefined && (lockFile === undefined || existsSync(lockFile))) {
+      // A failure leaves the writer refusing writes and /readyz saying why, rather than a
+      // service that does not start.
       await writer.verifyStates('mismatched', 'start', { requestId: 'start' }).then(
         (checks) => log.info({ states: writer.health().lastCheck }, checks.some((c) => c.repaired.length > 0) ? 'pre-aggregated states repaired' : 'pre-aggregated states exact'),
         (e: unknown) => log.error({ err: e }, 'pre-aggregated states could not be checked'),
@@ -67,7 +70,6 @@ export async function startService(
     const app = await createApp({ config, exec, writer, log, ...extra, routes: feature.routes, plugins: feature.plugins });
     const { port, host } = await app.listen();
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const lockFile = config.server ? undefined : join(resolve(config.dataDir), LOCK_FILE);
     if (lockFile) writeFileSync(lockFile, JSON.stringify({ pid: process.pid, url }));
     let stopping: Promise<void> | undefined;
     return {
@@ -80,7 +82,8 @@ export async function startService(
           await app.close();
           await feature.stop();
           await storage.close();
-          if (lockFile) rmSync(lockFile, { force: true });
+          // Kept while the states may be short, so the next start checks them.
+          if (lockFile && writer.health().problem === undefined) rmSync(lockFile, { force: true });
         })();
         return stopping;
       },
