@@ -15,11 +15,11 @@ import { customerActivity, kpiPairs, referralState } from './helpers/states.js';
 // SIGKILL in the middle of concurrent ingests, again and again: a kill between an insert's
 // raw part and its view's part leaves a state short of its raw rows, and a re-send finds the raw
 // rows as duplicates. To hit that window every time, a constraint that sleeps makes the view's
-// part of an insert take about half a second, and each kill follows the moment the engine renamed a
-// new raw part into place (a level-0 part directory of purchases appears), after 1 or 2
-// acknowledged batches. After every restart and a re-send of everything, every state must equal
-// the same grouping computed from the raw rows, and the pre-aggregated KPIs the raw ones. Then
-// `npm run verify-state` on the unserved directory finds a broken partition, and --repair
+// part of an insert take about half a second, and each kill follows the moment the engine
+// renamed a new raw part into place (a level-0 part directory of purchases appears), after 1 or
+// 2 acknowledged batches. After every restart and a re-send of everything, every state must
+// equal the same grouping computed from the raw rows, and the pre-aggregated KPIs the raw ones.
+// Then `npm run verify-state` on the unserved directory finds a broken partition, and --repair
 // rebuilds it.
 
 const ROUNDS = 6;
