@@ -294,7 +294,15 @@ export async function createApp(opts: AppOptions): Promise<App> {
         sendJson(res, 503, { status: 'not ready', reason: `${pending} migration(s) not applied` });
         return;
       }
-      sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ready', storage: exec.storage.mode, version: exec.storage.version });
+      // Not ready while writes fail or a state is being repaired: the KPIs may not be exact.
+      const { problem, lastCheck } = writer.health();
+      if (problem) writer.retryRepair();
+      const states = lastCheck ? { stateCheck: lastCheck } : {};
+      if (problem && !closing) {
+        sendJson(res, 503, { status: 'not ready', reason: problem, ...states });
+        return;
+      }
+      sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ready', storage: exec.storage.mode, version: exec.storage.version, ...states });
     } catch {
       sendJson(res, 503, { status: 'not ready', reason: 'storage unreachable' });
     }

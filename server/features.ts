@@ -9,6 +9,7 @@ import { ingestRoute } from './ingest/endpoint.js';
 import type { EventWriter } from './ingest/writer.js';
 import { createMetrics } from './metrics.js';
 import { snapshotRoutes } from './snapshots/routes.js';
+import { verifyStateRoute } from './state-route.js';
 import { startSnapshotScheduler, systemClock, type Clock } from './snapshots/scheduler.js';
 
 export interface FeatureDeps {
@@ -39,7 +40,7 @@ export async function features(deps: FeatureDeps): Promise<Features> {
     onResult: metrics.snapshotJob,
   });
   return {
-    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, ideRoute(config.apiKeys.length > 0)],
+    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
     async stop() {
       await scheduler.stop();

@@ -65,6 +65,13 @@ export function createMetrics(exec: Executor, writer: EventWriter): Metrics {
     buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
+  const repairs = new Counter({
+    name: 'kpi_state_repairs_total',
+    help: 'Hash partitions of a pre-aggregated state rebuilt from the raw tables because they differed (after a crash or a failed write), by state table.',
+    labelNames: ['table'] as const,
+    registers: [registry],
+  });
+  const unobserveRepairs = writer.observeRepairs((table, partitions) => repairs.inc({ table }, partitions));
   const unobserveIngest = writer.observe((source, counts) => {
     ingested.inc({ source, outcome: 'accepted' }, counts.accepted);
     ingested.inc({ source, outcome: 'duplicate' }, counts.duplicates);
@@ -123,6 +130,7 @@ export function createMetrics(exec: Executor, writer: EventWriter): Metrics {
     stop() {
       unobserve();
       unobserveIngest();
+      unobserveRepairs();
       registry.clear();
     },
   };

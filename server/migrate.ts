@@ -55,7 +55,7 @@ const SHARD_HINT = /^-- cluster: shard by (.+)$/m;
  * becomes `<name>_local` with the Replicated engine plus a Distributed `<name>` over it,
  * and materialized views read and write the local tables, so each shard aggregates its
  * own rows (the sharding key keeps a customer's rows on one shard). An `INSERT … SELECT`
- * (a backfill) reads and writes the Distributed tables.
+ * (a backfill) reads and writes the Distributed tables; a TRUNCATE empties the local tables.
  */
 export function renderStatement(statement: string, target: RenderTarget): string[] {
   const hint = SHARD_HINT.exec(statement)?.[1]?.trim() ?? 'rand()';
@@ -83,6 +83,9 @@ export function renderStatement(statement: string, target: RenderTarget): string
   // its shard, and is written there before the migration counts as applied.
   const insert = /^INSERT INTO (\$\{db\}\.\w+)\s/.exec(sql);
   if (insert) return [sub(sql.replace(insert[0], `INSERT INTO ${insert[1]} SETTINGS insert_distributed_sync = 1\n`))];
+  // A Distributed table holds no rows to truncate: each shard empties its local table.
+  const truncate = /^TRUNCATE TABLE (IF EXISTS )?\$\{db\}\.(\w+)$/i.exec(sql);
+  if (truncate) return [`TRUNCATE TABLE ${truncate[1] ?? ''}${db}.${truncate[2]}_local ON CLUSTER ${c}`];
   const named = /^((?:CREATE|DROP|ALTER|TRUNCATE|RENAME)\s+(?:TABLE|VIEW|DICTIONARY|FUNCTION)(?:\s+IF(?:\s+NOT)?\s+EXISTS)?\s+\$\{db\}\.\w+)/i.exec(sql);
   if (named) return [sub(sql.replace(named[1]!, `${named[1]} ON CLUSTER ${c}`))];
   throw new MigrationError(`Cannot render this statement for a cluster: ${sql.slice(0, 80)}…`);

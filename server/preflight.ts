@@ -66,20 +66,30 @@ const heldLocks = new Map<string, number>();
  * processes starting together exactly one wins. A lock naming a dead process is moved aside
  * first; whoever moved away a live lock instead (a racer that just took over) puts it back.
  */
-export function lockDataDir(dataDir: string): { update(url: string): void; release(): void } {
+export interface DataDirLock {
+  /** A lock of a process that is gone was taken over: that process did not stop cleanly. */
+  unclean: boolean;
+  update(url: string): void;
+  /** `keep` leaves the file behind, so the next start treats this stop as unclean. */
+  release(options?: { keep?: boolean }): void;
+}
+
+export function lockDataDir(dataDir: string): DataDirLock {
   const dir = resolve(dataDir);
   const file = join(dir, LOCK_FILE);
-  const own = () => ({
+  let unclean = false;
+  const own = (): DataDirLock => ({
+    unclean,
     update(url: string) {
       const tmp = `${file}.${process.pid}.tmp`;
       writeFileSync(tmp, JSON.stringify({ pid: process.pid, url }));
       renameSync(tmp, file);
     },
-    release() {
+    release(options = {}) {
       const n = (heldLocks.get(dir) ?? 1) - 1;
       if (n > 0) return void heldLocks.set(dir, n);
       heldLocks.delete(dir);
-      rmSync(file, { force: true });
+      if (!options.keep) rmSync(file, { force: true });
     },
   });
   if (heldLocks.has(dir)) {
@@ -119,6 +129,8 @@ export function lockDataDir(dataDir: string): { update(url: string): void; relea
         } catch {
           // A third process took the name meanwhile: its lock stands, ours is retried below.
         }
+      } else {
+        unclean = true;
       }
       rmSync(aside, { force: true });
     }
@@ -213,7 +225,7 @@ export function checkListen(host: string, port: number): Promise<void> {
  * What can be checked without opening storage, in the order an operator fixes it: the
  * directory, the address, then the directory's lock. The caller releases the lock it gets.
  */
-export async function preflight(config: Config): Promise<ReturnType<typeof lockDataDir> | undefined> {
+export async function preflight(config: Config): Promise<DataDirLock | undefined> {
   if (!config.server) prepareDataDir(config.dataDir);
   await checkListen(config.host, config.port);
   return config.server ? undefined : lockDataDir(config.dataDir);

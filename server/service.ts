@@ -38,8 +38,20 @@ export async function startService(
   try {
     const result = await migrate(exec, { onApply: (name) => log.info({ migration: name }, 'migration applied') });
     log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied }, 'schema up to date');
-    const writer = new EventWriter(exec);
+    const writer = new EventWriter(exec, { checkStates: storage.cluster === undefined });
     const feature = await features({ config, exec, writer, log });
+    // A crash in the middle of an insert can leave a state short of its raw rows: compare (and
+    // repair) before ingest is accepted. Embedded, a lock file left behind by a process that is
+    // gone marks a stop that was not clean (a clean stop with exact states removes it); a server
+    // may have crashed on its own.
+    if (storage.cluster === undefined && (lock === undefined || lock.unclean)) {
+      // A failure leaves the writer refusing writes and /readyz saying why, rather than a
+      // service that does not start.
+      await writer.verifyStates('mismatched', 'start', { requestId: 'start' }).then(
+        (checks) => log.info({ states: writer.health().lastCheck }, checks.some((c) => c.repaired.length > 0) ? 'pre-aggregated states repaired' : 'pre-aggregated states exact'),
+        (e: unknown) => log.error({ err: e }, 'pre-aggregated states could not be checked'),
+      );
+    }
     const app = await createApp({ config, exec, writer, log, ...extra, routes: feature.routes, plugins: feature.plugins });
     const { port, host } = await app.listen().catch(async (e: unknown) => {
       await feature.stop();
@@ -59,7 +71,8 @@ export async function startService(
           await app.close();
           await feature.stop();
           await storage.close();
-          lock?.release();
+          // Kept while the states may be short, so the next start checks them.
+          lock?.release({ keep: writer.health().problem !== undefined });
         })();
         return stopping;
       },

@@ -68,6 +68,10 @@ describe('EventWriter', () => {
     // the one insert landed; the re-check found all three, so none was sent again
     expect(inserts - before).toBe(1);
     expect((await stored('lr-')).map((r) => [r.event_id, r.n])).toEqual([['lr-1', 1], ['lr-2', 1], ['lr-3', 1]]);
+    // The lost statement's view part may be missing: the states are checked before the next write.
+    expect(writer.health().problem).toMatch(/^an insert into purchases failed \(request writer-test\); the pre-aggregated states are repaired before the next write$/);
+    expect(await writer.write([purchase('lr-4')], ctx)).toEqual({ accepted: 1, duplicates: new Set() });
+    expect(writer.health()).toMatchObject({ problem: undefined, lastCheck: { trigger: 'after a failed write', ok: true, repaired: {} } });
   });
 
   it('after a refused connection, inserts the rows again', async () => {

@@ -2,7 +2,7 @@ import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Executor } from '../server/executor.js';
-import { MIGRATIONS_DIR, MigrationError, migrate, readMigrations, renderMigration, splitStatements } from '../server/migrate.js';
+import { MIGRATIONS_DIR, MigrationError, migrate, readMigrations, renderMigration, renderStatement, splitStatements } from '../server/migrate.js';
 import { migrationSandbox } from './helpers/migrations.js';
 
 const DATABASE = 't_migrations';
@@ -79,6 +79,12 @@ async function formatted(sql: string): Promise<string> {
 
 describe('cluster rendering of every migration file', () => {
   const target = { database: 'kpi', cluster: 'c1' };
+
+  it('renders a TRUNCATE for the local tables, and a single node as written', () => {
+    expect(renderStatement('TRUNCATE TABLE IF EXISTS ${db}.customer_activity', target)).toEqual(['TRUNCATE TABLE IF EXISTS kpi.customer_activity_local ON CLUSTER c1']);
+    expect(renderStatement('TRUNCATE TABLE ${db}.customer_activity', target)).toEqual(['TRUNCATE TABLE kpi.customer_activity_local ON CLUSTER c1']);
+    expect(renderStatement('TRUNCATE TABLE IF EXISTS ${db}.customer_activity', { database: 'kpi', cluster: undefined })).toEqual(['TRUNCATE TABLE IF EXISTS kpi.customer_activity']);
+  });
   const files = readMigrations();
 
   it.each(files.map((f) => [f.name, f] as const))('%s renders to statements ClickHouse parses, every DDL ON CLUSTER', async (_name, file) => {
@@ -86,7 +92,7 @@ describe('cluster rendering of every migration file', () => {
     expect(rendered.length).toBeGreaterThan(0);
     for (const statement of rendered) {
       const f = await formatted(statement);
-      if (!f.startsWith('INSERT INTO ')) expect(f).toMatch(/ ON CLUSTER c1 /);
+      if (!f.startsWith('INSERT INTO ')) expect(f).toMatch(/ ON CLUSTER c1( |$)/);
       expect(f).not.toContain('${db}');
     }
   });
@@ -113,6 +119,9 @@ describe('cluster rendering of every migration file', () => {
         for (const [, read] of mv.matchAll(/\bkpi\.(\w+)/g)) {
           if (read !== view[1]) expect(read).toMatch(/_local$/);
         }
+      } else if (/^TRUNCATE /.test(source)) {
+        // A Distributed table holds no rows: every shard empties its own local table.
+        expect(await formatted(rendered[i++]!)).toMatch(/^TRUNCATE TABLE IF EXISTS kpi\.\w+_local ON CLUSTER c1$/);
       } else if (/^INSERT INTO /.test(source)) {
         // A backfill runs once, over the Distributed tables, and waits for the shards' writes.
         const insert = await formatted(rendered[i++]!);

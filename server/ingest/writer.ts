@@ -1,4 +1,6 @@
+import { StorageUnavailableError } from '../errors.js';
 import { OutcomeUnknownError, retryDelayMs, type Executor, type QueryContext } from '../executor.js';
+import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
 
 /** Most events one group stores: writes that queued up meanwhile are stored together up to this. */
@@ -28,10 +30,37 @@ export interface WriteResult {
   duplicates: Set<number>;
 }
 
+export type RepairObserver = (table: StateTable, partitions: number) => void;
+
+/** The last comparison of the pre-aggregates with the raw tables (GET /readyz shows it). */
+export interface LastStateCheck {
+  at: string;
+  trigger: StateCheckTrigger;
+  ok: boolean;
+  ms: number;
+  /** Partitions that differed, by state table; rebuilt unless the check only read. */
+  mismatched: Partial<Record<StateTable, number[]>>;
+  repaired: Partial<Record<StateTable, number[]>>;
+}
+
+export type StateCheckTrigger = 'start' | 'after a failed write' | 'verify-state';
+
+/** Why the writer is not fit to take events right now, or undefined when it is. */
+export interface WriterHealth {
+  problem: string | undefined;
+  lastCheck: LastStateCheck | undefined;
+}
+
 interface Waiting {
   events: readonly StoredEvent[];
   ctx: QueryContext;
   resolve(result: WriteResult): void;
+  reject(error: unknown): void;
+}
+
+interface Step {
+  run(): Promise<unknown>;
+  resolve(value: unknown): void;
   reject(error: unknown): void;
 }
 
@@ -41,6 +70,9 @@ interface Item {
   index: number;
   event: StoredEvent;
 }
+
+/** A repair that failed (the disk still full, say) is re-tried by readiness probes no more often than this. */
+const REPAIR_RETRY_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,14 +85,107 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *
  * Writes that arrive while a group is being stored wait and form the next group (group
  * commit): one lookup and one insert per table for many requests, in arrival order.
+ *
+ * The raw rows are exact, but a state fed by a materialized view may miss the part of a failed
+ * insert whose raw part was stored ("Pre-aggregates: consistency and repair"). So a failed
+ * insert marks the states dirty, and before anything else is written the states are compared
+ * with the raw tables and the partitions that differ rebuilt, as an exclusive step: no raw
+ * insert runs meanwhile. Until that succeeds, writes are refused with STORAGE_ERROR.
  */
 export class EventWriter {
   private readonly waiting: Waiting[] = [];
+  private readonly steps: Step[] = [];
   private draining = false;
   private nextSeq: number | undefined;
   private readonly observers: IngestObserver[] = [];
+  private readonly repairObservers: RepairObserver[] = [];
+  /** Why the states may be short (set by a failed write, cleared by a check that ends exact). */
+  private dirty: string | undefined;
+  private running: StateCheckTrigger | undefined;
+  private last: LastStateCheck | undefined;
+  private lastFailure: string | undefined;
+  private lastAttempt = 0;
 
-  constructor(private readonly exec: Executor) {}
+  /** `checkStates: false` on a cluster, where states are checked shard by shard (docs/architecture.md). */
+  constructor(
+    private readonly exec: Executor,
+    private readonly options: { checkStates?: boolean } = {},
+  ) {}
+
+  /** Subscribes to state repairs (metrics): the table and how many partitions were rebuilt. */
+  observeRepairs(fn: RepairObserver): () => void {
+    this.repairObservers.push(fn);
+    return () => this.repairObservers.splice(this.repairObservers.indexOf(fn), 1);
+  }
+
+  health(): WriterHealth {
+    const problem = this.running
+      ? `repair running: comparing the pre-aggregated states with the raw tables (${this.running})`
+      : this.dirty
+        ? `${this.dirty}; ${this.lastFailure ? `the repair of the pre-aggregated states failed: ${this.lastFailure}` : 'the pre-aggregated states are repaired before the next write'}`
+        : undefined;
+    return { problem, lastCheck: this.last };
+  }
+
+  /**
+   * Compares every pre-aggregate with the raw tables and rebuilds as asked, between two groups
+   * of writes. A check that finds nothing to repair or repairs everything clears the dirty mark.
+   */
+  verifyStates(repair: RepairMode, trigger: StateCheckTrigger, ctx: QueryContext): Promise<StateCheck[]> {
+    return this.exclusive(() => this.runCheck(repair, trigger, ctx));
+  }
+
+  /**
+   * Re-tries a pending repair when nothing is queued (GET /readyz calls it), so the service
+   * recovers once space is freed even if no client writes; at most every REPAIR_RETRY_MS.
+   */
+  retryRepair(): void {
+    if (!this.dirty || this.draining || Date.now() - this.lastAttempt < REPAIR_RETRY_MS) return;
+    this.lastAttempt = Date.now();
+    void this.exclusive(() => this.runCheck('mismatched', 'after a failed write', { requestId: 'state-repair' })).catch(() => undefined);
+  }
+
+  private markDirty(reason: string): void {
+    if (this.options.checkStates !== false) this.dirty ??= reason;
+  }
+
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.steps.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async runCheck(repair: RepairMode, trigger: StateCheckTrigger, ctx: QueryContext): Promise<StateCheck[]> {
+    const started = performance.now();
+    this.running = trigger;
+    try {
+      const checks = await checkStates(this.exec, ctx, repair, (table) => {
+        for (const o of this.repairObservers) o(table, 1);
+      });
+      const byTable = (pick: (c: StateCheck) => number[]) =>
+        Object.fromEntries(checks.map((c) => [c.table, pick(c)]).filter(([, list]) => (list as number[]).length > 0));
+      this.last = {
+        at: new Date().toISOString(),
+        trigger,
+        ok: checks.every((c) => c.ok),
+        ms: Math.round(performance.now() - started),
+        mismatched: byTable((c) => (repair === 'none' ? c.partitions.filter((x) => !x.ok).map((x) => x.partition) : c.repaired)),
+        repaired: byTable((c) => c.repaired),
+      };
+      if (this.last.ok) {
+        this.dirty = undefined;
+        this.lastFailure = undefined;
+      }
+      return checks;
+    } catch (e) {
+      this.lastFailure = (e as Error).message;
+      this.markDirty(`a check of the pre-aggregated states (${trigger}) could not run`);
+      throw e;
+    } finally {
+      this.running = undefined;
+    }
+  }
 
   /** Subscribes to every ingest request's outcome (metrics); returns the unsubscribe. */
   observe(fn: IngestObserver): () => void {
@@ -82,7 +207,22 @@ export class EventWriter {
 
   private async drain(): Promise<void> {
     this.draining = true;
-    while (this.waiting.length > 0) {
+    while (this.waiting.length > 0 || this.steps.length > 0) {
+      const step = this.steps.shift();
+      if (step) {
+        await step.run().then(step.resolve, step.reject);
+        continue;
+      }
+      if (this.dirty && this.options.checkStates !== false) {
+        try {
+          await this.runCheck('mismatched', 'after a failed write', { requestId: this.waiting[0]!.ctx.requestId });
+        } catch {
+          // The store still fails (a full disk, say): refuse what waits rather than store raw
+          // rows whose states could not be made exact; clients re-send later.
+          for (const w of this.waiting.splice(0)) w.reject(new StorageUnavailableError(w.ctx.requestId));
+          continue;
+        }
+      }
       let events = this.waiting[0]!.events.length;
       let n = 1;
       while (n < this.waiting.length && events + this.waiting[n]!.events.length <= GROUP_EVENTS) events += this.waiting[n++]!.events.length;
@@ -92,7 +232,11 @@ export class EventWriter {
         group.forEach((w, i) => w.resolve(results[i]!));
       } catch (e) {
         // Nobody in the group got an answer, so any part of it that was stored is re-sent
-        // by its clients and found by the lookup: still exactly once.
+        // by its clients and found by the lookup: still exactly once for the raw rows. A view's
+        // part may be missing though, so the states are repaired now, before the group is
+        // answered: a client (or probe) that saw the failure sees the repair's outcome too.
+        this.markDirty(`a write failed (request ${group[0]!.ctx.requestId})`);
+        if (this.options.checkStates !== false) await this.runCheck('mismatched', 'after a failed write', { requestId: group[0]!.ctx.requestId }).catch(() => undefined);
         for (const w of group) w.reject(e);
       }
     }
@@ -154,6 +298,8 @@ export class EventWriter {
         await this.exec.insert(table, rows, ctx);
         return;
       } catch (e) {
+        // Even when a retry below stores the rest, the lost statement's view part may be missing.
+        this.markDirty(`an insert into ${table} failed (request ${ctx.requestId})`);
         if (!(e instanceof OutcomeUnknownError) || attempt >= this.exec.maxRetries) throw e;
         await sleep(retryDelayMs(attempt));
         await this.exec.settle(e.queryId, ctx);

@@ -1,0 +1,188 @@
+import type { Executor, QueryContext } from '../executor.js';
+
+/**
+ * The pre-aggregated states and the raw tables they are fed from (docs/architecture.md,
+ * "Pre-aggregates: consistency and repair"). A materialized view's write is not transactional
+ * with its source's: a crash or a storage error between the two leaves the raw rows stored and
+ * the state short, and a re-send finds the raw rows and stores nothing. So the states are
+ * compared with the raw tables, hash partition by hash partition, and a partition that differs
+ * is rebuilt from the raw rows with the view's own query and swapped in atomically.
+ *
+ * `fingerprint` sums over one row per key, in the state's columns: the view's query over the raw
+ * table gives those rows directly, the state gives them under FINAL. Every view part adds at
+ * least one order or one event to some key, so a missing or doubled part changes the counts;
+ * the other sums catch a part whose rows differ.
+ */
+export const PRE_AGGREGATES = [
+  {
+    state: 'customer_activity',
+    view: 'customer_activity_mv',
+    source: 'purchases',
+    key: 'customer_id',
+    fingerprint: {
+      keys: 'count()',
+      orders: 'sum(arraySum(s -> s.orders, sales))',
+      amount: 'sum(arraySum(s -> s.amount, sales))',
+      month_orders: 'sum(arraySum(s -> toUInt64(s.month) * s.orders, sales))',
+      currency_orders: 'sum(arraySum(s -> (cityHash64(s.currency) % 65536) * s.orders, sales))',
+      months: 'sum(arraySum(arrayDistinct(months)))',
+      first_ms: 'sum(toInt128(toUnixTimestamp64Milli(first_at)))',
+      last_ms: 'sum(toInt128(toUnixTimestamp64Milli(last_at)))',
+      key_hash: 'sum(toUInt128(cityHash64(customer_id)))',
+    },
+  },
+  {
+    state: 'referral_state',
+    view: 'referral_state_mv',
+    source: 'referrals',
+    key: 'referral_id',
+    fingerprint: {
+      keys: 'count()',
+      clicked: 'sum(clicked)',
+      signed_up: 'sum(signed_up)',
+      started_ms: 'sum(toInt128(toUnixTimestamp64Milli(started_at)))',
+      last_ms: 'sum(toInt128(toUnixTimestamp64Milli(last_at)))',
+      // `referred` by position: the view's tuple has no element names, the state's has.
+      referred_none: 'sum(referred.1)',
+      referred_ms: 'sum(toInt128(toUnixTimestamp64Milli(referred.2)))',
+      referred_hash: 'sum(toUInt128(cityHash64(referred.3)))',
+      key_hash: 'sum(toUInt128(cityHash64(referral_id)))',
+    },
+  },
+] as const;
+
+export type PreAggregate = (typeof PRE_AGGREGATES)[number];
+export type StateTable = PreAggregate['state'];
+
+/** Hash partitions of every state: `PARTITION BY cityHash64(key) % 8` in migrations 0010 and 0011. */
+export const STATE_PARTITIONS = 8;
+
+const partitionOf = (key: string) => `cityHash64(${key}) % ${STATE_PARTITIONS}`;
+
+export interface PartitionCheck {
+  partition: number;
+  /** Each fingerprint column as the raw tables and the state give it; equal when the partition is exact. */
+  raw: Record<string, string>;
+  state: Record<string, string>;
+  ok: boolean;
+}
+
+export interface StateCheck {
+  table: StateTable;
+  ok: boolean;
+  partitions: PartitionCheck[];
+  /** Partitions rebuilt by this run (empty when nothing was asked or nothing differed). */
+  repaired: number[];
+}
+
+/** On a cluster each shard holds its own states: the procedure is per shard (docs/architecture.md). */
+export class StateCheckUnsupportedError extends Error {
+  override name = 'StateCheckUnsupportedError';
+  constructor(cluster: string) {
+    super(`The pre-aggregates of cluster ${cluster} are checked shard by shard (docs/architecture.md, "Pre-aggregates: consistency and repair"), not through the Distributed tables.`);
+  }
+}
+
+export type RepairMode = 'none' | 'mismatched' | 'all';
+
+/** The view's SELECT as the engine stores it, so a rebuild groups exactly as the view does. */
+async function viewQuery(exec: Executor, p: PreAggregate, ctx: QueryContext): Promise<string> {
+  const [row] = await exec.rows<{ q: string }>(
+    { query: 'SELECT as_select AS q FROM system.tables WHERE database = {db:String} AND name = {view:String}', query_params: { view: p.view } },
+    ctx,
+  );
+  if (!row?.q) throw new Error(`The materialized view ${exec.database}.${p.view} is missing: run the migrations first.`);
+  return row.q;
+}
+
+async function fingerprints(exec: Executor, p: PreAggregate, from: string, ctx: QueryContext): Promise<Map<number, Record<string, string>>> {
+  // Aliases apart from the column names, which an alias would shadow inside the sums.
+  const names = Object.keys(p.fingerprint);
+  const columns = Object.values(p.fingerprint).map((expr, i) => `toString(${expr}) AS fp_${i}`);
+  const rows = await exec.rows<Record<string, string> & { fp_partition: number }>(
+    { query: `SELECT toUInt8(${partitionOf(p.key)}) AS fp_partition, ${columns.join(', ')} FROM ${from} GROUP BY fp_partition`, query_params: {} },
+    ctx,
+  );
+  return new Map(rows.map((r) => [r.fp_partition, Object.fromEntries(names.map((name, i) => [name, r[`fp_${i}`]!]))]));
+}
+
+/** Compares one state with its raw table, partition by partition. Reads only. */
+async function compare(exec: Executor, p: PreAggregate, ctx: QueryContext): Promise<PartitionCheck[]> {
+  const raw = await fingerprints(exec, p, `(${await viewQuery(exec, p, ctx)})`, ctx);
+  const state = await fingerprints(exec, p, `{db:Identifier}.${p.state} FINAL`, ctx);
+  const empty = Object.fromEntries(Object.keys(p.fingerprint).map((k) => [k, k === 'keys' ? '0' : '']));
+  return Array.from({ length: STATE_PARTITIONS }, (_, partition) => {
+    const r = raw.get(partition) ?? empty;
+    const s = state.get(partition) ?? empty;
+    return { partition, raw: r, state: s, ok: Object.keys(p.fingerprint).every((k) => r[k] === s[k]) };
+  });
+}
+
+/**
+ * Rebuilds one partition of a state from the raw rows: the view's query fills a staging table of
+ * the same structure, engine and constraints, then REPLACE PARTITION swaps it in at once, so
+ * readers see the old or the new partition, never a mix. The caller makes sure no raw insert runs
+ * meanwhile (EventWriter runs this as an exclusive step), so the result is exact.
+ */
+export async function rebuildPartition(exec: Executor, table: StateTable, partition: number, ctx: QueryContext): Promise<void> {
+  const p = PRE_AGGREGATES.find((a) => a.state === table)!;
+  if (!Number.isInteger(partition) || partition < 0 || partition >= STATE_PARTITIONS) throw new RangeError(`partition ${partition} is not 0..${STATE_PARTITIONS - 1}`);
+  // DDL takes no bound identifiers in every position: the names are the configured database's
+  // and this registry's, quoted.
+  const db = `\`${exec.database}\``;
+  const state = `${db}.${p.state}`;
+  const staging = `${db}.${p.state}_rebuild`;
+  const columns = await exec.rows<{ name: string }>(
+    { query: 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position', query_params: { t: p.state } },
+    ctx,
+  );
+  const list = columns.map((c) => `\`${c.name}\``).join(', ');
+  const query = await viewQuery(exec, p, ctx);
+  await exec.command(`DROP TABLE IF EXISTS ${staging}`, ctx);
+  await exec.command(`CREATE TABLE ${staging} AS ${state}`, ctx);
+  try {
+    await exec.command(
+      {
+        query: `INSERT INTO ${staging} (${list}) SELECT ${list} FROM (${query}) WHERE ${partitionOf(p.key)} = {partition:UInt8}`,
+        query_params: { partition },
+      },
+      ctx,
+    );
+    const [filled] = await exec.rows<{ n: number }>({ query: `SELECT count() AS n FROM ${staging}`, query_params: {} }, ctx);
+    // The engine refuses to replace a partition by an empty one (it would look like a mistake).
+    await exec.command(
+      filled!.n > 0
+        ? `ALTER TABLE ${state} REPLACE PARTITION ${partition} FROM ${staging}`
+        : `ALTER TABLE ${state} DROP PARTITION ${partition}`,
+      ctx,
+    );
+  } finally {
+    await exec.command(`DROP TABLE IF EXISTS ${staging}`, ctx);
+  }
+}
+
+/**
+ * Compares every state with the raw tables; with `repair`, rebuilds the partitions that differ
+ * ('mismatched') or all of them ('all'), then compares those again.
+ */
+export async function checkStates(
+  exec: Executor,
+  ctx: QueryContext,
+  repair: RepairMode = 'none',
+  /** Called after each partition rebuilt, also when a later one fails. */
+  onRebuilt: (table: StateTable) => void = () => undefined,
+): Promise<StateCheck[]> {
+  if (exec.storage.cluster !== undefined) throw new StateCheckUnsupportedError(exec.storage.cluster);
+  const out: StateCheck[] = [];
+  for (const p of PRE_AGGREGATES) {
+    let partitions = await compare(exec, p, ctx);
+    const todo = repair === 'all' ? partitions.map((x) => x.partition) : repair === 'mismatched' ? partitions.filter((x) => !x.ok).map((x) => x.partition) : [];
+    for (const partition of todo) {
+      await rebuildPartition(exec, p.state, partition, ctx);
+      onRebuilt(p.state);
+    }
+    if (todo.length > 0) partitions = await compare(exec, p, ctx);
+    out.push({ table: p.state, ok: partitions.every((x) => x.ok), partitions, repaired: todo });
+  }
+  return out;
+}
