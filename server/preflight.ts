@@ -57,8 +57,11 @@ function describeHolder(info: LockInfo): string {
   return `pid ${info.pid}, ${info.url ?? 'still starting'}`;
 }
 
-/** Several services of one process (the tests) may share a directory; the lock is the process's. */
-const heldLocks = new Map<string, number>();
+/**
+ * Several takers in one process (main.ts before the engine loads, then the service; the tests'
+ * services) share the process's lock, and all learn whether it was taken over from a dead one.
+ */
+const heldLocks = new Map<string, { count: number; unclean: boolean }>();
 
 /**
  * Takes DATA_DIR for this process before anything opens it. The lock file appears whole or not
@@ -79,21 +82,22 @@ export function lockDataDir(dataDir: string): DataDirLock {
   const file = join(dir, LOCK_FILE);
   let unclean = false;
   const own = (): DataDirLock => ({
-    unclean,
+    unclean: heldLocks.get(dir)?.unclean ?? unclean,
     update(url: string) {
       const tmp = `${file}.${process.pid}.tmp`;
       writeFileSync(tmp, JSON.stringify({ pid: process.pid, url }));
       renameSync(tmp, file);
     },
     release(options = {}) {
-      const n = (heldLocks.get(dir) ?? 1) - 1;
-      if (n > 0) return void heldLocks.set(dir, n);
+      const held = heldLocks.get(dir);
+      if (held && held.count > 1) return void held.count--;
       heldLocks.delete(dir);
       if (!options.keep) rmSync(file, { force: true });
     },
   });
-  if (heldLocks.has(dir)) {
-    heldLocks.set(dir, heldLocks.get(dir)! + 1);
+  const held = heldLocks.get(dir);
+  if (held) {
+    held.count++;
     return own();
   }
   const tmp = `${file}.${process.pid}.tmp`;
@@ -106,7 +110,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         linkSync(tmp, file);
-        heldLocks.set(dir, 1);
+        heldLocks.set(dir, { count: 1, unclean });
         return own();
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw dataDirError(dir, e, 'written');
