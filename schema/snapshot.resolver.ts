@@ -1,5 +1,5 @@
 import { Args, ArgsType, Ctx, Field, Query, Resolver } from 'type-graphql';
-import { checkCurrency } from '../loaders/args.js';
+import { checkCurrency, checkPeriodCount } from '../loaders/args.js';
 import { Grain } from '../loaders/grain.js';
 import { runKpiSnapshot, type SnapshotArgs } from '../loaders/snapshot.loader.js';
 import type { Context } from '../server/context.js';
@@ -17,7 +17,10 @@ export class KpiSnapshotArgs extends WindowArgs {
 
 export function resolveSnapshot(args: KpiSnapshotArgs, ctx: Context): SnapshotArgs {
   const { from, to, asOf } = resolveWindow(args, ctx.now());
-  return { from, to, asOf, grain: args.grain ?? Grain.MONTH, currency: checkCurrency(args.currency ?? ctx.config.reportingCurrency), margin: ctx.config.grossMargin };
+  const grain = args.grain ?? Grain.MONTH;
+  // Its retention, NPS and CSAT run over the window's periods of `grain`.
+  checkPeriodCount({ grain, from, to });
+  return { from, to, asOf, grain, currency: checkCurrency(args.currency ?? ctx.config.reportingCurrency), margin: ctx.config.grossMargin };
 }
 
 @Resolver()
