@@ -12,6 +12,7 @@ import { GraphQLError, type GraphQLFormattedError, type ValidationRule } from 'g
 import type { Logger } from 'pino';
 import { authenticate, hasScope, identify, type ApiKey, type Scope } from './auth.js';
 import type { Config } from './config.js';
+import { budgetPlugin } from './budget.js';
 import { createContext, type Context } from './context.js';
 import type { Executor } from './executor.js';
 import type { EventWriter } from './ingest/writer.js';
@@ -108,7 +109,10 @@ function guardrails(config: Config) {
     blockFieldSuggestion: { enabled: false },
   }).protect();
   // "Did you mean" only reveals field names to those who could not introspect them anyway.
-  const plugins = config.introspection ? [] : [ApolloServerPluginDisableSuggestions()];
+  const plugins = [
+    budgetPlugin({ maxRows: config.graphqlMaxResultRows, maxStatements: config.graphqlMaxStatements }),
+    ...(config.introspection ? [] : [ApolloServerPluginDisableSuggestions()]),
+  ];
   return { plugins, validationRules: armor.validationRules, parseOptions: { maxTokens: config.graphqlMaxTokens } };
 }
 
