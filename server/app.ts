@@ -191,7 +191,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const result = await requestScope.run({ requestId, log: reqLog }, () =>
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: async () => createContext({ requestId, exec, writer, config, key, log: reqLog, now, signal: controller.signal }),
+        context: async () => {
+          const deadline = { at: Date.now() + config.graphqlMaxRequestTimeS * 1000, limitS: config.graphqlMaxRequestTimeS };
+          return createContext({ requestId, exec, writer, config, key, log: reqLog, now, signal: controller.signal, deadline });
+        },
       }),
     );
     const outHeaders: Record<string, string> = { 'x-request-id': requestId };

@@ -1,7 +1,7 @@
 import type { ClickHouseError, ClickHouseSettings } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Storage } from './storage.js';
-import { StorageUnavailableError, TimeoutError } from './errors.js';
+import { RequestTimeoutError, StorageUnavailableError, TimeoutError } from './errors.js';
 
 /** What a SQL builder returns: text with typed placeholders, and the values bound to them. */
 export interface SqlQuery {
@@ -12,6 +12,11 @@ export interface SqlQuery {
 export interface QueryContext {
   requestId: string;
   signal?: AbortSignal;
+  /**
+   * The request's time budget (GRAPHQL_MAX_REQUEST_TIME): no statement starts after `at`
+   * (Date.now() ms) and none runs past it.
+   */
+  deadline?: { at: number; limitS: number };
 }
 
 export interface ExecutorLimits {
@@ -100,6 +105,10 @@ function isClickHouseError(e: unknown): e is ClickHouseError {
   return e instanceof Error && e.constructor.name === 'ClickHouseError';
 }
 
+function isTimeout(e: unknown): e is ClickHouseError {
+  return isClickHouseError(e) && TIMEOUT_CODES.has(Number(e.code));
+}
+
 /**
  * Every statement the service sends goes through here: it binds the database, carries the
  * guardrail settings and the request id as query_id, and turns ClickHouse failures into
@@ -128,9 +137,22 @@ export class Executor {
     return () => this.observers.splice(this.observers.indexOf(fn), 1);
   }
 
-  private settings(extra?: ClickHouseSettings): ClickHouseSettings {
+  /**
+   * Seconds the next statement may run: QUERY_MAX_EXECUTION_TIME, or what is left of the
+   * request's budget when that is less (then a timeout is the request's). Only near the end of
+   * the budget does the value change, so the embedded session is rarely sent a new SET.
+   */
+  private timeLimit(ctx: QueryContext): { seconds: number; request: boolean } {
+    const own = this.limits.maxExecutionTimeS;
+    if (!ctx.deadline) return { seconds: own, request: false };
+    const left = Math.ceil(ctx.deadline.at - Date.now()) / 1000;
+    if (left <= 0) throw new RequestTimeoutError(ctx.deadline.limitS, ctx.requestId);
+    return left < own ? { seconds: left, request: true } : { seconds: own, request: false };
+  }
+
+  private settings(maxExecutionTimeS: number, extra?: ClickHouseSettings): ClickHouseSettings {
     return this.unlessHeld({
-      max_execution_time: this.limits.maxExecutionTimeS,
+      max_execution_time: maxExecutionTimeS,
       max_memory_usage: String(this.limits.maxMemoryBytes),
       // Counts come back as JSON numbers (the one place UInt64 strings are avoided); decimals too,
       // parsed to the nearest double at the edge after ClickHouse summed them exactly.
@@ -180,18 +202,22 @@ export class Executor {
     extra: ClickHouseSettings | undefined,
     run: (queryId: string, settings: ClickHouseSettings) => Promise<T>,
   ): Promise<T> {
+    // Past the request's deadline nothing is sent (nor observed).
+    let limit = this.timeLimit(ctx);
     const started = performance.now();
     let ok = false;
     try {
       for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) limit = this.timeLimit(ctx);
         const queryId = this.queryId(ctx);
-        const settings = this.settings(extra);
+        const settings = this.settings(limit.seconds, extra);
         try {
           const result = await run(queryId, settings);
           ok = true;
           return result;
         } catch (e) {
           this.forget(settings);
+          if (limit.request && isTimeout(e)) throw new RequestTimeoutError(ctx.deadline!.limitS, ctx.requestId);
           if (!isConnectionFailure(e) || ctx.signal?.aborted) throw this.translate(e, query, ctx);
           if (kind === 'write') {
             this.log.warn({ requestId: ctx.requestId, queryId, err: e, query }, 'connection lost during a write; outcome unknown');
@@ -209,7 +235,7 @@ export class Executor {
   }
 
   private translate(e: unknown, query: string, ctx: QueryContext): Error {
-    if (isClickHouseError(e) && TIMEOUT_CODES.has(Number(e.code))) {
+    if (isTimeout(e)) {
       this.log.warn({ requestId: ctx.requestId, code: e.code, query }, 'query stopped at its time limit');
       return new TimeoutError(this.limits.maxExecutionTimeS, ctx.requestId);
     }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequestTimeoutError } from '../server/errors.js';
 import { insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
@@ -71,19 +72,6 @@ describe('periods per call and the per-request budget (default limits)', () => {
     expect(r.errors[0].extensions.budget).toEqual({ rows: 30 * days, maxRows: 50_000, statements: 30, maxStatements: 1000 });
   });
 
-  it('runs a document of exactly GRAPHQL_MAX_RESULT_ROWS rows and refuses one more', async () => {
-    const start = Date.UTC(1980, 0, 1);
-    const field = (from: number, days: number) => `retentionRate(grain: DAY, from: "${iso(from)}", to: "${iso(from + days * DAY_MS)}") { periodStart }`;
-    const doc = (lastDays: number) => `{ a: ${field(start, 20_000)} b: ${field(start + DAY_MS, 20_000)} c: ${field(start, lastDays)} }`;
-    const ok = await counted(svc, doc(10_000));
-    expect(ok.errors).toBeUndefined();
-    expect([ok.data.a.length, ok.data.b.length, ok.data.c.length]).toEqual([20_000, 20_000, 10_000]);
-    expect(ok.statements).toBe(3);
-    const refused = await counted(svc, doc(10_001));
-    expect(refused.statements).toBe(0);
-    expect(refused.errors[0].message).toContain('asks for up to 50001 result rows');
-  });
-
   it('refuses thirty kpiSeries of 120 months past GRAPHQL_MAX_STATEMENTS before any SQL', async () => {
     const doc = `{ ${aliases(30, (i) => `kpiSeries(grain: MONTH, from: "${2000 + (i % 5)}-01-01T00:00:00Z", to: "${2010 + (i % 5)}-01-01T00:00:00Z") { customers retentionRate }`)} }`;
     const r = await counted(svc, doc);
@@ -108,6 +96,44 @@ describe('periods per call and the per-request budget (default limits)', () => {
     const r = await counted(svc, doc, { skip: true });
     expect(r.errors).toBeUndefined();
     expect(r.statements).toBe(0);
+  });
+});
+
+describe('the request deadline (GRAPHQL_MAX_REQUEST_TIME)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService('t_budget_deadline');
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  const run = async (deadlineAt: number) => {
+    let statements = 0;
+    const stop = svc.exec.observe(() => statements++);
+    const err = await svc.exec
+      .rows({ query: 'SELECT sum(cityHash64(number)) FROM numbers(100000000000)', query_params: {} }, { requestId: 'late-1', deadline: { at: deadlineAt, limitS: 7 } })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    stop();
+    return { err, statements };
+  };
+
+  it('sends no statement once the deadline has passed', async () => {
+    const { err, statements } = await run(Date.now() - 1);
+    expect(statements).toBe(0);
+    expect(err).toBeInstanceOf(RequestTimeoutError);
+    expect((err as Error).message).toBe(
+      'The request ran past its time budget of 7 s and was stopped. Ask for less in one request (fewer periods, ids or aliases), or raise GRAPHQL_MAX_REQUEST_TIME.',
+    );
+  });
+
+  it('stops a statement at what is left of the request budget when that is shorter than QUERY_MAX_EXECUTION_TIME', async () => {
+    const { err, statements } = await run(Date.now() + 200);
+    expect(statements).toBe(1);
+    expect(err).toBeInstanceOf(RequestTimeoutError);
   });
 });
 
@@ -149,10 +175,23 @@ describe('customers(ids) in statements split by bytes', () => {
 describe('a budget set lower by configuration', () => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startTestService('t_budget_low', { GRAPHQL_MAX_STATEMENTS: '28' });
+    svc = await startTestService('t_budget_low', { GRAPHQL_MAX_STATEMENTS: '28', GRAPHQL_MAX_RESULT_ROWS: '500' });
   });
   afterAll(async () => {
     await svc?.stop();
+  });
+
+  it('runs a document of exactly GRAPHQL_MAX_RESULT_ROWS (500) rows and refuses one more', async () => {
+    const start = Date.UTC(1980, 0, 1);
+    const field = (from: number, days: number) => `retentionRate(grain: DAY, from: "${iso(from)}", to: "${iso(from + days * DAY_MS)}") { periodStart }`;
+    const doc = (lastDays: number) => `{ a: ${field(start, 200)} b: ${field(start + DAY_MS, 200)} c: ${field(start, lastDays)} }`;
+    const ok = await counted(svc, doc(100));
+    expect(ok.errors).toBeUndefined();
+    expect([ok.data.a.length, ok.data.b.length, ok.data.c.length]).toEqual([200, 200, 100]);
+    expect(ok.statements).toBe(3);
+    const refused = await counted(svc, doc(101));
+    expect(refused.statements).toBe(0);
+    expect(refused.errors[0].message).toContain('asks for up to 501 result rows');
   });
 
   it('runs a kpiSeries of four months (28 statements at most) and refuses five', async () => {
