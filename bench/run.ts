@@ -8,6 +8,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   kpis: () => import('./kpis.js'),
   clv: () => import('./clv.js'),
   ingest: () => import('./ingest.js'),
+  healthz: () => import('./healthz.js'),
 };
 
 const [name, ...argv] = process.argv.slice(2);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { estimateCost } from '../schema/cost.js';
 import { RequestTimeoutError } from '../server/errors.js';
 import { insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
@@ -89,6 +90,37 @@ describe('periods per call and the per-request budget (default limits)', () => {
     expect(r.statements).toBe(0);
     expect(r.status).toBe(400);
     expect(r.errors[0].message).toContain(`asks for up to ${30 * 10_000} result rows`);
+  });
+
+  it('never estimates fewer statements than a field runs', async () => {
+    const from = '2024-01-01T00:00:00Z';
+    const to = '2024-04-01T00:00:00Z';
+    const w = { from: new Date(from), to: new Date(to) };
+    const cases: [string, string, Record<string, unknown>][] = [
+      ['retentionRate', `retentionRate(from: "${from}", to: "${to}", grain: WEEK) { rate }`, { ...w, grain: 'WEEK' }],
+      ['retentionRateSummary', `retentionRateSummary(from: "${from}", to: "${to}") { pooledRate }`, { ...w, grain: 'MONTH' }],
+      ['retentionCohorts', `retentionCohorts(from: "${from}", to: "${to}", periods: 3) { cohorts { size } }`, { ...w, grain: 'MONTH', periods: 3 }],
+      ['customerLifetimeValue', `customerLifetimeValue(from: "${from}", to: "${to}", periods: 3) { clv }`, { ...w, grain: 'MONTH', periods: 3 }],
+      ['nps', `nps(from: "${from}", to: "${to}") { score }`, { ...w, grain: 'MONTH' }],
+      ['csat', `csat(from: "${from}", to: "${to}") { score }`, { ...w, grain: 'MONTH' }],
+      ['referralConversionCohorts', `referralConversionCohorts(from: "${from}", to: "${to}") { clicked }`, { ...w, grain: 'MONTH', attributionWindowDays: 90 }],
+      ['kpiSnapshot', `kpiSnapshot(from: "${from}", to: "${to}") { customers }`, { ...w }],
+      ['kpiSeries', `kpiSeries(from: "${from}", to: "${to}") { customers }`, { ...w, grain: 'MONTH' }],
+      ['customers', `customers(ids: ["a", "b"]) { orders }`, { ids: ['a', 'b'] }],
+      ['customer', `customer(id: "a") { orders }`, { id: 'a' }],
+      ['repeatPurchaseRate', `repeatPurchaseRate(from: "${from}", to: "${to}") { rate }`, { ...w }],
+      ['npsImpact', `npsImpact(from: "${from}", to: "${to}") { promoters { customers } }`, { ...w }],
+      ['referralImpact', `referralImpact(from: "${from}", to: "${to}") { kFactor }`, { ...w }],
+      ['kpiSnapshots', `kpiSnapshots(name: "board") { edges { cursor } }`, { name: 'board', first: 20 }],
+      ['latestKpiSnapshot', `latestKpiSnapshot(name: "board") { createdAt }`, { name: 'board' }],
+    ];
+    // The CLV model's fields are left out: two purchases fit no model, and a failing fit costs seconds.
+    for (const [field, selection, args] of cases) {
+      const r = await counted(svc, `{ ${selection} }`);
+      expect(r.errors, field).toBeUndefined();
+      expect(r.statements, field).toBeGreaterThan(0);
+      expect(r.statements, field).toBeLessThanOrEqual(estimateCost(field, args, new Date()).statements);
+    }
   });
 
   it('counts fields skipped by @skip as nothing', async () => {
