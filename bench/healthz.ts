@@ -8,6 +8,7 @@
  * A measurement, not a test: the figures go to docs/performance.md by hand.
  */
 import { get } from 'node:http';
+import { cpus, loadavg } from 'node:os';
 import { freePort, waitFor } from '../tests/helpers/process.js';
 import { BENCH_DATABASE } from './kpis-cases.js';
 import { benchStore, node, rssMb } from './kpis.js';
@@ -86,43 +87,49 @@ export async function main(argv: string[]): Promise<void> {
       // One alone first: it warms the caches and gives the answer's size.
       const first = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       const text = await first.text();
-      if (!first.ok || text.includes('"errors"')) throw new Error(`${doc.name}: ${text.slice(0, 500)}`);
+      if (first.status >= 500 || (text.includes('"errors"') && !text.includes('"TIMEOUT"'))) throw new Error(`${doc.name}: ${text.slice(0, 500)}`);
       let polling = true;
       let slowest = 0;
       let polls = 0;
+      const latencies: number[] = [];
       let peakRss = 0;
       const poller = (async () => {
         while (polling) {
-          slowest = Math.max(slowest, await healthz(url));
+          const ms = await healthz(url);
+          latencies.push(ms);
+          slowest = Math.max(slowest, ms);
           polls++;
           peakRss = Math.max(peakRss, rssMb(service.child.pid!));
           await new Promise((r) => setTimeout(r, 10));
         }
       })();
+      const failures = new Map<string, number>();
       const started = performance.now();
       const times = await Promise.all(
         Array.from({ length: o.concurrency }, async () => {
           const t = performance.now();
           const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
           const answer = await res.text();
-          if (!res.ok || answer.includes('"errors"')) throw new Error(`${doc.name}: ${answer.slice(0, 500)}`);
+          // Six at once may run past GRAPHQL_MAX_REQUEST_TIME: counted, not fatal.
+          const code = /"code":"([A-Z_]+)"/.exec(answer)?.[1];
+          if (code) failures.set(code, (failures.get(code) ?? 0) + 1);
           return performance.now() - t;
         }),
       );
       const wall = performance.now() - started;
       polling = false;
       await poller;
-      const line = `| ${doc.name} | ${(text.length / 1e6).toFixed(1)} MB | ${(Math.max(...times) / 1000).toFixed(1)} s | ${(wall / 1000).toFixed(1)} s | ${polls} | ${slowest.toFixed(0)} ms | ${peakRss.toFixed(0)} MB |`;
+      const line = `| ${doc.name} | ${(text.length / 1e6).toFixed(1)} MB | ${(Math.max(...times) / 1000).toFixed(1)} s | ${(wall / 1000).toFixed(1)} s | ${polls} | ${latencies.sort((a, b) => a - b)[Math.floor(polls * 0.99)]?.toFixed(0)} ms | ${slowest.toFixed(0)} ms | ${peakRss.toFixed(0)} MB | ${[...failures].map(([c, n]) => `${n} ${c}`).join(', ') || 'none'} |`;
       console.log(line);
       lines.push(line);
     }
     console.log(
       [
         '',
-        `${o.purchases.toLocaleString('en-US')} purchases; ${o.concurrency} requests at once per document.`,
+        `${o.purchases.toLocaleString('en-US')} purchases; ${o.concurrency} requests at once per document; load average at the end ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores.`,
         '',
-        '| document | answer | slowest request | all done | /healthz polls | slowest /healthz | peak RSS |',
-        '|---|---|---|---|---|---|---|',
+        '| document | answer | slowest request | all done | /healthz polls | p99 /healthz | slowest /healthz | peak RSS | errors |',
+        '|---|---|---|---|---|---|---|---|---|',
         ...lines,
       ].join('\n'),
     );
