@@ -27,33 +27,29 @@ function healthz(url: string): Promise<number> {
   });
 }
 
-/** The documents: each as large as the default budget (50 000 rows, 1 000 statements) allows. */
+/** The documents: each as large as the default budget (20 000 rows, 1 000 statements) allows. */
 function documents(customers: number): { name: string; query: string; variables?: Record<string, unknown> }[] {
   const start = Date.UTC(2023, 10, 1);
-  // 30 aliases of 1 666 daily periods each (49 980 rows), windows shifted so none is shared.
+  // 30 aliases of 666 daily periods each (19 980 rows), windows shifted so none is shared.
   const retention = Array.from(
     { length: 30 },
-    (_, i) => `a${i}: retentionRate(grain: DAY, from: "${iso(start - i * DAY_MS)}", to: "${iso(start + (1666 - i) * DAY_MS)}") { periodStart previousCustomers retainedCustomers rate churnRate }`,
+    (_, i) => `a${i}: retentionRate(grain: DAY, from: "${iso(start - i * DAY_MS)}", to: "${iso(start + (666 - i) * DAY_MS)}") { periodStart previousCustomers retainedCustomers rate churnRate }`,
   );
-  // Daily cohorts with 120 offsets: 165 x 121 + 165 x 121 + 82 x 121 = 49 852 cells.
-  const cohorts = [
-    [start, 165],
-    [start + 165 * DAY_MS, 165],
-    [start + 330 * DAY_MS, 82],
-  ].map(
+  // Daily cohorts with 120 offsets: 165 x 121 = 19 965 cells.
+  const cohorts = [[start, 165]].map(
     ([from, days], i) =>
       `c${i}: retentionCohorts(grain: DAY, periods: 120, from: "${iso(from!)}", to: "${iso(from! + days! * DAY_MS)}") { cohorts { cohortStart size cells { offset retained rate rateOrLater } } }`,
   );
-  // 5 aliases of 10 000 stored customers (50 000 rows), no id shared.
-  const ids = Array.from({ length: 5 }, (_, a) => Array.from({ length: 10_000 }, (_, i) => `c${String((a * 10_000 + i) % customers).padStart(8, '0')}`));
+  // 2 aliases of 10 000 stored customers (20 000 rows), no id shared.
+  const ids = Array.from({ length: 2 }, (_, a) => Array.from({ length: 10_000 }, (_, i) => `c${String((a * 10_000 + i) % customers).padStart(8, '0')}`));
   const customerAliases = ids.map((_, a) => `k${a}: customers(ids: $ids${a}) { customerId firstPurchaseAt lastPurchaseAt orders revenue { currency amount } country channel segment }`);
   // 4 kpiSeries of 34 months: 4 x 34 x 7 = 952 statements.
   const series = Array.from({ length: 4 }, (_, i) => `s${i}: kpiSeries(grain: MONTH, from: "2024-01-01T00:00:00Z", to: "2026-11-01T00:00:00Z", currency: "${['USD', 'EUR', 'GBP', 'JPY'][i]}") { from customers retentionRate nps }`);
   return [
-    { name: '30 x retentionRate(DAY), 49 980 rows', query: `{ ${retention.join('\n')} }` },
-    { name: '3 x retentionCohorts(DAY, periods: 120), 49 852 cells', query: `{ ${cohorts.join('\n')} }` },
+    { name: '30 x retentionRate(DAY), 19 980 rows', query: `{ ${retention.join('\n')} }` },
+    { name: 'retentionCohorts(DAY, periods: 120), 19 965 cells', query: `{ ${cohorts.join('\n')} }` },
     {
-      name: '5 x customers(10 000 ids), 50 000 rows',
+      name: '2 x customers(10 000 ids), 20 000 rows',
       query: `query Many(${ids.map((_, a) => `$ids${a}: [String!]!`).join(', ')}) { ${customerAliases.join('\n')} }`,
       variables: Object.fromEntries(ids.map((list, a) => [`ids${a}`, list])),
     },
@@ -88,22 +84,22 @@ export async function main(argv: string[]): Promise<void> {
       const first = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       const text = await first.text();
       if (first.status >= 500 || (text.includes('"errors"') && !text.includes('"TIMEOUT"'))) throw new Error(`${doc.name}: ${text.slice(0, 500)}`);
+      const failures = new Map<string, number>();
       let polling = true;
       let slowest = 0;
-      let polls = 0;
       const latencies: number[] = [];
       let peakRss = 0;
       const poller = (async () => {
         while (polling) {
-          const ms = await healthz(url);
-          latencies.push(ms);
-          slowest = Math.max(slowest, ms);
-          polls++;
+          // A failed probe is reported, not fatal: the table says how many.
+          const ms = await healthz(url).catch(() => undefined);
+          if (ms === undefined) failures.set('healthz failed', (failures.get('healthz failed') ?? 0) + 1);
+          else latencies.push(ms);
+          slowest = Math.max(slowest, ms ?? 0);
           peakRss = Math.max(peakRss, rssMb(service.child.pid!));
           await new Promise((r) => setTimeout(r, 10));
         }
       })();
-      const failures = new Map<string, number>();
       const started = performance.now();
       const times = await Promise.all(
         Array.from({ length: o.concurrency }, async () => {
@@ -119,7 +115,7 @@ export async function main(argv: string[]): Promise<void> {
       const wall = performance.now() - started;
       polling = false;
       await poller;
-      const line = `| ${doc.name} | ${(text.length / 1e6).toFixed(1)} MB | ${(Math.max(...times) / 1000).toFixed(1)} s | ${(wall / 1000).toFixed(1)} s | ${polls} | ${latencies.sort((a, b) => a - b)[Math.floor(polls * 0.99)]?.toFixed(0)} ms | ${slowest.toFixed(0)} ms | ${peakRss.toFixed(0)} MB | ${[...failures].map(([c, n]) => `${n} ${c}`).join(', ') || 'none'} |`;
+      const line = `| ${doc.name} | ${(text.length / 1e6).toFixed(1)} MB | ${(Math.max(...times) / 1000).toFixed(1)} s | ${(wall / 1000).toFixed(1)} s | ${latencies.length} | ${latencies.sort((a, b) => a - b)[Math.floor(latencies.length * 0.99)]?.toFixed(0)} ms | ${slowest.toFixed(0)} ms | ${peakRss.toFixed(0)} MB | ${[...failures].map(([c, n]) => `${n} ${c}`).join(', ') || 'none'} |`;
       console.log(line);
       lines.push(line);
     }

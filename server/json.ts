@@ -33,7 +33,7 @@ function* pieces(v: unknown): Generator<string> {
 
 /**
  * JSON.stringify's text, produced in slices of at most `sliceMs` with the event loop let run
- * between them: one JSON.stringify of a 50 000-row answer holds the loop long enough to
+ * between them: one JSON.stringify of a 20 000-row answer holds the loop long enough to
  * make /healthz wait (docs/performance.md, "Load that keys allow").
  */
 export async function stringifyYielding(value: unknown, sliceMs = 5): Promise<string> {

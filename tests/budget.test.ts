@@ -69,8 +69,8 @@ describe('periods per call and the per-request budget (default limits)', () => {
     expect(r.data).toBeUndefined();
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0].extensions.code).toBe('BAD_USER_INPUT');
-    expect(r.errors[0].message).toContain(`asks for up to ${30 * days} result rows and the per-request budget is 50000 (GRAPHQL_MAX_RESULT_ROWS)`);
-    expect(r.errors[0].extensions.budget).toEqual({ rows: 30 * days, maxRows: 50_000, statements: 30, maxStatements: 1000 });
+    expect(r.errors[0].message).toContain(`asks for up to ${30 * days} result rows and the per-request budget is 20000 (GRAPHQL_MAX_RESULT_ROWS)`);
+    expect(r.errors[0].extensions.budget).toEqual({ rows: 30 * days, maxRows: 20_000, statements: 30, maxStatements: 1000 });
   });
 
   it('refuses thirty kpiSeries of 120 months past GRAPHQL_MAX_STATEMENTS before any SQL', async () => {
