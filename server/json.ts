@@ -1,13 +1,13 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
-function holdsArray(v: object): boolean {
-  for (const x of Object.values(v)) if (Array.isArray(x)) return true;
+function holdsContainer(v: object): boolean {
+  for (const x of Object.values(v)) if (x !== null && typeof x === 'object') return true;
   return false;
 }
 
 /**
- * JSON text in pieces: arrays element by element, objects that hold arrays key by key, and
- * everything else (a row of scalars) whole.
+ * JSON text in pieces: arrays element by element, objects that hold objects or arrays key by
+ * key, and everything else (a row of scalars) whole.
  */
 function* pieces(v: unknown): Generator<string> {
   if (Array.isArray(v)) {
@@ -17,7 +17,7 @@ function* pieces(v: unknown): Generator<string> {
       yield* pieces(v[i] === undefined ? null : v[i]);
     }
     yield ']';
-  } else if (v !== null && typeof v === 'object' && holdsArray(v)) {
+  } else if (v !== null && typeof v === 'object' && holdsContainer(v)) {
     let sep = '{';
     for (const [k, x] of Object.entries(v)) {
       if (x === undefined) continue;
