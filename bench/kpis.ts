@@ -41,7 +41,7 @@ function parseOptions(argv: string[]): Options {
 }
 
 /** Runs a TypeScript entry in its own node process (no tsx wrapper process, so its pid is the engine's). */
-function node(script: string, args: string[], env: Record<string, string> = {}) {
+export function node(script: string, args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -65,7 +65,7 @@ function stats(ms: number[]) {
   return { p50: percentile(s, 50), p95: percentile(s, 95) };
 }
 
-function rssMb(pid: number): number {
+export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
@@ -134,22 +134,29 @@ async function measureService(dir: string, o: Options, customers: number) {
   }
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const o = parseOptions(argv);
-  const bulk = bulkOptions(o.purchases);
-  const base = resolve(ROOT, '.bench', `kpis-${o.purchases}`);
+/** The service data directory of a bulk store of this size, filled on first use and reused after. */
+export async function benchStore(purchases: number): Promise<string> {
+  const bulk = bulkOptions(purchases);
+  const base = resolve(ROOT, '.bench', `kpis-${purchases}`);
   const serviceDir = join(base, 'service');
-  const baselineDir = join(base, 'baseline');
   const marker = join(base, 'filled.json');
   if (!existsSync(marker)) {
     rmSync(base, { recursive: true, force: true });
     mkdirSync(base, { recursive: true });
-    console.log(`generating ${o.purchases} purchases, ${bulk.customers} customers, ${bulk.surveys} survey responses, ${bulk.referralEvents} referral events …`);
+    console.log(`generating ${purchases} purchases, ${bulk.customers} customers, ${bulk.surveys} survey responses, ${bulk.referralEvents} referral events …`);
     const started = performance.now();
-    const filled = await worker('fill', serviceDir, o.purchases);
+    const filled = await worker('fill', serviceDir, purchases);
     writeFileSync(marker, JSON.stringify({ ...filled, ms: Math.round(performance.now() - started) }));
   }
   console.log(`data: ${base} (${readFileSync(marker, 'utf8')})`);
+  return serviceDir;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseOptions(argv);
+  const bulk = bulkOptions(o.purchases);
+  const serviceDir = await benchStore(o.purchases);
+  const baselineDir = join(serviceDir, '..', 'baseline');
 
   const service = await measureService(serviceDir, o, bulk.customers);
   rmSync(baselineDir, { recursive: true, force: true });

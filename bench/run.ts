@@ -9,6 +9,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   clv: () => import('./clv.js'),
   ingest: () => import('./ingest.js'),
   states: () => import('./states.js'),
+  healthz: () => import('./healthz.js'),
 };
 
 const [name, ...argv] = process.argv.slice(2);

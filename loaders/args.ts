@@ -1,11 +1,16 @@
 import { BadInputError } from '../server/errors.js';
+import { periodsIn } from './calendar.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
-import { CALENDAR_END, CALENDAR_START } from './grain.js';
+import { CALENDAR_END, CALENDAR_START, type Grain } from './grain.js';
 import { ISO_4217 } from './event-codes.js';
 
 export const MAX_PERIODS = 120;
-/** Periods a series may span; past this a window is almost surely a mistake (100 years of days). */
-export const MAX_SERIES_PERIODS = 20_000;
+/**
+ * Periods one call may answer: a series' periods, or a cohort matrix's cohorts x offsets. 54
+ * years of days; past this a window is almost surely a mistake, and its answer (tens of MB)
+ * would hold the event loop while it is serialized.
+ */
+export const MAX_PERIODS_PER_CALL = 20_000;
 
 export interface Window {
   from: Date;
@@ -51,6 +56,24 @@ export function checkPeriods(periods: number): number {
     throw new BadInputError(`"periods" must be an integer from 0 to ${MAX_PERIODS} (got ${periods})`, 'periods');
   }
   return periods;
+}
+
+/**
+ * Refuses a window holding more periods than one call answers (spec section 2), before any
+ * SQL: `offsets` is 1 for a series and the offsets per cohort for a cohort matrix.
+ */
+export function checkPeriodCount(a: { grain: Grain; from: Date; to: Date; timezone?: string }, offsets = 1): void {
+  const periods = periodsIn(a.grain, a.from, a.to, a.timezone);
+  if (periods * offsets <= MAX_PERIODS_PER_CALL) return;
+  const window = `The window from ${a.from.toISOString()} to ${a.to.toISOString()} holds ${periods} ${a.grain} periods`;
+  if (offsets === 1) {
+    throw new BadInputError(`${window}; one call answers at most ${MAX_PERIODS_PER_CALL}: choose a coarser "grain" or a shorter window`, 'grain');
+  }
+  throw new BadInputError(
+    `${window}, which with ${offsets} offsets each makes ${periods * offsets} cells; one call answers at most ${MAX_PERIODS_PER_CALL}: ` +
+      'choose a coarser "grain", a shorter window or fewer "periods"',
+    'periods',
+  );
 }
 
 const zoneCache = new Map<string, boolean>();

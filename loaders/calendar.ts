@@ -3,8 +3,9 @@ import { Grain } from './grain.js';
 
 /**
  * UTC calendar units in JavaScript, for what is decided outside SQL: the periods of a
- * `kpiSeries` and the cadences and windows of scheduled snapshots. (SQL has its own period
- * arithmetic per grain and zone, loaders/grain.ts.)
+ * `kpiSeries`, how many periods a window holds (before any SQL runs), and the cadences and
+ * windows of scheduled snapshots. (SQL has its own period arithmetic per grain and zone,
+ * loaders/grain.ts; it stays the answer for the KPIs themselves.)
  */
 export const CALENDAR_UNITS = ['hour', 'day', 'week', 'month', 'quarter', 'year'] as const;
 export type CalendarUnit = (typeof CALENDAR_UNITS)[number];
@@ -58,4 +59,40 @@ export function addUnits(unit: CalendarUnit, t: Date, n: number): Date {
     default:
       throw new UnreachableCaseError(unit);
   }
+}
+
+const DAY_MS = 86_400_000;
+
+/** Ordinal of the UTC period containing `t`: consecutive periods have consecutive ordinals. */
+function ordinal(grain: Grain, t: Date): number {
+  switch (grain) {
+    case Grain.DAY:
+      return Math.floor(t.getTime() / DAY_MS);
+    case Grain.WEEK:
+      // 1970-01-05 was the first Monday: day 4 starts week 0.
+      return Math.floor((Math.floor(t.getTime() / DAY_MS) - 4) / 7);
+    case Grain.MONTH:
+      return t.getUTCFullYear() * 12 + t.getUTCMonth();
+    case Grain.QUARTER:
+      return t.getUTCFullYear() * 4 + Math.floor(t.getUTCMonth() / 3);
+    case Grain.YEAR:
+      return t.getUTCFullYear();
+    default:
+      throw new UnreachableCaseError(grain);
+  }
+}
+
+/** Ordinal of the first UTC period starting at or after `t`. */
+function ceilOrdinal(grain: Grain, t: Date): number {
+  return ordinal(grain, t) + (startOf(GRAIN_UNIT[grain], t).getTime() < t.getTime() ? 1 : 0);
+}
+
+/**
+ * How many periods of `grain` start in [from, to): exact in UTC. In another zone the local
+ * period starts are the UTC ones moved by the zone's offset, so at most one more starts in the
+ * window (a day a zone skipped only makes one fewer): the count is then an upper bound.
+ */
+export function periodsIn(grain: Grain, from: Date, to: Date, timezone = 'UTC'): number {
+  if (!(from.getTime() < to.getTime())) return 0;
+  return ceilOrdinal(grain, to) - ceilOrdinal(grain, from) + (timezone === 'UTC' ? 0 : 1);
 }

@@ -1,7 +1,7 @@
 import type { ClickHouseSettings } from '@clickhouse/client';
 import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
-import type { Executor, QueryContext } from '../server/executor.js';
+import { chunkByBytes, type Executor, type QueryContext } from '../server/executor.js';
 import { BadInputError, UnreachableCaseError } from '../server/errors.js';
 import { backtestHoldout, type BacktestResult, type HoldoutRow } from './clv-model/backtest.js';
 import { expectedPurchases, fitBgNbd, probabilityAlive, type BgNbdParams, type RfmTuple } from './clv-model/bgnbd.js';
@@ -244,8 +244,11 @@ export async function runCustomerRfm(
   s: Omit<RfmScope, 'holdoutEnd'>,
   ids: readonly string[],
 ): Promise<(CustomerRow | null)[]> {
-  const rows = await exec.rows<CustomerRow>(customerRfmSql(s, [...new Set(ids)]), ctx);
-  const byId = new Map(rows.map((r) => [r.customer_id, r]));
+  const byId = new Map<string, CustomerRow>();
+  // A batch gathers the ids of every alias: split by bytes like customers(ids).
+  for (const chunk of chunkByBytes([...new Set(ids)], (id) => id)) {
+    for (const r of await exec.rows<CustomerRow>(customerRfmSql(s, chunk), ctx)) byId.set(r.customer_id, r);
+  }
   return ids.map((id) => byId.get(id) ?? null);
 }
 

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { Executor, QueryContext } from '../server/executor.js';
+import { chunkByBytes, type Executor, type QueryContext } from '../server/executor.js';
 import type { FilteredWindow } from './args.js';
 import { customerStatsSql, newCustomersSql } from './customers.sql.js';
 import { kpiLoader } from './kpi-loader.js';
@@ -28,10 +28,23 @@ type Row = {
   has_profile: number | boolean;
 };
 
+/** Most ids one `customers` call, and one batch of `customer` calls, may ask for. */
+export const MAX_CUSTOMER_IDS = 10_000;
+
+/**
+ * The distinct ids of a batch in statements of at most PARAM_CHUNK_BYTES: server mode binds
+ * them in the URL, and 10 000 ids of 128 characters are 1.3 MB.
+ */
+export function customerStatsChunks(ids: readonly string[]): string[][] {
+  return chunkByBytes([...new Set(ids)], (id) => id);
+}
+
 /** Unknown ids (no purchase, no profile as of asOf) come back as null. */
 async function loadStats(exec: Executor, ctx: QueryContext, ids: readonly string[], asOf: Date): Promise<(CustomerStats | null)[]> {
-  const rows = await exec.rows<Row>(customerStatsSql([...new Set(ids)], asOf), ctx);
-  const byId = new Map(rows.map((r) => [r.customer_id, r]));
+  const byId = new Map<string, Row>();
+  for (const chunk of customerStatsChunks(ids)) {
+    for (const r of await exec.rows<Row>(customerStatsSql(chunk, asOf), ctx)) byId.set(r.customer_id, r);
+  }
   return ids.map((id) => {
     const r = byId.get(id);
     if (!r || (r.orders === 0 && !r.has_profile)) return null;
@@ -56,7 +69,7 @@ export function customerLoaders(exec: Executor, ctx: QueryContext) {
     customerStats(asOf: Date): DataLoader<string, CustomerStats | null> {
       let loader = byAsOf.get(asOf.getTime());
       if (!loader) {
-        loader = new DataLoader((ids: readonly string[]) => loadStats(exec, ctx, ids, asOf), { maxBatchSize: 10_000 });
+        loader = new DataLoader((ids: readonly string[]) => loadStats(exec, ctx, ids, asOf), { maxBatchSize: MAX_CUSTOMER_IDS });
         byAsOf.set(asOf.getTime(), loader);
       }
       return loader;

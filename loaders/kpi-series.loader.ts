@@ -1,20 +1,21 @@
 import { BadInputError } from '../server/errors.js';
 import { MAX_PERIODS } from './args.js';
-import { addUnits, GRAIN_UNIT, startOf } from './calendar.js';
+import { addUnits, GRAIN_UNIT, periodsIn, startOf } from './calendar.js';
 import type { Grain } from './grain.js';
 import type { Loaders } from './index.js';
 import { runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.loader.js';
 
 /** The UTC periods of `grain` that start in [from, to), as in retentionRate. */
 export function seriesPeriods(grain: Grain, from: Date, to: Date): { from: Date; to: Date }[] {
+  const count = periodsIn(grain, from, to);
+  if (count > MAX_PERIODS) {
+    throw new BadInputError(`kpiSeries covers at most ${MAX_PERIODS} periods and this window holds ${count} ${grain} periods: choose a coarser grain or a shorter window`, 'grain');
+  }
   const periods: { from: Date; to: Date }[] = [];
   const unit = GRAIN_UNIT[grain];
   let start = startOf(unit, from);
   if (start < from) start = addUnits(unit, start, 1);
   while (start < to) {
-    if (periods.length === MAX_PERIODS) {
-      throw new BadInputError(`kpiSeries covers at most ${MAX_PERIODS} periods: choose a coarser grain or a shorter window`, 'grain');
-    }
     const end = addUnits(unit, start, 1);
     periods.push({ from: start, to: end });
     start = end;

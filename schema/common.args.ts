@@ -1,5 +1,5 @@
 import { ArgsType, Field, InputType, Int, registerEnumType, type MiddlewareFn } from 'type-graphql';
-import { checkInstant, checkPeriods, checkTimezone, checkWindow } from '../loaders/args.js';
+import { checkInstant, checkPeriodCount, checkPeriods, checkTimezone, checkWindow } from '../loaders/args.js';
 import { checkCustomerFilter, type CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { Grain } from '../loaders/grain.js';
 import { warnUnknownFilterValues } from '../loaders/store-dimensions.loader.js';
@@ -83,9 +83,14 @@ export function resolveWindow(a: WindowArgs & { filter?: CustomerFilterInput | n
 }
 
 export function resolvePeriods(a: PeriodArgs, now: Date) {
-  return { ...resolveWindow(a, now), grain: a.grain ?? Grain.MONTH, timezone: checkTimezone(a.timezone) };
+  const resolved = { ...resolveWindow(a, now), grain: a.grain ?? Grain.MONTH, timezone: checkTimezone(a.timezone) };
+  checkPeriodCount(resolved);
+  return resolved;
 }
 
+/** A cohort matrix answers up to (cohorts in the window) x (periods + 1) cells. */
 export function resolveCohorts(a: CohortArgs, now: Date) {
-  return { ...resolvePeriods(a, now), periods: checkPeriods(a.periods ?? 12) };
+  const resolved = { ...resolvePeriods(a, now), periods: checkPeriods(a.periods ?? 12) };
+  checkPeriodCount(resolved, resolved.periods + 1);
+  return resolved;
 }

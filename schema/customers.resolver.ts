@@ -1,11 +1,10 @@
 import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import { checkInstant } from '../loaders/args.js';
+import { MAX_CUSTOMER_IDS } from '../loaders/customers.loader.js';
 import type { Context } from '../server/context.js';
 import { BadInputError } from '../server/errors.js';
 import { CustomerStats } from './customers.type.js';
 import { DateTimeScalar } from './scalars.js';
-
-const MAX_IDS = 10_000;
 
 @Resolver()
 export class CustomersResolver {
@@ -24,7 +23,7 @@ export class CustomersResolver {
     @Arg('asOf', () => DateTimeScalar, { nullable: true }) asOf: Date | null,
     @Ctx() ctx: Context,
   ): Promise<(CustomerStats | null)[]> {
-    if (ids.length > MAX_IDS) throw new BadInputError(`At most ${MAX_IDS} ids per call (got ${ids.length})`, 'ids');
+    if (ids.length > MAX_CUSTOMER_IDS) throw new BadInputError(`"ids" holds at most ${MAX_CUSTOMER_IDS} ids per call (got ${ids.length})`, 'ids');
     return ctx.loaders.customerStats(asOf ? checkInstant('asOf', asOf) : ctx.now()).loadMany(ids) as Promise<(CustomerStats | null)[]>;
   }
 }

@@ -1,5 +1,5 @@
 import { ArgsType, Field, Float, Int, ObjectType } from 'type-graphql';
-import { checkAttributionWindow, checkTimezone } from '../loaders/args.js';
+import { checkAttributionWindow, checkPeriodCount, checkTimezone } from '../loaders/args.js';
 import { Grain } from '../loaders/grain.js';
 import { DEFAULT_ATTRIBUTION_DAYS } from '../loaders/referral.sql.js';
 import { resolveWindow, WindowArgs } from './common.args.js';
@@ -26,7 +26,9 @@ export class ReferralImpactArgs extends WindowArgs {
 /** Validation before any SQL; referral KPIs take no customer filter. */
 export function resolveReferralCohorts(a: ReferralCohortArgs, now: Date) {
   const { from, to, asOf } = resolveWindow(a, now);
-  return { from, to, asOf, grain: a.grain ?? Grain.MONTH, timezone: checkTimezone(a.timezone), attributionWindowDays: checkAttributionWindow(a.attributionWindowDays ?? DEFAULT_ATTRIBUTION_DAYS) };
+  const resolved = { from, to, asOf, grain: a.grain ?? Grain.MONTH, timezone: checkTimezone(a.timezone), attributionWindowDays: checkAttributionWindow(a.attributionWindowDays ?? DEFAULT_ATTRIBUTION_DAYS) };
+  checkPeriodCount(resolved);
+  return resolved;
 }
 
 /** `currency` comes resolved (loaders/reporting-currency.ts): defaulting it may ask the store. */

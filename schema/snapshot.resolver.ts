@@ -1,4 +1,5 @@
 import { Args, ArgsType, Ctx, Field, Query, Resolver } from 'type-graphql';
+import { checkPeriodCount } from '../loaders/args.js';
 import { Grain } from '../loaders/grain.js';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
 import { runKpiSnapshot, type SnapshotArgs } from '../loaders/snapshot.loader.js';
@@ -17,7 +18,10 @@ export class KpiSnapshotArgs extends WindowArgs {
 
 export async function resolveSnapshot(args: KpiSnapshotArgs, ctx: Context): Promise<SnapshotArgs> {
   const { from, to, asOf } = resolveWindow(args, ctx.now());
-  return { from, to, asOf, grain: args.grain ?? Grain.MONTH, currency: await resolveCurrency(args.currency, ctx), margin: ctx.config.grossMargin };
+  const grain = args.grain ?? Grain.MONTH;
+  // Its retention, NPS and CSAT run over the window's periods of `grain`.
+  checkPeriodCount({ grain, from, to });
+  return { from, to, asOf, grain, currency: await resolveCurrency(args.currency, ctx), margin: ctx.config.grossMargin };
 }
 
 @Resolver()

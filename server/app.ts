@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorRejectCallback } from '@escape.tech/graphql-armor-types';
@@ -12,10 +13,12 @@ import { GraphQLError, type GraphQLFormattedError, type ValidationRule } from 'g
 import type { Logger } from 'pino';
 import { authenticate, hasScope, identify, isLoopbackHostHeader, type ApiKey, type Scope } from './auth.js';
 import type { Config } from './config.js';
+import { budgetPlugin } from './budget.js';
 import { createContext, type Context } from './context.js';
 import type { Executor } from './executor.js';
 import type { EventWriter } from './ingest/writer.js';
 import { BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, requestUrl, sendError, sendJson } from './http.js';
+import { stringifyYielding } from './json.js';
 import { pendingMigrations } from './migrate.js';
 import { getSchema } from '../schema/index.js';
 
@@ -124,7 +127,10 @@ function guardrails(config: Config) {
     blockFieldSuggestion: { enabled: false },
   }).protect();
   // "Did you mean" only reveals field names to those who could not introspect them anyway.
-  const plugins = config.introspection ? [] : [ApolloServerPluginDisableSuggestions()];
+  const plugins = [
+    budgetPlugin({ maxRows: config.graphqlMaxResultRows, maxStatements: config.graphqlMaxStatements }),
+    ...(config.introspection ? [] : [ApolloServerPluginDisableSuggestions()]),
+  ];
   return { plugins, validationRules: armor.validationRules, parseOptions: { maxTokens: config.graphqlMaxTokens } };
 }
 
@@ -150,8 +156,18 @@ export async function createApp(opts: AppOptions): Promise<App> {
     // main.ts drains in-flight HTTP requests before stopping Apollo; Apollo's own handler would stop it first and re-raise the signal.
     stopOnTerminationSignals: false,
     parseOptions: limits.parseOptions,
+    stringifyResult: (value) => stringifyYielding(value),
     validationRules: [knownOperationTypes, ...limits.validationRules],
-    plugins: [ApolloServerPluginLandingPageDisabled(), scopePlugin(), warningsPlugin(), ...limits.plugins, ...(opts.plugins ?? [])],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      // Its willResolveField hook ran for every field of every row (a 20 000-row answer: 100 000
+      // calls on the event loop), for cache hints this service never sets.
+      ApolloServerPluginCacheControlDisabled(),
+      scopePlugin(),
+      warningsPlugin(),
+      ...limits.plugins,
+      ...(opts.plugins ?? []),
+    ],
     formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
       const scope = requestScope.getStore();
       const code = formatted.extensions?.code as string | undefined;
@@ -197,6 +213,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       }
     }
     const controller = new AbortController();
+    // Every statement in flight listens on it; the statement budget bounds how many (Node warns past 10).
+    setMaxListeners(config.graphqlMaxStatements, controller.signal);
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });
@@ -204,7 +222,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const result = await requestScope.run({ requestId, log: reqLog }, () =>
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: async () => createContext({ requestId, exec, writer, config, key, log: reqLog, now, signal: controller.signal }),
+        context: async () => {
+          const deadline = { at: Date.now() + config.graphqlMaxRequestTimeS * 1000, limitS: config.graphqlMaxRequestTimeS };
+          return createContext({ requestId, exec, writer, config, key, log: reqLog, now, signal: controller.signal, deadline });
+        },
       }),
     );
     const outHeaders: Record<string, string> = { 'x-request-id': requestId };

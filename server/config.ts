@@ -36,6 +36,12 @@ export interface Config {
   graphqlMaxAliases: number;
   graphqlMaxTokens: number;
   graphqlMaxCost: number;
+  /** Per-request budget (GRAPHQL_MAX_RESULT_ROWS): result rows the cost model estimates, summed over the document. */
+  graphqlMaxResultRows: number;
+  /** Per-request budget (GRAPHQL_MAX_STATEMENTS): SQL statements the cost model estimates, summed over the document. */
+  graphqlMaxStatements: number;
+  /** Per-request deadline (GRAPHQL_MAX_REQUEST_TIME) in seconds: no statement starts after it, none runs past it. */
+  graphqlMaxRequestTimeS: number;
   ingestMaxBodyBytes: number;
   ingestBatchLimit: number;
   http: HttpLimits;
@@ -241,6 +247,9 @@ export function loadConfig(env: Env = process.env): Config {
     graphqlMaxAliases: r.int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
     graphqlMaxTokens: r.int('GRAPHQL_MAX_TOKENS', 5000, 100, 1_000_000),
     graphqlMaxCost: r.int('GRAPHQL_MAX_COST', 20000, 100, 10_000_000),
+    graphqlMaxResultRows: r.int('GRAPHQL_MAX_RESULT_ROWS', 20_000, 100, 100_000_000),
+    graphqlMaxStatements: r.int('GRAPHQL_MAX_STATEMENTS', 1_000, 10, 1_000_000),
+    graphqlMaxRequestTimeS: r.number('GRAPHQL_MAX_REQUEST_TIME', 120, 0.1, 86_400),
     ingestMaxBodyBytes: r.int('INGEST_MAX_BODY_BYTES', 256 * 1024 ** 2, 1024, 2 ** 40),
     ingestBatchLimit: r.int('INGEST_BATCH_LIMIT', 10_000, 1, 1_000_000),
     http: {

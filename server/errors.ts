@@ -16,6 +16,16 @@ export class TimeoutError extends GraphQLError {
   }
 }
 
+/** The request's statements together ran past GRAPHQL_MAX_REQUEST_TIME. */
+export class RequestTimeoutError extends GraphQLError {
+  constructor(limitSeconds: number, requestId: string) {
+    super(
+      `The request ran past its time budget of ${limitSeconds} s and was stopped. Ask for less in one request (fewer periods, ids or aliases), or raise GRAPHQL_MAX_REQUEST_TIME.`,
+      { extensions: { code: 'TIMEOUT', requestId } },
+    );
+  }
+}
+
 /** Storage failed in a way the client cannot fix; the full error goes to the log only. */
 export class StorageUnavailableError extends GraphQLError {
   constructor(requestId: string) {

@@ -1,7 +1,7 @@
 import type { ClickHouseError, ClickHouseSettings } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Storage } from './storage.js';
-import { StorageUnavailableError, TimeoutError } from './errors.js';
+import { RequestTimeoutError, StorageUnavailableError, TimeoutError } from './errors.js';
 
 /** What a SQL builder returns: text with typed placeholders, and the values bound to them. */
 export interface SqlQuery {
@@ -12,6 +12,11 @@ export interface SqlQuery {
 export interface QueryContext {
   requestId: string;
   signal?: AbortSignal;
+  /**
+   * The request's time budget (GRAPHQL_MAX_REQUEST_TIME): no statement starts after `at`
+   * (Date.now() ms) and none runs past it.
+   */
+  deadline?: { at: number; limitS: number };
 }
 
 export interface ExecutorLimits {
@@ -53,6 +58,36 @@ export class OutcomeUnknownError extends StorageUnavailableError {
   }
 }
 
+/**
+ * Lists bound as parameters are split into statements of about this many bytes. Server mode
+ * binds them in the URL (ClickHouse's http_max_uri_size is 1 MiB by default, and URL encoding
+ * may triple a byte); embedded, a lookup of 20 000 ids takes about 0.1 s but one of 65 000
+ * short ids ran into the 30 s time limit (chDB 3.4, measured).
+ */
+export const PARAM_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Consecutive chunks of `values` whose texts (plus 4 bytes each for quotes and separators)
+ * stay within `maxBytes`; a value larger than that gets a chunk of its own.
+ */
+export function chunkByBytes<T>(values: readonly T[], text: (v: T) => string, maxBytes = PARAM_CHUNK_BYTES): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const v of values) {
+    const size = Buffer.byteLength(text(v)) + 4;
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(v);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type QueryObserver = (event: { query: string; durationMs: number; ok: boolean }) => void;
@@ -80,6 +115,10 @@ const TIMEOUT_CODES = new Set([159, 160, 394]); // TIMEOUT_EXCEEDED, TOO_SLOW, Q
  */
 function isClickHouseError(e: unknown): e is ClickHouseError {
   return e instanceof Error && e.constructor.name === 'ClickHouseError';
+}
+
+function isTimeout(e: unknown): e is ClickHouseError {
+  return isClickHouseError(e) && TIMEOUT_CODES.has(Number(e.code));
 }
 
 /**
@@ -117,10 +156,23 @@ export class Executor {
     return () => this.insertObservers.splice(this.insertObservers.indexOf(fn), 1);
   }
 
-  private async settings(extra?: ClickHouseSettings): Promise<ClickHouseSettings> {
+  /**
+   * Seconds the next statement may run: QUERY_MAX_EXECUTION_TIME, or what is left of the
+   * request's budget when that is less (then a timeout is the request's). Only near the end of
+   * the budget does the value change, so the embedded session is rarely sent a new SET.
+   */
+  private timeLimit(ctx: QueryContext): { seconds: number; request: boolean } {
+    const own = this.limits.maxExecutionTimeS;
+    if (!ctx.deadline) return { seconds: own, request: false };
+    const left = Math.ceil(ctx.deadline.at - Date.now()) / 1000;
+    if (left <= 0) throw new RequestTimeoutError(ctx.deadline.limitS, ctx.requestId);
+    return left < own ? { seconds: left, request: true } : { seconds: own, request: false };
+  }
+
+  private async settings(maxExecutionTimeS: number, extra?: ClickHouseSettings): Promise<ClickHouseSettings> {
     return this.unlessHeld(
       {
-        max_execution_time: this.limits.maxExecutionTimeS,
+        max_execution_time: maxExecutionTimeS,
         max_memory_usage: String(this.limits.maxMemoryBytes),
         // Counts come back as JSON numbers (the one place UInt64 strings are avoided); decimals too,
         // parsed to the nearest double at the edge after ClickHouse summed them exactly.
@@ -186,19 +238,23 @@ export class Executor {
     extra: ClickHouseSettings | undefined,
     run: (queryId: string, settings: ClickHouseSettings) => Promise<T>,
   ): Promise<T> {
+    // Past the request's deadline nothing is sent (nor observed).
+    let limit = this.timeLimit(ctx);
     const started = performance.now();
     let ok = false;
     try {
       for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) limit = this.timeLimit(ctx);
         const queryId = this.queryId(ctx);
         let settings: ClickHouseSettings = {};
         try {
-          settings = await this.settings(extra);
+          settings = await this.settings(limit.seconds, extra);
           const result = await run(queryId, settings);
           ok = true;
           return result;
         } catch (e) {
           this.forget(settings);
+          if (limit.request && isTimeout(e)) throw new RequestTimeoutError(ctx.deadline!.limitS, ctx.requestId);
           if (!isConnectionFailure(e) || ctx.signal?.aborted) throw this.translate(e, query, ctx);
           if (kind === 'write') {
             this.log.warn({ requestId: ctx.requestId, queryId, err: e, query }, 'connection lost during a write; outcome unknown');
@@ -216,7 +272,7 @@ export class Executor {
   }
 
   private translate(e: unknown, query: string, ctx: QueryContext): Error {
-    if (isClickHouseError(e) && TIMEOUT_CODES.has(Number(e.code))) {
+    if (isTimeout(e)) {
       this.log.warn({ requestId: ctx.requestId, code: e.code, query }, 'query stopped at its time limit');
       return new TimeoutError(this.limits.maxExecutionTimeS, ctx.requestId);
     }

@@ -464,7 +464,7 @@ describe('every panel query against the real service', () => {
   it('refuses a series of more than 120 periods with a clear error', async () => {
     const r = await service.gql('{ kpiSeries(from: "2025-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z", grain: DAY) { from } }');
     expect(r.status).toBe(200);
-    expect(r.errors[0].message).toBe('kpiSeries covers at most 120 periods: choose a coarser grain or a shorter window');
+    expect(r.errors[0].message).toBe('kpiSeries covers at most 120 periods and this window holds 365 DAY periods: choose a coarser grain or a shorter window');
     expect(r.errors[0].extensions.code).toBe('BAD_USER_INPUT');
   });
 });

@@ -1,17 +1,10 @@
 import { StorageUnavailableError } from '../errors.js';
-import { OutcomeUnknownError, retryDelayMs, type Executor, type QueryContext } from '../executor.js';
+import { chunkByBytes, OutcomeUnknownError, retryDelayMs, type Executor, type QueryContext } from '../executor.js';
 import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
 
 /** Most events one group stores: writes that queued up meanwhile are stored together up to this. */
 const GROUP_EVENTS = 100_000;
-
-/**
- * Looked-up ids go in chunks of about this many bytes. Server mode binds them in the URL
- * (ClickHouse's http_max_uri_size is 1 MiB by default); embedded, a lookup of 20 000 ids takes
- * about 0.1 s but one of 65 000 short ids ran into the 30 s time limit (chDB 3.4, measured).
- */
-const LOOKUP_CHUNK_BYTES = 256 * 1024;
 
 export type IngestSource = 'http' | 'graphql';
 
@@ -313,32 +306,25 @@ export class EventWriter {
    * Which of these eventIds their tables hold, as `table\neventId` keys. By event_id alone: a
    * retry may differ in every other column (the first stored version wins), so no sort-key
    * prefix can narrow the search; each table's part reads only its event_id column. All tables
-   * go in one statement (UNION ALL), split only when the ids pass LOOKUP_CHUNK_BYTES.
+   * go in one statement (UNION ALL), split only when the ids pass PARAM_CHUNK_BYTES.
    */
   private async storedIds(idsByTable: Map<TableName, string[]>, ctx: QueryContext): Promise<Set<string>> {
     const found = new Set<string>();
-    let chunk = new Map<TableName, string[]>();
-    let bytes = 0;
-    const run = async () => {
-      const parts = [...chunk.keys()].map(
+    const pairs = [...idsByTable].flatMap(([table, ids]) => ids.map((id) => [table, id] as const));
+    for (const chunk of chunkByBytes(pairs, ([, id]) => id)) {
+      const byTable = new Map<TableName, string[]>();
+      for (const [table, id] of chunk) {
+        let list = byTable.get(table);
+        if (!list) byTable.set(table, (list = []));
+        list.push(id);
+      }
+      const parts = [...byTable.keys()].map(
         (table) => `SELECT {${table}_name:String} AS t, event_id FROM {db:Identifier}.{${table}_name:Identifier} WHERE event_id IN {${table}:Array(String)}`,
       );
-      const params = Object.fromEntries([...chunk].flatMap(([table, ids]) => [[table, ids], [`${table}_name`, table]]));
+      const params = Object.fromEntries([...byTable].flatMap(([table, ids]) => [[table, ids], [`${table}_name`, table]]));
       const rows = await this.exec.rows<{ t: string; event_id: string }>({ query: parts.join(' UNION ALL '), query_params: params }, ctx);
       for (const r of rows) found.add(`${r.t}\n${r.event_id}`);
-      chunk = new Map();
-      bytes = 0;
-    };
-    for (const [table, ids] of idsByTable) {
-      for (const id of ids) {
-        if (bytes >= LOOKUP_CHUNK_BYTES) await run();
-        let list = chunk.get(table);
-        if (!list) chunk.set(table, (list = []));
-        list.push(id);
-        bytes += Buffer.byteLength(id) + 4;
-      }
     }
-    if (chunk.size > 0) await run();
     return found;
   }
 

@@ -1,0 +1,94 @@
+// The estimates reuse the resolvers' argument checks, whose modules declare type-graphql classes.
+import 'reflect-metadata';
+import { periodsIn } from '../loaders/calendar.js';
+import { Grain } from '../loaders/grain.js';
+import { customerStatsChunks } from '../loaders/customers.loader.js';
+import { seriesPeriods } from '../loaders/kpi-series.loader.js';
+import { chunkByBytes } from '../server/executor.js';
+import { resolveCohorts, resolvePeriods, resolveWindow, type CohortArgs, type PeriodArgs } from './common.args.js';
+import { resolveReferralCohorts, type ReferralCohortArgs } from './referral.type.js';
+
+/** What one root field of a document will cost at most: result rows and SQL statements. */
+export interface Cost {
+  rows: number;
+  statements: number;
+}
+
+type Estimate = (args: Record<string, any>, now: Date) => Cost;
+
+/** Statements behind one kpiSnapshot: its seven KPIs, each through its own loader. */
+const SNAPSHOT_STATEMENTS = 7;
+/** The CLV model: the data version, then the fit (cached, but a cold cache runs it). */
+const MODEL_STATEMENTS = 2;
+
+const one: Cost = { rows: 1, statements: 1 };
+const free: Cost = { rows: 0, statements: 0 };
+
+/** A series: one row per period of the window, from `statements` statements. */
+const series =
+  (statements: number): Estimate =>
+  (a, now) => {
+    const r = resolvePeriods(a as PeriodArgs, now);
+    return { rows: periodsIn(r.grain, r.from, r.to, r.timezone), statements };
+  };
+
+/** A cohort matrix: cohorts (at most one per period of the window) x offsets 0..periods. */
+const cohorts =
+  (statements: number): Estimate =>
+  (a, now) => {
+    const r = resolveCohorts(a as CohortArgs, now);
+    return { rows: periodsIn(r.grain, r.from, r.to, r.timezone) * (r.periods + 1), statements };
+  };
+
+/**
+ * Every root field that runs SQL, with what it costs at most for its arguments; the estimate
+ * validates them the way the resolver does. Fields missing here cost one row and one
+ * statement, so a new KPI is never free; introspection and storageVersion run no SQL.
+ */
+const ESTIMATES: Record<string, Estimate> = {
+  retentionRate: series(1),
+  retentionRateSummary: series(1),
+  nps: series(1),
+  csat: series(1),
+  referralConversionCohorts: (a, now) => {
+    const r = resolveReferralCohorts(a as ReferralCohortArgs, now);
+    return { rows: periodsIn(r.grain, r.from, r.to, r.timezone), statements: 1 };
+  },
+  retentionCohorts: cohorts(1),
+  // The curves and the summary in one statement, churn from the pooled retention.
+  customerLifetimeValue: cohorts(2),
+  kpiSnapshot: () => ({ rows: 1, statements: SNAPSHOT_STATEMENTS }),
+  takeSnapshot: () => ({ rows: 1, statements: SNAPSHOT_STATEMENTS + 1 }),
+  kpiSeries: (a, now) => {
+    const { from, to } = resolveWindow(a as PeriodArgs, now);
+    const n = seriesPeriods(a.grain ?? Grain.MONTH, from, to).length;
+    return { rows: n, statements: n * SNAPSHOT_STATEMENTS };
+  },
+  customers: (a) => ({ rows: a.ids.length, statements: customerStatsChunks(a.ids).length }),
+  customer: () => one,
+  customerPredictions: (a) => ({ rows: a.ids.length, statements: MODEL_STATEMENTS + chunkByBytes(a.ids as string[], (id) => id).length }),
+  // The fit with a holdout reads the holdout's purchases too.
+  clvModel: (a) => ({ rows: 1, statements: MODEL_STATEMENTS + (a.holdoutEnd ? 1 : 0) }),
+  atRiskCustomers: (a) => ({ rows: a.first ?? 50, statements: MODEL_STATEMENTS + 1 }),
+  kpiSnapshots: (a) => ({ rows: a.first ?? 20, statements: 1 }),
+  storageVersion: () => free,
+  __schema: () => free,
+  __type: () => free,
+  __typename: () => free,
+};
+
+/**
+ * The most a root field may cost. Arguments the resolver would refuse cost nothing here: the
+ * resolver refuses them itself, naming the argument, before any SQL.
+ */
+export function estimateCost(field: string, args: Record<string, unknown>, now: Date): Cost {
+  const estimate = ESTIMATES[field];
+  if (!estimate) return one;
+  let cost: Cost;
+  try {
+    cost = estimate(args, now);
+  } catch {
+    return free;
+  }
+  return Number.isFinite(cost.rows) && Number.isFinite(cost.statements) ? cost : one;
+}
