@@ -45,31 +45,53 @@ const cohorts =
  * validates them the way the resolver does. Fields missing here cost one row and one
  * statement, so a new KPI is never free; introspection and storageVersion run no SQL.
  */
+/**
+ * A money KPI may first count the store's purchases per currency (for the default currency, or
+ * to warn about one without purchases: loaders/reporting-currency.ts; cached, but a cold cache
+ * runs it), and a filter on profile values checks them against the store's (one statement for
+ * the warnings).
+ */
+const money =
+  (estimate: Estimate): Estimate =>
+  (a, now) => {
+    const c = estimate(a, now);
+    return { rows: c.rows, statements: c.statements + 1 };
+  };
+const filtered =
+  (estimate: Estimate): Estimate =>
+  (a, now) => {
+    const c = estimate(a, now);
+    return { rows: c.rows, statements: c.statements + (a.filter == null ? 0 : 1) };
+  };
+
 const ESTIMATES: Record<string, Estimate> = {
-  retentionRate: series(1),
-  retentionRateSummary: series(1),
-  nps: series(1),
-  csat: series(1),
+  retentionRate: filtered(series(1)),
+  retentionRateSummary: filtered(series(1)),
+  nps: filtered(series(1)),
+  csat: filtered(series(1)),
   referralConversionCohorts: (a, now) => {
     const r = resolveReferralCohorts(a as ReferralCohortArgs, now);
     return { rows: periodsIn(r.grain, r.from, r.to, r.timezone), statements: 1 };
   },
-  retentionCohorts: cohorts(1),
+  retentionCohorts: filtered(cohorts(1)),
   // The curves and the summary in one statement, churn from the pooled retention.
-  customerLifetimeValue: cohorts(2),
-  kpiSnapshot: () => ({ rows: 1, statements: SNAPSHOT_STATEMENTS }),
-  takeSnapshot: () => ({ rows: 1, statements: SNAPSHOT_STATEMENTS + 1 }),
-  kpiSeries: (a, now) => {
+  customerLifetimeValue: money(filtered(cohorts(2))),
+  kpiSnapshot: money(() => ({ rows: 1, statements: SNAPSHOT_STATEMENTS })),
+  takeSnapshot: money(() => ({ rows: 1, statements: SNAPSHOT_STATEMENTS + 1 })),
+  kpiSeries: money((a, now) => {
     const { from, to } = resolveWindow(a as PeriodArgs, now);
     const n = seriesPeriods(a.grain ?? Grain.MONTH, from, to).length;
     return { rows: n, statements: n * SNAPSHOT_STATEMENTS };
-  },
+  }),
   customers: (a) => ({ rows: a.ids.length, statements: customerStatsChunks(a.ids).length }),
   customer: () => one,
-  customerPredictions: (a) => ({ rows: a.ids.length, statements: MODEL_STATEMENTS + chunkByBytes(a.ids as string[], (id) => id).length }),
+  repeatPurchaseRate: filtered(() => one),
+  npsImpact: money(() => one),
+  referralImpact: money(() => one),
+  customerPredictions: money((a) => ({ rows: a.ids.length, statements: MODEL_STATEMENTS + chunkByBytes(a.ids as string[], (id) => id).length })),
   // The fit with a holdout reads the holdout's purchases too.
-  clvModel: (a) => ({ rows: 1, statements: MODEL_STATEMENTS + (a.holdoutEnd ? 1 : 0) }),
-  atRiskCustomers: (a) => ({ rows: a.first ?? 50, statements: MODEL_STATEMENTS + 1 }),
+  clvModel: money((a) => ({ rows: 1, statements: MODEL_STATEMENTS + (a.holdoutEnd ? 1 : 0) })),
+  atRiskCustomers: money((a) => ({ rows: a.first ?? 50, statements: MODEL_STATEMENTS + 1 })),
   kpiSnapshots: (a) => ({ rows: a.first ?? 20, statements: 1 }),
   storageVersion: () => free,
   __schema: () => free,
