@@ -9,7 +9,7 @@
  */
 import { get } from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { freePort, waitFor } from '../tests/helpers/process.js';
+import { freePort, waitFor } from '../scripts/lib/process.js';
 import { BENCH_DATABASE } from './kpis-cases.js';
 import { benchStore, node, rssMb } from './kpis.js';
 

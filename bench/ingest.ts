@@ -29,9 +29,9 @@ import { migrate } from '../server/migrate.js';
 import { createExecutor } from '../server/service.js';
 import { openStorage } from '../server/storage.js';
 import { generateStore, scaled } from '../scripts/generate/store.js';
+import { spawnTsx } from '../scripts/lib/process.js';
+import { startServiceProcess } from '../scripts/lib/service-process.js';
 import { BULK_END } from './bulk.js';
-import { spawnTsx } from '../tests/helpers/process.js';
-import { startServiceProcess, type ServiceProcess } from '../tests/helpers/service-process.js';
 
 interface Options {
   events: number;
@@ -98,12 +98,6 @@ function sampleRss(pid: number): { stop(): { peakRss: number; hwm: number } } {
   };
 }
 
-async function stopService(s: ServiceProcess): Promise<void> {
-  s.proc.child.kill('SIGTERM');
-  await s.proc.exited;
-}
-
-
 async function endpointRun(o: Options, dataDir: string) {
   const bodies: string[] = [];
   let lines: string[] = [];
@@ -137,7 +131,7 @@ async function endpointRun(o: Options, dataDir: string) {
   const ms = performance.now() - started;
   const cpuS = cpuSecondsOf(service.pid) - cpuBefore;
   const memory = rss.stop();
-  await stopService(service);
+  await service.stop();
   if (totals.accepted !== o.events) throw new Error(`expected ${o.events} accepted events, got ${JSON.stringify(totals)}`);
   return { ms, cpuS, ...memory };
 }
@@ -219,7 +213,7 @@ async function bigBodyRun(o: Options, dataDir: string) {
   const { status, body } = await response;
   const ms = performance.now() - started;
   const memory = rss.stop();
-  await stopService(service);
+  await service.stop();
   if (status !== 200) throw new Error(`the ${o.bodyMb} MB body was answered ${status}: ${body.slice(0, 300)}`);
   const answer = JSON.parse(body) as IngestAnswer;
   if (answer.accepted !== events) throw new Error(`expected ${events} accepted events, got ${answer.accepted}`);

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor } from '../tests/helpers/process.js';
+import { freePort, waitFor } from '../scripts/lib/process.js';
 import { bulkOptions } from './bulk.js';
 import { BENCH_DATABASE, CASES, type Case } from './kpis-cases.js';
 

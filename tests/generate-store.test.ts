@@ -4,7 +4,7 @@ import {
   type CustomerEvent, type PurchaseEvent, type ReferralEvent, type StoreEvent, type StoreOptions,
   type SurveyEvent, generateStore, resolveStoreOptions, scaled, storeEndFor,
 } from '../scripts/generate/store.js';
-import { spawnTsx } from './helpers/process.js';
+import { spawnTsx } from '../scripts/lib/process.js';
 
 /** Every store here has a pinned end, so the tests do not depend on the day they run. */
 const END = '2026-11-01T00:00:00Z';

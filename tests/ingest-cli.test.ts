@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, runTsx, spawnTsx, waitFor } from './helpers/process.js';
-import { startServiceProcess, type ServiceProcess } from './helpers/service-process.js';
+import { freePort, spawnTsx, waitFor } from '../scripts/lib/process.js';
+import { startServiceProcess, type ServiceProcess } from '../scripts/lib/service-process.js';
+import { memoryOf, resetPeakMemory } from './helpers/memory.js';
+import { runTsx } from './helpers/process.js';
 
 // `npm run ingest -- FILE` against a real service in a child process, and that service's
 // memory under a flood of invalid lines.
@@ -266,10 +268,10 @@ describe('the service under 30 MB of invalid lines', { timeout: 120_000 }, () =>
     const body = `${rows.join('\n')}\n`;
     // Warm-up: the same code paths once, so what follows measures the flood, not first use.
     expect((await postNdjson(service.url, rows.slice(0, 5_000).join('\n'))).status).toBe(200);
-    service.resetPeakMemory();
-    const before = service.memory().rss;
+    resetPeakMemory(service.pid);
+    const before = memoryOf(service.pid).rss;
     const res = await postNdjson(service.url, body);
-    const after = service.memory();
+    const after = memoryOf(service.pid);
     const text = res.text;
     expect(res.status).toBe(200);
     const answer = JSON.parse(text) as { accepted: number; duplicates: number; rejectedCount: number; rejected: { line: number; eventId: string | null; errors: string[] }[] };

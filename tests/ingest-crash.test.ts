@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
 import { openStorage } from '../server/storage.js';
-import { startServiceProcess, type ServiceProcess } from './helpers/service-process.js';
+import { startServiceProcess, type ServiceProcess } from '../scripts/lib/service-process.js';
 
 // SIGKILL in the middle of a concurrent ingest, restart on the same DATA_DIR: every
 // acknowledged event is stored exactly once, nothing is half-written, and re-sending the
@@ -119,8 +119,7 @@ describe('ingestion survives SIGKILL', { timeout: 120_000 }, () => {
     // The second copy of each batch was acknowledged; a third send must change nothing.
     const again = await post(second.url, batchBody(unacked[0]!, sizeOf.get(unacked[0]!)!));
     expect(again.answer).toEqual({ accepted: 0, duplicates: sizeOf.get(unacked[0]!), rejectedCount: 0, rejected: [] });
-    second.proc.child.kill('SIGTERM');
-    await second.proc.exited;
+    await second.stop();
 
     // Read the raw table back with the engine itself, now that no service holds the directory.
     const storage = await openStorage(loadConfig({ DATA_DIR: dataDir }));

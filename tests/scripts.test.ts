@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { identify, parseApiKeys } from '../server/auth.js';
 import { MIGRATIONS_DIR } from '../server/migrate.js';
-import { runTsx, spawnTsx, STACK_FRAME } from './helpers/process.js';
+import { spawnTsx } from '../scripts/lib/process.js';
+import { runTsx, STACK_FRAME } from './helpers/process.js';
 
 describe('npm run key', () => {
   it('prints a new secret once and an API_KEYS entry that accepts exactly that secret', async () => {

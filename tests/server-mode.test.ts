@@ -2,8 +2,9 @@ import { ClickHouseLogLevel, createClient, parseError } from '@clickhouse/client
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
 import { explainConnectFailure, openStorage, StorageConnectError } from '../server/storage.js';
+import { freePort } from '../scripts/lib/process.js';
 import { BINARY, PASSWORD, startClickHouseServer, USER, type OldServer } from './helpers/clickhouse-server.js';
-import { freePort, runTsx, STACK_FRAME } from './helpers/process.js';
+import { runTsx, STACK_FRAME } from './helpers/process.js';
 
 function serverConfig(url: string, env: Record<string, string> = {}) {
   return loadConfig({ CLICKHOUSE_URL: url, CLICKHOUSE_USER: USER, CLICKHOUSE_PASSWORD: PASSWORD, ...env });

@@ -19,7 +19,7 @@ import { createLogger } from '../server/logger.js';
 import { windowAt } from '../server/snapshots/schedule.js';
 import type { Clock } from '../server/snapshots/scheduler.js';
 import { insertPurchases } from './helpers/events.js';
-import { waitFor } from './helpers/process.js';
+import { waitFor } from '../scripts/lib/process.js';
 import { startTestService, testConfig, type TestService } from './helpers/service.js';
 import { checkSnapshotName } from '../loaders/kpi-snapshots.loader.js';
 

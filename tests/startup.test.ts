@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
 import { preflight, StartupError } from '../server/preflight.js';
-import { freePort, runTsx, spawnTsx, STACK_FRAME, waitFor, type Spawned } from './helpers/process.js';
+import { freePort, spawnTsx, waitFor, type Spawned } from '../scripts/lib/process.js';
+import { runTsx, STACK_FRAME } from './helpers/process.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kpi-startup-'));
 const KEYS = 'ops:admin:startup-secret-0123456789';
@@ -148,7 +149,8 @@ describe('two services racing for one DATA_DIR', { timeout: 180_000 }, () => {
     expect(lock.url).toBe(`http://127.0.0.1:${ports[winner]}`);
     expect(loser.stderr()).toMatch(/^Cannot start: Another service \(pid \d+, (http:\/\/127\.0\.0\.1:\d+|still starting)\) already serves DATA_DIR .*\.\n$/);
     expect(loser.stderr()).toContain(`pid ${lock.pid}`);
-    procs[winner]!.child.kill('SIGTERM');
+    // To the service itself, not its tsx wrapper: tsx SIGKILLs a child slow to confirm a relayed signal.
+    process.kill(lock.pid, 'SIGTERM');
     expect(await procs[winner]!.exited).toEqual({ code: 0, signal: null });
     expect(existsSync(join(dataDir, '.service.json'))).toBe(false);
   });

@@ -8,8 +8,9 @@ import { migrate } from '../server/migrate.js';
 import { createLogger } from '../server/logger.js';
 import { createExecutor } from '../server/service.js';
 import { openStorage } from '../server/storage.js';
-import { runTsx, waitFor } from './helpers/process.js';
-import { startServiceProcess, type ServiceProcess } from './helpers/service-process.js';
+import { waitFor } from '../scripts/lib/process.js';
+import { startServiceProcess, type ServiceProcess } from '../scripts/lib/service-process.js';
+import { runTsx } from './helpers/process.js';
 import { customerActivity, kpiPairs, referralState } from './helpers/states.js';
 
 // SIGKILL in the middle of concurrent ingests, again and again: a kill between an insert's
@@ -126,8 +127,7 @@ describe('pre-aggregates after repeated SIGKILL during ingest', { timeout: 300_0
     const verifyServed = await runTsx('scripts/verify-state.ts', [], { DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
     expect(verifyServed.stdout).toContain(`Asking the service at ${last.url}`);
     expect(verifyServed.code).toBe(0);
-    last.proc.child.kill('SIGTERM');
-    await last.proc.exited;
+    await last.stop();
     console.info(`state crash test: ${ROUNDS} kills, ${sizeOf.size} batches (${total} events)`);
 
     const db = config.database;

@@ -5,8 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../server/errors.js';
 import { Executor, OutcomeUnknownError } from '../server/executor.js';
 import type { Storage } from '../server/storage.js';
+import { freePort } from '../scripts/lib/process.js';
 import { BINARY, PASSWORD, startClickHouseServer, USER, type OldServer } from './helpers/clickhouse-server.js';
-import { freePort } from './helpers/process.js';
 
 // Connection-level retries of the Executor, against a real clickhouse-server (Debian's 18.16)
 // behind a local TCP proxy that breaks chosen connections: a real socket reset, a hang-up

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitFor } from '../../scripts/lib/process.js';
 import { prerequisite } from './prerequisite.js';
-import { freePort, waitFor } from './process.js';
 
 /**
  * Debian's clickhouse-server package ships 18.16: far below the supported minimum, which is

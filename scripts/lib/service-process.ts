@@ -1,24 +1,20 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, spawnTsx, waitFor, type Spawned } from './process.js';
 
 export interface ServiceProcess {
   proc: Spawned;
   url: string;
-  /** The service's own process (tsx runs it in a child): the one to SIGKILL or measure. */
+  /** The service's own process (tsx runs it in a child): the one to signal or measure. */
   pid: number;
   /** SIGKILLs the service process and waits until tsx noticed. */
   kill(): Promise<void>;
-  /** Resident memory in bytes (Linux /proc): now, and the peak since start or the last resetPeakMemory. */
-  memory(): { rss: number; peak: number };
-  /** Lowers the recorded peak to the current resident memory. */
-  resetPeakMemory(): void;
-}
-
-function procStatusBytes(pid: number, field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]) * 1024;
+  /**
+   * SIGTERMs the service process itself and waits for the exit. A SIGTERM to the tsx wrapper
+   * would be relayed, and tsx SIGKILLs a child that does not confirm it within 30 ms (exit 143
+   * on a loaded machine).
+   */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** `npm start` on `dataDir` in a child process (on `port`, or a free one), resolved once /readyz answers 200. */
@@ -44,19 +40,22 @@ export async function startServiceProcess(
     throw exited ? new Error(`the service exited before it was ready:\n${proc.stderr()}\n${proc.stdout()}`) : e;
   });
   const { pid } = JSON.parse(readFileSync(join(dataDir, '.service.json'), 'utf8')) as { pid: number };
+  // Once tsx has exited its child is gone too, and the pid may already name another process.
+  const signal = async (name: NodeJS.Signals) => {
+    if (!exited) {
+      try {
+        process.kill(pid, name);
+      } catch {
+        // already gone
+      }
+    }
+    return proc.exited;
+  };
   return {
     proc,
     url,
     pid,
-    async kill() {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      await proc.exited;
-    },
-    memory: () => ({ rss: procStatusBytes(pid, 'VmRSS'), peak: procStatusBytes(pid, 'VmHWM') }),
-    resetPeakMemory: () => writeFileSync(`/proc/${pid}/clear_refs`, '5'),
+    kill: async () => void (await signal('SIGKILL')),
+    stop: () => signal('SIGTERM'),
   };
 }
