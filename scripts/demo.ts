@@ -6,7 +6,6 @@
 // months) is full.
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
 import { migrate } from '../server/migrate.js';
 import { preflight, StartupError } from '../server/preflight.js';
@@ -15,6 +14,7 @@ import { openStorage, StorageConnectError } from '../server/storage.js';
 import { validateEvent, type StoredEvent } from '../server/ingest/validate.js';
 import { EventWriter } from '../server/ingest/writer.js';
 import { generateStore, resolveStoreOptions, scaled, storeEndFor, type StoreOptions } from './generate/store.js';
+import { readConfig } from './lib/cli.js';
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, end: { type: 'string' } } });
 const scale = Number(values.scale);
@@ -36,17 +36,6 @@ const options = storeOptions();
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 const yearBefore = (iso: string): string => `${Number(iso.slice(0, 4)) - 1}${iso.slice(4)}`;
 
-function readConfig(): Config {
-  try {
-    return loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(2);
-    }
-    throw e;
-  }
-}
 const config = readConfig();
 const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
 const ctx = { requestId: 'demo-load' };

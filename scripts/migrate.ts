@@ -1,25 +1,15 @@
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { StorageUnavailableError, TimeoutError } from '../server/errors.js';
 import { createLogger } from '../server/logger.js';
 import { MigrationError, migrate } from '../server/migrate.js';
 import { lockDataDir, prepareDataDir, runningServer, StartupError } from '../server/preflight.js';
 import { createExecutor } from '../server/service.js';
 import { openStorage, StorageConnectError } from '../server/storage.js';
+import { fail, readConfig, storeLabel } from './lib/cli.js';
 
-function fail(message: string, code: number): never {
-  console.error(message);
-  process.exit(code);
-}
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) fail(e.message, 2);
-  throw e;
-}
-const where = config.server ? `${config.server.url}, database ${config.database}` : `${resolve(config.dataDir)}, database ${config.database}`;
+const config = readConfig();
+const where = storeLabel(config);
 /** The embedded engine belongs to one process; the service migrates at start anyway. */
 function takeDataDir(): ReturnType<typeof lockDataDir> | undefined {
   if (config.server) return undefined;

@@ -5,9 +5,7 @@
 // names one) the service does it, in its writer's queue; otherwise this opens the store itself.
 // Exit codes: 0 every state equals the raw tables (after the repair, if asked); 1 some partition
 // differs; 2 usage or configuration error; 3 the store or the service cannot be reached or failed.
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { StorageUnavailableError, TimeoutError } from '../server/errors.js';
 import { createLogger } from '../server/logger.js';
 import { pendingMigrations } from '../server/migrate.js';
@@ -15,13 +13,10 @@ import { lockDataDir, prepareDataDir, runningServer, StartupError } from '../ser
 import { createExecutor } from '../server/service.js';
 import { checkStates, StateCheckUnsupportedError, type RepairMode, type StateCheck } from '../server/storage/state-check.js';
 import { openStorage, StorageConnectError } from '../server/storage.js';
+import { fail, readConfig, storeLabel } from './lib/cli.js';
 
 const USAGE = 'Usage: npm run verify-state -- [--repair | --rebuild] [--url URL] [--key KEY]';
 
-function fail(message: string, code: number): never {
-  console.error(message);
-  process.exit(code);
-}
 
 let values: { repair?: boolean; rebuild?: boolean; url?: string; key?: string };
 try {
@@ -54,13 +49,7 @@ function print(states: StateCheck[]): never {
   process.exit(ok ? 0 : 1);
 }
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) fail(e.message, 2);
-  throw e;
-}
+const config = readConfig();
 
 const serving = values.url ?? (config.server ? undefined : runningServer(config.dataDir)?.url);
 if (serving) {
@@ -77,7 +66,7 @@ if (serving) {
   print(body.states);
 }
 
-const where = config.server ? `${config.server.url}, database ${config.database}` : `${resolve(config.dataDir)}, database ${config.database}`;
+const where = storeLabel(config);
 // Held while checking, so a service starting meanwhile is refused instead of opening the engine too.
 let lock: ReturnType<typeof lockDataDir> | undefined;
 if (!config.server) {
