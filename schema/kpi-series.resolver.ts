@@ -1,5 +1,5 @@
 import { Args, Ctx, Query, Resolver } from 'type-graphql';
-import { runKpiSeries } from '../loaders/kpi-series.loader.js';
+import { runKpiSeries } from '../loaders/kpi-series.js';
 import type { Context } from '../server/context.js';
 import { KpiSnapshotArgs, resolveSnapshot } from './snapshot.resolver.js';
 import { KpiSnapshot } from './snapshot.type.js';

@@ -1,5 +1,5 @@
 import { Arg, Args, ArgsType, Ctx, Field, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { checkSnapshotList, checkSnapshotName, latestSnapshot, listSnapshots, takeSnapshot } from '../loaders/kpi-snapshots.loader.js';
+import { checkSnapshotList, checkSnapshotName, latestSnapshot, listSnapshots, takeSnapshot } from '../loaders/kpi-snapshots.js';
 import type { Context } from '../server/context.js';
 import { KpiSnapshotConnection, StoredKpiSnapshot } from './kpi-snapshots.type.js';
 import { DateTimeScalar } from './scalars.js';

@@ -2,7 +2,7 @@ import { Args, ArgsType, Ctx, Field, Query, Resolver } from 'type-graphql';
 import { checkPeriodCount } from '../loaders/args.js';
 import { Grain } from '../loaders/grain.js';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
-import { runKpiSnapshot, type SnapshotArgs } from '../loaders/snapshot.loader.js';
+import { runKpiSnapshot, type SnapshotArgs } from '../loaders/snapshot.js';
 import type { Context } from '../server/context.js';
 import { resolveWindow, WindowArgs } from './common.args.js';
 import { KpiSnapshot } from './snapshot.type.js';

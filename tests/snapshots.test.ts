@@ -21,7 +21,7 @@ import type { Clock } from '../server/snapshots/scheduler.js';
 import { insertPurchases } from './helpers/events.js';
 import { waitFor } from '../scripts/lib/process.js';
 import { startTestService, testConfig, type TestService } from './helpers/service.js';
-import { checkSnapshotName } from '../loaders/kpi-snapshots.loader.js';
+import { checkSnapshotName } from '../loaders/kpi-snapshots.js';
 
 const DATABASE = 't_snapshots';
 const ADMIN = 'admin-key-0123456789';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkSnapshotName, latestSnapshot, snapshotById, type StoredSnapshot } from '../../loaders/kpi-snapshots.loader.js';
+import { checkSnapshotName, latestSnapshot, snapshotById, type StoredSnapshot } from '../../loaders/kpi-snapshots.js';
 import type { Route } from '../app.js';
 import type { Executor } from '../executor.js';
 import { sendError, sendJson } from '../http.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { addUnits, startOf } from '../../loaders/calendar.js';
-import { takeSnapshot } from '../../loaders/kpi-snapshots.loader.js';
+import { takeSnapshot } from '../../loaders/kpi-snapshots.js';
 import { resolveCurrency } from '../../loaders/reporting-currency.js';
 import { Warnings } from '../../loaders/warnings.js';
 import type { Executor } from '../executor.js';

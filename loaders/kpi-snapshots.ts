@@ -4,7 +4,7 @@ import { BadInputError } from '../server/errors.js';
 import { checkInstant } from './args.js';
 import { createLoaders } from './index.js';
 import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE, type SnapshotCursor } from './kpi-snapshots.sql.js';
-import { KPI_DEFINITIONS_VERSION, runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.loader.js';
+import { KPI_DEFINITIONS_VERSION, runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.js';
 import { fromChDateTime, toChDateTime } from './sql.js';
 import { snapshotNameProblem } from './snapshot-name.js';
 

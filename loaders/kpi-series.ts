@@ -3,7 +3,7 @@ import { MAX_PERIODS } from './args.js';
 import { addUnits, GRAIN_UNIT, periodsIn, startOf } from './calendar.js';
 import type { Grain } from './grain.js';
 import type { Loaders } from './index.js';
-import { runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.loader.js';
+import { runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.js';
 
 /** The UTC periods of `grain` that start in [from, to), as in retentionRate. */
 export function seriesPeriods(grain: Grain, from: Date, to: Date): { from: Date; to: Date }[] {
