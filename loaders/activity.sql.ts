@@ -60,7 +60,7 @@ export function monthsToPeriods(grain: Grain, months: string): string {
 /**
  * The distinct period indexes of `grain` among a state array of month numbers, keeping only
  * those for which `keep(i)` holds. Filtering before the per-row arrayDistinct leaves it less
- * to hash: about 30 ms less per 10M entries.
+ * to hash (docs/performance.md).
  */
 export function statePeriods(grain: Grain, months: string, keep: (i: string) => string): string {
   return `arrayDistinct(arrayFilter(i -> ${keep('i')}, ${monthsToPeriods(grain, months)}))`;
@@ -86,8 +86,8 @@ export function firstPurchasesFromState(asOf: string): string {
  * from the state, and asOf's own month from the raw purchases in [start of that month, asOf],
  * found through the raw table's customer_id key. When no purchase is later than asOf, the
  * `customer_id IN` set is empty and key analysis drops every granule of that branch unread; a
- * constant guard such as `(SELECT max(last_at) …) > asOf` does not: at 10M purchases the
- * engine still read the whole state for it (about 80 ms per query).
+ * constant guard such as `(SELECT max(last_at) …) > asOf` does not: the engine still reads
+ * the whole state for it (docs/performance.md).
  */
 export function customerStateSql(column: 'months' | 'sales', asOf: string, filter: string | null): string {
   const asOfMonth = monthOf(asOf);

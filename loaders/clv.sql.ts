@@ -28,9 +28,9 @@ const NO_COHORTS = `CAST([], 'Array(${COHORT})')`;
  * customer's per-month sums: a cohort cell and the window totals are sums of the same
  * (first month, month, currency) cells, and a customer's active periods are the distinct
  * periods of their wanted entries (a month-aligned period is a union of whole UTC months).
- * At 10M purchases that pass took about 240 ms against 370 ms for reading the state once per
- * part. The summary alone takes per-customer sums over the wanted entries instead (about
- * 160 ms against 220 ms for the cells). Otherwise the raw purchases answer each part.
+ * That pass is faster than reading the state once per part. The summary alone takes
+ * per-customer sums over the wanted entries instead, faster than the cells (figures in
+ * docs/performance.md). Otherwise the raw purchases answer each part.
  */
 export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);

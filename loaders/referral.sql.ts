@@ -21,7 +21,7 @@ const RAW_REFERRAL = `referral_id, min(occurred_at) AS started_at,
  * `last_at` as customerStateSql splits customers: a referral with no event after asOf is read
  * as stored; the others (none when asOf is now; an empty IN set lets key analysis skip the
  * branch unread) are regrouped from their raw events up to asOf, found through the raw
- * table's referral_id key. At 10M purchases the state saves grouping 500k events (50 ms).
+ * table's referral_id key. The state saves grouping every referral event (docs/performance.md).
  * `referred` is read with tupleElement(): under FINAL its subcolumns (`referred.none`) skip the
  * merge, as `sales.month` does (tests/referral-state.test.ts fails with them).
  */
@@ -47,10 +47,10 @@ function referralsSql(asOf: string, source: Source, started?: { from: string; to
  * customer's first purchase ever fell in [started_at, started_at + window] — a customer who
  * bought before the referral is not a conversion.
  * The referrals are the join's build side (a RIGHT JOIN keeps every one of them), streamed
- * against every customer's first purchase: at 10M purchases that beat building the table from
- * the referred customers' first purchases (an IN filter over all customers, then the join)
- * by 60 ms. An unmatched referral has customer_id '' (ids are never empty) or NULL when the
- * enclosing query sets join_use_nulls; both mean "no purchase".
+ * against every customer's first purchase: that beat building the table from the referred
+ * customers' first purchases (an IN filter over all customers, then the join;
+ * docs/performance.md). An unmatched referral has customer_id '' (ids are never empty) or
+ * NULL when the enclosing query sets join_use_nulls; both mean "no purchase".
  *
  * With `started`, only referrals started in [from, to) are kept, and only customers whose
  * first purchase can convert one of them (in [from, to + window]) are streamed.

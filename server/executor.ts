@@ -61,8 +61,9 @@ export class OutcomeUnknownError extends StorageUnavailableError {
 /**
  * Lists bound as parameters are split into statements of about this many bytes. Server mode
  * binds them in the URL (ClickHouse's http_max_uri_size is 1 MiB by default, and URL encoding
- * may triple a byte); embedded, a lookup of 20 000 ids takes about 0.1 s but one of 65 000
- * short ids ran into the 30 s time limit (chDB 3.4, measured).
+ * may triple a byte); embedded, the time of one lookup grows much faster than its list, so a
+ * long enough list runs into the time limit (figures in docs/performance.md, "Figures behind
+ * design choices in the code").
  */
 export const PARAM_CHUNK_BYTES = 256 * 1024;
 
@@ -187,10 +188,10 @@ export class Executor {
   /**
    * Embedded, chDB sends each setting as a SET statement in front of the query, and a
    * multi-statement query lexes the whole text once more: for an insert, its inline body
-   * (measured: 1.5 to 2 times the CPU of a lookup or insert without SETs). A SET holds for the
-   * rest of the chDB session, so only settings whose value differs from what the session holds
-   * are sent. A one-off setting of one statement (`extra`) must not hold for the next ones: the
-   * next statement that does not ask for it sets it back to the session's earlier value.
+   * (its CPU cost is in docs/performance.md). A SET holds for the rest of the chDB session, so
+   * only settings whose value differs from what the session holds are sent. A one-off setting
+   * of one statement (`extra`) must not hold for the next ones: the next statement that does
+   * not ask for it sets it back to the session's earlier value.
    */
   private async unlessHeld(all: ClickHouseSettings, extra: ClickHouseSettings | undefined): Promise<ClickHouseSettings> {
     if (this.storage.mode !== 'embedded') return all;

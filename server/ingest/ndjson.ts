@@ -13,8 +13,8 @@
 // - UTF-8 is validated with buffer.isUtf8 (simdutf) over all complete lines of a chunk
 //   at once and decoded with one toString: same strictness as
 //   `new TextDecoder('utf-8', { fatal: true })` (overlongs, surrogates and truncated
-//   sequences are invalid) but about an order of magnitude faster than per-line
-//   TextDecoder calls. Only a chunk holding an invalid line falls back to per-line checks.
+//   sequences are invalid) but faster than per-line TextDecoder calls
+//   (docs/performance.md). Only a chunk holding an invalid line falls back to per-line checks.
 import { isUtf8 } from 'node:buffer';
 
 export type NdjsonLine = { line: number; text: string } | { line: number; error: string };
