@@ -12,6 +12,7 @@ import { parse as parseCsv } from 'csv-parse';
 import cliProgress from 'cli-progress';
 import type { IngestAnswer } from '../server/ingest/endpoint.js';
 import { EVENT_TYPES } from '../server/ingest/validate.js';
+import { withRetries, type Backoff } from '../server/storage/retry.js';
 
 interface Totals {
   lines: number;
@@ -208,44 +209,67 @@ function reason(e: unknown): string {
   return err.cause ? `${err.message}: ${err.cause.code ?? err.cause.message}` : err.message;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Between re-sends of a batch: 0.5 s doubling up to 30 s, long enough to ride out a service restart. */
+const SEND_BACKOFF: Backoff = { baseMs: 500, maxMs: 30_000 };
 
 /** A 4xx or 5xx after the retries: stop (exit 3); the batches before are stored. */
-class RefusedError extends Error {}
+class RefusedError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The request got no answer (fetch failed). */
+class Unreachable extends Error {
+  constructor(override readonly cause: unknown) {
+    super(reason(cause));
+  }
+}
 
 /** Whether the service has answered once: from then on a connection error is a restart worth waiting for. */
 let answered = false;
 
 /** POSTs lines[from..] of a batch; retries connection errors and 5xx answers with backoff. */
 async function send(batch: Batch, from: number, onRetry: (attempt: number, limit: number, reason: string) => void): Promise<IngestAnswer> {
-  for (let attempt = 0; ; attempt++) {
-    let res: Response;
-    try {
-      res = await fetch(`${baseUrl}/v1/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-ndjson', ...(values.key ? { authorization: `Bearer ${values.key}` } : {}) },
-        body: Buffer.concat(batch.lines.slice(from).flatMap((l) => [l, NEWLINE])),
-      });
-    } catch (e) {
-      const limit = answered ? maxRetries : Math.min(maxRetries, FIRST_CONTACT_RETRIES);
-      if (attempt >= limit) {
-        throw new RefusedError(
-          answered
-            ? `The service at ${baseUrl} stopped answering (${reason(e)}); gave up after ${attempt} retries at the batch starting at line ${batch.numbers[from]}. The lines before it are stored; running the same command again is safe.`
-            : `Cannot reach the service at ${baseUrl} (${reason(e)}). Is it running (npm start)? Point --url or KPI_URL at it.`,
-        );
-      }
-      onRetry(attempt + 1, limit, reason(e));
-      await sleep(Math.min(30_000, 500 * 2 ** attempt));
-      continue;
-    }
-    answered = true;
-    if (res.status === 200) return (await res.json()) as IngestAnswer;
-    const body = await res.text();
-    const refused = `The service at ${baseUrl} refused the batch starting at line ${batch.numbers[from]}: HTTP ${res.status} ${body.slice(0, 300)}`;
-    if (res.status < 500 || attempt >= maxRetries) throw new RefusedError(refused);
-    onRetry(attempt + 1, maxRetries, `HTTP ${res.status}`);
-    await sleep(Math.min(30_000, 500 * 2 ** attempt));
+  const connectionRetries = () => (answered ? maxRetries : Math.min(maxRetries, FIRST_CONTACT_RETRIES));
+  let retried = 0;
+  try {
+    return await withRetries(
+      async (attempt) => {
+        retried = attempt;
+        let res: Response;
+        try {
+          res = await fetch(`${baseUrl}/v1/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-ndjson', ...(values.key ? { authorization: `Bearer ${values.key}` } : {}) },
+            body: Buffer.concat(batch.lines.slice(from).flatMap((l) => [l, NEWLINE])),
+          });
+        } catch (e) {
+          throw new Unreachable(e);
+        }
+        answered = true;
+        if (res.status === 200) return (await res.json()) as IngestAnswer;
+        const body = await res.text();
+        throw new RefusedError(`The service at ${baseUrl} refused the batch starting at line ${batch.numbers[from]}: HTTP ${res.status} ${body.slice(0, 300)}`, res.status);
+      },
+      {
+        retries: (e) => (e instanceof Unreachable ? connectionRetries() : maxRetries),
+        isRetryable: (e) => e instanceof Unreachable || (e instanceof RefusedError && (e.status ?? 0) >= 500),
+        onRetry: (e, retry) =>
+          e instanceof Unreachable ? onRetry(retry, connectionRetries(), e.message) : onRetry(retry, maxRetries, `HTTP ${(e as RefusedError).status}`),
+        backoff: SEND_BACKOFF,
+      },
+    );
+  } catch (e) {
+    if (!(e instanceof Unreachable)) throw e;
+    throw new RefusedError(
+      answered
+        ? `The service at ${baseUrl} stopped answering (${e.message}); gave up after ${retried} retries at the batch starting at line ${batch.numbers[from]}. The lines before it are stored; running the same command again is safe.`
+        : `Cannot reach the service at ${baseUrl} (${e.message}). Is it running (npm start)? Point --url or KPI_URL at it.`,
+    );
   }
 }
 

@@ -2,6 +2,7 @@ import type { ClickHouseError, ClickHouseSettings } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Storage } from './storage.js';
 import { RequestTimeoutError, StorageUnavailableError, TimeoutError } from './errors.js';
+import { sleep, STORAGE_BACKOFF, withRetries } from './storage/retry.js';
 
 /** What a SQL builder returns: text with typed placeholders, and the values bound to them. */
 export interface SqlQuery {
@@ -26,11 +27,6 @@ export interface ExecutorLimits {
   maxRetries?: number;
 }
 
-/** First retry after this many ms, doubling up to RETRY_MAX_MS. */
-export const RETRY_BASE_MS = 100;
-const RETRY_MAX_MS = 2_000;
-export const retryDelayMs = (attempt: number): number => Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
-
 const CONNECTION_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /**
@@ -43,6 +39,16 @@ export function isConnectionFailure(e: unknown): boolean {
   const code = err.code ?? err.cause?.code;
   // the client's own request_timeout rejects with a plain "Timeout error."
   return (code !== undefined && CONNECTION_CODES.has(code)) || /socket hang up|^Timeout error/i.test(err.message);
+}
+
+/** A read whose connection failed: retried while retries are left, then translated. */
+class LostRead extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly queryId: string,
+  ) {
+    super('connection failure during a read');
+  }
 }
 
 /**
@@ -88,8 +94,6 @@ export function chunkByBytes<T>(values: readonly T[], text: (v: T) => string, ma
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type QueryObserver = (event: { query: string; durationMs: number; ok: boolean }) => void;
 /** Sees the rows of every insert that succeeded, after it returned. */
@@ -244,28 +248,36 @@ export class Executor {
     const started = performance.now();
     let ok = false;
     try {
-      for (let attempt = 0; ; attempt++) {
-        if (attempt > 0) limit = this.timeLimit(ctx);
-        const queryId = this.queryId(ctx);
-        let settings: ClickHouseSettings = {};
-        try {
-          settings = await this.settings(limit.seconds, extra);
-          const result = await run(queryId, settings);
-          ok = true;
-          return result;
-        } catch (e) {
-          this.forget(settings);
-          if (limit.request && isTimeout(e)) throw new RequestTimeoutError(ctx.deadline!.limitS, ctx.requestId);
-          if (!isConnectionFailure(e) || ctx.signal?.aborted) throw this.translate(e, query, ctx);
-          if (kind === 'write') {
-            this.log.warn({ requestId: ctx.requestId, queryId, err: e, query }, 'connection lost during a write; outcome unknown');
-            throw new OutcomeUnknownError(ctx.requestId, queryId);
+      return await withRetries(
+        async (attempt) => {
+          if (attempt > 0) limit = this.timeLimit(ctx);
+          const queryId = this.queryId(ctx);
+          let settings: ClickHouseSettings = {};
+          try {
+            settings = await this.settings(limit.seconds, extra);
+            const result = await run(queryId, settings);
+            ok = true;
+            return result;
+          } catch (e) {
+            this.forget(settings);
+            if (limit.request && isTimeout(e)) throw new RequestTimeoutError(ctx.deadline!.limitS, ctx.requestId);
+            if (!isConnectionFailure(e) || ctx.signal?.aborted) throw this.translate(e, query, ctx);
+            if (kind === 'write') {
+              this.log.warn({ requestId: ctx.requestId, queryId, err: e, query }, 'connection lost during a write; outcome unknown');
+              throw new OutcomeUnknownError(ctx.requestId, queryId);
+            }
+            throw new LostRead(e, queryId);
           }
-          if (attempt >= this.maxRetries) throw this.translate(e, query, ctx);
-          this.log.warn({ requestId: ctx.requestId, queryId, err: e, attempt: attempt + 1 }, 'connection failure; retrying the read');
-          await sleep(retryDelayMs(attempt));
-        }
-      }
+        },
+        {
+          retries: this.maxRetries,
+          isRetryable: (e) => e instanceof LostRead,
+          onRetry: (e, retry) =>
+            this.log.warn({ requestId: ctx.requestId, queryId: (e as LostRead).queryId, err: (e as LostRead).cause, attempt: retry }, 'connection failure; retrying the read'),
+        },
+      );
+    } catch (e) {
+      throw e instanceof LostRead ? this.translate(e.cause, query, ctx) : e;
     } finally {
       const durationMs = performance.now() - started;
       for (const o of this.observers) o({ query, durationMs, ok });
@@ -323,7 +335,7 @@ export class Executor {
       );
       if (row!.n === 0) return;
       if (Date.now() > deadline) throw this.translate(new Error(`statement ${queryId} still running after ${timeoutMs} ms`), 'settle', ctx);
-      await sleep(RETRY_BASE_MS);
+      await sleep(STORAGE_BACKOFF.baseMs);
     }
   }
 

@@ -1,5 +1,6 @@
 import { StorageUnavailableError } from '../errors.js';
-import { chunkByBytes, OutcomeUnknownError, retryDelayMs, type Executor, type QueryContext } from '../executor.js';
+import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext } from '../executor.js';
+import { withRetries } from '../storage/retry.js';
 import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
 
@@ -66,8 +67,6 @@ interface Item {
 
 /** A repair that failed (the disk still full, say) is re-tried by readiness probes no more often than this. */
 const REPAIR_RETRY_MS = 10_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Exactly once (docs/architecture.md, "Exactly once"): one writer per process stores one
@@ -286,20 +285,31 @@ export class EventWriter {
    * only the others (the writer still runs alone, so nobody else stored them meanwhile).
    */
   private async insert(table: TableName, rows: { event_id: string }[], ctx: QueryContext): Promise<void> {
-    for (let attempt = 0; rows.length > 0; attempt++) {
-      try {
-        await this.exec.insert(table, rows, ctx);
-        return;
-      } catch (e) {
-        // Even when a retry below stores the rest, the lost statement's view part may be missing.
-        this.markDirty(`an insert into ${table} failed (request ${ctx.requestId})`);
-        if (!(e instanceof OutcomeUnknownError) || attempt >= this.exec.maxRetries) throw e;
-        await sleep(retryDelayMs(attempt));
-        await this.exec.settle(e.queryId, ctx);
-        const landed = await this.storedIds(new Map([[table, rows.map((r) => r.event_id)]]), ctx);
-        rows = rows.filter((r) => !landed.has(`${table}\n${r.event_id}`));
-      }
-    }
+    let lost: OutcomeUnknownError | undefined;
+    await withRetries(
+      async () => {
+        if (lost) {
+          await this.exec.settle(lost.queryId, ctx);
+          const landed = await this.storedIds(new Map([[table, rows.map((r) => r.event_id)]]), ctx);
+          rows = rows.filter((r) => !landed.has(`${table}\n${r.event_id}`));
+        }
+        if (rows.length === 0) return;
+        try {
+          await this.exec.insert(table, rows, ctx);
+        } catch (e) {
+          // Even when a retry stores the rest, the lost statement's view part may be missing.
+          this.markDirty(`an insert into ${table} failed (request ${ctx.requestId})`);
+          throw e;
+        }
+      },
+      {
+        retries: this.exec.maxRetries,
+        isRetryable: (e) => e instanceof OutcomeUnknownError,
+        onRetry: (e) => {
+          lost = e as OutcomeUnknownError;
+        },
+      },
+    );
   }
 
   /**
