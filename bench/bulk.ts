@@ -8,7 +8,7 @@
  * a(c) and every other purchase of theirs falls after it (an exponential delay folded into
  * what is left of the window), so cohorts shrink month by month like a real store's.
  */
-import type { Executor } from '../server/executor.js';
+import type { Executor } from '../server/storage/executor.js';
 
 export interface BulkOptions {
   customers: number;

@@ -11,9 +11,9 @@ import { parseArgs } from 'node:util';
 import { runClvModel, TimeUnit, type ClvModelArgs } from '../loaders/clv-model.loader.js';
 import { loadConfig } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
-import { migrate, MigrationError } from '../server/migrate.js';
+import { migrate, MigrationError } from '../server/storage/migrate.js';
 import { createExecutor } from '../server/service.js';
-import { openStorage } from '../server/storage.js';
+import { openStorage } from '../server/storage/client.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const START = Date.UTC(2024, 6, 1);

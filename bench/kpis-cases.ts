@@ -3,7 +3,7 @@
  * would write for the same figures over the raw tables (no pre-aggregates), with both results
  * brought to one shape so the run can check they agree.
  */
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 
 export const BENCH_DATABASE = 'bench';
 

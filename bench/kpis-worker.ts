@@ -7,9 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
-import { migrate } from '../server/migrate.js';
+import { migrate } from '../server/storage/migrate.js';
 import { createExecutor } from '../server/service.js';
-import { openStorage } from '../server/storage.js';
+import { openStorage } from '../server/storage/client.js';
 import { BASELINES, BENCH_DATABASE } from './kpis-cases.js';
 import { bulkOptions, fillBulkStore } from './bulk.js';
 

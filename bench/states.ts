@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
-import { migrate } from '../server/migrate.js';
+import { migrate } from '../server/storage/migrate.js';
 import { createExecutor } from '../server/service.js';
-import { openStorage } from '../server/storage.js';
+import { openStorage } from '../server/storage/client.js';
 import { checkStates, rebuildPartition } from '../server/storage/state-check.js';
 import { bulkOptions, fillBulkStore } from './bulk.js';
 

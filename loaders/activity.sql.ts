@@ -1,4 +1,4 @@
-import { UnreachableCaseError } from '../server/errors.js';
+import { UnreachableCaseError } from './errors.js';
 import { Grain } from './grain.js';
 import { T } from './sql.js';
 

@@ -1,4 +1,4 @@
-import { BadInputError } from '../server/errors.js';
+import { BadInputError } from './errors.js';
 import { periodsIn } from './calendar.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { CALENDAR_END, CALENDAR_START, type Grain } from './grain.js';

@@ -1,8 +1,8 @@
 import type { ClickHouseSettings } from '@clickhouse/client';
 import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
-import { chunkByBytes, type Executor, type QueryContext } from '../server/executor.js';
-import { BadInputError, UnreachableCaseError } from '../server/errors.js';
+import { chunkByBytes, type Executor, type QueryContext } from '../server/storage/executor.js';
+import { BadInputError, UnreachableCaseError } from './errors.js';
 import { backtestHoldout, type BacktestResult, type HoldoutRow } from './clv-model/backtest.js';
 import { expectedPurchases, fitBgNbd, probabilityAlive, type BgNbdParams, type RfmTuple } from './clv-model/bgnbd.js';
 import { predictedClv } from './clv-model/clv.js';

@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import type { BgNbdParams } from './clv-model/bgnbd.js';
 import { Params, T } from './sql.js';
 

@@ -1,5 +1,5 @@
 import type DataLoader from 'dataloader';
-import type { Executor, QueryContext } from '../server/executor.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { clvSql, type ClvArgs, type ClvSummaryArgs } from './clv.sql.js';
 import { kpiLoader } from './kpi-loader.js';
 import type { PooledRetention } from './retention.loader.js';

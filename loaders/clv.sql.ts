@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, monthOf, monthsToPeriods, monthToPeriod, monthWindow } from './activity.sql.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
 import { Params, T, type Source } from './sql.js';

@@ -1,4 +1,4 @@
-import { BadInputError } from '../server/errors.js';
+import { BadInputError } from './errors.js';
 import { ISO_3166_ALPHA2, MAX_ID_LENGTH } from './event-codes.js';
 import { Params, T } from './sql.js';
 import { referredCustomersSql } from './referral.sql.js';

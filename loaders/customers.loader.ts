@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { chunkByBytes, type Executor, type QueryContext } from '../server/executor.js';
+import { chunkByBytes, type Executor, type QueryContext } from '../server/storage/executor.js';
 import type { FilteredWindow } from './args.js';
 import { customerStatsSql, newCustomersSql } from './customers.sql.js';
 import { kpiLoader } from './kpi-loader.js';

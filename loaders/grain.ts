@@ -1,4 +1,4 @@
-import { UnreachableCaseError } from '../server/errors.js';
+import { UnreachableCaseError } from './errors.js';
 
 export enum Grain {
   DAY = 'DAY',

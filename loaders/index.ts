@@ -1,4 +1,4 @@
-import type { Executor, QueryContext } from '../server/executor.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { clvLoaders } from './clv.loader.js';
 import { clvModelLoaders } from './clv-model.loader.js';
 import { customerLoaders } from './customers.loader.js';

@@ -1,4 +1,4 @@
-import { BadInputError } from '../server/errors.js';
+import { BadInputError } from './errors.js';
 import { MAX_PERIODS } from './args.js';
 import { addUnits, GRAIN_UNIT, periodsIn, startOf } from './calendar.js';
 import type { Grain } from './grain.js';

@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import { Params, T } from './sql.js';
 
 /** The table name for inserts (the executor adds the database); reads go through T.snapshots. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Executor, QueryContext } from '../server/executor.js';
-import { BadInputError } from '../server/errors.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
+import { BadInputError } from './errors.js';
 import { checkInstant } from './args.js';
 import { createLoaders } from './index.js';
 import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE, type SnapshotCursor } from './kpi-snapshots.sql.js';

@@ -1,4 +1,4 @@
-import type { Executor, QueryContext } from '../server/executor.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { kpiLoader } from './kpi-loader.js';
 import { referralCohortsSql, referralConversionSql, referralImpactSql, type ReferralCohortArgs, type ReferralImpactArgs } from './referral.sql.js';
 import { fromChDateTime, ratio } from './sql.js';

@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import { firstPurchasesSql } from './cohort.sql.js';

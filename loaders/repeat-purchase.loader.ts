@@ -1,4 +1,4 @@
-import type { Executor, QueryContext } from '../server/executor.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { rateWithInterval, type FilteredWindow } from './args.js';
 import { kpiLoader } from './kpi-loader.js';
 import { repeatPurchaseSql } from './repeat-purchase.sql.js';

@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import type { FilteredWindow } from './args.js';
 import { customerFilterSql } from './customer-filter.js';

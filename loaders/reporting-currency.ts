@@ -1,4 +1,4 @@
-import type { Executor } from '../server/executor.js';
+import type { Executor } from '../server/storage/executor.js';
 import { checkCurrency } from './args.js';
 import { ISO_4217 } from './event-codes.js';
 import { byWeight, loadDimensions, type DimensionValue } from './store-dimensions.loader.js';

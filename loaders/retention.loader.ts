@@ -1,4 +1,4 @@
-import type { Executor, QueryContext } from '../server/executor.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { rateWithInterval } from './args.js';
 import { kpiLoader } from './kpi-loader.js';
 import type { CohortArgs } from './cohort.sql.js';

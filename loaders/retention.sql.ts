@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, MARKER, monthOf, monthsToPeriods, monthToPeriod, statePeriods } from './activity.sql.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { Grain } from './grain.js';

@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import { argsKey } from './kpi-loader.js';
 
 /** Table references; the database is bound by the executor as `{db:Identifier}`. */

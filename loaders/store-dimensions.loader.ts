@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { Executor, QueryContext } from '../server/executor.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { ATTRIBUTE_NAMES, type CustomerFilterArgs } from './customer-filter.js';
 import { argsKey } from './kpi-loader.js';
 import { DIMENSION_LIMIT, storeDimensionsSql, type Dimension, type DimensionKey } from './store-dimensions.sql.js';

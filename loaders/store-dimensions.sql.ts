@@ -1,5 +1,5 @@
-import type { SqlQuery } from '../server/executor.js';
-import { UnreachableCaseError } from '../server/errors.js';
+import type { SqlQuery } from '../server/storage/executor.js';
+import { UnreachableCaseError } from './errors.js';
 import { ATTRIBUTES, latestProfilesSql } from './customer-filter.js';
 import { Params, T } from './sql.js';
 

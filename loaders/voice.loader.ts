@@ -1,4 +1,4 @@
-import type { Executor, QueryContext } from '../server/executor.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { kpiLoader } from './kpi-loader.js';
 import { fromChDateTime, ratio } from './sql.js';
 import { npsImpactSql, voiceSeriesSql, type BandCounts, type NpsImpactArgs, type VoiceArgs, type VoiceKind } from './voice.sql.js';

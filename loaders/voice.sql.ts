@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
 import { Params, T } from './sql.js';

@@ -2,8 +2,8 @@ import { Arg, Ctx, Float, Int, Query, Resolver } from 'type-graphql';
 import { checkInstant, checkMargin } from '../loaders/args.js';
 import { daysPerUnit, TimeUnit, type CustomerPrediction as Prediction } from '../loaders/clv-model.loader.js';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
-import type { Context } from '../server/context.js';
-import { BadInputError } from '../server/errors.js';
+import type { Context } from './context.js';
+import { BadInputError } from '../loaders/errors.js';
 import { AtRiskCustomers, ClvModel, CustomerPrediction } from './clv-model.type.js';
 import { DateTimeScalar } from './scalars.js';
 

@@ -1,7 +1,7 @@
 import { Args, ArgsType, Ctx, Field, Float, Query, Resolver, UseMiddleware } from 'type-graphql';
 import { checkMargin } from '../loaders/args.js';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { FilterWarnings, CohortArgs, resolveCohorts } from './common.args.js';
 import { ClvReport } from './clv.type.js';
 

@@ -3,7 +3,7 @@ import { checkInstant, checkPeriodCount, checkPeriods, checkTimezone, checkWindo
 import { checkCustomerFilter, type CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { Grain } from '../loaders/grain.js';
 import { warnUnknownFilterValues } from '../loaders/store-dimensions.loader.js';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { DateTimeScalar } from './scalars.js';
 
 registerEnumType(Grain, { name: 'Grain', description: 'Calendar period; WEEK is the ISO week starting Monday.' });

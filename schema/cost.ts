@@ -4,7 +4,7 @@ import { periodsIn } from '../loaders/calendar.js';
 import { Grain } from '../loaders/grain.js';
 import { customerStatsChunks } from '../loaders/customers.loader.js';
 import { seriesPeriods } from '../loaders/kpi-series.js';
-import { chunkByBytes } from '../server/executor.js';
+import { chunkByBytes } from '../server/storage/executor.js';
 import { resolveCohorts, resolvePeriods, resolveWindow, type CohortArgs, type PeriodArgs } from './common.args.js';
 import { resolveReferralCohorts, type ReferralCohortArgs } from './referral.type.js';
 

@@ -1,8 +1,8 @@
 import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import { checkInstant } from '../loaders/args.js';
 import { MAX_CUSTOMER_IDS } from '../loaders/customers.loader.js';
-import type { Context } from '../server/context.js';
-import { BadInputError } from '../server/errors.js';
+import type { Context } from './context.js';
+import { BadInputError } from '../loaders/errors.js';
 import { CustomerStats } from './customers.type.js';
 import { DateTimeScalar } from './scalars.js';
 

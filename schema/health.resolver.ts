@@ -1,5 +1,5 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 
 @Resolver()
 export class HealthResolver {

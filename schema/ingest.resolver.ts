@@ -1,6 +1,6 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
-import type { Context } from '../server/context.js';
-import { BadInputError } from '../server/errors.js';
+import type { Context } from './context.js';
+import { BadInputError } from '../loaders/errors.js';
 import { Rejections } from '../server/ingest/rejections.js';
 import { validateEvent, type EventType, type StoredEvent } from '../server/ingest/validate.js';
 import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, SurveyResponseInput } from './ingest.type.js';

@@ -1,6 +1,6 @@
 import { Args, Ctx, Query, Resolver } from 'type-graphql';
 import { runKpiSeries } from '../loaders/kpi-series.js';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { KpiSnapshotArgs, resolveSnapshot } from './snapshot.resolver.js';
 import { KpiSnapshot } from './snapshot.type.js';
 

@@ -1,6 +1,6 @@
 import { Arg, Args, ArgsType, Ctx, Field, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { checkSnapshotList, checkSnapshotName, latestSnapshot, listSnapshots, takeSnapshot } from '../loaders/kpi-snapshots.js';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { KpiSnapshotConnection, StoredKpiSnapshot } from './kpi-snapshots.type.js';
 import { DateTimeScalar } from './scalars.js';
 import { KpiSnapshotArgs, resolveSnapshot } from './snapshot.resolver.js';

@@ -1,6 +1,6 @@
 import { Args, Ctx, Query, Resolver } from 'type-graphql';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { ReferralCohort, ReferralCohortArgs, ReferralImpact, ReferralImpactArgs, resolveReferralCohorts, resolveReferralImpact } from './referral.type.js';
 
 @Resolver()

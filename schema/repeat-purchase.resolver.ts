@@ -1,5 +1,5 @@
 import { Args, Ctx, Query, Resolver, UseMiddleware } from 'type-graphql';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { FilterWarnings, FilteredWindowArgs, resolveWindow } from './common.args.js';
 import { RepeatPurchase } from './repeat-purchase.type.js';
 

@@ -1,5 +1,5 @@
 import { Args, Ctx, Query, Resolver, UseMiddleware } from 'type-graphql';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { FilterWarnings, CohortArgs, PeriodArgs, resolveCohorts, resolvePeriods } from './common.args.js';
 import { PeriodRetention, PeriodRetentionSummary, RetentionCohorts } from './retention.type.js';
 

@@ -3,7 +3,7 @@ import { checkPeriodCount } from '../loaders/args.js';
 import { Grain } from '../loaders/grain.js';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
 import { runKpiSnapshot, type SnapshotArgs } from '../loaders/snapshot.js';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { resolveWindow, WindowArgs } from './common.args.js';
 import { KpiSnapshot } from './snapshot.type.js';
 

@@ -1,7 +1,7 @@
 import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import { checkInstant } from '../loaders/args.js';
 import { runStoreDimensions } from '../loaders/store-dimensions.loader.js';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { DateTimeScalar } from './scalars.js';
 import { StoreDimensions } from './store-dimensions.type.js';
 

@@ -1,6 +1,6 @@
 import { Args, Ctx, Query, Resolver, UseMiddleware } from 'type-graphql';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
-import type { Context } from '../server/context.js';
+import type { Context } from './context.js';
 import { FilterWarnings, resolvePeriods, resolveWindow } from './common.args.js';
 import { CsatReport, NpsImpact, NpsImpactArgs, NpsReport, VoiceArgs } from './voice.type.js';
 

@@ -7,10 +7,10 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { createLogger } from '../server/logger.js';
-import { migrate } from '../server/migrate.js';
+import { migrate } from '../server/storage/migrate.js';
 import { preflight, StartupError } from '../server/preflight.js';
 import { createExecutor, startService } from '../server/service.js';
-import { openStorage, StorageConnectError } from '../server/storage.js';
+import { openStorage, StorageConnectError } from '../server/storage/client.js';
 import { validateEvent, type StoredEvent } from '../server/ingest/validate.js';
 import { EventWriter } from '../server/ingest/writer.js';
 import { generateStore, resolveStoreOptions, scaled, storeEndFor, type StoreOptions } from './generate/store.js';

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse';
 import cliProgress from 'cli-progress';
-import type { IngestAnswer } from '../server/ingest/endpoint.js';
+import type { IngestAnswer } from '../server/ingest-route.js';
 import { EVENT_TYPES } from '../server/ingest/validate.js';
 import { withRetries, type Backoff } from '../server/storage/retry.js';
 

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { StorageUnavailableError, TimeoutError } from '../server/errors.js';
+import { StorageUnavailableError, TimeoutError } from '../server/storage/errors.js';
 import { createLogger } from '../server/logger.js';
-import { MigrationError, migrate } from '../server/migrate.js';
+import { MigrationError, migrate } from '../server/storage/migrate.js';
 import { lockDataDir, prepareDataDir, runningServer, StartupError } from '../server/preflight.js';
 import { createExecutor } from '../server/service.js';
-import { openStorage, StorageConnectError } from '../server/storage.js';
+import { openStorage, StorageConnectError } from '../server/storage/client.js';
 import { fail, readConfig, storeLabel } from './lib/cli.js';
 
 

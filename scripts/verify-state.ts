@@ -6,13 +6,13 @@
 // Exit codes: 0 every state equals the raw tables (after the repair, if asked); 1 some partition
 // differs; 2 usage or configuration error; 3 the store or the service cannot be reached or failed.
 import { parseArgs } from 'node:util';
-import { StorageUnavailableError, TimeoutError } from '../server/errors.js';
+import { StorageUnavailableError, TimeoutError } from '../server/storage/errors.js';
 import { createLogger } from '../server/logger.js';
-import { pendingMigrations } from '../server/migrate.js';
+import { pendingMigrations } from '../server/storage/migrate.js';
 import { lockDataDir, prepareDataDir, runningServer, StartupError } from '../server/preflight.js';
 import { createExecutor } from '../server/service.js';
 import { checkStates, StateCheckUnsupportedError, type RepairMode, type StateCheck } from '../server/storage/state-check.js';
-import { openStorage, StorageConnectError } from '../server/storage.js';
+import { openStorage, StorageConnectError } from '../server/storage/client.js';
 import { fail, readConfig, storeLabel } from './lib/cli.js';
 
 const USAGE = 'Usage: npm run verify-state -- [--repair | --rebuild] [--url URL] [--key KEY]';

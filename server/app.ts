@@ -14,12 +14,12 @@ import type { Logger } from 'pino';
 import { authenticate, hasScope, identify, isLoopbackHostHeader, type ApiKey, type Scope } from './auth.js';
 import type { Config } from './config.js';
 import { budgetPlugin } from './budget.js';
-import { createContext, type Context } from './context.js';
-import type { Executor } from './executor.js';
+import { createContext, type Context } from '../schema/context.js';
+import type { Executor } from './storage/executor.js';
 import type { EventWriter } from './ingest/writer.js';
 import { BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, requestUrl, sendError, sendJson } from './http.js';
 import { stringifyYielding } from './json.js';
-import { pendingMigrations } from './migrate.js';
+import { pendingMigrations } from './storage/migrate.js';
 import { getSchema } from '../schema/index.js';
 
 const GRAPHQL_BODY_LIMIT = 2 * 1024 * 1024;

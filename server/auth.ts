@@ -91,7 +91,7 @@ export type AuthResult =
   | { ok: false; status: 401 | 403; message: string };
 
 /** Scopes a key effectively holds: admin implies everything. */
-export function hasScope(key: ApiKey, scope: Scope): boolean {
+export function hasScope(key: { scopes: ReadonlySet<string> }, scope: Scope): boolean {
   return key.scopes.has('admin') || key.scopes.has(scope);
 }
 

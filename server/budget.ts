@@ -14,7 +14,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { estimateCost, type Cost } from '../schema/cost.js';
-import type { Context } from './context.js';
+import type { Context } from '../schema/context.js';
 
 export interface Budget {
   maxRows: number;

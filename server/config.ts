@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { ISO_4217 } from '../loaders/event-codes.js';
 import { parseApiKeys, type ApiKey } from './auth.js';
 import { parseSnapshotSchedule, type ScheduledSnapshot } from './snapshots/schedule.js';
+import type { ClickHouseServerConfig } from './storage/client.js';
 
 /** Raised at start when the environment holds a value the service cannot run with. */
 export class ConfigError extends Error {
@@ -9,14 +10,6 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
-}
-
-export interface ClickHouseServerConfig {
-  /** Without userinfo: credentials given in CLICKHOUSE_URL move to user/password, so the URL is safe to print. */
-  url: string;
-  user: string;
-  password: string;
-  cluster: string | undefined;
 }
 
 export interface Config {

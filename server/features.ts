@@ -2,13 +2,13 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from 'pino';
 import type { Route } from './app.js';
 import type { Config } from './config.js';
-import type { Context } from './context.js';
-import type { Executor } from './executor.js';
+import type { Context } from '../schema/context.js';
+import type { Executor } from './storage/executor.js';
 import { ideRoute } from './ide.js';
-import { ingestRoute } from './ingest/endpoint.js';
+import { ingestRoute } from './ingest-route.js';
 import type { EventWriter } from './ingest/writer.js';
 import { createMetrics } from './metrics.js';
-import { snapshotRoutes } from './snapshots/routes.js';
+import { snapshotRoutes } from './snapshot-routes.js';
 import { verifyStateRoute } from './state-route.js';
 import { startSnapshotScheduler, systemClock, type Clock } from './snapshots/scheduler.js';
 

@@ -27,8 +27,8 @@ async function main(): Promise<void> {
     cannotStart(`Cannot start: ${e.message}`);
   });
   const { startService } = await import('./service.js');
-  const { StorageConnectError } = await import('./storage.js');
-  const { MigrationError } = await import('./migrate.js');
+  const { StorageConnectError } = await import('./storage/client.js');
+  const { MigrationError } = await import('./storage/migrate.js');
   let service;
   try {
     service = await startService(config, log);

@@ -1,8 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { Route } from './app.js';
-import type { Context } from './context.js';
-import type { Executor } from './executor.js';
+import type { Context } from '../schema/context.js';
+import type { Executor } from './storage/executor.js';
 import type { EventWriter } from './ingest/writer.js';
 import type { SnapshotJobResult } from './snapshots/scheduler.js';
 import { sendError } from './http.js';

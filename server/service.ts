@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { createApp, type App, type AppOptions } from './app.js';
 import type { Config } from './config.js';
-import { Executor } from './executor.js';
-import { migrate } from './migrate.js';
-import { openStorage, type Storage } from './storage.js';
+import { Executor } from './storage/executor.js';
+import { migrate } from './storage/migrate.js';
+import { openStorage, type Storage } from './storage/client.js';
 import { features } from './features.js';
 import { EventWriter } from './ingest/writer.js';
 import { listenError, preflight } from './preflight.js';

@@ -1,5 +1,5 @@
 import type { Route } from './app.js';
-import { StorageUnavailableError, TimeoutError } from './errors.js';
+import { StorageUnavailableError, TimeoutError } from './storage/errors.js';
 import { sendError, sendJson } from './http.js';
 import type { EventWriter } from './ingest/writer.js';
 import type { RepairMode } from './storage/state-check.js';

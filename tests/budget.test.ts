@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estimateCost } from '../schema/cost.js';
-import { RequestTimeoutError } from '../server/errors.js';
+import { RequestTimeoutError } from '../server/storage/errors.js';
 import { insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
 

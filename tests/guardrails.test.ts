@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TimeoutError } from '../server/errors.js';
+import { TimeoutError } from '../server/storage/errors.js';
 import { createLogger } from '../server/logger.js';
 import { createExecutor } from '../server/service.js';
 import { startTestService, testConfig, type TestService } from './helpers/service.js';

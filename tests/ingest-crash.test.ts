@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
-import { openStorage } from '../server/storage.js';
+import { openStorage } from '../server/storage/client.js';
 import { startServiceProcess, type ServiceProcess } from '../scripts/lib/service-process.js';
 
 // SIGKILL in the middle of a concurrent ingest, restart on the same DATA_DIR: every

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StorageUnavailableError } from '../server/errors.js';
-import { Executor } from '../server/executor.js';
+import { StorageUnavailableError } from '../server/storage/errors.js';
+import { Executor } from '../server/storage/executor.js';
 import { validateEvent, type StoredEvent } from '../server/ingest/validate.js';
 import { EventWriter } from '../server/ingest/writer.js';
 import { startTestService, type TestService } from './helpers/service.js';

@@ -1,8 +1,8 @@
 import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Executor } from '../server/executor.js';
-import { MIGRATIONS_DIR, MigrationError, migrate, readMigrations, renderMigration, renderStatement, splitStatements } from '../server/migrate.js';
+import type { Executor } from '../server/storage/executor.js';
+import { MIGRATIONS_DIR, MigrationError, migrate, readMigrations, renderMigration, renderStatement, splitStatements } from '../server/storage/migrate.js';
 import { migrationSandbox } from './helpers/migrations.js';
 
 const DATABASE = 't_migrations';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqlQuery } from '../server/executor.js';
+import type { SqlQuery } from '../server/storage/executor.js';
 import { clvSql } from '../loaders/clv.sql.js';
 import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { newCustomersSql } from '../loaders/customers.sql.js';

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referralOutcomesSql } from '../loaders/referral.sql.js';
 import { Params } from '../loaders/sql.js';
-import type { Executor } from '../server/executor.js';
-import { MIGRATIONS_DIR, migrate } from '../server/migrate.js';
+import type { Executor } from '../server/storage/executor.js';
+import { MIGRATIONS_DIR, migrate } from '../server/storage/migrate.js';
 import { migrationSandbox } from './helpers/migrations.js';
 
 // migrations/0011's per-referral state: referrals stored before it are backfilled, later ones

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { identify, parseApiKeys } from '../server/auth.js';
-import { MIGRATIONS_DIR } from '../server/migrate.js';
+import { MIGRATIONS_DIR } from '../server/storage/migrate.js';
 import { spawnTsx } from '../scripts/lib/process.js';
 import { runTsx, STACK_FRAME } from './helpers/process.js';
 

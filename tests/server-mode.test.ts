@@ -1,7 +1,7 @@
 import { ClickHouseLogLevel, createClient, parseError } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
-import { explainConnectFailure, openStorage, StorageConnectError } from '../server/storage.js';
+import { explainConnectFailure, openStorage, StorageConnectError } from '../server/storage/client.js';
 import { freePort } from '../scripts/lib/process.js';
 import { BINARY, PASSWORD, startClickHouseServer, USER, type OldServer } from './helpers/clickhouse-server.js';
 import { runTsx, STACK_FRAME } from './helpers/process.js';

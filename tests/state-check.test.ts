@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Executor } from '../server/executor.js';
-import { migrate } from '../server/migrate.js';
+import type { Executor } from '../server/storage/executor.js';
+import { migrate } from '../server/storage/migrate.js';
 import { checkStates, rebuildPartition } from '../server/storage/state-check.js';
 import { migrationSandbox } from './helpers/migrations.js';
 import { customerActivity, referralState } from './helpers/states.js';

@@ -1,8 +1,8 @@
 import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Executor } from '../server/executor.js';
-import { MIGRATIONS_DIR, migrate } from '../server/migrate.js';
+import type { Executor } from '../server/storage/executor.js';
+import { MIGRATIONS_DIR, migrate } from '../server/storage/migrate.js';
 import { checkStates } from '../server/storage/state-check.js';
 import { migrationSandbox } from './helpers/migrations.js';
 import { customerActivity, kpiPairs } from './helpers/states.js';

@@ -2,9 +2,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StorageUnavailableError } from '../server/errors.js';
-import { Executor, OutcomeUnknownError } from '../server/executor.js';
-import type { Storage } from '../server/storage.js';
+import { StorageUnavailableError } from '../server/storage/errors.js';
+import { Executor, OutcomeUnknownError } from '../server/storage/executor.js';
+import type { Storage } from '../server/storage/client.js';
 import { freePort } from '../scripts/lib/process.js';
 import { BINARY, PASSWORD, startClickHouseServer, USER, type OldServer } from './helpers/clickhouse-server.js';
 

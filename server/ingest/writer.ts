@@ -1,5 +1,5 @@
-import { StorageUnavailableError } from '../errors.js';
-import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext } from '../executor.js';
+import { StorageUnavailableError } from '../storage/errors.js';
+import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext } from '../storage/executor.js';
 import { withRetries } from '../storage/retry.js';
 import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';

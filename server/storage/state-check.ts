@@ -1,4 +1,4 @@
-import type { Executor, QueryContext } from '../executor.js';
+import type { Executor, QueryContext } from './executor.js';
 
 /**
  * The pre-aggregated states and the raw tables they are fed from (docs/architecture.md,

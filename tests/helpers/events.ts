@@ -1,4 +1,4 @@
-import type { Executor } from '../../server/executor.js';
+import type { Executor } from '../../server/storage/executor.js';
 
 const ctx = { requestId: 'test-fixture' };
 let seq = 0;

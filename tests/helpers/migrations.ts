@@ -1,11 +1,11 @@
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Executor } from '../../server/executor.js';
+import type { Executor } from '../../server/storage/executor.js';
 import { createLogger } from '../../server/logger.js';
-import { MIGRATIONS_DIR } from '../../server/migrate.js';
+import { MIGRATIONS_DIR } from '../../server/storage/migrate.js';
 import { createExecutor } from '../../server/service.js';
-import { openStorage, type Storage } from '../../server/storage.js';
+import { openStorage, type Storage } from '../../server/storage/client.js';
 import { testConfig } from './service.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { SqlQuery } from '../../server/executor.js';
+import type { SqlQuery } from '../../server/storage/executor.js';
 import { clvSql } from '../../loaders/clv.sql.js';
 import { newCustomersSql } from '../../loaders/customers.sql.js';
 import { Grain } from '../../loaders/grain.js';

@@ -1,17 +1,31 @@
 import type { Logger } from 'pino';
-import type { ApiKey } from './auth.js';
-import type { Config } from './config.js';
-import type { Executor, QueryContext } from './executor.js';
-import type { EventWriter } from './ingest/writer.js';
+import type { Executor, QueryContext } from '../server/storage/executor.js';
+import type { EventWriter } from '../server/ingest/writer.js';
 import { createLoaders, type Loaders } from '../loaders/index.js';
 import { Warnings } from '../loaders/warnings.js';
+
+/**
+ * The settings resolvers read; the service passes its whole configuration (server/config.ts),
+ * declared here so that the schema layer imports nothing from the HTTP layer above it.
+ */
+export interface ContextConfig {
+  reportingCurrency: string | undefined;
+  grossMargin: number;
+  ingestBatchLimit: number;
+}
+
+/** The API key of the request, as the HTTP edge identified it (server/auth.ts). */
+export interface RequestKey {
+  name: string;
+  scopes: ReadonlySet<string>;
+}
 
 /** Everything a resolver may touch, built fresh for each request (DataLoaders included). */
 export interface Context extends QueryContext {
   exec: Executor;
   writer: EventWriter;
-  config: Config;
-  key: ApiKey | undefined;
+  config: ContextConfig;
+  key: RequestKey | undefined;
   log: Logger;
   loaders: Loaders;
   /** Added by loaders and resolvers; the GraphQL edge sends them as `extensions.warnings`. */

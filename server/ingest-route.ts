@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Route } from '../app.js';
-import type { Config } from '../config.js';
-import { StorageUnavailableError, TimeoutError } from '../errors.js';
-import { sendError, sendJson } from '../http.js';
-import { NdjsonSplitter, type NdjsonLine } from './ndjson.js';
-import { Rejections, type RejectedLine } from './rejections.js';
-import { validateLine, type StoredEvent } from './validate.js';
-import type { EventWriter } from './writer.js';
+import type { Route } from './app.js';
+import type { Config } from './config.js';
+import { StorageUnavailableError, TimeoutError } from './storage/errors.js';
+import { sendError, sendJson } from './http.js';
+import { NdjsonSplitter, type NdjsonLine } from './ingest/ndjson.js';
+import { Rejections, type RejectedLine } from './ingest/rejections.js';
+import { validateLine, type StoredEvent } from './ingest/validate.js';
+import type { EventWriter } from './ingest/writer.js';
 
 export interface IngestAnswer {
   accepted: number;

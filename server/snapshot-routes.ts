@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkSnapshotName, latestSnapshot, snapshotById, type StoredSnapshot } from '../../loaders/kpi-snapshots.js';
-import type { Route } from '../app.js';
-import type { Executor } from '../executor.js';
-import { sendError, sendJson } from '../http.js';
+import { checkSnapshotName, latestSnapshot, snapshotById, type StoredSnapshot } from '../loaders/kpi-snapshots.js';
+import type { Route } from './app.js';
+import type { Executor } from './storage/executor.js';
+import { sendError, sendJson } from './http.js';
 
 const PREFIX = '/v1/snapshots/';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,11 +1,7 @@
 import { GraphQLError } from 'graphql';
 
-/** The argument a user sent cannot be answered; the message says which and why. */
-export class BadInputError extends GraphQLError {
-  constructor(message: string, field?: string) {
-    super(message, { extensions: { code: 'BAD_USER_INPUT', ...(field ? { field } : {}) } });
-  }
-}
+// Errors of the store: time limits and failures the client cannot fix. They carry their GraphQL
+// code; the REST routes map them to statuses by class.
 
 export class TimeoutError extends GraphQLError {
   constructor(limitSeconds: number, requestId: string) {
@@ -32,11 +28,5 @@ export class StorageUnavailableError extends GraphQLError {
     super(`The analytics store could not answer this request (request id ${requestId}).`, {
       extensions: { code: 'STORAGE_ERROR', requestId },
     });
-  }
-}
-
-export class UnreachableCaseError extends Error {
-  constructor(value: never) {
-    super(`Unreachable case: ${JSON.stringify(value)}`);
   }
 }

@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createClient, ClickHouseError, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
-import type { Config } from './config.js';
 
 export const MIN_SERVER_VERSION = '23.8';
 
@@ -14,6 +13,23 @@ export class StorageConnectError extends Error {
     super(message);
     this.name = 'StorageConnectError';
   }
+}
+
+export interface ClickHouseServerConfig {
+  /** Without userinfo: credentials given in CLICKHOUSE_URL move to user/password, so the URL is safe to print. */
+  url: string;
+  user: string;
+  password: string;
+  cluster: string | undefined;
+}
+
+/** What opening the store needs from the service's configuration (server/config.ts). */
+export interface StorageConfig {
+  dataDir: string;
+  database: string;
+  /** Set in server mode; embedded chDB otherwise. */
+  server: ClickHouseServerConfig | undefined;
+  requestTimeoutMs: number;
 }
 
 export interface Storage {
@@ -40,7 +56,7 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-async function openEmbedded(config: Config): Promise<Storage> {
+async function openEmbedded(config: StorageConfig): Promise<Storage> {
   const path = resolve(config.dataDir);
   if (embeddedOpen !== undefined && embeddedOpen !== path) {
     throw new StorageConnectError(
@@ -82,7 +98,7 @@ async function readVersion(client: ClickHouseClient): Promise<string> {
   return rows[0]!.v;
 }
 
-function missingDatabase(config: Config): StorageConnectError {
+function missingDatabase(config: StorageConfig): StorageConnectError {
   const { url, cluster } = config.server!;
   return new StorageConnectError(
     `ClickHouse at ${url} has no database "${config.database}": create it (CREATE DATABASE ${config.database}${cluster ? ` ON CLUSTER ${cluster}` : ''}) or set CLICKHOUSE_DATABASE.`,
@@ -91,7 +107,7 @@ function missingDatabase(config: Config): StorageConnectError {
 }
 
 /** Turns a first-contact failure into one operator-facing sentence. */
-export function explainConnectFailure(e: unknown, config: Config): StorageConnectError {
+export function explainConnectFailure(e: unknown, config: StorageConfig): StorageConnectError {
   const url = config.server!.url;
   const user = config.server!.user;
   if (e instanceof ClickHouseError) {
@@ -125,7 +141,7 @@ export function explainConnectFailure(e: unknown, config: Config): StorageConnec
   return new StorageConnectError(`Cannot use ClickHouse at ${url}: ${msg}`, 'OTHER');
 }
 
-function serverClient(config: Config, database: string | undefined): ClickHouseClient {
+function serverClient(config: StorageConfig, database: string | undefined): ClickHouseClient {
   const server = config.server!;
   return createClient({
     url: server.url,
@@ -147,7 +163,7 @@ function serverClient(config: Config, database: string | undefined): ClickHouseC
  * database is missing too: upgrading is the first thing to fix. A plain-text query:
  * servers older than the client's JSON formats still answer it.
  */
-async function readServerVersion(config: Config): Promise<string> {
+async function readServerVersion(config: StorageConfig): Promise<string> {
   const probe = serverClient(config, undefined);
   try {
     const rs = await probe.query({ query: 'SELECT version()', format: 'TabSeparated' });
@@ -159,7 +175,7 @@ async function readServerVersion(config: Config): Promise<string> {
   }
 }
 
-async function openServer(config: Config): Promise<Storage> {
+async function openServer(config: StorageConfig): Promise<Storage> {
   const server = config.server!;
   const version = await readServerVersion(config);
   if (compareVersions(version, MIN_SERVER_VERSION) < 0) {
@@ -192,6 +208,6 @@ async function openServer(config: Config): Promise<Storage> {
 }
 
 /** The one place that decides between the embedded engine and a ClickHouse server. */
-export function openStorage(config: Config): Promise<Storage> {
+export function openStorage(config: StorageConfig): Promise<Storage> {
   return config.server ? openServer(config) : openEmbedded(config);
 }

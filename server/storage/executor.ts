@@ -1,8 +1,8 @@
 import type { ClickHouseError, ClickHouseSettings } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import type { Storage } from './storage.js';
+import type { Storage } from './client.js';
 import { RequestTimeoutError, StorageUnavailableError, TimeoutError } from './errors.js';
-import { sleep, STORAGE_BACKOFF, withRetries } from './storage/retry.js';
+import { sleep, STORAGE_BACKOFF, withRetries } from './retry.js';
 
 /** What a SQL builder returns: text with typed placeholders, and the values bound to them. */
 export interface SqlQuery {
