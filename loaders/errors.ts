@@ -1,11 +1,9 @@
-import { GraphQLError } from 'graphql';
-
-// Errors of a request's arguments, raised before any SQL, and exhaustiveness checks.
+import { KpiError } from '../server/storage/errors.js';
 
 /** The argument a user sent cannot be answered; the message says which and why. */
-export class BadInputError extends GraphQLError {
+export class BadInputError extends KpiError {
   constructor(message: string, field?: string) {
-    super(message, { extensions: { code: 'BAD_USER_INPUT', ...(field ? { field } : {}) } });
+    super(message, 'BAD_USER_INPUT', field);
   }
 }
 

@@ -17,7 +17,8 @@ import { budgetPlugin } from './budget.js';
 import { createContext, type Context } from '../schema/context.js';
 import type { Executor } from './storage/executor.js';
 import type { EventWriter } from './ingest/writer.js';
-import { BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, requestUrl, sendError, sendJson } from './http.js';
+import { BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, requestUrl, sendError, sendJson, sendKpiError } from './http.js';
+import { KpiError } from './storage/errors.js';
 import { stringifyYielding } from './json.js';
 import { pendingMigrations } from './storage/migrate.js';
 import { getSchema } from '../schema/index.js';
@@ -170,6 +171,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     ],
     formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
       const scope = requestScope.getStore();
+      // The layers below raise transport-neutral errors; this is where they become GraphQL's.
+      const original = unwrapResolverError(error);
+      if (original instanceof KpiError) {
+        return {
+          message: original.message,
+          locations: formatted.locations,
+          path: formatted.path,
+          extensions: { code: original.code, ...(original.field ? { field: original.field } : {}), requestId: scope?.requestId ?? original.requestId },
+        };
+      }
       const code = formatted.extensions?.code as string | undefined;
       if (code && KNOWN_CODES.has(code)) {
         const { stacktrace: _s, exception: _e, ...extensions } = formatted.extensions ?? {};
@@ -302,6 +313,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       }
       // The body timed out (answered 408 below) or the client went away: nothing left to answer.
       if (res.writableEnded || req.socket.destroyed) return;
+      if (sendKpiError(res, e, requestId)) return;
       reqLog.error({ err: e }, 'request failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', `Internal error (request id ${requestId})`, requestId);
       else res.destroy();

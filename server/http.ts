@@ -1,4 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { KpiError, type ErrorCode } from './storage/errors.js';
+
+/** How REST answers each code of the transport-neutral errors (server/storage/errors.ts). */
+const STATUS: Record<ErrorCode, number> = { BAD_USER_INPUT: 400, TIMEOUT: 503, STORAGE_ERROR: 503 };
+
+/** Answers a KpiError with its status and code; false for any other error, left to the caller. */
+export function sendKpiError(res: ServerResponse, e: unknown, requestId: string): boolean {
+  if (!(e instanceof KpiError) || res.headersSent) return false;
+  sendError(res, STATUS[e.code], e.code, e.message, requestId);
+  return true;
+}
 
 /** The JSON error body of every non-2xx answer outside GraphQL (spec section 10). */
 export function sendError(res: ServerResponse, status: number, code: string, message: string, requestId?: string, headers: Record<string, string> = {}): void {

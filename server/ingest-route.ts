@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Route } from './app.js';
 import type { Config } from './config.js';
-import { StorageUnavailableError, TimeoutError } from './storage/errors.js';
-import { sendError, sendJson } from './http.js';
+import { sendError, sendJson, sendKpiError } from './http.js';
 import { NdjsonSplitter, type NdjsonLine } from './ingest/ndjson.js';
 import { Rejections, type RejectedLine } from './ingest/rejections.js';
 import { validateLine, type StoredEvent } from './ingest/validate.js';
@@ -42,9 +41,8 @@ export function ingestRoute(config: Config, writer: EventWriter): Route {
     try {
       return await ingest(req, res, meta);
     } catch (e) {
-      if (!(e instanceof StorageUnavailableError || e instanceof TimeoutError) || res.headersSent) throw e;
       // Nothing of this request was acknowledged; what got stored is found again on a re-send.
-      sendError(res, 503, String(e.extensions.code), e.message, meta.requestId);
+      if (!sendKpiError(res, e, meta.requestId)) throw e;
       req.resume();
       return true;
     }

@@ -1,6 +1,5 @@
 import type { Route } from './app.js';
-import { StorageUnavailableError, TimeoutError } from './storage/errors.js';
-import { sendError, sendJson } from './http.js';
+import { sendError, sendJson, sendKpiError } from './http.js';
 import type { EventWriter } from './ingest/writer.js';
 import type { RepairMode } from './storage/state-check.js';
 
@@ -30,8 +29,7 @@ export function verifyStateRoute(writer: EventWriter): Route {
       const states = await writer.verifyStates(repair, 'verify-state', { requestId: meta.requestId });
       sendJson(res, 200, { states });
     } catch (e) {
-      if (!(e instanceof StorageUnavailableError || e instanceof TimeoutError)) throw e;
-      sendError(res, 503, String(e.extensions.code), e.message, meta.requestId);
+      if (!sendKpiError(res, e, meta.requestId)) throw e;
     }
     return true;
   };

@@ -1,32 +1,50 @@
-import { GraphQLError } from 'graphql';
+// Errors as every layer raises them, free of any transport: a code, and what a client needs to
+// act on it. The edges map them: GraphQL to `extensions.code` (server/app.ts, formatError),
+// REST to a status and `{ error: { code, message } }` (server/http.ts, errorStatus).
 
-// Errors of the store: time limits and failures the client cannot fix. They carry their GraphQL
-// code; the REST routes map them to statuses by class.
+/** What went wrong, in the words every transport uses. */
+export type ErrorCode = 'BAD_USER_INPUT' | 'TIMEOUT' | 'STORAGE_ERROR';
 
-export class TimeoutError extends GraphQLError {
+export class KpiError extends Error {
+  constructor(
+    message: string,
+    readonly code: ErrorCode,
+    /** The argument at fault, for BAD_USER_INPUT. */
+    readonly field?: string,
+    /** The request it belongs to, so a client can quote it. */
+    readonly requestId?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class TimeoutError extends KpiError {
   constructor(limitSeconds: number, requestId: string) {
     super(
       `The query ran past its time limit of ${limitSeconds} s and was stopped. Narrow the window or filter, or raise QUERY_MAX_EXECUTION_TIME.`,
-      { extensions: { code: 'TIMEOUT', requestId } },
+      'TIMEOUT',
+      undefined,
+      requestId,
     );
   }
 }
 
 /** The request's statements together ran past GRAPHQL_MAX_REQUEST_TIME. */
-export class RequestTimeoutError extends GraphQLError {
+export class RequestTimeoutError extends KpiError {
   constructor(limitSeconds: number, requestId: string) {
     super(
       `The request ran past its time budget of ${limitSeconds} s and was stopped. Ask for less in one request (fewer periods, ids or aliases), or raise GRAPHQL_MAX_REQUEST_TIME.`,
-      { extensions: { code: 'TIMEOUT', requestId } },
+      'TIMEOUT',
+      undefined,
+      requestId,
     );
   }
 }
 
 /** Storage failed in a way the client cannot fix; the full error goes to the log only. */
-export class StorageUnavailableError extends GraphQLError {
+export class StorageUnavailableError extends KpiError {
   constructor(requestId: string) {
-    super(`The analytics store could not answer this request (request id ${requestId}).`, {
-      extensions: { code: 'STORAGE_ERROR', requestId },
-    });
+    super(`The analytics store could not answer this request (request id ${requestId}).`, 'STORAGE_ERROR', undefined, requestId);
   }
 }
