@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../server/storage/executor.js';
-import type { BgNbdParams } from './clv-model/bgnbd.js';
+import type { BgNbdParams } from '../server/clv-model/bgnbd.js';
 import { Params, T } from './sql.js';
 
 /** Which purchases make up the calibration (occurred_at <= calibrationEnd) and the optional holdout. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backtestHoldout, type HoldoutRow } from '../loaders/clv-model/backtest.js';
+import { backtestHoldout, type HoldoutRow } from '../server/clv-model/backtest.js';
 import {
   bgNbdLogLikelihood,
   bgNbdLogLikelihoodGradient,
@@ -9,8 +9,8 @@ import {
   probabilityAlive,
   type BgNbdParams,
   type RfmTuple,
-} from '../loaders/clv-model/bgnbd.js';
-import { predictedClv } from '../loaders/clv-model/clv.js';
+} from '../server/clv-model/bgnbd.js';
+import { predictedClv } from '../server/clv-model/clv.js';
 import {
   expectedAverageOrderValue,
   fitGammaGamma,
@@ -18,9 +18,9 @@ import {
   gammaGammaLogLikelihoodGradient,
   type GammaGammaParams,
   type MonetaryRow,
-} from '../loaders/clv-model/gamma-gamma.js';
-import { bfgs, minimize, ModelFitError, nelderMead } from '../loaders/clv-model/optimize.js';
-import { digamma, hyp2f1, lbeta, lgamma } from '../loaders/clv-model/special.js';
+} from '../server/clv-model/gamma-gamma.js';
+import { bfgs, minimize, ModelFitError, nelderMead } from '../server/clv-model/optimize.js';
+import { digamma, hyp2f1, lbeta, lgamma } from '../server/clv-model/special.js';
 import { expectedIfAliveByQuadrature } from './helpers/bgnbd-reference.js';
 import { haveCdnow, readCdnowSample, readCdnowSummary } from './helpers/cdnow.js';
 

@@ -62,14 +62,15 @@ describe('layers', () => {
     expect(cycle(graph)).toBeUndefined();
   });
 
-  it('keep storage at the bottom: server/storage imports no other folder of the project', () => {
+  it('keep storage and the CLV model maths at the bottom: they import no other folder of the project', () => {
     expect([...(graph.get('server/storage') ?? [])]).toEqual([]);
+    expect([...(graph.get('server/clv-model') ?? [])]).toEqual([]);
   });
 
   it('keep loaders below schema and HTTP, and schema below HTTP', () => {
     const reaches = (from: string, to: string) => [...(graph.get(from) ?? [])].some((d) => d === to || d.startsWith(`${to}/`));
     expect(reaches('loaders', 'schema')).toBe(false);
-    expect([...(graph.get('loaders') ?? [])].filter((d) => d.startsWith('server') && d !== 'server/storage')).toEqual([]);
+    expect([...(graph.get('loaders') ?? [])].filter((d) => d.startsWith('server') && !['server/storage', 'server/clv-model'].includes(d))).toEqual([]);
     expect([...(graph.get('schema') ?? [])].filter((d) => d === 'server' || d === 'server/snapshots')).toEqual([]);
   });
 });

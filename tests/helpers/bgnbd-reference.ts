@@ -1,4 +1,4 @@
-import type { BgNbdParams } from '../../loaders/clv-model/bgnbd.js';
+import type { BgNbdParams } from '../../server/clv-model/bgnbd.js';
 
 // BG/NBD quantities computed the long way, sharing no code with loaders/clv-model: the tests'
 // independent reference for what the model and the service predict.
