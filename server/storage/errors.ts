@@ -1,6 +1,6 @@
 // Errors as every layer raises them, free of any transport: a code, and what a client needs to
 // act on it. The edges map them: GraphQL to `extensions.code` (server/app.ts, formatError),
-// REST to a status and `{ error: { code, message } }` (server/http.ts, errorStatus).
+// REST to a status and `{ error: { code, message } }` (server/http.ts, sendKpiError).
 
 /** What went wrong, in the words every transport uses. */
 export type ErrorCode = 'BAD_USER_INPUT' | 'TIMEOUT' | 'STORAGE_ERROR';
