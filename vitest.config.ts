@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { createRequire } from 'node:module';
+import LongFirstSequencer from './tests/sequencer.js';
 
 const require = createRequire(import.meta.url);
 
@@ -15,6 +16,7 @@ export default defineConfig({
     pool: 'forks',
     // One chDB engine per process: each worker gets its own data directory (tests/helpers).
     maxWorkers: 2,
+    sequence: { sequencer: LongFirstSequencer },
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

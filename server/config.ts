@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { z } from 'zod';
 import { ISO_4217 } from '../loaders/event-codes.js';
 import { parseApiKeys, type ApiKey } from './auth.js';
 import { parseSnapshotSchedule, type ScheduledSnapshot } from './snapshots/schedule.js';
@@ -61,17 +62,75 @@ export interface HttpLimits {
 
 type Env = Record<string, string | undefined>;
 
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+// Each message below is the tail of a problem: loadConfig puts the variable and its value before it.
+function int(min: number, max: number) {
+  const message = `is not an integer in [${min}, ${max}]`;
+  return z.string().trim().regex(/^-?\d+$/, message).transform(Number).pipe(z.int(message).min(min, message).max(max, message));
+}
+
+/** Any JavaScript number literal (1e3, 0x10 too), as Number() reads it. */
+function number(min: number, max: number) {
+  const message = `is not a number in [${min}, ${max}]`;
+  return z.string().transform(Number).pipe(z.number(message).min(min, message).max(max, message));
+}
+
+const bool = z.stringbool({ truthy: ['1', 'true', 'yes', 'on'], falsy: ['0', 'false', 'no', 'off'], error: 'is not a boolean (true/false)' });
+const identifier = z.string().regex(IDENTIFIER, 'must be a plain identifier (letters, digits, underscore)');
+
+function isHttpUrl(raw: string): boolean {
+  return URL.canParse(raw) && ['http:', 'https:'].includes(new URL(raw).protocol);
+}
+
+/**
+ * Every variable the service reads: its type, range and default (README, "Configuration").
+ * API_KEYS and SNAPSHOT_SCHEDULE are read by their own parsers, the checks across variables
+ * follow the parse in loadConfig.
+ */
+const ENV = z.object({
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().default('127.0.0.1'),
+  DATA_DIR: z.string().default('./data'),
+  NODE_ENV: z.string().optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, `is not one of ${LOG_LEVELS.join(', ')}`).default('info'),
+  API_KEYS: z.string().default(''),
+  CLICKHOUSE_URL: z.string().refine(isHttpUrl, 'is not an http(s) URL').optional(),
+  CLICKHOUSE_USER: z.string().optional(),
+  CLICKHOUSE_PASSWORD: z.string().optional(),
+  /** Default: kpi embedded, default on a server. */
+  CLICKHOUSE_DATABASE: identifier.optional(),
+  CLICKHOUSE_CLUSTER: identifier.optional(),
+  CLICKHOUSE_REQUEST_TIMEOUT_MS: int(1_000, 3_600_000).default(60_000),
+  CLICKHOUSE_MAX_RETRIES: int(0, 10).default(2),
+  QUERY_MAX_EXECUTION_TIME: number(0.1, 3600).default(30),
+  QUERY_MAX_MEMORY_USAGE: int(1024 ** 2, 2 ** 50).default(4 * 1024 ** 3),
+  GRAPHQL_INTROSPECTION: bool.default(true),
+  GRAPHQL_MAX_DEPTH: int(2, 100).default(12),
+  GRAPHQL_MAX_ALIASES: int(1, 1000).default(30),
+  GRAPHQL_MAX_TOKENS: int(100, 1_000_000).default(5000),
+  GRAPHQL_MAX_COST: int(100, 10_000_000).default(20000),
+  GRAPHQL_MAX_RESULT_ROWS: int(100, 100_000_000).default(20_000),
+  GRAPHQL_MAX_STATEMENTS: int(10, 1_000_000).default(1_000),
+  GRAPHQL_MAX_REQUEST_TIME: number(0.1, 86_400).default(120),
+  INGEST_MAX_BODY_BYTES: int(1024, 2 ** 40).default(256 * 1024 ** 2),
+  INGEST_BATCH_LIMIT: int(1, 1_000_000).default(10_000),
+  // Unset: money KPIs default to the store's most frequent currency (loaders/reporting-currency.ts).
+  REPORTING_CURRENCY: z.string().refine((c) => ISO_4217.has(c), 'is not an ISO 4217 code').optional(),
+  GROSS_MARGIN: number(0, 1).default(1.0),
+  SNAPSHOT_SCHEDULE: z.string().default(''),
+  HTTP_HEADERS_TIMEOUT_MS: int(10, 600_000).default(20_000),
+  HTTP_BODY_IDLE_TIMEOUT_MS: int(10, 3_600_000).default(30_000),
+  // 256 MiB (INGEST_MAX_BODY_BYTES) in 15 minutes: a client must average about 300 KB/s.
+  HTTP_REQUEST_TIMEOUT_MS: int(10, 86_400_000).default(900_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(10, 600_000).default(5_000),
+  HTTP_BODY_BUFFER_BYTES: int(1024, 2 ** 40).default(64 * 1024 ** 2),
+});
+type Setting = keyof typeof ENV.shape;
+
 /** Every variable the service reads; the look-alike check below refuses near misses of these. */
-export const SETTINGS = [
-  'PORT', 'HOST', 'DATA_DIR', 'NODE_ENV', 'LOG_LEVEL', 'API_KEYS',
-  'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE', 'CLICKHOUSE_CLUSTER',
-  'CLICKHOUSE_REQUEST_TIMEOUT_MS', 'CLICKHOUSE_MAX_RETRIES', 'QUERY_MAX_EXECUTION_TIME', 'QUERY_MAX_MEMORY_USAGE',
-  'GRAPHQL_INTROSPECTION', 'GRAPHQL_MAX_DEPTH', 'GRAPHQL_MAX_ALIASES', 'GRAPHQL_MAX_TOKENS', 'GRAPHQL_MAX_COST',
-  'GRAPHQL_MAX_RESULT_ROWS', 'GRAPHQL_MAX_STATEMENTS', 'GRAPHQL_MAX_REQUEST_TIME',
-  'INGEST_MAX_BODY_BYTES', 'INGEST_BATCH_LIMIT', 'REPORTING_CURRENCY', 'GROSS_MARGIN', 'SNAPSHOT_SCHEDULE',
-  'HTTP_HEADERS_TIMEOUT_MS', 'HTTP_BODY_IDLE_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_KEEP_ALIVE_TIMEOUT_MS',
-  'HTTP_BODY_BUFFER_BYTES',
-] as const;
+export const SETTINGS = Object.keys(ENV.shape) as Setting[];
 
 /** Read by this project's CLIs and boards, not by the service: never a look-alike. */
 const OTHER_OWN = new Set(['KPI_URL', 'KPI_API_KEY', 'KPI_API_URL']);
@@ -112,75 +171,6 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):[^@/?#]*@/i, '$1:***@');
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** One reader per value type; each records a problem instead of throwing so all of them are reported at once. */
-class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
-
-  string(name: string, fallback: string): string {
-    const v = this.env[name];
-    return v === undefined || v === '' ? fallback : v;
-  }
-
-  optional(name: string): string | undefined {
-    const v = this.env[name];
-    return v === undefined || v === '' ? undefined : v;
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.optional(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} is not an integer in [${min}, ${max}]`);
-      return fallback;
-    }
-    return n;
-  }
-
-  number(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.optional(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} is not a number in [${min}, ${max}]`);
-      return fallback;
-    }
-    return n;
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const raw = this.optional(name);
-    if (raw === undefined) return fallback;
-    const v = raw.toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-    if (['0', 'false', 'no', 'off'].includes(v)) return false;
-    this.problems.push(`${name}=${JSON.stringify(raw)} is not a boolean (true/false)`);
-    return fallback;
-  }
-
-  oneOf(name: string, fallback: string, allowed: string[]): string {
-    const v = this.string(name, fallback);
-    if (!allowed.includes(v)) {
-      this.problems.push(`${name}=${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
-      return fallback;
-    }
-    return v;
-  }
-
-  identifier(name: string, fallback: string): string {
-    const v = this.string(name, fallback);
-    if (!IDENTIFIER.test(v)) {
-      this.problems.push(`${name}=${JSON.stringify(v)} must be a plain identifier (letters, digits, underscore)`);
-      return fallback;
-    }
-    return v;
-  }
-}
-
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   const kind = isIP(host);
@@ -190,107 +180,111 @@ export function isLoopback(host: string): boolean {
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  const r = new Reader(env);
+  const problems: string[] = [];
   for (const name of Object.keys(env).sort()) {
     const problem = env[name] === undefined ? undefined : lookAlikeProblem(name);
-    if (problem) r.problems.push(problem);
+    if (problem) problems.push(problem);
   }
-  const url = r.optional('CLICKHOUSE_URL');
-  const credentials = url === undefined ? undefined : urlCredentials(url, r);
-  const cluster = r.optional('CLICKHOUSE_CLUSTER');
-  if (cluster !== undefined && !IDENTIFIER.test(cluster)) {
-    r.problems.push(`CLICKHOUSE_CLUSTER=${JSON.stringify(cluster)} must be a plain identifier`);
+  // An empty variable counts as unset.
+  const given = Object.fromEntries(SETTINGS.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]!]));
+  const parsed = ENV.safeParse(given);
+  const refused = new Set<Setting>();
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path[0] as Setting;
+      // One problem per variable (a huge integer is both unsafe and out of range); values are printed without a URL's password.
+      if (!refused.has(name)) problems.push(`${name}=${JSON.stringify(redactUrl(given[name]!))} ${issue.message}`);
+      refused.add(name);
+    }
   }
-  if (cluster !== undefined && url === undefined) {
-    r.problems.push('CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded engine is a single node');
+  // The refused variables take their defaults, so the checks across variables below still run and every problem is reported at once.
+  const v = parsed.success ? parsed.data : ENV.parse(Object.fromEntries(Object.entries(given).filter(([name]) => !refused.has(name as Setting))));
+
+  const url = v.CLICKHOUSE_URL;
+  const credentials = url === undefined ? undefined : urlCredentials(url, v, problems);
+  // Set at all, refused or not: a cluster name, however wrong, asks for a server.
+  if (given.CLICKHOUSE_CLUSTER !== undefined && given.CLICKHOUSE_URL === undefined) {
+    problems.push('CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded engine is a single node');
   }
-  const host = r.string('HOST', '127.0.0.1');
   let apiKeys: ApiKey[] = [];
   try {
-    apiKeys = parseApiKeys(r.string('API_KEYS', ''));
+    apiKeys = parseApiKeys(v.API_KEYS);
   } catch (e) {
-    r.problems.push(`API_KEYS: ${(e as Error).message}`);
+    problems.push(`API_KEYS: ${(e as Error).message}`);
   }
-  // Unset: money KPIs default to the store's most frequent currency (loaders/reporting-currency.ts).
-  const currency = r.string('REPORTING_CURRENCY', '') || undefined;
-  if (currency !== undefined && !ISO_4217.has(currency)) r.problems.push(`REPORTING_CURRENCY=${JSON.stringify(currency)} is not an ISO 4217 code`);
-  const schedule = parseSnapshotSchedule(r.string('SNAPSHOT_SCHEDULE', ''));
-  r.problems.push(...schedule.problems);
+  const schedule = parseSnapshotSchedule(v.SNAPSHOT_SCHEDULE);
+  problems.push(...schedule.problems);
+  if (apiKeys.length === 0 && !isLoopback(v.HOST)) {
+    problems.push(
+      `HOST=${v.HOST} is not a loopback address and no API_KEYS are configured: refusing to expose an open service. ` +
+        'Set API_KEYS (see README, "API keys") or bind to 127.0.0.1.',
+    );
+  }
+  if (v.HTTP_HEADERS_TIMEOUT_MS > v.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push(
+      `HTTP_HEADERS_TIMEOUT_MS=${v.HTTP_HEADERS_TIMEOUT_MS} exceeds HTTP_REQUEST_TIMEOUT_MS=${v.HTTP_REQUEST_TIMEOUT_MS}: the headers are part of the request`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 
-  const config: Config = {
-    port: r.int('PORT', 4000, 0, 65535),
-    host,
-    dataDir: r.string('DATA_DIR', './data'),
-    database: r.identifier('CLICKHOUSE_DATABASE', url === undefined ? 'kpi' : 'default'),
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    dataDir: v.DATA_DIR,
+    database: v.CLICKHOUSE_DATABASE ?? (url === undefined ? 'kpi' : 'default'),
     server:
       url === undefined
         ? undefined
         : {
             url: credentials?.url ?? url,
-            user: credentials?.user ?? r.string('CLICKHOUSE_USER', 'default'),
-            password: credentials?.password ?? r.string('CLICKHOUSE_PASSWORD', ''),
-            cluster,
+            user: credentials?.user ?? v.CLICKHOUSE_USER ?? 'default',
+            password: credentials?.password ?? v.CLICKHOUSE_PASSWORD ?? '',
+            cluster: v.CLICKHOUSE_CLUSTER,
           },
-    requestTimeoutMs: r.int('CLICKHOUSE_REQUEST_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
-    maxRetries: r.int('CLICKHOUSE_MAX_RETRIES', 2, 0, 10),
-    queryMaxExecutionTimeS: r.number('QUERY_MAX_EXECUTION_TIME', 30, 0.1, 3600),
-    queryMaxMemoryBytes: r.int('QUERY_MAX_MEMORY_USAGE', 4 * 1024 ** 3, 1024 ** 2, 2 ** 50),
+    requestTimeoutMs: v.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+    maxRetries: v.CLICKHOUSE_MAX_RETRIES,
+    queryMaxExecutionTimeS: v.QUERY_MAX_EXECUTION_TIME,
+    queryMaxMemoryBytes: v.QUERY_MAX_MEMORY_USAGE,
     apiKeys,
-    introspection: r.bool('GRAPHQL_INTROSPECTION', true),
-    graphqlMaxDepth: r.int('GRAPHQL_MAX_DEPTH', 12, 2, 100),
-    graphqlMaxAliases: r.int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
-    graphqlMaxTokens: r.int('GRAPHQL_MAX_TOKENS', 5000, 100, 1_000_000),
-    graphqlMaxCost: r.int('GRAPHQL_MAX_COST', 20000, 100, 10_000_000),
-    graphqlMaxResultRows: r.int('GRAPHQL_MAX_RESULT_ROWS', 20_000, 100, 100_000_000),
-    graphqlMaxStatements: r.int('GRAPHQL_MAX_STATEMENTS', 1_000, 10, 1_000_000),
-    graphqlMaxRequestTimeS: r.number('GRAPHQL_MAX_REQUEST_TIME', 120, 0.1, 86_400),
-    ingestMaxBodyBytes: r.int('INGEST_MAX_BODY_BYTES', 256 * 1024 ** 2, 1024, 2 ** 40),
-    ingestBatchLimit: r.int('INGEST_BATCH_LIMIT', 10_000, 1, 1_000_000),
+    introspection: v.GRAPHQL_INTROSPECTION,
+    graphqlMaxDepth: v.GRAPHQL_MAX_DEPTH,
+    graphqlMaxAliases: v.GRAPHQL_MAX_ALIASES,
+    graphqlMaxTokens: v.GRAPHQL_MAX_TOKENS,
+    graphqlMaxCost: v.GRAPHQL_MAX_COST,
+    graphqlMaxResultRows: v.GRAPHQL_MAX_RESULT_ROWS,
+    graphqlMaxStatements: v.GRAPHQL_MAX_STATEMENTS,
+    graphqlMaxRequestTimeS: v.GRAPHQL_MAX_REQUEST_TIME,
+    ingestMaxBodyBytes: v.INGEST_MAX_BODY_BYTES,
+    ingestBatchLimit: v.INGEST_BATCH_LIMIT,
     http: {
-      headersTimeoutMs: r.int('HTTP_HEADERS_TIMEOUT_MS', 20_000, 10, 600_000),
-      bodyIdleTimeoutMs: r.int('HTTP_BODY_IDLE_TIMEOUT_MS', 30_000, 10, 3_600_000),
-      // 256 MiB (INGEST_MAX_BODY_BYTES) in 15 minutes: a client must average about 300 KB/s.
-      requestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 900_000, 10, 86_400_000),
-      keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 10, 600_000),
-      bodyBufferBytes: r.int('HTTP_BODY_BUFFER_BYTES', 64 * 1024 ** 2, 1024, 2 ** 40),
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
+      bodyIdleTimeoutMs: v.HTTP_BODY_IDLE_TIMEOUT_MS,
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      bodyBufferBytes: v.HTTP_BODY_BUFFER_BYTES,
     },
-    reportingCurrency: currency,
-    grossMargin: r.number('GROSS_MARGIN', 1.0, 0, 1),
+    reportingCurrency: v.REPORTING_CURRENCY,
+    grossMargin: v.GROSS_MARGIN,
     snapshotSchedule: schedule.entries,
-    logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
-    production: env.NODE_ENV === 'production',
+    logLevel: v.LOG_LEVEL,
+    production: v.NODE_ENV === 'production',
   };
-  if (config.apiKeys.length === 0 && !isLoopback(host)) {
-    r.problems.push(
-      `HOST=${host} is not a loopback address and no API_KEYS are configured: refusing to expose an open service. ` +
-        'Set API_KEYS (see README, "API keys") or bind to 127.0.0.1.',
-    );
-  }
-  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
-    r.problems.push(
-      `HTTP_HEADERS_TIMEOUT_MS=${config.http.headersTimeoutMs} exceeds HTTP_REQUEST_TIMEOUT_MS=${config.http.requestTimeoutMs}: the headers are part of the request`,
-    );
-  }
-  if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return config;
 }
 
 /**
- * Credentials written into CLICKHOUSE_URL move to user/password, leaving a URL that every
- * message and log line may print. Giving them in both places is refused as ambiguous.
+ * Credentials written into CLICKHOUSE_URL (an http(s) URL by now) move to user/password,
+ * leaving a URL that every message and log line may print. Giving them in both places is
+ * refused as ambiguous.
  */
-function urlCredentials(raw: string, r: Reader): { url: string; user: string | undefined; password: string | undefined } | undefined {
-  let u: URL;
-  try {
-    u = new URL(raw);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
-  } catch {
-    r.problems.push(`CLICKHOUSE_URL=${JSON.stringify(redactUrl(raw))} is not an http(s) URL`);
-    return undefined;
-  }
+function urlCredentials(
+  raw: string,
+  v: z.infer<typeof ENV>,
+  problems: string[],
+): { url: string; user: string | undefined; password: string | undefined } | undefined {
+  const u = new URL(raw);
   if (u.username === '' && u.password === '') return undefined;
-  if (r.optional('CLICKHOUSE_USER') !== undefined || r.optional('CLICKHOUSE_PASSWORD') !== undefined) {
-    r.problems.push('CLICKHOUSE_URL holds a user name or password and CLICKHOUSE_USER/CLICKHOUSE_PASSWORD are set too: give the credentials in one place');
+  if (v.CLICKHOUSE_USER !== undefined || v.CLICKHOUSE_PASSWORD !== undefined) {
+    problems.push('CLICKHOUSE_URL holds a user name or password and CLICKHOUSE_USER/CLICKHOUSE_PASSWORD are set too: give the credentials in one place');
     return undefined;
   }
   return {
