@@ -3,7 +3,7 @@ import type { Context } from './context.js';
 import { BadInputError } from '../loaders/errors.js';
 import { Rejections } from '../server/ingest/rejections.js';
 import { validateEvent, type EventType, type StoredEvent } from '../server/ingest/validate.js';
-import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, SurveyResponseInput } from './ingest.type.js';
+import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, RefundInput, SurveyResponseInput } from './ingest.type.js';
 
 /** Same rules and counting as POST /v1/events; `line` is the position in `events`. */
 async function ingest(ctx: Context, type: EventType, events: object[]): Promise<IngestResult> {
@@ -28,6 +28,11 @@ export class IngestResolver {
   @Mutation(() => IngestResult)
   ingestPurchases(@Arg('events', () => [PurchaseInput]) events: PurchaseInput[], @Ctx() ctx: Context): Promise<IngestResult> {
     return ingest(ctx, 'purchase', events);
+  }
+
+  @Mutation(() => IngestResult, { description: 'Refunds and cancellations (spec section 12).' })
+  ingestRefunds(@Arg('events', () => [RefundInput]) events: RefundInput[], @Ctx() ctx: Context): Promise<IngestResult> {
+    return ingest(ctx, 'refund', events);
   }
 
   @Mutation(() => IngestResult)

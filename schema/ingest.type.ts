@@ -27,6 +27,17 @@ export class PurchaseInput {
   @Field(() => String, { nullable: true }) channel?: string | null;
 }
 
+@InputType({ description: 'Spec section 12: belongs to the purchase of the same customer and currency whose orderId (else eventId) is `orderId`.' })
+export class RefundInput {
+  @Field(() => String) eventId!: string;
+  @Field(() => String) customerId!: string;
+  @Field(() => String, { description: "The refunded purchase's orderId, or its eventId when it has none." }) orderId!: string;
+  @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
+  @Field(() => DecimalScalar, { description: '> 0 and <= 1e12, at most 4 decimals.' }) amount!: string;
+  @Field(() => String, { description: 'ISO 4217 code; the refunded purchase\'s currency.' }) currency!: string;
+  @Field(() => String, { nullable: true, description: 'At most 500 characters.' }) reason?: string | null;
+}
+
 @InputType()
 export class ReferralInput {
   @Field(() => String) eventId!: string;

@@ -147,7 +147,7 @@ function mutate(r: Rng, e: Obj, type: Type, firstLineOfBody: boolean, kind = r.i
     case 17:
       return { bytes: Buffer.from(r.pick([`[${JSON.stringify(e)}]`, '42', '"purchase"', 'null', 'true', '{}', '[]'])), valid: false };
     case 18:
-      return { bytes: json({ ...e, type: r.pick(['refund', 'Purchase', '', 'survey ']) }), valid: false };
+      return { bytes: json({ ...e, type: r.pick(['return', 'Purchase', '', 'survey ']) }), valid: false };
     case 19: {
       const [at, valid] = r.pick([
         ['2024-03-01T10:00:00', false],

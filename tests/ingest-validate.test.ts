@@ -14,6 +14,7 @@ import {
 const purchase = { type: 'purchase', eventId: 'p1', customerId: 'c1', occurredAt: '2024-03-01T10:00:00Z', amount: '12.34', currency: 'USD' };
 const referral = { type: 'referral', eventId: 'r1', referralId: 'ref1', stage: 'INVITED', referrerId: 'c1', occurredAt: '2024-03-01T10:00:00Z' };
 const survey = { type: 'survey', eventId: 's1', customerId: 'c1', surveyId: 'q1', kind: 'NPS', score: 9, occurredAt: '2024-03-01T10:00:00Z' };
+const refund = { type: 'refund', eventId: 'f1', customerId: 'c1', orderId: 'o1', occurredAt: '2024-03-05T10:00:00Z', amount: '5', currency: 'USD' };
 const customer = { type: 'customer', eventId: 'u1', customerId: 'c1', occurredAt: '2024-03-01T10:00:00Z' };
 
 /** Validates a JSON line built from `base` with `patch` applied (undefined deletes). */
@@ -41,6 +42,16 @@ describe('valid events become rows with the ClickHouse column names', () => {
       event: {
         type: 'purchase',
         row: { event_id: 'p1', customer_id: 'c1', occurred_at: '2024-03-01 10:00:00.000', amount: '12.34', currency: 'USD', order_id: 'o1', channel: 'web' },
+      },
+    });
+  });
+
+  it('maps a refund', () => {
+    expect(line(refund, { reason: 'damaged' })).toEqual({
+      ok: true,
+      event: {
+        type: 'refund',
+        row: { event_id: 'f1', customer_id: 'c1', order_id: 'o1', occurred_at: '2024-03-05 10:00:00.000', amount: '5', currency: 'USD', reason: 'damaged' },
       },
     });
   });
@@ -86,21 +97,21 @@ describe('valid events become rows with the ClickHouse column names', () => {
   });
 
   it('names the table of every type', () => {
-    expect(TABLE_OF).toEqual({ purchase: 'purchases', referral: 'referrals', survey: 'survey_responses', customer: 'customers' });
+    expect(TABLE_OF).toEqual({ purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers' });
   });
 });
 
 describe('type', () => {
   it('rejects an unknown type and lists the known ones', () => {
-    expect(line(purchase, { type: 'refund' })).toEqual({
+    expect(line(purchase, { type: 'return' })).toEqual({
       ok: false,
       eventId: 'p1',
-      errors: ['type: must be one of purchase, referral, survey, customer (got "refund")'],
+      errors: ['type: must be one of purchase, refund, referral, survey, customer (got "return")'],
     });
   });
   it('rejects a missing or non-string type', () => {
     expect(errorsOf(line(purchase, { type: undefined }))).toEqual(['type: is required']);
-    expect(errorsOf(line(purchase, { type: 3 }))).toEqual(['type: must be one of purchase, referral, survey, customer (got 3)']);
+    expect(errorsOf(line(purchase, { type: 3 }))).toEqual(['type: must be one of purchase, refund, referral, survey, customer (got 3)']);
   });
   it('does not need type when the caller knows it (GraphQL inputs)', () => {
     const { type: _t, ...input } = purchase;
@@ -115,6 +126,7 @@ describe('type', () => {
 describe('missing fields are each reported', () => {
   const cases: [string, object, string[]][] = [
     ['purchase', { type: 'purchase' }, ['eventId', 'customerId', 'occurredAt', 'amount', 'currency']],
+    ['refund', { type: 'refund' }, ['eventId', 'customerId', 'orderId', 'occurredAt', 'amount', 'currency']],
     ['referral', { type: 'referral' }, ['eventId', 'referralId', 'stage', 'referrerId', 'occurredAt']],
     ['survey', { type: 'survey' }, ['eventId', 'customerId', 'surveyId', 'kind', 'score', 'occurredAt']],
     ['customer', { type: 'customer' }, ['eventId', 'customerId', 'occurredAt']],
@@ -187,6 +199,25 @@ describe('strings: ids and attributes', () => {
   });
   it('ignores unknown fields', () => {
     expect(line(purchase, { foo: 'bar', amountX: 'y', nested: { amount: 'zzz' } }).ok).toBe(true);
+  });
+});
+
+describe('refund amount and reason', () => {
+  it('refuses zero and negative refunds, however written', () => {
+    for (const amount of ['0', '0.00', '-0', 0, -0.0, '-5']) {
+      const got = typeof amount === 'string' ? JSON.stringify(amount) : String(amount);
+      expect(errorsOf(line(refund, { amount })), String(amount)).toEqual([`amount: a refund must be > 0 (got ${got})`]);
+    }
+  });
+  it('applies the purchase rules otherwise', () => {
+    expect(rowOf(line(refund, { amount: 0.0001 })).amount).toBe('0.0001');
+    expect(errorsOf(line(refund, { amount: '1.00001' }))).toEqual(['amount: must have at most 4 decimal places (got 5)']);
+    expect(errorsOf(line(refund, { amount: '1000000000000.01' }))).toEqual(['amount: must be <= 1000000000000 (got "1000000000000.01")']);
+  });
+  it('takes a reason of up to 500 code points, line breaks allowed', () => {
+    expect(rowOf(line(refund, { reason: 'x\n'.repeat(250) })).reason).toHaveLength(500);
+    expect(errorsOf(line(refund, { reason: 'x'.repeat(501) }))).toEqual(['reason: must be 0 to 500 characters long (got 501)']);
+    expect(errorsOf(line(refund, { orderId: '' }))).toEqual(['orderId: must be 1 to 128 characters long (got 0)']);
   });
 });
 

@@ -25,7 +25,7 @@ describe('event ingestion', () => {
       '',
       'not json',
       JSON.stringify({ type: 'survey', eventId: 's-1', customerId: 'c1', surveyId: 'q1', kind: 'NPS', score: 9, occurredAt: '2024-03-02T00:00:00Z' }),
-      JSON.stringify({ type: 'refund', eventId: 'r-1' }),
+      JSON.stringify({ type: 'return', eventId: 'r-1' }),
       '',
     ].join('\n');
     const res = await post(body);
@@ -60,7 +60,7 @@ describe('event ingestion', () => {
         lines.push(purchase(`mix-${n}`, 'mix', '1', '2023-03-01T10:00:00Z'));
         valid++;
       } else {
-        lines.push(n % 2 === 0 ? `not json ${n}` : JSON.stringify({ type: 'refund', eventId: `mix-${n}` }));
+        lines.push(n % 2 === 0 ? `not json ${n}` : JSON.stringify({ type: 'return', eventId: `mix-${n}` }));
         invalid.push(n);
       }
     }
@@ -76,7 +76,7 @@ describe('event ingestion', () => {
     expect(answer.accepted + answer.duplicates + answer.rejectedCount).toBe(1_800);
     expect(answer.rejected).toHaveLength(1_000);
     expect(answer.rejected.map((r: any) => r.line)).toEqual(invalid.slice(0, 1_000));
-    expect(answer.rejected[1]).toEqual({ line: 3, eventId: 'mix-3', errors: ['type: must be one of purchase, referral, survey, customer (got "refund")'] });
+    expect(answer.rejected[1]).toEqual({ line: 3, eventId: 'mix-3', errors: ['type: must be one of purchase, refund, referral, survey, customer (got "return")'] });
 
     const atomic = await post(lines.map((l) => l.replace('"mix-', '"atomic-mix-')).join('\n'), '?atomic=true');
     expect(atomic.status).toBe(422);
@@ -151,5 +151,24 @@ describe('event ingestion', () => {
     expect(result.rejected.at(-1)).toEqual({ line: 1_002 });
     const tooMany = await svc.gql(m, { events: Array.from({ length: 10_001 }, (_, i) => ({ ...events[0], eventId: `big-${i}` })) });
     expect(tooMany.errors[0].message).toBe('At most 10000 events per call (got 10001); send larger loads to POST /v1/events.');
+  });
+
+  it('stores refunds from NDJSON and ingestRefunds, once per eventId, with the purchase rules and a positive amount', async () => {
+    const line = (id: string, amount: string | number) =>
+      JSON.stringify({ type: 'refund', eventId: id, customerId: 'rf', orderId: 'o-1', occurredAt: '2024-06-01T12:00:00+02:00', amount, currency: 'USD', reason: 'late' });
+    const res = await post([line('rf-1', '2.50'), line('rf-1', '2.50'), line('rf-2', 0)].join('\n'));
+    const answer = await res.json();
+    expect([answer.accepted, answer.duplicates, answer.rejected]).toEqual([1, 1, [{ line: 3, eventId: 'rf-2', errors: ['amount: a refund must be > 0 (got 0)'] }]]);
+    const m = `mutation($events: [RefundInput!]!) { ingestRefunds(events: $events) { accepted duplicates rejectedCount } }`;
+    const r = await svc.gql(m, { events: [{ eventId: 'rf-1', customerId: 'rf', orderId: 'o-1', occurredAt: '2024-06-01T10:00:00Z', amount: '2.5', currency: 'USD' }, { eventId: 'rf-3', customerId: 'rf', orderId: 'o-2', occurredAt: '2024-06-02T10:00:00Z', amount: 1, currency: 'EUR' }] });
+    expect(r.data.ingestRefunds).toEqual({ accepted: 1, duplicates: 1, rejectedCount: 0 });
+    const stored = await svc.exec.rows<Record<string, unknown>>(
+      { query: 'SELECT event_id, order_id, toString(occurred_at) AS t, toString(amount) AS amount, currency, reason FROM {db:Identifier}.refunds ORDER BY event_id', query_params: {} },
+      { requestId: 't' },
+    );
+    expect(stored).toEqual([
+      { event_id: 'rf-1', order_id: 'o-1', t: '2024-06-01 10:00:00.000', amount: '2.5', currency: 'USD', reason: 'late' },
+      { event_id: 'rf-3', order_id: 'o-2', t: '2024-06-02 10:00:00.000', amount: '1', currency: 'EUR', reason: null },
+    ]);
   });
 });

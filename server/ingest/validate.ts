@@ -7,7 +7,9 @@
 //   not contain control characters (C0, DEL, C1; tab and newline included: they break
 //   exports and dashboard labels) nor unpaired surrogates. An empty string is an error,
 //   not "absent"; null is absent for an optional field and missing for a required one.
-// - comment: 0..5000 code points; tab, LF and CR allowed, other control characters not.
+// - comment: 0..5000 code points, reason (refunds): 0..500; tab, LF and CR allowed, other
+//   control characters not.
+// - A refund's amount must be > 0 (spec section 12); -0 is refused there like any zero.
 // - Numbers are not accepted where a string is expected (customerId 42 is rejected).
 // - Timestamps: YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm), upper-case T and Z; seconds
 //   required; no leap second (:60) nor 24:00; offsets up to ±23:59. `±hhmm` and `±hh`
@@ -35,14 +37,15 @@ import { CALENDAR_END, CALENDAR_START } from '../../loaders/grain.js';
 import { ISO_3166_ALPHA2, ISO_4217, MAX_ID_LENGTH } from '../../loaders/event-codes.js';
 import { NOT_AN_OBJECT, parseJsonLine } from './json-line.js';
 
-export type EventType = 'purchase' | 'referral' | 'survey' | 'customer';
-export type TableName = 'purchases' | 'referrals' | 'survey_responses' | 'customers';
+export type EventType = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer';
+export type TableName = 'purchases' | 'refunds' | 'referrals' | 'survey_responses' | 'customers';
 export type ReferralStage = 'INVITED' | 'CLICKED' | 'SIGNED_UP';
 export type SurveyKind = 'NPS' | 'CSAT';
 
-export const EVENT_TYPES: readonly EventType[] = ['purchase', 'referral', 'survey', 'customer'];
+export const EVENT_TYPES: readonly EventType[] = ['purchase', 'refund', 'referral', 'survey', 'customer'];
 export const TABLE_OF: Record<EventType, TableName> = {
   purchase: 'purchases',
+  refund: 'refunds',
   referral: 'referrals',
   survey: 'survey_responses',
   customer: 'customers',
@@ -56,6 +59,16 @@ export interface PurchaseRow {
   currency: string;
   order_id: string | null;
   channel: string | null;
+}
+/** Spec section 12: belongs to the purchase of the same customer and currency whose order key is order_id. */
+export interface RefundRow {
+  event_id: string;
+  customer_id: string;
+  order_id: string;
+  occurred_at: string;
+  amount: string;
+  currency: string;
+  reason: string | null;
 }
 export interface ReferralRow {
   event_id: string;
@@ -87,6 +100,7 @@ export interface CustomerRow {
 
 export type StoredEvent =
   | { type: 'purchase'; row: PurchaseRow }
+  | { type: 'refund'; row: RefundRow }
   | { type: 'referral'; row: ReferralRow }
   | { type: 'survey'; row: SurveyResponseRow }
   | { type: 'customer'; row: CustomerRow };
@@ -94,6 +108,7 @@ export type StoredEvent =
 export type ValidationResult = { ok: true; event: StoredEvent } | { ok: false; eventId: string | null; errors: string[] };
 
 export const MAX_COMMENT_LENGTH = 5000;
+export const MAX_REASON_LENGTH = 500;
 export const MAX_AMOUNT = '1000000000000';
 export const MAX_AMOUNT_DECIMALS = 4;
 const END_MS = Date.parse(CALENDAR_END);
@@ -136,6 +151,7 @@ export const messages = {
   // `got` is the JSON text as written: "12.5" for a string, 12.50 for a number
   amountFormat: (got: string) => `amount: must be a decimal number like "12.34" (got ${cut(got)})`,
   amountNegative: (got: string) => `amount: must be >= 0 (got ${cut(got)})`,
+  refundAmount: (got: string) => `amount: a refund must be > 0 (got ${cut(got)})`,
   amountTooLarge: (got: string) => `amount: must be <= ${MAX_AMOUNT} (got ${cut(got)})`,
   amountDecimals: (got: number) => `amount: must have at most ${MAX_AMOUNT_DECIMALS} decimal places (got ${got})`,
   currencyFormat: (v: unknown) => `currency: must be 3 upper-case letters (got ${show(v)})`,
@@ -163,7 +179,7 @@ export function validateEvent(value: unknown, expectedType?: EventType, amountLi
   if (type === undefined) {
     const t = o.type;
     if (t == null) errors.push(messages.required('type'));
-    else if (t === 'purchase' || t === 'referral' || t === 'survey' || t === 'customer') type = t;
+    else if (typeof t === 'string' && (EVENT_TYPES as readonly string[]).includes(t)) type = t as EventType;
     else errors.push(messages.oneOf('type', EVENT_TYPES, t));
   }
   const before = errors.length;
@@ -185,6 +201,25 @@ export function validateEvent(value: unknown, expectedType?: EventType, amountLi
         },
       };
       break;
+    case 'refund': {
+      const customerId = reqId(o, 'customerId', errors);
+      const orderId = reqId(o, 'orderId', errors);
+      const occurredAt = timestamp(o, 'occurredAt', errors);
+      event = {
+        type,
+        row: {
+          event_id: eventId,
+          customer_id: customerId,
+          order_id: orderId,
+          occurred_at: occurredAt,
+          // A zero refund would change nothing, yet read as the cancellation of a zero-amount order.
+          amount: amount(o.amount, amountLiteral, errors, true),
+          currency: currency(o.currency, errors),
+          reason: optString(o, 'reason', 0, MAX_REASON_LENGTH, COMMENT_BAD, errors),
+        },
+      };
+      break;
+    }
     case 'referral': {
       const referralId = reqId(o, 'referralId', errors);
       const stage = oneOf(o, 'stage', STAGES, errors);
@@ -455,8 +490,8 @@ function timestamp(o: Obj, f: string, errors: string[]): string {
 
 // --- amount ----------------------------------------------------------------------
 
-/** Returns the normalized decimal text, or '' after pushing the errors. */
-function amount(v: unknown, literal: string | undefined, errors: string[]): string {
+/** Returns the normalized decimal text, or '' after pushing the errors. `positive`: zero is refused too. */
+function amount(v: unknown, literal: string | undefined, errors: string[], positive = false): string {
   let s: string;
   if (typeof v === 'string') s = v;
   else if (typeof v === 'number') s = literal ?? String(v);
@@ -508,8 +543,9 @@ function amount(v: unknown, literal: string | undefined, errors: string[]): stri
     sig = fracEnd - k;
   }
   const before = errors.length;
+  if (sig === 0 && positive) errors.push(messages.refundAmount(got));
   if (sig > 0) {
-    if (neg) errors.push(messages.amountNegative(got));
+    if (neg) errors.push(positive ? messages.refundAmount(got) : messages.amountNegative(got));
     const intDigits = sig - scale;
     if (intDigits > MAX_AMOUNT.length) errors.push(messages.amountTooLarge(got));
     else if (intDigits === MAX_AMOUNT.length) {
