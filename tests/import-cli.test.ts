@@ -59,6 +59,23 @@ describe('npm run import: refusals and dry run (no service)', { timeout: 60_000 
     expect(r.code).toBe(1);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/example\.(com|net|org)/i);
   });
+
+  it('reads a WooCommerce export through --map with --tz, --date-order and --statuses, and a warehouse extract through a YAML --map-file', async () => {
+    const woo = await runTsx(
+      'scripts/import.ts',
+      [
+        'csv', `${FIXTURES}/woocommerce-orders.csv`, '--dry-run', '--type', 'purchase', '--tz', '+01:00', '--date-order', 'dmy', '--statuses', 'completed,processing',
+        '--map', 'orderId="Order Number",occurredAt="Order Date",email=Billing Email', '--map', 'amount=Order Total,currency=Order Currency,status=Order Status',
+      ],
+      KEY,
+    );
+    // 01/03/2024 09:30 at +01:00 is 08:30Z; the latest is 2024-04-03T10:00:00+02:00
+    expect(woo.stdout).toContain('events: 4 (purchase 4)\ndates: 2024-03-01T08:30:00.000Z to 2024-04-03T08:00:00.000Z\ncurrencies (purchase and refund events): 4 (EUR 2, USD 2)');
+    expect(woo.stdout).toContain('skipped: 2 rows\n  status failed: 1 (line 4)\n  status cancelled: 1 (line 5)\nrejected: 1\n  line 8 (csv:purchase:2007): Billing Email: is empty');
+    const warehouse = await runTsx('scripts/import.ts', ['csv', `${FIXTURES}/warehouse.csv`, '--dry-run', '--map-file', `${FIXTURES}/warehouse-map.yaml`]);
+    expect(warehouse.stdout).toContain('events: 4 (purchase 2, refund 1, customer 1)');
+    expect(warehouse.stdout).toContain('rejected: 1\n  line 6: kind: must be one of purchase, refund, customer (got "return")');
+  });
 });
 
 describe('npm run import into a running service', { timeout: 90_000 }, () => {
