@@ -61,7 +61,7 @@ export function positive(amount: string): boolean {
 /** Day-month or month-day order of a date written with slashes; undefined: decided per value when unambiguous. */
 export type DateOrder = 'dmy' | 'mdy' | undefined;
 
-/** `Z`, `UTC`, `+02:00`, `+0200`, `-05` and `GMT+2`-free forms: a fixed offset as ±hh:mm or Z, or undefined. */
+/** `Z`, `UTC`, `GMT`, `+02:00`, `+0200`, `-05`, `UTC+02:00`: a fixed offset as ±hh:mm or Z; undefined for anything else (zone names included). */
 export function parseZone(text: string): string | undefined {
   const z = text.trim();
   if (/^(Z|UTC|GMT)$/i.test(z)) return 'Z';
