@@ -8,6 +8,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   kpis: () => import('./kpis.js'),
   clv: () => import('./clv.js'),
   ingest: () => import('./ingest.js'),
+  import: () => import('./import.js'),
   states: () => import('./states.js'),
   healthz: () => import('./healthz.js'),
 };

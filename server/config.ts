@@ -133,7 +133,7 @@ type Setting = keyof typeof ENV.shape;
 export const SETTINGS = Object.keys(ENV.shape) as Setting[];
 
 /** Read by this project's CLIs and boards, not by the service: never a look-alike. */
-const OTHER_OWN = new Set(['KPI_URL', 'KPI_API_KEY', 'KPI_API_URL']);
+const OTHER_OWN = new Set(['KPI_URL', 'KPI_API_KEY', 'KPI_API_URL', 'IMPORT_HMAC_KEY']);
 /** Prefixes no other software is known to use: any unknown name under them is a mistake. QUERY_STRING is CGI's. */
 const OWN_PREFIXES = ['GRAPHQL_MAX_', 'INGEST_', 'QUERY_', 'SNAPSHOT_', 'REPORTING_'];
 const FOREIGN = new Set(['QUERY_STRING']);

@@ -1,0 +1,137 @@
+// Cell values of shop-system exports turned into the event contract's forms (spec section 1):
+// amounts as plain decimal strings, timestamps as ISO-8601 with a zone, e-mail addresses as
+// keyed hashes. Each parser answers a value or the reason it cannot; the reason never quotes
+// an e-mail address. docs/importing.md documents every accepted form.
+import { createHmac } from 'node:crypto';
+
+export type Parsed<T> = { ok: T } | { error: string };
+
+/** Which character separates the decimals; undefined: decided per value (see parseAmount). */
+export type DecimalMark = ',' | '.' | undefined;
+
+/**
+ * "1,234.50", "1.234,50", "25,00", "$12.00", "12,50 €", "EUR 9.99", "1 234,56", "1'234.50",
+ * "-3.00" and "(3.00)" (negative) as "1234.5", "1234.5", "25", … Currency symbols and codes
+ * around the number are dropped. With both marks present the last one is the decimal mark.
+ * With only commas: one comma followed by other than exactly three digits is a decimal comma,
+ * several commas are thousands separators, and "1,234" is ambiguous unless `mark` says which.
+ * A single dot is a decimal point, several dots are thousands separators (unless `mark`).
+ */
+export function parseAmount(text: string, mark: DecimalMark = undefined): Parsed<string> {
+  let s = text.trim();
+  let negative = false;
+  if (/^\(.*\)$/.test(s)) {
+    negative = true;
+    s = s.slice(1, -1);
+  }
+  // symbols and codes before or after the number: $, €, £, ¥, kr, USD, …
+  s = s.replace(/^[^\d\-+.,]+/u, '').replace(/[^\d.,]+$/u, '');
+  if (s.startsWith('-')) {
+    negative = !negative;
+    s = s.slice(1);
+  }
+  s = s.replace(/[\s\u00a0\u202f']/g, '');
+  if (!/^[\d.,]+$/.test(s) || !/\d/.test(s)) return { error: `not an amount: ${JSON.stringify(text)}` };
+  const lastComma = s.lastIndexOf(',');
+  const lastDot = s.lastIndexOf('.');
+  let decimal: ',' | '.' | undefined;
+  if (lastComma >= 0 && lastDot >= 0) decimal = lastComma > lastDot ? ',' : '.';
+  else if (lastComma >= 0 || lastDot >= 0) {
+    const m = lastComma >= 0 ? ',' : '.';
+    const several = s.indexOf(m) !== s.lastIndexOf(m);
+    if (mark !== undefined) decimal = mark === m && !several ? m : undefined;
+    else if (several) decimal = undefined;
+    else if (m === '.' || s.length - s.indexOf(m) - 1 !== 3) decimal = m;
+    else return { error: `ambiguous amount ${JSON.stringify(text)}: pass --decimal , (decimal comma) or --decimal . (thousands comma)` };
+  }
+  const thousands = decimal === ',' ? '.' : ',';
+  if (decimal === undefined) s = s.replace(/[.,]/g, '');
+  else s = s.split(thousands).join('').replace(decimal, '.');
+  if (!/^\d+(\.\d+)?$/.test(s)) return { error: `not an amount: ${JSON.stringify(text)}` };
+  s = s.replace(/^0+(?=\d)/, '');
+  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  return { ok: negative && /[1-9]/.test(s) ? `-${s}` : s };
+}
+
+/** Whether a parsed amount is above zero. */
+export function positive(amount: string): boolean {
+  return !amount.startsWith('-') && /[1-9]/.test(amount);
+}
+
+/** Day-month or month-day order of a date written with slashes; undefined: decided per value when unambiguous. */
+export type DateOrder = 'dmy' | 'mdy' | undefined;
+
+/** `Z`, `UTC`, `GMT`, `+02:00`, `+0200`, `-05`, `UTC+02:00`: a fixed offset as ±hh:mm or Z; undefined for anything else (zone names included). */
+export function parseZone(text: string): string | undefined {
+  const z = text.trim();
+  if (/^(Z|UTC|GMT)$/i.test(z)) return 'Z';
+  const m = /^(?:UTC|GMT)?([+-])(\d{2}):?(\d{2})?$/i.exec(z);
+  if (!m || Number(m[2]) > 23 || Number(m[3] ?? 0) > 59) return undefined;
+  return `${m[1]}${m[2]}:${m[3] ?? '00'}`;
+}
+
+const TIME = String.raw`(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:\s*([AaPp][Mm]))?)?`;
+const ZONE = String.raw`\s*(Z|[+-]\d{2}(?::?\d{2})?|(?:UTC|GMT)(?:[+-]\d{2}(?::?\d{2})?)?)?`;
+const ISO_DATE = new RegExp(String.raw`^(\d{4})-(\d{2})-(\d{2})${TIME}${ZONE}$`, 'i');
+const DOT_DATE = new RegExp(String.raw`^(\d{1,2})\.(\d{1,2})\.(\d{4})${TIME}${ZONE}$`, 'i');
+const SLASH_DATE = new RegExp(String.raw`^(\d{1,2})/(\d{1,2})/(\d{4})${TIME}${ZONE}$`, 'i');
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/**
+ * A timestamp of an export as ISO-8601 with a zone: `2024-03-01 09:30:00 -0500` (Shopify),
+ * `2024-03-01 14:30` (Stripe's "Created (UTC)", with `zone` Z), `2024-03-01T09:30:00+02:00`,
+ * `01.03.2024 09:30`, `3/1/2024 9:30 PM`, a date alone (midnight). A value without its own
+ * zone takes `zone`; without either it is refused (the service refuses zone-less times: an
+ * importer guessing one would shift every event). Slashed dates follow `order`, else must be
+ * unambiguous (a part above 12).
+ */
+export function parseTimestamp(text: string, zone: string | undefined, order: DateOrder = undefined): Parsed<string> {
+  const s = text.trim();
+  let y: number, mo: number, d: number;
+  let m = ISO_DATE.exec(s);
+  if (m) [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  else if ((m = DOT_DATE.exec(s))) [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  else if ((m = SLASH_DATE.exec(s))) {
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    const o = order ?? (a > 12 && b <= 12 ? 'dmy' : b > 12 && a <= 12 ? 'mdy' : a === b ? 'dmy' : undefined);
+    if (o === undefined) return { error: `ambiguous date ${JSON.stringify(text)}: pass --date-order dmy or --date-order mdy` };
+    [d, mo, y] = o === 'dmy' ? [a, b, Number(m[3])] : [b, a, Number(m[3])];
+  } else return { error: `not a date and time: ${JSON.stringify(text)}` };
+  let h = Number(m[4] ?? 0);
+  const mi = Number(m[5] ?? 0);
+  const sec = Number(m[6] ?? 0);
+  const fraction = m[7] ?? '';
+  const ampm = m[8]?.toLowerCase();
+  if (ampm !== undefined) {
+    if (h < 1 || h > 12) return { error: `not a valid time: ${JSON.stringify(text)}` };
+    h = (h % 12) + (ampm === 'pm' ? 12 : 0);
+  }
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59) {
+    return { error: `not a valid calendar date and time: ${JSON.stringify(text)}` };
+  }
+  const written = m[9] === undefined ? undefined : parseZone(m[9]);
+  if (m[9] !== undefined && written === undefined) return { error: `not a valid zone offset: ${JSON.stringify(text)}` };
+  const z = written ?? zone;
+  if (z === undefined) return { error: `no time zone in ${JSON.stringify(text)}: pass --tz (e.g. --tz Z or --tz +02:00)` };
+  return { ok: `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(sec)}${fraction}${z}` };
+}
+
+/** The environment variable holding the key of the e-mail hash. */
+export const HMAC_KEY_VARIABLE = 'IMPORT_HMAC_KEY';
+
+/**
+ * customerId for a customer known only by an e-mail address: `em_` and the first 32 hex
+ * digits (128 bits) of HMAC-SHA256(key, address trimmed and lower-cased). Other services get
+ * the same id with the same key and normalisation (docs/importing.md, "Customers known by
+ * e-mail"); the address itself is never sent, stored, logged or written anywhere.
+ */
+export function emailCustomerId(key: string, email: string): string {
+  return `em_${createHmac('sha256', key).update(email.trim().toLowerCase()).digest('hex').slice(0, 32)}`;
+}
+
+/** Plausibly an address (something@something): anything else is refused rather than hashed into a customer no live event will ever name. */
+export function looksLikeEmail(text: string): boolean {
+  return /^[^\s@]+@[^\s@]+$/.test(text.trim());
+}
