@@ -1,5 +1,6 @@
 import { UnreachableCaseError } from './errors.js';
 import { Grain } from './grain.js';
+import { ledgerSql, ordersSql, refundCustomer } from './refunds.sql.js';
 import { T } from './sql.js';
 
 /**
@@ -66,9 +67,16 @@ export function statePeriods(grain: Grain, months: string, keep: (i: string) => 
   return `arrayDistinct(arrayFilter(i -> ${keep('i')}, ${monthsToPeriods(grain, months)}))`;
 }
 
-/** First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf exactly when any purchase is. */
+/**
+ * First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf
+ * exactly when any purchase is. Customers with a refund up to asOf come from their orders
+ * (refunds.sql.ts): a cancellation can move their first purchase later, or remove it.
+ */
 export function firstPurchasesFromState(asOf: string): string {
-  return `SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf}`;
+  return `
+    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND ${refundCustomer(asOf, false)}
+    UNION ALL
+    SELECT customer_id, min(occurred_at) AS first_at FROM (${ordersSql(asOf, refundCustomer(asOf))}) GROUP BY customer_id`;
 }
 
 /**
@@ -88,12 +96,22 @@ export function firstPurchasesFromState(asOf: string): string {
  * `customer_id IN` set is empty and key analysis drops every granule of that branch unread; a
  * constant guard such as `(SELECT max(last_at) …) > asOf` does not: the engine still reads
  * the whole state for it (docs/performance.md).
+ *
+ * Refunds make a customer's history non-monotone (a cancellation removes an order, and with it
+ * maybe a month or the first purchase), which min/max/concatenation states cannot undo. So the
+ * state serves only customers without a refund up to asOf, whose orders are exactly their
+ * purchases; a customer with one is rebuilt from their orders and net revenue
+ * (refunds.sql.ts, read through the raw tables' customer_id key) in the same shape. Refunds of
+ * orders not cancelled become `sales` entries with 0 orders, so readers take activity from
+ * entries with orders (docs/architecture.md, "Refunds and cancellations").
  */
 export function customerStateSql(column: 'months' | 'sales', asOf: string, filter: string | null): string {
   const asOfMonth = monthOf(asOf);
   const monthStart = `toDateTime64(toStartOfMonth(${asOf}), 3, 'UTC')`;
   const and = filter ? ` AND ${filter}` : '';
-  const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}${and})`;
+  const noRefund = refundCustomer(asOf, false);
+  const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}${and}) AND ${noRefund}`;
+  const refunded = `${refundCustomer(asOf)}${and}`;
   const months = column === 'months';
   // Per branch: the stored columns, the merged later ones, and asOf's own month from raw purchases.
   const stored = months
@@ -105,9 +123,22 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
   const own = months
     ? `[${asOfMonth}]`
     : `[CAST((${asOfMonth}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}')]`;
+  // Customers with refunds, from their orders (months) or their ledger (sales), grouped like the view.
+  const rebuilt = months
+    ? `SELECT customer_id, min(occurred_at) AS first_at, ${monthOf('max(occurred_at)')} AS last_month, groupUniqArray(${monthOf('occurred_at')}) AS x
+       FROM (${ordersSql(asOf, refunded)}) GROUP BY customer_id`
+    : `SELECT customer_id, minIf(first_at, orders > 0) AS first_at, ${monthOf('maxIf(last_at, orders > 0)')} AS last_month,
+         groupArray(month), groupArray(currency), groupArray(amount), groupArray(orders)
+       FROM (
+         SELECT customer_id, ${monthOf('occurred_at')} AS month, toFixedString(toString(currency), 3) AS currency,
+           minIf(occurred_at, is_order = 1) AS first_at, maxIf(occurred_at, is_order = 1) AS last_at,
+           sum(toDecimal128(amount, 4)) AS amount, toUInt32(countIf(is_order = 1)) AS orders
+         FROM (${ledgerSql(asOf, refunded)})
+         GROUP BY customer_id, month, currency
+       ) GROUP BY customer_id`;
   return `
     SELECT customer_id, first_at, ${monthOf('last_at')} AS last_month, ${stored} FROM ${T.activity} FINAL
-    WHERE first_at <= ${asOf} AND last_at <= ${asOf}${and}
+    WHERE first_at <= ${asOf} AND last_at <= ${asOf}${and} AND ${noRefund}
     UNION ALL
     SELECT customer_id, first_at, ${merged} FROM (
       SELECT customer_id, min(first_at) AS first_at, groupArrayArray(x) AS x FROM (
@@ -118,5 +149,7 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
         WHERE ${later} AND occurred_at >= ${monthStart} AND occurred_at <= ${asOf}
         GROUP BY customer_id${months ? '' : ', currency'}
       ) GROUP BY customer_id
-    )`;
+    )
+    UNION ALL
+    ${rebuilt}`;
 }

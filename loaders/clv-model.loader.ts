@@ -208,7 +208,7 @@ function backtest(params: BgNbdParams, rows: readonly TupleRow[], holdoutLength:
 }
 
 async function dataVersion(exec: Executor, ctx: QueryContext): Promise<VersionRow[]> {
-  return exec.rows<VersionRow>(storeVersionSql(['purchases'], exec.storage.cluster), ctx);
+  return exec.rows<VersionRow>(storeVersionSql(['purchases', 'refunds'], exec.storage.cluster), ctx);
 }
 
 /**

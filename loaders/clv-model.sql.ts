@@ -1,6 +1,7 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import type { BgNbdParams } from '../server/clv-model/bgnbd.js';
-import { Params, T } from './sql.js';
+import { netOrdersSql, ordersSql } from './refunds.sql.js';
+import { Params } from './sql.js';
 
 /** Which purchases make up the calibration (occurred_at <= calibrationEnd) and the optional holdout. */
 export interface RfmScope {
@@ -17,6 +18,10 @@ export interface RfmScope {
  * amount; a day that straddles calibrationEnd counts on both sides, because membership is by
  * instant while the unit of purchase is the day. Customers without a calibration purchase are
  * left out (new in the holdout, or never bought in this currency).
+ *
+ * Orders, not purchases (spec section 12): cancelled orders are left out and each order's
+ * amount is net of its refunds, both as of calibrationEnd; the holdout's orders are those not
+ * cancelled as of holdoutEnd (refunds.sql.ts).
  *
  * One GROUP BY customer_id over the customer's (day, amount) pairs rather than a GROUP BY
  * (customer, day) first: read in the table's customer order it streams, where the per-day
@@ -40,8 +45,11 @@ function customerSummaries(p: Params, s: RfmScope, ids?: readonly string[]): str
       if(frequency > 0, toFloat64(revenue - arraySum(x -> if(x.1 = first_day, x.2, 0), calibration)) / frequency, 0) AS monetary,
       length(calibration) AS orders,
       maxIf(occurred_at, occurred_at <= ${calEnd}) AS last_at
-    FROM ${T.purchases}
-    WHERE currency = ${currency} AND occurred_at <= ${end} ${only}
+    FROM (
+      SELECT customer_id, occurred_at, amount, currency FROM (${netOrdersSql(calEnd)})
+      ${s.holdoutEnd ? `UNION ALL SELECT customer_id, occurred_at, amount, currency FROM (${ordersSql(end)}) WHERE occurred_at > ${calEnd}` : ''}
+    )
+    WHERE currency = ${currency} ${only}
     GROUP BY customer_id
     HAVING orders > 0`;
 }

@@ -1,7 +1,8 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, monthOf, monthsToPeriods, monthToPeriod, monthWindow } from './activity.sql.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
-import { Params, T, type Source } from './sql.js';
+import { ledgerSql } from './refunds.sql.js';
+import { Params, type Source } from './sql.js';
 
 export interface ClvArgs extends CohortArgs {
   currency: string;
@@ -47,8 +48,9 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
     const state = customerStateSql('sales', f.asOf, f.filter);
     const period = (m: string) => `toInt32(${monthToPeriod(a.grain, m)})`;
     const wanted = (m: string) => `cur = ${currency} AND ${m} >= ${monthOf(f.from)} AND ${m} < ${monthOf(f.to)}`;
-    // A customer's active periods: the distinct periods of their entries in the window and currency.
-    const active = (w: string) => `arrayUniq(arrayFilter((i, yes) -> yes, ${monthsToPeriods(a.grain, 'sale_month')}, ${w}))`;
+    // A customer's active periods: the distinct periods of their entries with orders in the window
+    // and currency (an entry of refunds alone has 0 orders: activity.sql.ts).
+    const active = (w: string) => `arrayUniq(arrayFilter((i, yes, n) -> yes AND n > 0, ${monthsToPeriods(a.grain, 'sale_month')}, ${w}, sale_orders))`;
     if (periods === null) {
       return p.sql(`
         SELECT toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods, ${NO_COHORTS} AS cohorts
@@ -68,7 +70,7 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
           sumIf(ap, i = 1) AS active
         FROM (
           SELECT ${monthOf('first_at')} AS first_month, sale_month, sale_currency, sale_amount, sale_orders,
-            arrayMap((mo, cur) -> ${wanted('mo')}, sale_month, sale_currency) AS w, has(w, 1) AS bought, ${active('w')} AS ap
+            arrayMap((mo, cur) -> ${wanted('mo')}, sale_month, sale_currency) AS w, arrayExists((yes, n) -> yes AND n > 0, w, sale_orders) AS bought, ${active('w')} AS ap
           FROM (${state})
         )
         ARRAY JOIN sale_month AS m, sale_currency AS cur, sale_amount AS amount, sale_orders AS n, arrayEnumerate(sale_month) AS i
@@ -86,12 +88,14 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
 
   // Per customer first (the table is ordered by customer), each customer's distinct period
   // indexes: uniqExact over the window's (customer, period) pairs was several times slower (docs/performance.md, "CLV definitions version 2").
+  // Net revenue: orders and the refunds of orders not cancelled (refunds.sql.ts); a customer
+  // with refunds alone in the window is not one of its customers.
   const summary = `
-    SELECT toString(sum(r)) AS revenue, sum(o) AS orders, count() AS customers, sum(length(ps)) AS active_customer_periods
+    SELECT toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
     FROM (
-      SELECT sum(amount) AS r, count() AS o, groupUniqArray(${f.idx('occurred_at')}) AS ps
-      FROM ${T.purchases}
-      WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND occurred_at <= ${f.asOf} AND currency = ${currency}
+      SELECT sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
+      FROM (${ledgerSql(f.asOf)})
+      WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND currency = ${currency}
         ${f.filter ? `AND ${f.filter}` : ''}
       GROUP BY customer_id
     )`;
@@ -102,9 +106,8 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
     WITH members AS (${f.members}),
     revenue AS (
       SELECT m.c AS c, toInt32(${f.idx('pu.occurred_at')} - m.c) AS k, sum(pu.amount) AS revenue
-      FROM ${T.purchases} AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
-      WHERE pu.occurred_at <= ${f.asOf} AND pu.currency = ${currency} AND k <= ${maxOffset}
-        AND pu.customer_id IN (SELECT customer_id FROM members)
+      FROM (${ledgerSql(f.asOf, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
+      WHERE pu.currency = ${currency} AND k <= ${maxOffset}
       GROUP BY c, k
     )
     SELECT ${curves('true')} AS cohorts

@@ -4,12 +4,13 @@
 import { firstPurchasesFromState, monthAligned } from './activity.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { Grain, periodIndex, periodStart } from './grain.js';
-import { Params, T, type Source } from './sql.js';
+import { ordersSql } from './refunds.sql.js';
+import { Params, type Source } from './sql.js';
 
-/** First purchase ever per customer, as of `asOf`: the anchor of cohorts and conversions. */
+/** First purchase ever per customer, as of `asOf`: the anchor of cohorts and conversions. Cancelled orders are not purchases (spec section 12). */
 export function firstPurchasesSql(asOf: string, source: Source): string {
   if (source === 'auto') return firstPurchasesFromState(asOf);
-  return `SELECT customer_id, min(occurred_at) AS first_at FROM ${T.purchases} WHERE occurred_at <= ${asOf} GROUP BY customer_id`;
+  return `SELECT customer_id, min(occurred_at) AS first_at FROM (${ordersSql(asOf)}) GROUP BY customer_id`;
 }
 
 export interface CohortArgs {

@@ -2,9 +2,10 @@ import type { SqlQuery } from '../server/storage/executor.js';
 import type { FilteredWindow } from './args.js';
 import { customerFilterSql } from './customer-filter.js';
 import { firstPurchasesSql } from './cohort.sql.js';
+import { ledgerSql } from './refunds.sql.js';
 import { Params, T, type Source } from './sql.js';
 
-/** Purchase history and latest profile of many customers in one query (the DataLoader's batch). */
+/** Order history (net revenue per currency; refunds.sql.ts) and latest profile of many customers in one query (the DataLoader's batch). */
 export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
   const p = new Params();
   const at = p.time(asOf, 'asOf');
@@ -18,8 +19,9 @@ export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
       SELECT customer_id, min(first_at) AS first_at, max(last_at) AS last_at, sum(n) AS orders,
              arraySort(groupArray((currency, toString(amount)))) AS revenue
       FROM (
-        SELECT customer_id, currency, min(occurred_at) AS first_at, max(occurred_at) AS last_at, count() AS n, sum(amount) AS amount
-        FROM ${T.purchases} WHERE customer_id IN ${list} AND occurred_at <= ${at}
+        SELECT customer_id, currency, minIf(occurred_at, is_order = 1) AS first_at, maxIf(occurred_at, is_order = 1) AS last_at,
+          countIf(is_order = 1) AS n, sum(amount) AS amount
+        FROM (${ledgerSql(at, `customer_id IN ${list}`)})
         GROUP BY customer_id, currency)
       GROUP BY customer_id
     ) AS pu ON pu.customer_id = ids.id

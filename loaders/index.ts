@@ -3,6 +3,7 @@ import { clvLoaders } from './clv.loader.js';
 import { clvModelLoaders } from './clv-model.loader.js';
 import { customerLoaders } from './customers.loader.js';
 import { referralLoaders } from './referral.loader.js';
+import { refundLoaders } from './refunds.loader.js';
 import { repeatPurchaseLoaders } from './repeat-purchase.loader.js';
 import { retentionLoaders } from './retention.loader.js';
 import { storeDimensionsLoaders } from './store-dimensions.loader.js';
@@ -19,6 +20,7 @@ export function createLoaders(deps: LoaderDeps) {
   return {
     ...retention,
     ...repeatPurchaseLoaders(exec, deps),
+    ...refundLoaders(exec, deps),
     ...referralLoaders(exec, deps),
     ...voiceLoaders(exec, deps),
     ...clvLoaders(exec, deps, retention.pooledRetention),

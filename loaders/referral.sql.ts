@@ -2,6 +2,7 @@ import type { SqlQuery } from '../server/storage/executor.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import { firstPurchasesSql } from './cohort.sql.js';
+import { ledgerSql, ordersSql } from './refunds.sql.js';
 import { Params, T, type Source } from './sql.js';
 
 export const DEFAULT_ATTRIBUTION_DAYS = 90;
@@ -146,7 +147,7 @@ export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'
   const active =
     source === 'auto' && monthWindow(a.from, a.to)
       ? `SELECT countIf(arrayExists(m -> m >= ${monthOf(from)} AND m < ${monthOf(to)}, x)) FROM (${customerStateSql('months', asOf, null)})`
-      : `SELECT uniqExact(customer_id) FROM ${T.purchases} WHERE occurred_at >= ${from} AND occurred_at < ${to} AND occurred_at <= ${asOf}`;
+      : `SELECT uniqExact(customer_id) FROM (${ordersSql(asOf)}) WHERE occurred_at >= ${from} AND occurred_at < ${to}`;
   const isReferred = `customer_id IN (${referredCustomersSql(asOf, p)}) AS is_referred`;
   const customers =
     source === 'auto'
@@ -154,10 +155,10 @@ export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'
            arraySum(arrayFilter((amount, cur) -> cur = ${currency}, sale_amount, sale_currency)) AS revenue, ${isReferred}
          FROM (${customerStateSql('sales', asOf, null)})
          WHERE first_at >= ${from} AND first_at < ${to}`
-      : `SELECT customer_id, count() AS orders, sumIf(amount, currency = ${currency}) AS revenue, ${isReferred}
-         FROM ${T.purchases} WHERE occurred_at <= ${asOf}
+      : `SELECT customer_id, countIf(is_order = 1) AS orders, sumIf(amount, currency = ${currency}) AS revenue, ${isReferred}
+         FROM (${ledgerSql(asOf)})
          GROUP BY customer_id
-         HAVING min(occurred_at) >= ${from} AND min(occurred_at) < ${to}`;
+         HAVING minIf(occurred_at, is_order = 1) >= ${from} AND minIf(occurred_at, is_order = 1) < ${to}`;
   return p.sql(`
     WITH (SELECT (started, converted) FROM (${startedInWindowSql(asOf, from, to, p)})) AS started
     SELECT

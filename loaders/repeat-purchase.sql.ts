@@ -2,7 +2,8 @@ import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import type { FilteredWindow } from './args.js';
 import { customerFilterSql } from './customer-filter.js';
-import { Params, T, type Source } from './sql.js';
+import { ordersSql } from './refunds.sql.js';
+import { Params, type Source } from './sql.js';
 
 /**
  * Customers, repeat customers and orders in [from, to), nothing after asOf. A window on UTC
@@ -19,8 +20,8 @@ export function repeatPurchaseSql(a: FilteredWindow, source: Source = 'auto'): S
     source === 'auto' && monthWindow(a.from, a.to)
       ? `SELECT arraySum(arrayMap((n, m) -> if(m >= ${monthOf(from)} AND m < ${monthOf(to)}, n, 0), sale_orders, sale_month)) AS n
          FROM (${customerStateSql('sales', asOf, filter)})`
-      : `SELECT count() AS n FROM ${T.purchases}
-         WHERE occurred_at >= ${from} AND occurred_at < ${to} AND occurred_at <= ${asOf}${filter ? ` AND ${filter}` : ''}
+      : `SELECT count() AS n FROM (${ordersSql(asOf)})
+         WHERE occurred_at >= ${from} AND occurred_at < ${to}${filter ? ` AND ${filter}` : ''}
          GROUP BY customer_id`;
   return p.sql(`
     SELECT countIf(n > 0) AS customers, countIf(n >= 2) AS repeat_customers, sum(n) AS orders

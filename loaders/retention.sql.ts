@@ -3,7 +3,8 @@ import { customerStateSql, MARKER, monthOf, monthsToPeriods, monthToPeriod, stat
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { Grain } from './grain.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
-import { Params, T, type Source } from './sql.js';
+import { ordersSql } from './refunds.sql.js';
+import { Params, type Source } from './sql.js';
 
 /**
  * Per cohort: the period starts of offsets 0..periods+1 (the last one ends the final cell)
@@ -31,8 +32,7 @@ function rawHistogram(f: Fragments, periods: string): string {
     WITH members AS (${f.members}),
     per_customer AS (
       SELECT m.c AS c, groupUniqArray(toInt32(${f.idx('pu.occurred_at')} - m.c)) AS offs
-      FROM ${T.purchases} AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
-      WHERE pu.occurred_at <= ${f.asOf} AND pu.customer_id IN (SELECT customer_id FROM members)
+      FROM (${ordersSql(f.asOf, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
       GROUP BY pu.customer_id, m.c
     )
     SELECT c, t.1 AS k, countIf(t.2 = 0) AS retained, countIf(t.2 = 1) AS last
@@ -140,9 +140,8 @@ function retentionInputs(a: PeriodRetentionArgs, source: Source) {
     ? `SELECT ${monthsToPeriods(a.grain, 'x')} AS arr FROM (${customerStateSql('months', f.asOf, f.filter)})`
     : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
-      FROM ${T.purchases}
-      WHERE occurred_at <= ${f.asOf}
-        AND occurred_at >= ${f.startOf('toInt32(lo - 1)')} AND occurred_at < ${f.startOf('toInt32(hi)')}
+      FROM (${ordersSql(f.asOf)})
+      WHERE occurred_at >= ${f.startOf('toInt32(lo - 1)')} AND occurred_at < ${f.startOf('toInt32(hi)')}
         ${f.filter ? `AND ${f.filter}` : ''}
       GROUP BY customer_id`;
   const head = `WITH ${f.ceilIdx(f.from)} AS lo, ${f.ceilIdx(f.to)} AS hi, activity AS (${activity})`;

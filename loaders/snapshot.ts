@@ -6,8 +6,10 @@ import type { Grain } from './grain.js';
  * definition, so readers can tell snapshots computed under different definitions apart.
  * 2: CLV's purchaseFrequency divides by active customer periods (spec section 6), no longer by
  * distinct customers and the number of periods.
+ * 3: refunds and cancellations (spec section 12): cancelled orders count nowhere, revenue is net
+ * of refunds; the snapshot adds refundAmount and cancelledOrders.
  */
-export const KPI_DEFINITIONS_VERSION = 2;
+export const KPI_DEFINITIONS_VERSION = 3;
 
 export interface SnapshotArgs {
   from: Date;
@@ -30,6 +32,8 @@ export interface KpiSnapshotResult {
   orders: number;
   repeatPurchaseRate: number | null;
   revenue: number;
+  refundAmount: number;
+  cancelledOrders: number;
   averageOrderValue: number | null;
   clv: number | null;
   retentionRate: number | null;
@@ -45,7 +49,7 @@ export interface KpiSnapshotResult {
 export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, now: () => Date): Promise<KpiSnapshotResult> {
   const window = { from: a.from, to: a.to, asOf: a.asOf, filter: null };
   const periods = { ...window, grain: a.grain, timezone: 'UTC' };
-  const [repeat, newCustomers, clv, retention, nps, csat, referralConversionRate] = await Promise.all([
+  const [repeat, newCustomers, clv, retention, nps, csat, referralConversionRate, refunds] = await Promise.all([
     loaders.repeatPurchase.load(window),
     loaders.newCustomers.load(window),
     loaders.clvSummary.load({ ...periods, currency: a.currency, margin: a.margin }),
@@ -53,6 +57,7 @@ export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: S
     loaders.nps.load({ ...periods, surveyId: null }),
     loaders.csat.load({ ...periods, surveyId: null }),
     loaders.referralConversion.load({ from: a.from, to: a.to, asOf: a.asOf }),
+    loaders.refundSummary.load({ from: a.from, to: a.to, currency: a.currency, asOf: a.asOf }),
   ]);
   return {
     from: a.from,
@@ -66,6 +71,8 @@ export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: S
     orders: repeat.orders,
     repeatPurchaseRate: repeat.rate,
     revenue: clv.revenue,
+    refundAmount: refunds.refundAmount,
+    cancelledOrders: refunds.cancelledOrders,
     averageOrderValue: clv.averageOrderValue,
     clv: clv.clv,
     retentionRate: retention.pooledRate,

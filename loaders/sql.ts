@@ -4,6 +4,7 @@ import { argsKey } from './kpi-loader.js';
 /** Table references; the database is bound by the executor as `{db:Identifier}`. */
 export const T = {
   purchases: '{db:Identifier}.purchases',
+  refunds: '{db:Identifier}.refunds',
   referrals: '{db:Identifier}.referrals',
   surveys: '{db:Identifier}.survey_responses',
   customers: '{db:Identifier}.customers',

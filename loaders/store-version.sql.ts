@@ -1,6 +1,6 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 
-export type VersionedTable = 'purchases';
+export type VersionedTable = 'purchases' | 'refunds';
 
 /**
  * A cheap fingerprint of what raw tables hold, from their parts' metadata instead of their rows

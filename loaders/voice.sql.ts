@@ -1,6 +1,7 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
+import { ledgerSql } from './refunds.sql.js';
 import { Params, T } from './sql.js';
 
 export type VoiceKind = 'NPS' | 'CSAT';
@@ -64,8 +65,8 @@ export function voiceSeriesSql(kind: VoiceKind, a: VoiceArgs): SqlQuery {
 
 /**
  * Per NPS bucket: customers whose latest response in the window falls in it, and their
- * purchases up to asOf (every currency for orders, `currency` only for revenue, summed as
- * Decimal). Ties on occurred_at go to the response received later, then the greater eventId,
+ * orders up to asOf (every currency for orders, `currency` only for net revenue, summed as
+ * Decimal; refunds.sql.ts). Ties on occurred_at go to the response received later, then the greater eventId,
  * so a customer always lands in exactly one bucket. The inner rename to response_score keeps
  * the outer alias score from shadowing the column inside argMax.
  */
@@ -80,9 +81,8 @@ export function npsImpactSql(a: NpsImpactArgs): SqlQuery {
       GROUP BY customer_id
     ),
     bought AS (
-      SELECT customer_id, count() AS orders, sumIf(amount, currency = ${p.add('String', a.currency, 'currency')}) AS revenue
-      FROM ${T.purchases}
-      WHERE occurred_at <= ${asOf} AND customer_id IN (SELECT customer_id FROM latest)
+      SELECT customer_id, countIf(is_order = 1) AS orders, sumIf(amount, currency = ${p.add('String', a.currency, 'currency')}) AS revenue
+      FROM (${ledgerSql(asOf, 'customer_id IN (SELECT customer_id FROM latest)')})
       GROUP BY customer_id
     )
     SELECT ${bucket} AS bucket, count() AS customers, countIf(b.orders >= 2) AS repeat_customers,

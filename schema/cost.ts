@@ -16,8 +16,8 @@ export interface Cost {
 
 type Estimate = (args: Record<string, any>, now: Date) => Cost;
 
-/** Statements behind one kpiSnapshot: its seven KPIs, each through its own loader. */
-const SNAPSHOT_STATEMENTS = 7;
+/** Statements behind one kpiSnapshot: its eight KPI queries (refunds included), each through its own loader. */
+const SNAPSHOT_STATEMENTS = 8;
 /** The CLV model: the data version, then the fit (cached, but a cold cache runs it). */
 const MODEL_STATEMENTS = 2;
 

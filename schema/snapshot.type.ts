@@ -14,7 +14,9 @@ export class KpiSnapshot {
   @Field(() => Int, { description: 'Customers whose first purchase ever is in the window.' }) newCustomers!: number;
   @Field(() => Int) orders!: number;
   @Field(() => Float, { nullable: true }) repeatPurchaseRate!: number | null;
-  @Field(() => Float, { description: 'In `currency`.' }) revenue!: number;
+  @Field(() => Float, { description: 'Net revenue in `currency`: orders not cancelled minus their refunds in the window (spec section 12).' }) revenue!: number;
+  @Field(() => Float, { description: 'Refunds in the window, in `currency`, of orders not cancelled.' }) refundAmount!: number;
+  @Field(() => Int, { description: 'Purchases in the window, all currencies, cancelled as of asOf.' }) cancelledOrders!: number;
   @Field(() => Float, { nullable: true }) averageOrderValue!: number | null;
   @Field(() => Float, { nullable: true }) clv!: number | null;
   @Field(() => Float, { nullable: true, description: 'Pooled period retention for `grain`.' }) retentionRate!: number | null;

@@ -1,0 +1,125 @@
+// Refunds and cancellations (spec section 12): which purchases count as of an instant, and
+// the refunds that subtract from revenue. Every KPI that reads purchases reads them through
+// these fragments, so the rules live here once:
+// - a refund belongs to the purchase of the same customer and currency whose order key
+//   (orderId, else eventId) is the refund's orderId; of several, the earliest (then the
+//   smallest eventId). Only purchases and refunds at or before asOf exist;
+// - an order whose refunds add up to at least its amount is cancelled: it and its refunds
+//   count nowhere;
+// - a refund of an order that is not cancelled subtracts its amount at its own time.
+// The earliest matching purchase at or before asOf is the earliest matching purchase ever
+// whenever it exists, so which purchase a refund belongs to never changes with asOf; whether
+// the order is cancelled does.
+//
+// Cost: these read the refunds table (a few percent of the purchases) and, through the
+// purchases' customer_id key, only the purchases of customers with a refund. A store without
+// refunds pays two reads of an empty table.
+import type { SqlQuery } from '../server/storage/executor.js';
+import { Params, T } from './sql.js';
+
+/** The columns of a purchase row every reader may use; ordersSql and netOrdersSql keep them. */
+const PURCHASE_COLUMNS = 'event_id, customer_id, occurred_at, amount, currency, order_id, channel';
+
+/** Customers with a refund at or before `asOf`: the only ones whose purchases refunds can change. */
+export function refundCustomersSql(asOf: string): string {
+  return `SELECT customer_id FROM ${T.refunds} WHERE occurred_at <= ${asOf}`;
+}
+
+/** The condition "customer_id is (not) one of refundCustomersSql", for the `only` of the fragments below. */
+export function refundCustomer(asOf: string, yes = true): string {
+  return `customer_id ${yes ? 'IN' : 'NOT IN'} (${refundCustomersSql(asOf)})`;
+}
+
+/**
+ * Per order that refunds at or before `asOf` belong to: the purchase's `event_id`, `amount`,
+ * `purchased_at` and `currency`, its `refunded` total and whether that `cancelled` it. Refunds
+ * that belong to no purchase find no row here.
+ */
+function refundedOrdersSql(asOf: string): string {
+  const refunds = `SELECT customer_id, toString(currency) AS currency, order_id AS order_key, sum(amount) AS refunded
+    FROM ${T.refunds} WHERE occurred_at <= ${asOf} GROUP BY customer_id, currency, order_key`;
+  const matched = `
+    SELECT customer_id, currency, order_key, argMin(event_id, (occurred_at, event_id)) AS order_event_id,
+      argMin(amount, (occurred_at, event_id)) AS order_amount, min(occurred_at) AS purchased_at
+    FROM (
+      SELECT customer_id, toString(currency) AS currency, ifNull(order_id, event_id) AS order_key, event_id, amount, occurred_at
+      FROM ${T.purchases}
+      WHERE occurred_at <= ${asOf} AND customer_id IN (${refundCustomersSql(asOf)})
+    )
+    WHERE (customer_id, currency, order_key) IN (SELECT customer_id, toString(currency), order_id FROM ${T.refunds} WHERE occurred_at <= ${asOf})
+    GROUP BY customer_id, currency, order_key`;
+  return `
+    SELECT m.customer_id AS customer_id, m.currency AS currency, m.order_key AS order_key, m.order_event_id AS event_id,
+      m.order_amount AS amount, m.purchased_at AS purchased_at, r.refunded AS refunded, r.refunded >= m.order_amount AS cancelled
+    FROM (${matched}) AS m
+    INNER JOIN (${refunds}) AS r ON r.customer_id = m.customer_id AND r.currency = m.currency AND r.order_key = m.order_key`;
+}
+
+/** Event ids of the purchases cancelled as of `asOf`. */
+function cancelledIdsSql(asOf: string): string {
+  return `SELECT event_id FROM (${refundedOrdersSql(asOf)}) WHERE cancelled`;
+}
+
+/**
+ * The purchases that are orders as of `asOf`: at or before it and not cancelled, with the
+ * purchases table's columns. Readers put it where they read `purchases`. `only`, a condition
+ * on customer_id, is applied inside, on the table's key, rather than left to predicate pushdown.
+ */
+export function ordersSql(asOf: string, only?: string): string {
+  return `SELECT ${PURCHASE_COLUMNS} FROM ${T.purchases}
+    WHERE occurred_at <= ${asOf}${only ? ` AND ${only}` : ''} AND event_id NOT IN (${cancelledIdsSql(asOf)})`;
+}
+
+/**
+ * What revenue sums as of `asOf`: every order (`is_order` = 1, its amount at its time) and every
+ * refund of an order that is not cancelled (`is_order` = 0, minus its amount at the refund's
+ * time). Order counts, activity and first purchases take `is_order` rows only; revenue takes all.
+ */
+export function ledgerSql(asOf: string, only?: string): string {
+  return `
+    SELECT customer_id, occurred_at, amount, currency, toUInt8(1) AS is_order FROM (${ordersSql(asOf, only)})
+    UNION ALL
+    SELECT r.customer_id AS customer_id, r.occurred_at AS occurred_at, -r.amount AS amount, r.currency AS currency, toUInt8(0) AS is_order
+    FROM (SELECT customer_id, occurred_at, amount, currency, order_id FROM ${T.refunds} WHERE occurred_at <= ${asOf}${only ? ` AND ${only}` : ''}) AS r
+    INNER JOIN (SELECT customer_id, currency, order_key FROM (${refundedOrdersSql(asOf)}) WHERE NOT cancelled) AS o
+      ON o.customer_id = r.customer_id AND o.currency = toString(r.currency) AND o.order_key = r.order_id`;
+}
+
+/**
+ * The orders as of `asOf`, each with its amount net of its refunds up to `asOf` (the
+ * predictive model's monetary value of an order), purchases table's columns. ifNull covers
+ * both join modes: an order without refunds gets 0 or NULL, as the caller's join_use_nulls says.
+ */
+export function netOrdersSql(asOf: string): string {
+  return `
+    SELECT o.event_id AS event_id, o.customer_id AS customer_id, o.occurred_at AS occurred_at,
+      o.amount - ifNull(r.refunded, toDecimal128(0, 4)) AS amount, o.currency AS currency, o.order_id AS order_id, o.channel AS channel
+    FROM (${ordersSql(asOf)}) AS o
+    LEFT JOIN (SELECT event_id, refunded FROM (${refundedOrdersSql(asOf)}) WHERE NOT cancelled) AS r ON r.event_id = o.event_id`;
+}
+
+export interface RefundWindow {
+  from: Date;
+  to: Date;
+  currency: string;
+  asOf: Date;
+}
+
+/**
+ * kpiSnapshot's refund figures over [from, to), nothing after asOf: `refund_amount`, the refunds
+ * in the window and `currency` that belong to orders not cancelled (exact Decimal as text), and
+ * `cancelled_orders`, the purchases in the window (every currency) cancelled as of asOf.
+ */
+export function refundSummarySql(a: RefundWindow): SqlQuery {
+  const p = new Params();
+  const asOf = p.time(a.asOf, 'asOf');
+  const from = p.time(a.from, 'from');
+  const to = p.time(a.to, 'to');
+  const currency = p.add('String', a.currency, 'currency');
+  return p.sql(`
+    SELECT
+      (SELECT toString(-sum(amount)) FROM (${ledgerSql(asOf)})
+        WHERE is_order = 0 AND currency = ${currency} AND occurred_at >= ${from} AND occurred_at < ${to}) AS refund_amount,
+      (SELECT count() FROM (${refundedOrdersSql(asOf)})
+        WHERE cancelled AND purchased_at >= ${from} AND purchased_at < ${to}) AS cancelled_orders`);
+}
