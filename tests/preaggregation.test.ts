@@ -12,10 +12,14 @@ import { Rng } from '../scripts/generate/prng.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // A seeded random store (300 customers, ~3000 purchases in USD/EUR/GBP over 2023-2024, profiles,
-// referrals), ingested through POST /v1/events in several batches, so the pre-aggregated states
+// referrals, refunds of every kind of spec section 12), ingested through POST /v1/events in several batches, so the pre-aggregated states
 // have unmerged parts when they are read (a referral's sign-up and click come in a later
 // batch). Later batches resend earlier events (retries) and add
 // purchases dated before their customer's first purchase (late events that move the cohort).
+// Refunds: full, partial, over-refunds, several per order, of a customer's first order (the
+// cohort moves or vanishes), of the earlier of two purchases sharing an orderId, with no
+// matching purchase, in the wrong currency or by the wrong customer, and dated after some of
+// the asOf values; half of them arrive before their purchases.
 // Every KPI builder is then run on both sources, 'auto' (pre-aggregates wherever they answer)
 // and 'raw' (raw tables only), and the rows must be identical.
 
@@ -35,6 +39,9 @@ function store(): { batches: Event[][]; boundaryPurchase: string } {
   const referrals: Event[] = [];
   const laterReferrals: Event[] = [];
   const late: Event[] = [];
+  const refunds: Event[] = [];
+  const refund = (id: string, customerId: string, orderId: string, at: number, amount: string, currency: string): Event =>
+    ({ type: 'refund', eventId: id, customerId, orderId, occurredAt: iso(at), amount, currency });
   for (let c = 0; c < 300; c++) {
     const id = `u${String(c).padStart(3, '0')}`;
     // Some customers start exactly on a month start, the boundary a period index must get right.
@@ -42,14 +49,26 @@ function store(): { batches: Event[][]; boundaryPurchase: string } {
     const orders = 1 + rng.int(19);
     let t = first;
     for (let k = 0; k < orders && t < END; k++) {
-      purchases.push({
-        type: 'purchase',
-        eventId: `p-${c}-${k}`,
-        customerId: id,
-        occurredAt: iso(t),
-        amount: `${rng.int(50000)}.${String(rng.int(10000)).padStart(4, '0')}`,
-        currency: currencies[rng.int(currencies.length)],
-      });
+      const amount = `${1 + rng.int(50000)}.${String(rng.int(10000)).padStart(4, '0')}`;
+      const currency = currencies[rng.int(currencies.length)]!;
+      // Every 13th customer's orders 1 and 2 share an orderId: refunds of it belong to order 1.
+      const orderId = c % 13 === 5 && (k === 1 || k === 2) ? `o-${c}-shared` : k % 2 === 0 ? `o-${c}-${k}` : undefined;
+      const eventId = `p-${c}-${k}`;
+      purchases.push({ type: 'purchase', eventId, customerId: id, occurredAt: iso(t), amount, currency, ...(orderId ? { orderId } : {}) });
+      const key = orderId ?? eventId;
+      const after = (n: number) => t + rng.int(n * DAY);
+      const r = (c * 31 + k * 7) % 40;
+      if ((k === 0 && c % 11 === 0) || r === 0) refunds.push(refund(`rf-${c}-${k}`, id, key, after(60), amount, currency)); // cancelled
+      else if (r === 1) refunds.push(refund(`rf-${c}-${k}`, id, key, after(60), (Number(amount) / 3).toFixed(4), currency)); // partial
+      else if (r === 2) {
+        // two refunds, together more than the amount: cancelled from the second one on
+        refunds.push(refund(`rf-${c}-${k}-a`, id, key, after(30), (Number(amount) / 2).toFixed(4), currency));
+        refunds.push(refund(`rf-${c}-${k}-b`, id, key, after(90), (Number(amount) * 0.6).toFixed(4), currency));
+      } else if (r === 3) refunds.push(refund(`rf-${c}-${k}`, id, key, after(60), amount, currency === 'USD' ? 'EUR' : 'USD')); // wrong currency
+      else if (r === 4) refunds.push(refund(`rf-${c}-${k}`, `u${String((c + 1) % 300).padStart(3, '0')}`, key, after(60), amount, currency)); // wrong customer
+      else if (r === 5) refunds.push(refund(`rf-${c}-${k}`, id, `${key}-unknown`, after(60), amount, currency)); // no such order
+      else if (r === 6) refunds.push(refund(`rf-${c}-${k}`, id, key, Date.UTC(2025, 2, 1) + rng.int(60) * DAY, amount, currency)); // after most asOf values
+      if (c % 13 === 5 && k === 1) refunds.push(refund(`rf-${c}-shared`, id, key, after(20), amount, currency));
       t += Math.round(rng.exp(60 * DAY));
     }
     if (c % 7 === 3) {
@@ -82,10 +101,11 @@ function store(): { batches: Event[][]; boundaryPurchase: string } {
   }
   const cut = Math.floor(purchases.length * 0.6);
   const retries = (from: Event[], n: number) => Array.from({ length: n }, (_, i) => from[(i * 37) % from.length]!);
+  const half = Math.floor(refunds.length / 2);
   const batches = [
-    [...profiles, ...referrals, ...purchases.slice(0, cut)],
+    [...profiles, ...referrals, ...purchases.slice(0, cut), ...refunds.slice(half)],
     [...retries(purchases.slice(0, cut), 100), ...purchases.slice(cut, cut + 600)],
-    [...late, ...laterReferrals, ...retries(purchases.slice(0, cut + 600), 50)],
+    [...late, ...laterReferrals, ...retries(purchases.slice(0, cut + 600), 50), ...refunds.slice(0, half)],
     [...purchases.slice(cut + 600), ...retries(late, 10)],
   ];
   return { batches, boundaryPurchase: purchases[1234]!.occurredAt as string };
