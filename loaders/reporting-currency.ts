@@ -5,16 +5,16 @@ import { byWeight, loadDimensions, type DimensionValue } from './store-dimension
 import type { Warnings } from './warnings.js';
 
 /**
- * How long a count of purchases per currency is reused. The default currency must not cost a
- * scan of purchases per request: one GROUP BY over the `currency` column (LowCardinality)
+ * How long a count of purchases per currency is reused. The warning about a currency without
+ * purchases must not cost a scan of purchases per request: one GROUP BY over the `currency` column (LowCardinality)
  * runs at most once per period per process. This process's own inserts are added to the
  * count as they succeed; the recount picks up what other processes (cluster readers, a
  * demo load before the service started) wrote.
  */
 export const CURRENCY_REFRESH_MS = 10_000;
 
-/** The default of a store without any purchase. */
-export const FALLBACK_CURRENCY = 'USD';
+/** The default when REPORTING_CURRENCY is not set (spec section 6). */
+export const DEFAULT_CURRENCY = 'USD';
 
 interface Count {
   at: number;
@@ -87,17 +87,16 @@ export interface CurrencyDeps {
 }
 
 /**
- * The currency of a money KPI: the one asked, else REPORTING_CURRENCY, else the store's most
- * frequent currency by purchases (FALLBACK_CURRENCY in a store without purchases). A currency
- * with no purchase in the store answers zeros and nulls: that gets a warning.
+ * The currency of a money KPI: the one asked, else REPORTING_CURRENCY, else USD (spec section
+ * 6). A currency with no purchase in the store answers zeros and nulls: that gets a warning
+ * naming the store's currencies.
  */
 export async function resolveCurrency(asked: string | null | undefined, deps: CurrencyDeps): Promise<string> {
-  const chosen = asked ?? deps.config.reportingCurrency;
-  if (chosen != null) checkCurrency(chosen);
+  const currency = asked ?? deps.config.reportingCurrency ?? DEFAULT_CURRENCY;
+  checkCurrency(currency);
   const known = await storeCurrencies(deps.exec).list();
-  const currency = chosen ?? known[0]?.value ?? FALLBACK_CURRENCY;
   if (!known.some((k) => k.value === currency)) {
-    const why = asked != null ? '' : chosen != null ? ' (REPORTING_CURRENCY)' : ' (the default of a store without purchases)';
+    const why = asked != null ? '' : deps.config.reportingCurrency != null ? ' (REPORTING_CURRENCY)' : ' (the default: set REPORTING_CURRENCY to change it)';
     deps.warnings?.add({
       code: 'CURRENCY_WITHOUT_PURCHASES',
       field: 'currency',

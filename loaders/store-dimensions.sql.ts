@@ -18,7 +18,7 @@ export interface DimensionKey {
 
 /**
  * `value` and its weight `n` for one dimension, as of `asOf`. Currencies weigh by purchases
- * (the most frequent one is the default reporting currency), survey ids by the customers who
+ * (the warning about a currency without purchases lists them), survey ids by the customers who
  * answered them, profile attributes by the customers whose latest profile holds them.
  */
 function weighted(d: Dimension, asOf: string): string {

@@ -40,7 +40,7 @@ export class ClvModelResolver {
     @Arg('calibrationEnd', () => DateTimeScalar, { description: 'Purchases with occurredAt <= calibrationEnd are the calibration data.' }) calibrationEnd: Date,
     @Arg('holdoutEnd', () => DateTimeScalar, { nullable: true, description: 'Holdout = (calibrationEnd, holdoutEnd].' }) holdoutEnd: Date | null,
     @Arg('timeUnit', () => TimeUnit, { nullable: true, defaultValue: TimeUnit.WEEK }) unit: TimeUnit | null,
-    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency. Only purchases in it count." }) currency: string | null,
+    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else USD. Only purchases in it count." }) currency: string | null,
     @Ctx() ctx: Context,
   ): Promise<ClvModel> {
     return ctx.loaders.clvModel.load({
@@ -59,7 +59,7 @@ export class ClvModelResolver {
     @Arg('timeUnit', () => TimeUnit, { nullable: true, defaultValue: TimeUnit.WEEK }) unit: TimeUnit | null,
     @Arg('discountRate', () => Float, { nullable: true, description: 'Per time unit; default 0.' }) discountRate: number | null,
     @Arg('margin', () => Float, { nullable: true, description: 'Gross margin in [0, 1]; default GROSS_MARGIN.' }) margin: number | null,
-    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency." }) currency: string | null,
+    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else USD." }) currency: string | null,
     @Ctx() ctx: Context,
   ): Promise<(Prediction | null)[]> {
     if (ids.length > MAX_IDS) throw new BadInputError(`At most ${MAX_IDS} ids per call (got ${ids.length})`, 'ids');
@@ -80,7 +80,7 @@ export class ClvModelResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) firstArg: number | null,
     @Arg('minHistoricalValue', () => Float, { nullable: true, description: 'Minimum revenue up to calibrationEnd; default 0.' }) minHistoricalValue: number | null,
     @Arg('calibrationEnd', () => DateTimeScalar, { nullable: true, description: 'Default: now.' }) calibrationEnd: Date | null,
-    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency." }) currency: string | null,
+    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else USD." }) currency: string | null,
     @Arg('maxProbabilityAlive', () => Float, { nullable: true, defaultValue: 0.5, description: 'Listed when P(alive) is below this.' }) maxAlive: number | null,
     @Ctx() ctx: Context,
   ): Promise<AtRiskCustomers> {

@@ -7,7 +7,7 @@ import { ClvReport } from './clv.type.js';
 
 @ArgsType()
 export class ClvArgs extends CohortArgs {
-  @Field(() => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency." })
+  @Field(() => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else USD." })
   currency?: string | null;
 
   @Field(() => Float, { nullable: true, description: 'Gross margin in [0, 1]; default GROSS_MARGIN (1.0).' })

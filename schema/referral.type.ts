@@ -19,7 +19,7 @@ export class ReferralCohortArgs extends WindowArgs {
 
 @ArgsType()
 export class ReferralImpactArgs extends WindowArgs {
-  @Field(() => String, { nullable: true, description: 'ISO 4217 code of the revenue; default: REPORTING_CURRENCY, else the store\'s most frequent currency.' })
+  @Field(() => String, { nullable: true, description: 'ISO 4217 code of the revenue; default: REPORTING_CURRENCY, else USD.' })
   currency?: string | null;
 }
 

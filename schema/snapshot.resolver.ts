@@ -12,7 +12,7 @@ export class KpiSnapshotArgs extends WindowArgs {
   @Field(() => Grain, { nullable: true, defaultValue: Grain.MONTH })
   grain?: Grain | null;
 
-  @Field(() => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else the store's most frequent currency." })
+  @Field(() => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else USD." })
   currency?: string | null;
 }
 

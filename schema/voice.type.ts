@@ -13,7 +13,7 @@ export class NpsImpactArgs extends FilteredWindowArgs {
   @Field(() => String, { nullable: true, description: 'Only responses to this survey; default: every NPS survey.' })
   surveyId?: string | null;
 
-  @Field(() => String, { nullable: true, description: "Currency of revenuePerCustomer; default REPORTING_CURRENCY, else the store's most frequent currency." })
+  @Field(() => String, { nullable: true, description: "Currency of revenuePerCustomer; default REPORTING_CURRENCY, else USD." })
   currency?: string | null;
 }
 

@@ -39,7 +39,7 @@ export interface Config {
   ingestMaxBodyBytes: number;
   ingestBatchLimit: number;
   http: HttpLimits;
-  /** REPORTING_CURRENCY; unset, money KPIs default to the store's most frequent currency. */
+  /** REPORTING_CURRENCY; unset, money KPIs default to USD (spec section 6). */
   reportingCurrency: string | undefined;
   grossMargin: number;
   /** SNAPSHOT_SCHEDULE; empty (the default) runs no scheduler. */
@@ -116,7 +116,7 @@ const ENV = z.object({
   GRAPHQL_MAX_REQUEST_TIME: number(0.1, 86_400).default(120),
   INGEST_MAX_BODY_BYTES: int(1024, 2 ** 40).default(256 * 1024 ** 2),
   INGEST_BATCH_LIMIT: int(1, 1_000_000).default(10_000),
-  // Unset: money KPIs default to the store's most frequent currency (loaders/reporting-currency.ts).
+  // Unset: money KPIs default to USD (loaders/reporting-currency.ts).
   REPORTING_CURRENCY: z.string().refine((c) => ISO_4217.has(c), 'is not an ISO 4217 code').optional(),
   GROSS_MARGIN: number(0, 1).default(1.0),
   SNAPSHOT_SCHEDULE: z.string().default(''),

@@ -28,11 +28,16 @@ describe('default reporting currency', () => {
     await usd?.stop();
   });
 
-  it("answers money KPIs in the store's most frequent currency when REPORTING_CURRENCY is not set", async () => {
+  it('answers money KPIs in USD when REPORTING_CURRENCY is not set (spec section 6), and says the store has none', async () => {
     const res = await plain.gql(SNAPSHOT);
     expect(res.errors).toBeUndefined();
-    expect(res.data.kpiSnapshot).toEqual({ currency: 'GBP', revenue: 34.75, orders: 3, averageOrderValue: 34.75 / 3 });
-    expect(res.extensions?.warnings).toBeUndefined();
+    expect(res.data.kpiSnapshot).toEqual({ currency: 'USD', revenue: 0, orders: 3, averageOrderValue: null });
+    expect(res.extensions.warnings).toEqual([
+      { code: 'CURRENCY_WITHOUT_PURCHASES', field: 'currency', message: expect.stringContaining('no purchase in USD (the default: set REPORTING_CURRENCY'), knownValues: ['GBP'] },
+    ]);
+    const gbp = await plain.gql(SNAPSHOT.replace('asOf:', 'currency: "GBP", asOf:'));
+    expect(gbp.data.kpiSnapshot).toEqual({ currency: 'GBP', revenue: 34.75, orders: 3, averageOrderValue: 34.75 / 3 });
+    expect(gbp.extensions?.warnings).toBeUndefined();
   });
 
   it('uses REPORTING_CURRENCY when set, and warns that the store has no purchase in it', async () => {
@@ -88,13 +93,19 @@ describe('default reporting currency', () => {
     }
   });
 
-  it('moves the default as soon as this process stores purchases in another currency', async () => {
-    expect((await plain.gql(SNAPSHOT)).data.kpiSnapshot.currency).toBe('GBP'); // the count is cached now
-    // 5 CAD purchases outnumber the 4 GBP ones; in January 2025: 5 x 2 = 10 CAD in 5 orders.
-    const events = [1, 2, 3, 4, 5].map((i) => JSON.stringify({ type: 'purchase', eventId: `cad-${i}`, customerId: 'z', occurredAt: `2025-01-0${i}T00:00:00Z`, amount: '2', currency: 'CAD' }));
-    const ingested = await fetch(`${plain.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.join('\n') });
-    expect(await ingested.json()).toEqual({ accepted: 5, duplicates: 0, rejectedCount: 0, rejected: [] });
+  it("keeps the warning's currencies current as soon as this process stores purchases", async () => {
+    const known = async () => (await plain.gql(SNAPSHOT)).extensions.warnings[0].knownValues;
+    expect((await known())[0]).toBe('GBP'); // the count is cached now
+    // 5 CAD purchases outnumber the 4 GBP ones.
+    const send = async (events: object[]) =>
+      (await fetch(`${plain.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.map((e) => JSON.stringify(e)).join('\n') })).json();
+    const cad = [1, 2, 3, 4, 5].map((i) => ({ type: 'purchase', eventId: `cad-${i}`, customerId: 'z', occurredAt: `2025-01-0${i}T00:00:00Z`, amount: '2', currency: 'CAD' }));
+    expect(await send(cad)).toEqual({ accepted: 5, duplicates: 0, rejectedCount: 0, rejected: [] });
+    expect((await known()).slice(0, 2)).toEqual(['CAD', 'GBP']);
+    // One USD purchase in January: the default currency has purchases, no warning; 8 orders, 1 in USD.
+    await send([{ type: 'purchase', eventId: 'usd-1', customerId: 'z', occurredAt: '2025-01-09T00:00:00Z', amount: '7', currency: 'USD' }]);
     const res = await plain.gql(SNAPSHOT);
-    expect(res.data.kpiSnapshot).toEqual({ currency: 'CAD', revenue: 10, orders: 8, averageOrderValue: 2 });
+    expect(res.data.kpiSnapshot).toEqual({ currency: 'USD', revenue: 7, orders: 9, averageOrderValue: 7 });
+    expect(res.extensions?.warnings).toBeUndefined();
   });
 });

@@ -35,7 +35,7 @@ export interface SchedulerDeps {
   exec: Executor;
   log: Logger;
   clock: Clock;
-  /** Unset: the store's most frequent currency, as for queries. */
+  /** Unset: USD, as for queries. */
   reportingCurrency: string | undefined;
   grossMargin: number;
   onResult?: (r: SnapshotJobResult) => void;
