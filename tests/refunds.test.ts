@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCustomerRfm } from '../loaders/clv-model.loader.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // Spec section 12 on a store small enough to work out by hand. Refunds are sent before the
@@ -14,6 +15,8 @@ import { startTestService, type TestService } from './helpers/service.js';
 // - d: order D1 (02-10, 60 USD) refunded in full on 06-01: it counts until then;
 // - e: two purchases share orderId E1 (01-03, 10 USD and 01-08, 20 USD); a refund of 10 belongs
 //   to the earliest and cancels it, the second counts;
+// - f: orders F1 (03-01, 40 USD), F2 (03-10, 100 USD) refunded 30 on 03-12, and F3 (03-15, 10
+//   USD) cancelled on 03-16: f is a repeat customer with 110 in orders and 80 net;
 // - referral r1 signs c up on 01-15 (c's first purchase would convert it, but it is cancelled
 //   from 01-25 on); r2 signs a up on 02-01 (a's first purchase, A2 on 02-15, converts it).
 const P = (eventId: string, customerId: string, occurredAt: string, amount: string, currency: string, orderId?: string) => ({
@@ -32,6 +35,8 @@ const refunds = [
   R('r-c1', 'c', 'C1', '01-25', '50'),
   R('r-d1', 'd', 'D1', '06-01', '60'),
   R('r-e1', 'e', 'E1', '01-10', '10'),
+  R('r-f2', 'f', 'F2', '03-12', '30'),
+  R('r-f3', 'f', 'F3', '03-16', '10'),
 ];
 const purchases = [
   P('a-p1', 'a', '01-10', '100', 'USD', 'A1'),
@@ -42,6 +47,9 @@ const purchases = [
   P('d-p1', 'd', '02-10', '60', 'USD', 'D1'),
   P('e-p1', 'e', '01-03', '10', 'USD', 'E1'),
   P('e-p2', 'e', '01-08', '20', 'USD', 'E1'),
+  P('f-p1', 'f', '03-01', '40', 'USD', 'F1'),
+  P('f-p2', 'f', '03-10', '100', 'USD', 'F2'),
+  P('f-p3', 'f', '03-15', '10', 'USD', 'F3'),
 ];
 const referrals = [
   { type: 'referral', eventId: 'ref-1', referralId: 'r1', stage: 'SIGNED_UP', referrerId: 'b', referredCustomerId: 'c', occurredAt: '2024-01-15T00:00:00Z' },
@@ -82,15 +90,24 @@ describe('refunds and cancellations (spec section 12), worked by hand', () => {
   };
 
   it('counts cancelled orders nowhere and subtracts partial refunds at their own time', async () => {
-    // Orders as of 05-01: A2, B1, D1, E's second purchase. USD revenue 50 + 60 + 20 - 20 (A2's refund).
-    // Cancelled purchases in the window: a-p1, a-p3, c-p1, e-p1.
+    // Orders as of 05-01: A2, B1 (EUR), D1, E's second purchase, F1, F2; f alone repeats (1 of 5 customers).
+    // USD revenue 50 + 60 + 20 + 40 + 100 - 20 (A2's refund) - 30 (F2's) = 220 over 5 USD orders.
+    // Cancelled purchases in the window: a-p1, a-p3, c-p1, e-p1, f-p3.
     expect(await snapshot('2024-01-01T00:00:00Z', '2024-05-01T00:00:00Z', '2024-05-01T00:00:00Z')).toEqual({
-      customers: 4, orders: 4, newCustomers: 4, repeatPurchaseRate: 0, revenue: 110, refundAmount: 20, cancelledOrders: 4,
-      averageOrderValue: 110 / 3, referralConversionRate: 0.5,
+      customers: 5, orders: 6, newCustomers: 5, repeatPurchaseRate: 0.2, revenue: 220, refundAmount: 50, cancelledOrders: 5,
+      averageOrderValue: 44, referralConversionRate: 0.5,
     });
-    // March alone: no order (a-p3 is cancelled), A2's refund of 20 makes the revenue negative.
+    // February alone: A2 and D1, and no refund in it; A1's refund (02-01) is not revenue, A1 being cancelled.
+    expect(await snapshot('2024-02-01T00:00:00Z', '2024-03-01T00:00:00Z', '2024-05-01T00:00:00Z')).toMatchObject({
+      customers: 2, orders: 2, revenue: 110, refundAmount: 0, cancelledOrders: 0, averageOrderValue: 55,
+    });
+    // April alone: no order; nothing refunded in it belongs to an order still standing.
+    expect(await snapshot('2024-04-01T00:00:00Z', '2024-05-01T00:00:00Z', '2024-05-01T00:00:00Z')).toMatchObject({
+      customers: 0, orders: 0, revenue: 0, refundAmount: 0, cancelledOrders: 0, averageOrderValue: null,
+    });
+    // March: F1 and F2 (a-p3 and f-p3 cancelled); refunds of A2 (20) and F2 (30) fall in it: 140 - 50.
     expect(await snapshot('2024-03-01T00:00:00Z', '2024-04-01T00:00:00Z', '2024-05-01T00:00:00Z')).toMatchObject({
-      customers: 0, orders: 0, revenue: -20, refundAmount: 20, cancelledOrders: 1, averageOrderValue: null,
+      customers: 1, orders: 2, revenue: 90, refundAmount: 50, cancelledOrders: 2, averageOrderValue: 45,
     });
   });
 
@@ -102,10 +119,11 @@ describe('refunds and cancellations (spec section 12), worked by hand', () => {
     });
     // 01-22: c-p1 (01-20) not refunded yet: it converts r1.
     expect((await snapshot('2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z', '2024-01-22T00:00:00Z')).referralConversionRate).toBe(1);
-    // 07-01: D1 is cancelled (06-01) and a-p3 too; only A2, B1 and E's second purchase are orders.
+    // 07-01: D1 is cancelled (06-01) too; A2, B1, E's second purchase, F1 and F2 are the orders.
+    // USD: 50 + 20 + 40 + 100 - 20 - 30 = 160 over 4 orders.
     expect(await snapshot('2024-01-01T00:00:00Z', '2024-07-01T00:00:00Z', '2024-07-01T00:00:00Z')).toEqual({
-      customers: 3, orders: 3, newCustomers: 3, repeatPurchaseRate: 0, revenue: 50, refundAmount: 20, cancelledOrders: 5,
-      averageOrderValue: 25, referralConversionRate: 0.5,
+      customers: 4, orders: 5, newCustomers: 4, repeatPurchaseRate: 0.25, revenue: 160, refundAmount: 50, cancelledOrders: 6,
+      averageOrderValue: 40, referralConversionRate: 0.5,
     });
   });
 
@@ -118,9 +136,18 @@ describe('refunds and cancellations (spec section 12), worked by hand', () => {
     // Cells exist for the periods started by asOf. 01-31: January holds a (A1), b and e; c's only purchase is cancelled.
     expect(await cohorts('2024-01-31T00:00:00Z')).toEqual([['2024-01', 3, [3]]]);
     // 03-21: a moved to February (A1 cancelled); a-p3 (03-20) is not refunded yet, so a is active in March.
-    expect(await cohorts('2024-03-21T00:00:00Z')).toEqual([['2024-01', 2, [2, 0, 0]], ['2024-02', 2, [2, 1]]]);
-    // 05-01: a-p3 is cancelled: a is no longer active in March.
-    expect(await cohorts('2024-05-01T00:00:00Z')).toEqual([['2024-01', 2, [2, 0, 0]], ['2024-02', 2, [2, 0, 0]]]);
+    expect(await cohorts('2024-03-21T00:00:00Z')).toEqual([['2024-01', 2, [2, 0, 0]], ['2024-02', 2, [2, 1]], ['2024-03', 1, [1]]]);
+    // 04-30: a-p3 is cancelled: a is no longer active in March.
+    expect(await cohorts('2024-04-30T00:00:00Z')).toEqual([['2024-01', 2, [2, 0, 0]], ['2024-02', 2, [2, 0, 0]], ['2024-03', 1, [1, 0]]]);
+  });
+
+  it("gives the predictive model each order's amount net of its refunds, without cancelled orders", async () => {
+    // f as of 05-01: orders on 03-01 (40) and 03-10 (100 - 30): frequency 1, recency 9 days, T 61 days,
+    // monetary = the repeat orders' net amount = 70. At 03-11 F2 is not refunded yet: monetary 100.
+    const rfm = async (calibrationEnd: string) =>
+      (await runCustomerRfm(svc.exec, { requestId: 't' }, { calibrationEnd: new Date(calibrationEnd), currency: 'USD' }, ['f']))[0];
+    expect(await rfm('2024-05-01T00:00:00Z')).toMatchObject({ frequency: 1, recency_days: 9, t_days: 61, monetary: 70 });
+    expect(await rfm('2024-03-11T00:00:00Z')).toMatchObject({ frequency: 1, recency_days: 9, t_days: 10, monetary: 100 });
   });
 
   it('answers customer(s) with orders and net revenue', async () => {
