@@ -137,6 +137,15 @@ describe('npm run import into a running service', { timeout: 90_000 }, () => {
     // 1500 + ch_3OaA03 1000; USD #1002 120 + #1003 80 + #1010 19.99 + ch_3OaA01 25 + ch_3OaA07
     // 15.50. Refunds: EUR ch_3OaA02 234.50; JPY ch_3OaA03 1000; USD #1002 20 + #1003 80 (its
     // cancellation) + #1010 19.99 + ch_3OaA07 5. Profiles: #1001, #1002, #1003, #1008, #1010.
+    // Section 12 on the imported store, by hand: USD orders #1002, ch_3OaA01, ch_3OaA07 (#1003,
+    // #1010 cancelled); revenue 120 + 25 + 15.50 - 20 - 5 = 135.50, refunds 25. Every currency:
+    // 6 orders (with EUR #1001, ch_3OaA02 and JPY #1008; ch_3OaA03 cancelled), 3 cancelled.
+    const kpis = await fetch(`${service!.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ kpiSnapshot(from: "2020-01-01T00:00:00Z", to: "2030-01-01T00:00:00Z", currency: "USD") { orders customers revenue refundAmount cancelledOrders } }' }),
+    });
+    expect(((await kpis.json()) as { data: unknown }).data).toEqual({ kpiSnapshot: { orders: 6, customers: 5, revenue: 135.5, refundAmount: 25, cancelledOrders: 3 } });
     const s = await stored();
     expect(s.purchases).toEqual([
       ['EUR', 2, 1288.41],
