@@ -30,9 +30,9 @@ function rng(seed: number) {
 }
 type Rng = ReturnType<typeof rng>;
 type Obj = Record<string, unknown>;
-type Type = 'purchase' | 'referral' | 'survey' | 'customer';
-const TABLE: Record<Type, string> = { purchase: 'purchases', referral: 'referrals', survey: 'survey_responses', customer: 'customers' };
-const TYPES: Type[] = ['purchase', 'referral', 'survey', 'customer'];
+type Type = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer';
+const TABLE: Record<Type, string> = { purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers' };
+const TYPES: Type[] = ['purchase', 'refund', 'referral', 'survey', 'customer'];
 
 function baseEvent(r: Rng, type: Type, eventId: string): Obj {
   const at = `202${r.int(6)}-0${1 + r.int(9)}-1${r.int(10)}T0${r.int(10)}:${10 + r.int(50)}:${10 + r.int(50)}${r.chance(0.5) ? `.${r.int(1000)}` : ''}Z`;
@@ -40,6 +40,8 @@ function baseEvent(r: Rng, type: Type, eventId: string): Obj {
   switch (type) {
     case 'purchase':
       return { type, eventId, customerId: id(), occurredAt: at, amount: `${r.int(100_000)}.${r.int(100)}`, currency: r.pick(['USD', 'EUR', 'JPY']), orderId: id(), channel: r.pick(['web', 'app']) };
+    case 'refund':
+      return { type, eventId, customerId: id(), orderId: id(), occurredAt: at, amount: `${1 + r.int(100_000)}.${r.int(100)}`, currency: r.pick(['USD', 'EUR', 'JPY']), reason: r.pick(['damaged', 'two\nlines', '']) };
     case 'referral': {
       const stage = r.pick(['INVITED', 'CLICKED', 'SIGNED_UP']);
       return { type, eventId, referralId: id(), stage, referrerId: id(), ...(stage === 'SIGNED_UP' ? { referredCustomerId: id() } : {}), occurredAt: at, channel: 'email' };
@@ -55,12 +57,14 @@ function baseEvent(r: Rng, type: Type, eventId: string): Obj {
 
 const REQUIRED: Record<Type, string[]> = {
   purchase: ['type', 'eventId', 'customerId', 'occurredAt', 'amount', 'currency'],
+  refund: ['type', 'eventId', 'customerId', 'orderId', 'occurredAt', 'amount', 'currency'],
   referral: ['type', 'eventId', 'referralId', 'stage', 'referrerId', 'occurredAt'],
   survey: ['type', 'eventId', 'customerId', 'surveyId', 'kind', 'score', 'occurredAt'],
   customer: ['type', 'eventId', 'customerId', 'occurredAt'],
 };
 const OPTIONAL: Record<Type, string[]> = {
   purchase: ['orderId', 'channel'],
+  refund: ['reason'],
   referral: ['channel'],
   survey: ['comment'],
   customer: ['country', 'channel', 'segment'],
@@ -68,6 +72,7 @@ const OPTIONAL: Record<Type, string[]> = {
 /** String fields whose values are ids: 1..128 code points, no control characters. */
 const ID_FIELDS: Record<Type, string[]> = {
   purchase: ['eventId', 'customerId', 'orderId', 'channel'],
+  refund: ['eventId', 'customerId', 'orderId'],
   referral: ['eventId', 'referralId', 'referrerId', 'channel'],
   survey: ['eventId', 'customerId', 'surveyId'],
   customer: ['eventId', 'customerId', 'channel', 'segment'],
@@ -175,6 +180,7 @@ function mutate(r: Rng, e: Obj, type: Type, firstLineOfBody: boolean, kind = r.i
         ] as const);
         return { bytes: Buffer.from(JSON.stringify({ ...e, amount: '\u0000' }).replace('"\\u0000"', amount)), valid };
       }
+      if (type === 'refund') return { bytes: json({ ...e, amount: r.pick(['0', 0, '-5', '0.00001', '1000000000000.5']) }), valid: false };
       if (type === 'survey') return { bytes: json({ ...e, score: r.pick([-1, 11, 3.5, '9']) }), valid: false };
       if (type === 'referral') return { bytes: json({ ...e, stage: 'SIGNED_UP', referredCustomerId: undefined }), valid: false };
       return { bytes: json({ ...e, country: r.pick(['UK', 'us', 'XK', 'DEU']) }), valid: false };
@@ -199,8 +205,8 @@ describe('POST /v1/events under fuzzed input', { timeout: 60_000 }, () => {
 
   it(`accounts for every line and stores exactly the valid ones (seed ${SEED})`, async () => {
     const r = rng(SEED);
-    const stored: Record<Type, Map<string, Line>> = { purchase: new Map(), referral: new Map(), survey: new Map(), customer: new Map() };
-    const used: Record<Type, string[]> = { purchase: [], referral: [], survey: [], customer: [] };
+    const stored: Record<Type, Map<string, Line>> = { purchase: new Map(), refund: new Map(), referral: new Map(), survey: new Map(), customer: new Map() };
+    const used: Record<Type, string[]> = { purchase: [], refund: [], referral: [], survey: [], customer: [] };
     let serial = 0;
     for (let req = 0; req < REQUESTS; req++) {
       const parts: Buffer[] = [];
