@@ -214,7 +214,7 @@ async function dataVersion(exec: Executor, ctx: QueryContext): Promise<VersionRo
 /**
  * The cache key names what the model depends on and nothing finer: T counts whole days, so two
  * calibration ends on the same UTC day over the same purchases give the same model (which is
- * what lets a defaulted "now" hit the cache). Any write to purchases starts a new model.
+ * what lets a defaulted "now" hit the cache). Any write to purchases or refunds starts a new model.
  */
 function modelKey(exec: Executor, a: ClvModelArgs, version: VersionRow[]): string {
   return argsKey({
