@@ -32,27 +32,30 @@ export function refundCustomer(asOf: string, yes = true): string {
 
 /**
  * Per order that refunds at or before `asOf` belong to: the purchase's `event_id`, `amount`,
- * `purchased_at` and `currency`, its `refunded` total and whether that `cancelled` it. Refunds
- * that belong to no purchase find no row here.
+ * `purchased_at` and `currency`, its `refunded` total, whether that `cancelled` it, and its
+ * `refunds` as (occurred_at, amount) pairs. Refunds that belong to no purchase find no row.
+ *
+ * One GROUP BY over the refunds and the purchases of customers with a refund, keyed by
+ * (customer, currency, order key): no join, and the purchases are found through their
+ * customer_id key. The earliest purchase of a key is the smallest (occurred_at, event_id);
+ * the `p_` names keep the aggregates from shadowing the columns they read.
  */
 function refundedOrdersSql(asOf: string): string {
-  const refunds = `SELECT customer_id, toString(currency) AS currency, order_id AS order_key, sum(amount) AS refunded
-    FROM ${T.refunds} WHERE occurred_at <= ${asOf} GROUP BY customer_id, currency, order_key`;
-  const matched = `
-    SELECT customer_id, currency, order_key, argMin(event_id, (occurred_at, event_id)) AS order_event_id,
-      argMin(amount, (occurred_at, event_id)) AS order_amount, min(occurred_at) AS purchased_at
-    FROM (
-      SELECT customer_id, toString(currency) AS currency, ifNull(order_id, event_id) AS order_key, event_id, amount, occurred_at
-      FROM ${T.purchases}
-      WHERE occurred_at <= ${asOf} AND customer_id IN (${refundCustomersSql(asOf)})
-    )
-    WHERE (customer_id, currency, order_key) IN (SELECT customer_id, toString(currency), order_id FROM ${T.refunds} WHERE occurred_at <= ${asOf})
-    GROUP BY customer_id, currency, order_key`;
   return `
-    SELECT m.customer_id AS customer_id, m.currency AS currency, m.order_key AS order_key, m.order_event_id AS event_id,
-      m.order_amount AS amount, m.purchased_at AS purchased_at, r.refunded AS refunded, r.refunded >= m.order_amount AS cancelled
-    FROM (${matched}) AS m
-    INNER JOIN (${refunds}) AS r ON r.customer_id = m.customer_id AND r.currency = m.currency AND r.order_key = m.order_key`;
+    SELECT customer_id, currency, order_key,
+      argMinIf(p_event_id, (p_at, p_event_id), is_purchase) AS event_id, argMinIf(p_amount, (p_at, p_event_id), is_purchase) AS amount,
+      minIf(p_at, is_purchase) AS purchased_at, sumIf(p_amount, NOT is_purchase) AS refunded, refunded >= amount AS cancelled,
+      groupArrayIf((p_at, p_amount), NOT is_purchase) AS refunds
+    FROM (
+      SELECT customer_id, toString(currency) AS currency, ifNull(order_id, event_id) AS order_key, event_id AS p_event_id,
+        amount AS p_amount, occurred_at AS p_at, true AS is_purchase
+      FROM ${T.purchases} WHERE occurred_at <= ${asOf} AND customer_id IN (${refundCustomersSql(asOf)})
+      UNION ALL
+      SELECT customer_id, toString(currency), order_id, event_id, amount, occurred_at, false
+      FROM ${T.refunds} WHERE occurred_at <= ${asOf}
+    )
+    GROUP BY customer_id, currency, order_key
+    HAVING countIf(is_purchase) > 0 AND countIf(NOT is_purchase) > 0`;
 }
 
 /** Event ids of the purchases cancelled as of `asOf`. */
@@ -79,10 +82,9 @@ export function ledgerSql(asOf: string, only?: string): string {
   return `
     SELECT customer_id, occurred_at, amount, currency, toUInt8(1) AS is_order FROM (${ordersSql(asOf, only)})
     UNION ALL
-    SELECT r.customer_id AS customer_id, r.occurred_at AS occurred_at, -r.amount AS amount, r.currency AS currency, toUInt8(0) AS is_order
-    FROM (SELECT customer_id, occurred_at, amount, currency, order_id FROM ${T.refunds} WHERE occurred_at <= ${asOf}${only ? ` AND ${only}` : ''}) AS r
-    INNER JOIN (SELECT customer_id, currency, order_key FROM (${refundedOrdersSql(asOf)}) WHERE NOT cancelled) AS o
-      ON o.customer_id = r.customer_id AND o.currency = toString(r.currency) AND o.order_key = r.order_id`;
+    SELECT customer_id, refund.1 AS occurred_at, -refund.2 AS amount, currency, toUInt8(0) AS is_order
+    FROM (SELECT customer_id, currency, refunds FROM (${refundedOrdersSql(asOf)}) WHERE NOT cancelled${only ? ` AND ${only}` : ''})
+    ARRAY JOIN refunds AS refund`;
 }
 
 /**
