@@ -7,6 +7,10 @@
  * Customer c is acquired at a(c), spread evenly over [start, end); their first purchase is at
  * a(c) and every other purchase of theirs falls after it (an exponential delay folded into
  * what is left of the window), so cohorts shrink month by month like a real store's.
+ *
+ * Refunds (issue 15), drawn per purchase from its event id: 2% of orders cancelled (half in
+ * one refund of the amount, half in two that add up to it), 1% refunded 10-60%, each refund
+ * uniformly within 60 days of the order and before the end.
  */
 import type { Executor } from '../server/storage/executor.js';
 
@@ -19,6 +23,9 @@ export interface BulkOptions {
   start: Date;
   end: Date;
 }
+
+/** Bumped whenever the rows change, so that a store filled by an older version is filled again. */
+export const BULK_VERSION = 2;
 
 const YEAR_MS = 365.25 * 86_400_000;
 export const BULK_END = new Date('2026-11-01T00:00:00Z');
@@ -83,6 +90,20 @@ function statements(): string[] {
           ${pick(['email', 'link', 'social'], 'r', 'ich')}
         FROM (SELECT number, intDiv(number, 2) AS r, cityHash64({seed:UInt64}, 'referred', intDiv(number, 2)) % {customers:UInt64} AS c
               FROM numbers({referralEvents:UInt64}))`,
+    // Cents keep the amounts exact: a part is 1 cent to the amount less 1 cent, a partial refund
+    // 10-60% of the amount rounded down to the cent (purchases are 5.00 or more).
+    `INSERT INTO {db:Identifier}.refunds (event_id, customer_id, order_id, occurred_at, amount, currency, reason)
+        SELECT concat('bf-', event_id, '-', toString(part)), customer_id, order_id,
+          ${instant(`t + toInt64(cityHash64({seed:UInt64}, 'rft', event_id, part) % (least(60 * 86400000, {end:Int64} - 1 - t) + 1))`)},
+          toDecimal64(cents[part], 4) / 100, currency, NULL
+        FROM (
+          SELECT event_id, customer_id, order_id, currency, toUnixTimestamp64Milli(occurred_at) AS t, toInt64(amount * 100) AS total,
+            cityHash64({seed:UInt64}, 'rf', event_id) % 1000 AS h,
+            multiIf(h < 10, [total],
+                    h < 20, [1 + toInt64(cityHash64({seed:UInt64}, 'rfs', event_id) % (total - 1)) AS first, total - first],
+                    [intDiv(total * toInt64(10 + cityHash64({seed:UInt64}, 'rfp', event_id) % 51), 100)]) AS cents
+          FROM {db:Identifier}.purchases WHERE cityHash64({seed:UInt64}, 'rf', event_id) % 1000 < 30)
+        ARRAY JOIN arrayEnumerate(cents) AS part`,
   ];
 }
 

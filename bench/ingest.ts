@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- ingest [--events N] [--clients C] [--batch B] [--body-mb M]`
  *
- * 1. Endpoint: N generated events (scripts/generate/store.ts, all four types) through
+ * 1. Endpoint: N generated events (scripts/generate/store.ts, every type) through
  *    `POST /v1/events` of the service in a child process, C clients sending B-event requests
  *    concurrently. Bodies are built before the clock starts; the time runs from the first
  *    request to the last answer.

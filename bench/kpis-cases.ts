@@ -28,10 +28,34 @@ const P = '{db:Identifier}.purchases';
 const sql = (query: string): SqlQuery => ({ query, query_params: params });
 const T = "DateTime64(3, 'UTC')";
 
-/** The issue's query, verbatim but for the bound window. */
+// Spec section 12 written out over the raw tables, as of asOf (only events at or before it exist).
+/** Purchases with their order key: orderId, else eventId. */
+const PA = `(SELECT event_id, customer_id, occurred_at, amount, toString(currency) AS currency, ifNull(order_id, event_id) AS order_key
+  FROM ${P} WHERE occurred_at <= {asOf:${T}})`;
+const RA = `(SELECT customer_id, toString(currency) AS currency, order_id, occurred_at, amount
+  FROM {db:Identifier}.refunds WHERE occurred_at <= {asOf:${T}})`;
+/** Every refund with the purchase it belongs to: of the customer's purchases in its currency with its order key, the earliest (then the smallest eventId). */
+const OWNED = `(
+  SELECT r.customer_id AS customer_id, r.currency AS currency, r.occurred_at AS occurred_at, r.amount AS amount,
+    o.event_id AS order_event_id, o.amount AS order_amount
+  FROM ${RA} AS r
+  INNER JOIN (SELECT * FROM ${PA} WHERE (customer_id, currency, order_key) IN (SELECT customer_id, currency, order_id FROM ${RA})
+              ORDER BY occurred_at, event_id LIMIT 1 BY customer_id, currency, order_key) AS o
+    ON o.customer_id = r.customer_id AND o.currency = r.currency AND o.order_key = r.order_id)`;
+/** Purchases whose refunds add up to at least their amount. */
+const CANCELLED = `(SELECT order_event_id FROM ${OWNED} GROUP BY order_event_id, order_amount HAVING sum(amount) >= order_amount)`;
+/** The orders: purchases that are not cancelled. */
+const ORDERS = `(SELECT * FROM ${PA} WHERE event_id NOT IN ${CANCELLED})`;
+/** The refunds that subtract from revenue, at their own time: those of orders that are not cancelled. */
+const NET_REFUNDS = `(SELECT * FROM ${OWNED} WHERE order_event_id NOT IN ${CANCELLED})`;
+/** Revenue entries: each order (+amount, is_order 1) and each refund of an order (-amount, is_order 0). */
+const LEDGER = `(SELECT customer_id, occurred_at, amount, currency, toUInt8(1) AS is_order FROM ${ORDERS}
+  UNION ALL SELECT customer_id, occurred_at, -amount AS amount, currency, toUInt8(0) AS is_order FROM ${NET_REFUNDS})`;
+
+/** The issue's query, verbatim but for the bound window and orders in place of purchases. */
 const cohortSql = sql(`
-  WITH f AS (SELECT customer_id, toStartOfMonth(min(occurred_at)) AS cohort FROM ${P} GROUP BY customer_id),
-       a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${P})
+  WITH f AS (SELECT customer_id, toStartOfMonth(min(occurred_at)) AS cohort FROM ${ORDERS} GROUP BY customer_id),
+       a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${ORDERS})
   SELECT toString(cohort) AS cohort_start, dateDiff('month', cohort, m) AS k, uniqExact(customer_id) AS n
   FROM a INNER JOIN f USING customer_id
   WHERE cohort >= toDate({cfrom:${T}}) AND cohort < toDate({cto:${T}}) AND k <= 12 GROUP BY cohort, k ORDER BY cohort, k`);
@@ -39,7 +63,7 @@ const cohortSql = sql(`
 /** Per month of the window `w` (WINDOW) or `c` (COHORTS): customers active the month before, and of those active in it. */
 const periodRetentionSql = (w: 'w' | 'c') =>
   sql(`
-  WITH a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${P}
+  WITH a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${ORDERS}
              WHERE occurred_at >= addMonths({${w}from:${T}}, -1) AND occurred_at < {${w}to:${T}})
   SELECT toString(m) AS period, count() AS previous, sum(retained) AS retained
   FROM (SELECT customer_id, addMonths(m, 1) AS m FROM a) AS prev
@@ -49,27 +73,27 @@ const periodRetentionSql = (w: 'w' | 'c') =>
 
 const repeatSql = sql(`
   SELECT count() AS customers, countIf(n >= 2) AS repeat_customers, sum(n) AS orders
-  FROM (SELECT customer_id, count() AS n FROM ${P} WHERE occurred_at >= {wfrom:${T}} AND occurred_at < {wto:${T}} GROUP BY customer_id)`);
+  FROM (SELECT customer_id, count() AS n FROM ${ORDERS} WHERE occurred_at >= {wfrom:${T}} AND occurred_at < {wto:${T}} GROUP BY customer_id)`);
 
-/** Cohort sizes (k = -1) and USD revenue per cohort and offset. */
+/** Cohort sizes (k = -1) and USD net revenue per cohort and offset (a refund at its own month). */
 const clvCohortSql = sql(`
-  WITH f AS (SELECT customer_id, toStartOfMonth(min(occurred_at)) AS cohort FROM ${P} GROUP BY customer_id)
+  WITH f AS (SELECT customer_id, toStartOfMonth(min(occurred_at)) AS cohort FROM ${ORDERS} GROUP BY customer_id)
   SELECT toString(cohort) AS cohort_start, k, toString(revenue) AS revenue_text FROM (
     SELECT cohort, -1 AS k, toDecimal128(count(), 4) AS revenue FROM f
     WHERE cohort >= toDate({cfrom:${T}}) AND cohort < toDate({cto:${T}}) GROUP BY cohort
     UNION ALL
     SELECT cohort, dateDiff('month', cohort, toStartOfMonth(occurred_at)) AS k, sum(amount) AS revenue
-    FROM ${P} INNER JOIN f USING customer_id
+    FROM ${LEDGER} AS l INNER JOIN f USING customer_id
     WHERE currency = 'USD' AND cohort >= toDate({cfrom:${T}}) AND cohort < toDate({cto:${T}}) AND k <= 12
-    GROUP BY cohort, k)
+    GROUP BY cohort, k HAVING revenue != 0)
   ORDER BY cohort_start, k`);
 
-/** USD revenue, orders, customers and (customer, month) pairs of the window `w` (WINDOW) or `c` (COHORTS). */
+/** USD net revenue, orders, customers with an order and their (customer, month) pairs of the window `w` (WINDOW) or `c` (COHORTS). */
 const clvSummarySql = (w: 'w' | 'c') =>
   sql(`
-  SELECT toString(sum(amount)) AS revenue, count() AS orders, uniqExact(customer_id) AS customers,
-    uniqExact(customer_id, toStartOfMonth(occurred_at)) AS active_customer_periods
-  FROM ${P} WHERE currency = 'USD' AND occurred_at >= {${w}from:${T}} AND occurred_at < {${w}to:${T}}`);
+  SELECT toString(sum(amount)) AS revenue, countIf(is_order = 1) AS orders, uniqExactIf(customer_id, is_order = 1) AS customers,
+    uniqExactIf(customer_id, toStartOfMonth(occurred_at), is_order = 1) AS active_customer_periods
+  FROM ${LEDGER} WHERE currency = 'USD' AND occurred_at >= {${w}from:${T}} AND occurred_at < {${w}to:${T}}`);
 
 const voiceSql = (kind: 'NPS' | 'CSAT', series: boolean) =>
   sql(`
@@ -81,7 +105,7 @@ const voiceSql = (kind: 'NPS' | 'CSAT', series: boolean) =>
 
 const referralSql = (by: 'month' | 'window') =>
   sql(`
-  WITH f AS (SELECT customer_id, min(occurred_at) AS first_at FROM ${P} WHERE occurred_at <= {asOf:${T}} GROUP BY customer_id),
+  WITH f AS (SELECT customer_id, min(occurred_at) AS first_at FROM ${ORDERS} GROUP BY customer_id),
        r AS (SELECT referral_id, min(occurred_at) AS started, max(stage IN ('CLICKED', 'SIGNED_UP')) AS clicked,
                     max(stage = 'SIGNED_UP') AS signed_up, any(referred_customer_id) AS referred
              FROM {db:Identifier}.referrals WHERE occurred_at <= {asOf:${T}} GROUP BY referral_id)
@@ -96,8 +120,13 @@ const referralSql = (by: 'month' | 'window') =>
   WHERE ${by === 'month' ? `started >= {cfrom:${T}} AND started < {cto:${T}} GROUP BY m ORDER BY m` : `started >= {wfrom:${T}} AND started < {wto:${T}}`}`);
 
 const newCustomersSql = sql(`
-  SELECT count() AS n FROM (SELECT min(occurred_at) AS first_at FROM ${P} GROUP BY customer_id)
+  SELECT count() AS n FROM (SELECT min(occurred_at) AS first_at FROM ${ORDERS} GROUP BY customer_id)
   WHERE first_at >= {wfrom:${T}} AND first_at < {wto:${T}}`);
+
+/** USD refunds of orders not cancelled in the window, and purchases in it (every currency) that are cancelled. */
+const refundSummarySql = sql(`
+  SELECT (SELECT toString(sum(amount)) FROM ${NET_REFUNDS} WHERE currency = 'USD' AND occurred_at >= {wfrom:${T}} AND occurred_at < {wto:${T}}) AS refund_amount,
+    (SELECT count() FROM ${PA} WHERE event_id IN ${CANCELLED} AND occurred_at >= {wfrom:${T}} AND occurred_at < {wto:${T}}) AS cancelled_orders`);
 
 /** Per case, the plain SQL statements that together give what the GraphQL field returns. */
 export const BASELINES: Record<string, SqlQuery[]> = {
@@ -108,7 +137,7 @@ export const BASELINES: Record<string, SqlQuery[]> = {
   customerLifetimeValue: [clvCohortSql, clvSummarySql('c'), periodRetentionSql('c')],
   nps: [voiceSql('NPS', true)],
   referralConversionCohorts: [referralSql('month')],
-  kpiSnapshot: [repeatSql, newCustomersSql, clvSummarySql('w'), periodRetentionSql('w'), voiceSql('NPS', false), voiceSql('CSAT', false), referralSql('window')],
+  kpiSnapshot: [repeatSql, newCustomersSql, clvSummarySql('w'), periodRetentionSql('w'), voiceSql('NPS', false), voiceSql('CSAT', false), referralSql('window'), refundSummarySql],
 };
 
 type Rows = Record<string, any>[];
@@ -190,15 +219,20 @@ export const CASES: Case[] = [
   {
     name: 'kpiSnapshot',
     query: `{ kpiSnapshot(${win}, grain: MONTH, currency: "USD") {
-        customers newCustomers orders repeatPurchaseRate revenue averageOrderValue clv retentionRate nps csat referralConversionRate } }`,
+        customers newCustomers orders repeatPurchaseRate revenue averageOrderValue clv retentionRate nps csat referralConversionRate refundAmount cancelledOrders } }`,
     targetMs: 800,
-    fromGraphql: (d) => [d.kpiSnapshot.customers, d.kpiSnapshot.newCustomers, d.kpiSnapshot.orders, d.kpiSnapshot.revenue, d.kpiSnapshot.retentionRate],
-    fromBaseline: ([repeat, fresh, summary, retention]) => [
+    fromGraphql: (d) => [
+      d.kpiSnapshot.customers, d.kpiSnapshot.newCustomers, d.kpiSnapshot.orders, d.kpiSnapshot.revenue, d.kpiSnapshot.retentionRate,
+      d.kpiSnapshot.refundAmount, d.kpiSnapshot.cancelledOrders,
+    ],
+    fromBaseline: ([repeat, fresh, summary, retention, , , , refunds]) => [
       repeat![0]!.customers,
       fresh![0]!.n,
       repeat![0]!.orders,
       Number(summary![0]!.revenue),
       pooledRate(retention!),
+      Number(refunds![0]!.refund_amount),
+      refunds![0]!.cancelled_orders,
     ],
   },
 ];

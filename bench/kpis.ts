@@ -14,7 +14,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../scripts/lib/process.js';
-import { bulkOptions } from './bulk.js';
+import { BULK_VERSION, bulkOptions } from './bulk.js';
 import { BENCH_DATABASE, CASES, type Case } from './kpis-cases.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -140,13 +140,14 @@ export async function benchStore(purchases: number): Promise<string> {
   const base = resolve(ROOT, '.bench', `kpis-${purchases}`);
   const serviceDir = join(base, 'service');
   const marker = join(base, 'filled.json');
-  if (!existsSync(marker)) {
+  const current = existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { version?: number }).version === BULK_VERSION;
+  if (!current) {
     rmSync(base, { recursive: true, force: true });
     mkdirSync(base, { recursive: true });
     console.log(`generating ${purchases} purchases, ${bulk.customers} customers, ${bulk.surveys} survey responses, ${bulk.referralEvents} referral events …`);
     const started = performance.now();
     const filled = await worker('fill', serviceDir, purchases);
-    writeFileSync(marker, JSON.stringify({ ...filled, ms: Math.round(performance.now() - started) }));
+    writeFileSync(marker, JSON.stringify({ version: BULK_VERSION, ...filled, ms: Math.round(performance.now() - started) }));
   }
   console.log(`data: ${base} (${readFileSync(marker, 'utf8')})`);
   return serviceDir;

@@ -447,7 +447,7 @@ describe('every panel query against the real service', () => {
   });
 
   it('gives, for each period of kpiSeries, exactly the kpiSnapshot of that period', async () => {
-    const fields = 'from to customers newCustomers orders repeatPurchaseRate revenue averageOrderValue clv retentionRate nps csat referralConversionRate';
+    const fields = 'from to customers newCustomers orders repeatPurchaseRate revenue refundAmount cancelledOrders averageOrderValue clv retentionRate nps csat referralConversionRate';
     const series = await service.gql(`{ kpiSeries(from: "2025-01-15T00:00:00Z", to: "2025-04-01T00:00:00Z", asOf: "2026-01-01T00:00:00Z") { ${fields} } }`);
     expect(series.errors).toBeUndefined();
     // Periods that start in [Jan 15, Apr 1): February and March only.
@@ -458,6 +458,33 @@ describe('every panel query against the real service', () => {
     const march = await service.gql(`{ kpiSnapshot(from: "2025-03-01T00:00:00Z", to: "2025-04-01T00:00:00Z", asOf: "2026-01-01T00:00:00Z") { ${fields} } }`);
     expect(series.data.kpiSeries[1]).toEqual(march.data.kpiSnapshot);
     expect(march.data.kpiSnapshot.customers).toBeGreaterThan(0);
+  });
+
+  it('serves the refund panel: refunds and cancelled orders per period, as counted from the events', async () => {
+    // Spec section 12 over the generated events (every order id is unique, so a refund's order is the purchase with its orderId).
+    const cents = (amount: string): number => Math.round(Number(amount) * 100);
+    const orders = new Map<string, StoreEvent & { type: 'purchase' }>();
+    const refunded = new Map<string, number>();
+    for (const e of STORE) {
+      if (e.type === 'purchase') orders.set(e.orderId, e);
+      if (e.type === 'refund') refunded.set(e.orderId, (refunded.get(e.orderId) ?? 0) + cents(e.amount));
+    }
+    const cancelled = (orderId: string): boolean => (refunded.get(orderId) ?? 0) >= cents(orders.get(orderId)!.amount);
+    const expected = ['2025-02', '2025-03'].map((month) => ({
+      refundAmount: STORE.filter((e) => e.type === 'refund' && e.currency === 'USD' && e.occurredAt.startsWith(month) && !cancelled(e.orderId))
+        .reduce((sum, e) => sum + cents((e as { amount: string }).amount), 0) / 100,
+      cancelledOrders: [...orders.values()].filter((p) => p.occurredAt.startsWith(month) && cancelled(p.orderId)).length,
+    }));
+    expect(expected.every((x) => x.refundAmount > 0 && x.cancelledOrders > 0)).toBe(true);
+    const board = boards.find((b) => b.uid === 'kpi-executive-overview');
+    const target = (board.panels as Json[]).find((p) => p.title === 'Refunds and cancelled orders by period (${currency})').targets[0];
+    const range = { from: '2025-02-01T00:00:00.000Z', to: '2025-03-31T23:59:59.999Z' };
+    const answer = await service.gql(interpolate(target.url_options.body_graphql_query, board, { currency: 'USD' }, range));
+    expect(answer.errors).toBeUndefined();
+    const got = await rows(answer, target.root_selector);
+    expect(got.map((r) => gjson(r, 'from'))).toEqual(['2025-02-01T00:00:00.000Z', '2025-03-01T00:00:00.000Z']);
+    expect(got.map((r) => gjson(r, 'cancelledOrders'))).toEqual(expected.map((x) => x.cancelledOrders));
+    got.forEach((r, i) => expect(gjson(r, 'refundAmount')).toBeCloseTo(expected[i]!.refundAmount, 6));
   });
 
   it('refuses a series of more than 120 periods with a clear error', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  type CustomerEvent, type PurchaseEvent, type ReferralEvent, type StoreEvent, type StoreOptions,
+  type CustomerEvent, type PurchaseEvent, type ReferralEvent, type RefundEvent, type StoreEvent, type StoreOptions,
   type SurveyEvent, generateStore, resolveStoreOptions, scaled, storeEndFor,
 } from '../scripts/generate/store.js';
 import { spawnTsx } from '../scripts/lib/process.js';
@@ -23,15 +23,17 @@ function hashOf(opts: StoreOptions, limit: number): string {
 
 interface Split {
   purchases: PurchaseEvent[];
+  refunds: RefundEvent[];
   referrals: ReferralEvent[];
   surveys: SurveyEvent[];
   profiles: CustomerEvent[];
 }
 
 function split(events: Iterable<StoreEvent>): Split {
-  const out: Split = { purchases: [], referrals: [], surveys: [], profiles: [] };
+  const out: Split = { purchases: [], refunds: [], referrals: [], surveys: [], profiles: [] };
   for (const e of events) {
     if (e.type === 'purchase') out.purchases.push(e);
+    else if (e.type === 'refund') out.refunds.push(e);
     else if (e.type === 'referral') out.referrals.push(e);
     else if (e.type === 'survey') out.surveys.push(e);
     else out.profiles.push(e);
@@ -62,7 +64,7 @@ describe('generateStore', () => {
 
   const small = split(generateStore(SMALL));
   const { startMs, endMs } = resolveStoreOptions(SMALL);
-  const all: StoreEvent[] = [...small.purchases, ...small.referrals, ...small.surveys, ...small.profiles];
+  const all: StoreEvent[] = [...small.purchases, ...small.refunds, ...small.referrals, ...small.surveys, ...small.profiles];
 
   it('gives every customer exactly one first profile and the requested number of customers', () => {
     expect(firstProfiles(small.profiles).size).toBe(200);
@@ -84,7 +86,7 @@ describe('generateStore', () => {
   });
 
   it('keeps eventIds unique per type', () => {
-    for (const list of [small.purchases, small.referrals, small.surveys, small.profiles]) {
+    for (const list of [small.purchases, small.refunds, small.referrals, small.surveys, small.profiles]) {
       expect(new Set(list.map((e) => e.eventId)).size).toBe(list.length);
       for (const e of list) expect(e.eventId.length).toBeLessThanOrEqual(128);
     }
@@ -101,7 +103,7 @@ describe('generateStore', () => {
 
   it('writes amounts as decimal strings in USD or EUR', () => {
     expect(small.purchases.length).toBeGreaterThan(0);
-    for (const p of small.purchases) {
+    for (const p of [...small.purchases, ...small.refunds]) {
       expect(p.amount).toMatch(/^\d+(\.\d{1,2})?$/);
       expect(['USD', 'EUR']).toContain(p.currency);
     }
@@ -113,7 +115,7 @@ describe('generateStore', () => {
       expect(first.has(customerId)).toBe(true);
       expect(Date.parse(at)).toBeGreaterThanOrEqual(first.get(customerId)!);
     };
-    for (const p of small.purchases) after(p.customerId, p.occurredAt);
+    for (const p of [...small.purchases, ...small.refunds]) after(p.customerId, p.occurredAt);
     for (const s of small.surveys) after(s.customerId, s.occurredAt);
     for (const r of small.referrals) after(r.referrerId, r.occurredAt);
   });
@@ -281,6 +283,57 @@ describe('the default store', () => {
     expect(month1 / size).toBeLessThan(0.32);
     expect(month12 / size).toBeGreaterThan(0.05);
     expect(month12 / size).toBeLessThan(0.1);
+  });
+
+  it('leaves every other event as the generator wrote it before refunds existed', () => {
+    // sha256 of the default store's events, refunds left out, as generated at commit 5d0290f.
+    const hash = createHash('sha256');
+    for (const e of generateStore({ end: END })) if (e.type !== 'refund') hash.update(`${JSON.stringify(e)}\n`);
+    expect(hash.digest('hex')).toBe('3ca6fc7a354abe320dd5f62e6dfe33665cbc1ede7ff4ae9990259cbf80cd03bf');
+  });
+
+  it('refunds ~2% of orders in full (in one refund or two) and ~1% in part, within 60 days', () => {
+    const byOrder = new Map(store.purchases.map((p) => [p.orderId, p]));
+    const refunds = new Map<string, RefundEvent[]>();
+    for (const r of store.refunds) refunds.set(r.orderId, [...(refunds.get(r.orderId) ?? []), r]);
+    const cents = (amount: string): number => Math.round(Number(amount) * 100);
+    let cancelled = 0;
+    let inTwo = 0;
+    let partial = 0;
+    for (const [orderId, list] of refunds) {
+      const order = byOrder.get(orderId)!;
+      expect(order, orderId).toBeDefined();
+      const refunded = list.reduce((sum, r) => sum + cents(r.amount), 0);
+      for (const r of list) {
+        expect(r.customerId).toBe(order.customerId);
+        expect(r.currency).toBe(order.currency);
+        expect(cents(r.amount)).toBeGreaterThan(0);
+        const days = (Date.parse(r.occurredAt) - Date.parse(order.occurredAt)) / 86_400_000;
+        expect(days).toBeGreaterThanOrEqual(0);
+        expect(days).toBeLessThanOrEqual(60);
+        expect(Date.parse(r.occurredAt)).toBeLessThan(Date.parse(END));
+      }
+      if (refunded === cents(order.amount)) {
+        cancelled++;
+        expect(list.length).toBeLessThanOrEqual(2);
+        if (list.length === 2) inTwo++;
+      } else {
+        partial++;
+        expect(list).toHaveLength(1);
+        // 10-60% of the amount, rounded to the cent.
+        expect(refunded).toBeGreaterThanOrEqual(Math.floor(0.1 * cents(order.amount)));
+        expect(refunded).toBeLessThanOrEqual(Math.ceil(0.6 * cents(order.amount)));
+      }
+    }
+    const orders = store.purchases.length;
+    // Binomial counts over ~100k orders: 2% +- 0.15 and 1% +- 0.1 are over 3 standard deviations.
+    expect(cancelled / orders).toBeGreaterThan(0.0185);
+    expect(cancelled / orders).toBeLessThan(0.0215);
+    expect(partial / orders).toBeGreaterThan(0.009);
+    expect(partial / orders).toBeLessThan(0.011);
+    expect(inTwo / cancelled).toBeGreaterThan(0.45);
+    expect(inTwo / cancelled).toBeLessThan(0.55);
+    expect(new Set(store.refunds.map((r) => r.eventId)).size).toBe(store.refunds.length);
   });
 
   it('has referred customers repeat more often than the others', () => {

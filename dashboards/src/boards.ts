@@ -67,6 +67,7 @@ const AVERAGE_RETENTION = '[data.retentionCohorts.average.{ "offset": $string(of
 const KPI_SERIES =
   '[data.kpiSeries.( $e := customers = 0; { "from": from, "customers": $e ? null : customers, ' +
   '"newCustomers": $e ? null : newCustomers, "orders": $e ? null : orders, "revenue": $e ? null : revenue, ' +
+  '"refundAmount": $e ? null : refundAmount, "cancelledOrders": $e ? null : cancelledOrders, ' +
   '"averageOrderValue": averageOrderValue, "repeatPurchaseRate": repeatPurchaseRate, "clv": clv, ' +
   '"purchaseFrequency": $e ? null : orders / customers } )]';
 const REFERRAL_GROUPS =
@@ -153,6 +154,8 @@ interface BoardSpec {
 }
 
 const PERIOD = 'per ${grain} (UTC)';
+/** Spec section 12, said once for every revenue figure of the boards that read kpiSeries. */
+const NET = 'Net revenue: purchases not cancelled minus the refunds of such orders dated in the period (a period can be negative).';
 const FILTERS = 'The country, channel, segment and acquisition filters apply.';
 const NO_FILTERS = 'Over all customers: the customer filters do not apply.';
 const LATEST = 'The big number is the latest period of the range, the percentage its change since the first period.';
@@ -198,9 +201,9 @@ const overview: BoardSpec = {
       target: { doc: 'BoardKpiSeries', root: KPI_SERIES, format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers']] },
     }),
     stat({
-      title: 'Revenue (${currency})', unit: 'short', decimals: 0, w: 3, h: 5,
-      description: `Revenue of purchases in \${currency}, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['revenue', 'number', 'Revenue']] },
+      title: 'Net revenue (${currency})', unit: 'short', decimals: 0, w: 3, h: 5,
+      description: `${NET} In \${currency}, ${PERIOD}. ${LATEST} ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, format: 'timeseries', columns: [['from', 'timestamp', 'Period'], ['revenue', 'number', 'Net revenue']] },
     }),
     timeseries({
       title: 'Retention and churn by period', unit: 'percentunit', w: 12, h: 8, min: 0,
@@ -229,10 +232,16 @@ const overview: BoardSpec = {
       target: { doc: 'BoardReferralCohorts', root: 'data.referralConversionCohorts', columns: [['cohortStart', 'timestamp', 'Period'], ['clickRate', 'number', 'Click rate'], ['signupRate', 'number', 'Sign-up rate'], ['conversionRate', 'number', 'Conversion rate']] },
     }),
     timeseries({
-      title: 'Customers and revenue by period (${currency})', unit: 'short', w: 12, h: 8, min: 0, bars: false,
-      description: `Active customers (left axis) and revenue in \${currency} (right axis), ${PERIOD}. ${NO_FILTERS}`,
-      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers'], ['revenue', 'number', 'Revenue']] },
-      overrides: { Revenue: [rightAxis] },
+      title: 'Customers and net revenue by period (${currency})', unit: 'short', w: 12, h: 8, min: 0, bars: false,
+      description: `Active customers (left axis) and net revenue in \${currency} (right axis), ${PERIOD}. ${NET} ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, columns: [['from', 'timestamp', 'Period'], ['customers', 'number', 'Customers'], ['revenue', 'number', 'Net revenue']] },
+      overrides: { 'Net revenue': [rightAxis] },
+    }),
+    timeseries({
+      title: 'Refunds and cancelled orders by period (${currency})', unit: 'short', w: 12, h: 8, min: 0,
+      description: `Refunds in \${currency} of orders not cancelled, dated in the period (left axis), and purchases of the period in every currency that refunds cancelled in full (right axis), ${PERIOD}. A late refund restates past periods. ${NO_FILTERS}`,
+      target: { doc: 'BoardKpiSeries', root: KPI_SERIES, columns: [['from', 'timestamp', 'Period'], ['refundAmount', 'number', 'Refund amount'], ['cancelledOrders', 'number', 'Cancelled orders']] },
+      overrides: { 'Cancelled orders': [rightAxis] },
     }),
   ],
 };

@@ -89,6 +89,45 @@ export function referredFirstPurchase(rng: Rng, inviteMs: number, signupMs: numb
   return null;
 }
 
+/**
+ * Refunds (issue 15): of all orders, this share is cancelled (refunded in full, in one refund or
+ * two that add up to the amount) and this share partially refunded (10-60% of the amount).
+ * Refunds come up to 60 days after the order.
+ */
+export const REFUND_RATES = { cancelled: 0.02, partial: 0.01 } as const;
+const CANCEL_IN_TWO_SHARE = 0.5;
+const PARTIAL_SHARE = { min: 0.1, max: 0.6 } as const;
+const REFUND_DELAY_MS = 60 * DAY_MS;
+
+/** One refund of an order: when (epoch ms) and how much (cents). */
+export interface RefundDraw {
+  at: number;
+  cents: number;
+}
+
+/**
+ * The refunds of an order of `cents` placed at `orderedAt`, none of them at or after `endMs`:
+ * usually none. Each date is uniform over the 60 days after the order, or over what is left of
+ * them before `endMs` (the demo's end is the start of the current month, so no refund lies in
+ * the future). Drawn from `rng` whatever the outcome, two draws per order, so the stream of
+ * outcomes does not depend on the amounts.
+ */
+export function drawRefunds(rng: Rng, orderedAt: number, cents: number, endMs: number): RefundDraw[] {
+  const u = rng.next();
+  const v = rng.next();
+  if (u >= REFUND_RATES.cancelled + REFUND_RATES.partial) return [];
+  const span = Math.max(0, Math.min(REFUND_DELAY_MS, endMs - 1 - orderedAt));
+  const at = (): number => orderedAt + rng.next() * span;
+  if (u >= REFUND_RATES.cancelled) {
+    const share = PARTIAL_SHARE.min + v * (PARTIAL_SHARE.max - PARTIAL_SHARE.min);
+    return [{ at: at(), cents: Math.min(cents - 1, Math.max(1, Math.round(cents * share))) }];
+  }
+  // Cancelled: v picks one refund or two (split anywhere, each at least one cent).
+  if (v >= CANCEL_IN_TWO_SHARE || cents < 2) return [{ at: at(), cents }];
+  const first = 1 + rng.int(cents - 1);
+  return [{ at: at(), cents: first }, { at: at(), cents: cents - first }].sort((a, b) => a.at - b.at);
+}
+
 /** NPS answer 0..10: detractors mostly answer 5-6, passives 7-8, promoters 9-10. */
 const DETRACTOR_SCORES = [0, 1, 2, 3, 4, 4, 5, 5, 5, 6, 6, 6, 6] as const;
 export function drawNps(rng: Rng, traits: Traits): number {

@@ -3,16 +3,17 @@
  * kpi-spec section 1. Used by `npm run demo` (fills the embedded store) and by benchmarks.
  *
  * Customers are generated one at a time in acquisition order, each with their whole history
- * (profile, purchases, surveys, a later profile version), so memory is O(customers): one
- * acquisition instant and one flag per customer. Events are therefore not globally sorted by
- * time, but every customer's events follow their own timeline, and nothing is at or after `end`.
+ * (profile, purchases, surveys, refunds, a later profile version), so memory is O(customers):
+ * one acquisition instant and one flag per customer. Events are therefore not globally sorted by
+ * time, but every customer's events follow their own timeline (their refunds, sorted, come after
+ * their last purchase, as refunds that arrive late do), and nothing is at or after `end`.
  */
 import { Calendar, DAY_MS, formatCents } from './calendar.js';
 import {
   CLICK_RATE, COUNTRIES, EURO_COUNTRIES, EUR_SHARE_IN_EUROZONE,
   INVITE_CHANNELS, ORDER_CHANNELS, ORGANIC_CHANNELS, SEGMENTS, SIGNUP_RATE, type Segment,
   type Traits, acquisitionTimes, calibrateMeanGapMs, drawCents, drawCsat, drawNps, drawTraits,
-  purchaseSeason, referredFirstPurchase,
+  type RefundDraw, drawRefunds, purchaseSeason, referredFirstPurchase,
 } from './model.js';
 import { Rng } from './prng.js';
 
@@ -47,6 +48,17 @@ export interface PurchaseEvent {
   channel: string;
 }
 
+/** Spec section 12: `orderId` names the purchase it refunds (same customer and currency). */
+export interface RefundEvent {
+  type: 'refund';
+  eventId: string;
+  customerId: string;
+  orderId: string;
+  occurredAt: string;
+  amount: string;
+  currency: 'USD' | 'EUR';
+}
+
 export interface ReferralEvent {
   type: 'referral';
   eventId: string;
@@ -79,7 +91,7 @@ export interface CustomerEvent {
   segment?: string;
 }
 
-export type StoreEvent = PurchaseEvent | ReferralEvent | SurveyEvent | CustomerEvent;
+export type StoreEvent = PurchaseEvent | RefundEvent | ReferralEvent | SurveyEvent | CustomerEvent;
 
 export interface ResolvedStoreOptions {
   customers: number;
@@ -186,6 +198,8 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
   const n = o.customers;
   const cal = new Calendar(startMs, endMs);
   const rng = new Rng(o.seed);
+  // Refunds draw from their own stream, so adding them left every other event as it was.
+  const refundRng = new Rng(o.seed ^ 0x7f4a7c15);
   const acq = acquisitionTimes(rng, cal, startMs, endMs, n);
   const season = purchaseSeason(cal);
   const repeatBuyer = new Uint8Array(n);
@@ -206,6 +220,7 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
     ? Math.min(1, (o.surveys * NPS_SHARE) / (1 - NPS_QUARTER_DEDUP_LOSS) / o.purchases) : 0;
 
   let purchaseSeq = 0;
+  let refundSeq = 0;
   let referralEventSeq = 0;
   let referralSeq = 0;
   let surveySeq = 0;
@@ -315,14 +330,17 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
       const stopAt = traits.oneTime ? firstPurchase : Math.min(endMs, firstPurchase + traits.lifetimeMs);
       const currency = eur ? 'EUR' : 'USD';
       let lastNpsSurveyId = '';
+      const refunds: Array<RefundDraw & { orderId: string }> = [];
       let t = firstPurchase;
       for (;;) {
         const seq = ++purchaseSeq;
+        const cents = drawCents(rng, traits);
+        const orderId = `o-${pad(seq)}`;
         yield {
           type: 'purchase', eventId: `p-${pad(seq)}`, customerId, occurredAt: cal.iso(t),
-          amount: formatCents(drawCents(rng, traits)), currency, orderId: `o-${pad(seq)}`,
-          channel: ORDER_CHANNELS.draw(rng),
+          amount: formatCents(cents), currency, orderId, channel: ORDER_CHANNELS.draw(rng),
         };
+        for (const r of drawRefunds(refundRng, t, cents, endMs)) refunds.push({ ...r, orderId });
         const csat = csatAfter(customerId, traits, t);
         if (csat !== null) yield csat;
         const nps = npsAfter(customerId, traits, t, lastNpsSurveyId);
@@ -333,6 +351,13 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
         if (traits.oneTime) break;
         t += (rng.exp(meanGapMs) * traits.gapFactor) / season[cal.day(t)]!;
         if (!(t < stopAt)) break;
+      }
+      refunds.sort((a, b) => a.at - b.at);
+      for (const r of refunds) {
+        yield {
+          type: 'refund', eventId: `rf-${pad(++refundSeq)}`, customerId, orderId: r.orderId,
+          occurredAt: cal.iso(r.at), amount: formatCents(r.cents), currency,
+        };
       }
     }
 
