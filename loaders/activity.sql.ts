@@ -1,6 +1,6 @@
 import { UnreachableCaseError } from './errors.js';
 import { Grain } from './grain.js';
-import { ledgerSql, ordersSql, refundCustomer } from './refunds.sql.js';
+import { ordersSql, refundedOrdersSql } from './refunds.sql.js';
 import { T } from './sql.js';
 
 /**
@@ -68,26 +68,103 @@ export function statePeriods(grain: Grain, months: string, keep: (i: string) => 
 }
 
 /**
- * First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf
- * exactly when any purchase is. Customers with a refund up to asOf come from their orders
- * (refunds.sql.ts): a cancellation can move their first purchase later, or remove it.
+ * Per customer with a refund that counts as of `asOf` (refunds.sql.ts, from refund_orders): `fixes`,
+ * what the refunds change in their `sales` entries, as entries of the same shape with signed
+ * orders (a cancelled order: its month and currency, minus its amount, -1 order; a refund of an
+ * order not cancelled: the refund's month, minus its amount, 0 orders); `cancels`, how many of
+ * their orders are cancelled; and `cancelled_at`, those orders' instants.
  */
-export function firstPurchasesFromState(asOf: string): string {
+function refundFixesSql(asOf: string, only: string): string {
   return `
-    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND ${refundCustomer(asOf, false)}
-    UNION ALL
-    SELECT customer_id, min(occurred_at) AS first_at FROM (${ordersSql(asOf, refundCustomer(asOf))}) GROUP BY customer_id`;
+    SELECT customer_id, groupArrayArray(if(cancelled,
+        [(${monthOf('purchased_at')}, cur, -toDecimal128(amount, 4), toInt64(-1))],
+        arrayMap(r -> (${monthOf('r.1')}, cur, -toDecimal128(r.2, 4), toInt64(0)), refunds))) AS fixes,
+      countIf(cancelled) AS cancels, groupArrayIf(purchased_at, cancelled) AS cancelled_at
+    FROM (SELECT *, toFixedString(currency, 3) AS cur FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE ${only})
+    GROUP BY customer_id`;
+}
+
+/** Customers with an order cancelled as of `asOf`: their activity and first purchase change. */
+function cancellersSql(asOf: string): string {
+  return `SELECT customer_id FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled`;
 }
 
 /**
- * One row per customer with a purchase at or before `asOf`, `filter` applied: `customer_id`,
- * `first_at`, `last_month` (the UTC month of their last purchase up to asOf) and the state
- * column restricted to purchases up to asOf: for `months`, `x` (may repeat a month); for
- * `sales`, its entries as four parallel arrays `sale_month`, `sale_currency`, `sale_amount` and
- * `sale_orders`, which a query can ARRAY JOIN without building tuples. They are taken with
+ * First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf
+ * exactly when any purchase is, and it is the first order unless a refund cancelled it. Only
+ * customers whose minimum is such an order (a few in a thousand: refund_orders knows the
+ * cancelled orders' instants) are looked up in their raw orders, through the customer_id key.
+ */
+export function firstPurchasesFromState(asOf: string): string {
+  const firstCancelled = `
+    SELECT customer_id FROM (${refundedOrdersSql(asOf, 'auto')})
+    WHERE cancelled AND (customer_id, purchased_at) IN (
+      SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE customer_id IN (${cancellersSql(asOf)}))`;
+  return `
+    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND customer_id NOT IN (${firstCancelled})
+    UNION ALL
+    SELECT customer_id, min(occurred_at) AS first_at FROM (${ordersSql(asOf, 'auto', `customer_id IN (${firstCancelled})`)}) GROUP BY customer_id`;
+}
+
+/**
+ * One row per customer with an order at or before `asOf`, `filter` applied: `customer_id`,
+ * `first_month` and `last_month` (the UTC months of their first and last order up to asOf) and
+ * the state column restricted to purchases up to asOf: for `months`, `x` (may repeat a month);
+ * for `sales`, its entries as four parallel arrays `sale_month`, `sale_currency`, `sale_amount`
+ * and `sale_orders`, which a query can ARRAY JOIN without building tuples. They are taken with
  * tupleElement() from the whole column: the subcolumn syntax `sales.month` reads under FINAL
  * without merging the parts' arrays (ClickHouse 26.7), so a customer whose rows were not
  * merged yet lost entries (tests/preaggregation.test.ts caught it).
+ *
+ * Refunds (docs/architecture.md, "Refunds and cancellations"): the state holds purchases, and
+ * refund_orders the refunded orders, both exact whatever the merges. A customer without a
+ * cancelled order as of asOf is read as stored, their refunds of orders not cancelled appended
+ * to `sales` as entries with 0 orders (readers take activity from entries with orders). A
+ * customer with one (under a fifth of the customers when 2% of the orders are cancelled) is read
+ * from `sales` with their fixes summed into it per (month, currency): a month whose orders were
+ * all cancelled keeps 0 orders, and their first and last months are those with orders left.
+ */
+export function customerStateSql(column: 'months' | 'sales', asOf: string, filter: string | null): string {
+  const only = filter ?? 'true';
+  const cancellers = `customer_id IN (${cancellersSql(asOf)})`;
+  const plainMonths = (cond: string) => `
+    SELECT customer_id, ${monthOf('first_at')} AS first_month, last_month, x FROM (${stateRowsSql('months', asOf, `${cond} AND ${only}`)})`;
+  // Sales entries as tuples with signed orders, so fixes add to them.
+  const entries = "arrayMap((m, c, a, n) -> (m, c, a, toInt64(n)), sale_month, sale_currency, sale_amount, sale_orders)";
+  const fixed = `
+    SELECT customer_id, keys, amounts, orders, arrayFilter((k, n) -> n > 0, keys, orders) AS active
+    FROM (
+      SELECT s.customer_id AS customer_id, arrayConcat(${entries}, f.fixes) AS e, arrayDistinct(arrayMap(t -> (t.1, t.2), e)) AS keys,
+        arrayMap(k -> arraySum(arrayMap(t -> if((t.1, t.2) = k, t.3, toDecimal128(0, 4)), e)), keys) AS amounts,
+        arrayMap(k -> arraySum(arrayMap(t -> if((t.1, t.2) = k, t.4, 0), e)), keys) AS orders
+      FROM (${stateRowsSql('sales', asOf, `${cancellers} AND ${only}`)}) AS s
+      INNER JOIN (${refundFixesSql(asOf, `${cancellers} AND ${only}`)}) AS f ON f.customer_id = s.customer_id
+    )
+    WHERE notEmpty(active)`;
+  if (column === 'months') {
+    return `
+      ${plainMonths(`customer_id NOT IN (${cancellersSql(asOf)})`)}
+      UNION ALL
+      SELECT customer_id, arrayMin(arrayMap(k -> k.1, active)) AS first_month, arrayMax(arrayMap(k -> k.1, active)) AS last_month,
+        arrayMap(k -> k.1, active) AS x
+      FROM (${fixed})`;
+  }
+  return `
+    SELECT s.customer_id AS customer_id, ${monthOf('s.first_at')} AS first_month, s.last_month AS last_month,
+      arrayConcat(s.sale_month, arrayMap(t -> t.1, r.fixes)) AS sale_month, arrayConcat(s.sale_currency, arrayMap(t -> t.2, r.fixes)) AS sale_currency,
+      arrayConcat(s.sale_amount, arrayMap(t -> t.3, r.fixes)) AS sale_amount, arrayConcat(s.sale_orders, arrayMap(t -> toUInt32(t.4), r.fixes)) AS sale_orders
+    FROM (${stateRowsSql('sales', asOf, `customer_id NOT IN (${cancellersSql(asOf)}) AND ${only}`)}) AS s
+    LEFT JOIN (${refundFixesSql(asOf, `customer_id NOT IN (${cancellersSql(asOf)}) AND ${only}`)}) AS r ON r.customer_id = s.customer_id
+    UNION ALL
+    SELECT customer_id, arrayMin(arrayMap(k -> k.1, active)) AS first_month, arrayMax(arrayMap(k -> k.1, active)) AS last_month,
+      arrayMap(k -> k.1, keys) AS sale_month, arrayMap(k -> k.2, keys) AS sale_currency, amounts AS sale_amount, arrayMap(n -> toUInt32(n), orders) AS sale_orders
+    FROM (${fixed})`;
+}
+
+/**
+ * The stored state rows of the customers for which `cond` holds, with a purchase at or before
+ * `asOf`, restricted to purchases up to asOf: `customer_id`, `first_at`, `last_month` and the
+ * column (customerStateSql's shapes), refunds not applied.
  *
  * A customer whose last purchase is at or before asOf is read as stored. Only customers with
  * purchases after asOf (none when asOf is now) need more: their months before asOf's UTC month
@@ -96,49 +173,27 @@ export function firstPurchasesFromState(asOf: string): string {
  * `customer_id IN` set is empty and key analysis drops every granule of that branch unread; a
  * constant guard such as `(SELECT max(last_at) …) > asOf` does not: the engine still reads
  * the whole state for it (docs/performance.md).
- *
- * Refunds make a customer's history non-monotone (a cancellation removes an order, and with it
- * maybe a month or the first purchase), which min/max/concatenation states cannot undo. So the
- * state serves only customers without a refund up to asOf, whose orders are exactly their
- * purchases; a customer with one is rebuilt from their orders and net revenue
- * (refunds.sql.ts, read through the raw tables' customer_id key) in the same shape. Refunds of
- * orders not cancelled become `sales` entries with 0 orders, so readers take activity from
- * entries with orders (docs/architecture.md, "Refunds and cancellations").
  */
-export function customerStateSql(column: 'months' | 'sales', asOf: string, filter: string | null): string {
+function stateRowsSql(column: 'months' | 'sales', asOf: string, cond: string): string {
   const asOfMonth = monthOf(asOf);
   const monthStart = `toDateTime64(toStartOfMonth(${asOf}), 3, 'UTC')`;
-  const and = filter ? ` AND ${filter}` : '';
-  const noRefund = refundCustomer(asOf, false);
-  const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}${and}) AND ${noRefund}`;
-  const refunded = `${refundCustomer(asOf)}${and}`;
+  const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf} AND ${cond})`;
   const months = column === 'months';
   // Per branch: the stored columns, the merged later ones, and asOf's own month from raw purchases.
   const stored = months
     ? 'months AS x'
     : "tupleElement(sales, 'month') AS sale_month, tupleElement(sales, 'currency') AS sale_currency, " +
       "tupleElement(sales, 'amount') AS sale_amount, tupleElement(sales, 'orders') AS sale_orders";
-  const merged = months ? 'arrayMax(x) AS last_month, x' : 'arrayMax(x.month) AS last_month, x.month, x.currency, x.amount, x.orders';
+  const merged = months
+    ? 'arrayMax(x) AS last_month, x'
+    : 'arrayMax(x.month) AS last_month, x.month AS sale_month, x.currency AS sale_currency, x.amount AS sale_amount, x.orders AS sale_orders';
   const before = months ? `arrayFilter(m -> m < ${asOfMonth}, months)` : `arrayFilter(s -> s.month < ${asOfMonth}, sales)`;
   const own = months
     ? `[${asOfMonth}]`
     : `[CAST((${asOfMonth}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}')]`;
-  // Customers with refunds, from their orders (months) or their ledger (sales), grouped like the view.
-  const rebuilt = months
-    ? `SELECT customer_id, min(occurred_at) AS first_at, ${monthOf('max(occurred_at)')} AS last_month, groupUniqArray(${monthOf('occurred_at')}) AS x
-       FROM (${ordersSql(asOf, refunded)}) GROUP BY customer_id`
-    : `SELECT customer_id, minIf(first_at, orders > 0) AS first_at, ${monthOf('maxIf(last_at, orders > 0)')} AS last_month,
-         groupArray(month), groupArray(currency), groupArray(amount), groupArray(orders)
-       FROM (
-         SELECT customer_id, ${monthOf('occurred_at')} AS month, toFixedString(toString(currency), 3) AS currency,
-           minIf(occurred_at, is_order = 1) AS first_at, maxIf(occurred_at, is_order = 1) AS last_at,
-           sum(toDecimal128(amount, 4)) AS amount, toUInt32(countIf(is_order = 1)) AS orders
-         FROM (${ledgerSql(asOf, refunded)})
-         GROUP BY customer_id, month, currency
-       ) GROUP BY customer_id`;
   return `
     SELECT customer_id, first_at, ${monthOf('last_at')} AS last_month, ${stored} FROM ${T.activity} FINAL
-    WHERE first_at <= ${asOf} AND last_at <= ${asOf}${and} AND ${noRefund}
+    WHERE first_at <= ${asOf} AND last_at <= ${asOf} AND ${cond}
     UNION ALL
     SELECT customer_id, first_at, ${merged} FROM (
       SELECT customer_id, min(first_at) AS first_at, groupArrayArray(x) AS x FROM (
@@ -149,7 +204,5 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
         WHERE ${later} AND occurred_at >= ${monthStart} AND occurred_at <= ${asOf}
         GROUP BY customer_id${months ? '' : ', currency'}
       ) GROUP BY customer_id
-    )
-    UNION ALL
-    ${rebuilt}`;
+    )`;
 }

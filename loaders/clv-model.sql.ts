@@ -46,8 +46,8 @@ function customerSummaries(p: Params, s: RfmScope, ids?: readonly string[]): str
       length(calibration) AS orders,
       maxIf(occurred_at, occurred_at <= ${calEnd}) AS last_at
     FROM (
-      SELECT customer_id, occurred_at, amount, currency FROM (${netOrdersSql(calEnd)})
-      ${s.holdoutEnd ? `UNION ALL SELECT customer_id, occurred_at, amount, currency FROM (${ordersSql(end)}) WHERE occurred_at > ${calEnd}` : ''}
+      SELECT customer_id, occurred_at, amount, currency FROM (${netOrdersSql(calEnd, 'auto')})
+      ${s.holdoutEnd ? `UNION ALL SELECT customer_id, occurred_at, amount, currency FROM (${ordersSql(end, 'auto')}) WHERE occurred_at > ${calEnd}` : ''}
     )
     WHERE currency = ${currency} ${only}
     GROUP BY customer_id

@@ -69,7 +69,7 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
         SELECT first_month, m, cur, sum(amount) AS revenue, sum(n) AS orders, countIf(i = 1) AS customers, countIf(i = 1 AND bought) AS buyers,
           sumIf(ap, i = 1) AS active
         FROM (
-          SELECT ${monthOf('first_at')} AS first_month, sale_month, sale_currency, sale_amount, sale_orders,
+          SELECT first_month, sale_month, sale_currency, sale_amount, sale_orders,
             arrayMap((mo, cur) -> ${wanted('mo')}, sale_month, sale_currency) AS w, arrayExists((yes, n) -> yes AND n > 0, w, sale_orders) AS bought, ${active('w')} AS ap
           FROM (${state})
         )
@@ -94,7 +94,7 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
     SELECT toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
     FROM (
       SELECT sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
-      FROM (${ledgerSql(f.asOf)})
+      FROM (${ledgerSql(f.asOf, p.source)})
       WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND currency = ${currency}
         ${f.filter ? `AND ${f.filter}` : ''}
       GROUP BY customer_id
@@ -106,7 +106,7 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
     WITH members AS (${f.members}),
     revenue AS (
       SELECT m.c AS c, toInt32(${f.idx('pu.occurred_at')} - m.c) AS k, sum(pu.amount) AS revenue
-      FROM (${ledgerSql(f.asOf, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
+      FROM (${ledgerSql(f.asOf, p.source, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
       WHERE pu.currency = ${currency} AND k <= ${maxOffset}
       GROUP BY c, k
     )

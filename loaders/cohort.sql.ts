@@ -10,7 +10,7 @@ import { Params, type Source } from './sql.js';
 /** First purchase ever per customer, as of `asOf`: the anchor of cohorts and conversions. Cancelled orders are not purchases (spec section 12). */
 export function firstPurchasesSql(asOf: string, source: Source): string {
   if (source === 'auto') return firstPurchasesFromState(asOf);
-  return `SELECT customer_id, min(occurred_at) AS first_at FROM (${ordersSql(asOf)}) GROUP BY customer_id`;
+  return `SELECT customer_id, min(occurred_at) AS first_at FROM (${ordersSql(asOf, source)}) GROUP BY customer_id`;
 }
 
 export interface CohortArgs {
@@ -44,5 +44,5 @@ export function cohortFragments(a: CohortArgs, p: Params) {
     WHERE ${inCohorts('c')}${filter ? ` AND ${filter}` : ''}`;
   // The pre-aggregated state counts whole UTC months; other periods read raw purchases.
   const state = p.source === 'auto' && monthAligned(a.grain, a.timezone);
-  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, state };
+  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, state, source: p.source };
 }

@@ -21,7 +21,7 @@ export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
       FROM (
         SELECT customer_id, currency, minIf(occurred_at, is_order = 1) AS first_at, maxIf(occurred_at, is_order = 1) AS last_at,
           countIf(is_order = 1) AS n, sum(amount) AS amount
-        FROM (${ledgerSql(at, `customer_id IN ${list}`)})
+        FROM (${ledgerSql(at, p.source, `customer_id IN ${list}`)})
         GROUP BY customer_id, currency)
       GROUP BY customer_id
     ) AS pu ON pu.customer_id = ids.id

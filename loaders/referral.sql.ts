@@ -147,16 +147,16 @@ export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'
   const active =
     source === 'auto' && monthWindow(a.from, a.to)
       ? `SELECT countIf(arrayExists(m -> m >= ${monthOf(from)} AND m < ${monthOf(to)}, x)) FROM (${customerStateSql('months', asOf, null)})`
-      : `SELECT uniqExact(customer_id) FROM (${ordersSql(asOf)}) WHERE occurred_at >= ${from} AND occurred_at < ${to}`;
+      : `SELECT uniqExact(customer_id) FROM (${ordersSql(asOf, source)}) WHERE occurred_at >= ${from} AND occurred_at < ${to}`;
   const isReferred = `customer_id IN (${referredCustomersSql(asOf, p)}) AS is_referred`;
   const customers =
-    source === 'auto'
+    source === 'auto' && monthWindow(a.from, a.to)
       ? `SELECT customer_id, arraySum(sale_orders) AS orders,
            arraySum(arrayFilter((amount, cur) -> cur = ${currency}, sale_amount, sale_currency)) AS revenue, ${isReferred}
          FROM (${customerStateSql('sales', asOf, null)})
-         WHERE first_at >= ${from} AND first_at < ${to}`
+         WHERE first_month >= ${monthOf(from)} AND first_month < ${monthOf(to)}`
       : `SELECT customer_id, countIf(is_order = 1) AS orders, sumIf(amount, currency = ${currency}) AS revenue, ${isReferred}
-         FROM (${ledgerSql(asOf)})
+         FROM (${ledgerSql(asOf, source)})
          GROUP BY customer_id
          HAVING minIf(occurred_at, is_order = 1) >= ${from} AND minIf(occurred_at, is_order = 1) < ${to}`;
   return p.sql(`

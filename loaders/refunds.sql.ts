@@ -11,38 +11,49 @@
 // whenever it exists, so which purchase a refund belongs to never changes with asOf; whether
 // the order is cancelled does.
 //
-// Cost: these read the refunds table (a few percent of the purchases) and, through the
-// purchases' customer_id key, only the purchases of customers with a refund. A store without
-// refunds pays two reads of an empty table.
+// Two sources give the same refunded orders: 'raw' groups the refunds with the purchases of
+// customers with a refund (a scan of most of the purchases once a quarter of the customers
+// have refunded, the reference the equality tests compare with); 'auto' reads the
+// pre-aggregated refund_orders (migration 0014), one row per refunded order, a few percent of
+// the purchases. A store without refunds pays a read of an empty table.
 import type { SqlQuery } from '../server/storage/executor.js';
-import { Params, T } from './sql.js';
+import { Params, T, type Source } from './sql.js';
 
 /** The columns of a purchase row every reader may use; ordersSql and netOrdersSql keep them. */
 const PURCHASE_COLUMNS = 'event_id, customer_id, occurred_at, amount, currency, order_id, channel';
 
 /** Customers with a refund at or before `asOf`: the only ones whose purchases refunds can change. */
-export function refundCustomersSql(asOf: string): string {
+function refundCustomersSql(asOf: string): string {
   return `SELECT customer_id FROM ${T.refunds} WHERE occurred_at <= ${asOf}`;
 }
 
-/** The condition "customer_id is (not) one of refundCustomersSql", for the `only` of the fragments below. */
-export function refundCustomer(asOf: string, yes = true): string {
-  return `customer_id ${yes ? 'IN' : 'NOT IN'} (${refundCustomersSql(asOf)})`;
-}
-
 /**
- * Per order that refunds at or before `asOf` belong to: the purchase's `event_id`, `amount`,
- * `purchased_at` and `currency`, its `refunded` total, whether that `cancelled` it, and its
- * `refunds` as (occurred_at, amount) pairs. Refunds that belong to no purchase find no row.
+ * Per order that refunds at or before `asOf` belong to: `customer_id`, `currency`, the
+ * purchase's `event_id`, `amount` and `purchased_at`, its `refunded` total, whether that
+ * `cancelled` it, and its `refunds` as (occurred_at, amount) pairs. Refunds that belong to no
+ * purchase find no row.
  *
- * One GROUP BY over the refunds and the purchases of customers with a refund, keyed by
+ * Raw: one GROUP BY over the refunds and the purchases of customers with a refund, keyed by
  * (customer, currency, order key): no join, and the purchases are found through their
  * customer_id key. The earliest purchase of a key is the smallest (occurred_at, event_id);
  * the `p_` names keep the aggregates from shadowing the columns they read.
+ * State: the same from each refund_orders row's purchases and refunds up to asOf; the
+ * smallest (at, event_id, amount) tuple is the earliest purchase, ties by the smaller id.
  */
-function refundedOrdersSql(asOf: string): string {
+export function refundedOrdersSql(asOf: string, source: Source): string {
+  if (source === 'auto') {
+    return `
+      SELECT customer_id, currency, p.2 AS event_id, p.3 AS amount, p.1 AS purchased_at, arraySum(r -> r.2, refunds) AS refunded,
+        refunded >= amount AS cancelled, refunds
+      FROM (
+        SELECT customer_id, toString(currency) AS currency, arrayMin(arrayFilter(x -> x.1 <= ${asOf}, purchases)) AS p,
+          arrayMap(x -> (x.1, x.3), arrayFilter(x -> x.1 <= ${asOf}, refunds)) AS refunds
+        FROM ${T.refundOrders} FINAL
+        WHERE arrayExists(x -> x.1 <= ${asOf}, purchases) AND arrayExists(x -> x.1 <= ${asOf}, refunds)
+      )`;
+  }
   return `
-    SELECT customer_id, currency, order_key,
+    SELECT customer_id, currency,
       argMinIf(p_event_id, (p_at, p_event_id), is_purchase) AS event_id, argMinIf(p_amount, (p_at, p_event_id), is_purchase) AS amount,
       minIf(p_at, is_purchase) AS purchased_at, sumIf(p_amount, NOT is_purchase) AS refunded, refunded >= amount AS cancelled,
       groupArrayIf((p_at, p_amount), NOT is_purchase) AS refunds
@@ -59,8 +70,8 @@ function refundedOrdersSql(asOf: string): string {
 }
 
 /** Event ids of the purchases cancelled as of `asOf`. */
-function cancelledIdsSql(asOf: string): string {
-  return `SELECT event_id FROM (${refundedOrdersSql(asOf)}) WHERE cancelled`;
+function cancelledIdsSql(asOf: string, source: Source): string {
+  return `SELECT event_id FROM (${refundedOrdersSql(asOf, source)}) WHERE cancelled`;
 }
 
 /**
@@ -68,9 +79,9 @@ function cancelledIdsSql(asOf: string): string {
  * purchases table's columns. Readers put it where they read `purchases`. `only`, a condition
  * on customer_id, is applied inside, on the table's key, rather than left to predicate pushdown.
  */
-export function ordersSql(asOf: string, only?: string): string {
+export function ordersSql(asOf: string, source: Source, only?: string): string {
   return `SELECT ${PURCHASE_COLUMNS} FROM ${T.purchases}
-    WHERE occurred_at <= ${asOf}${only ? ` AND ${only}` : ''} AND event_id NOT IN (${cancelledIdsSql(asOf)})`;
+    WHERE occurred_at <= ${asOf}${only ? ` AND ${only}` : ''} AND event_id NOT IN (${cancelledIdsSql(asOf, source)})`;
 }
 
 /**
@@ -78,12 +89,18 @@ export function ordersSql(asOf: string, only?: string): string {
  * refund of an order that is not cancelled (`is_order` = 0, minus its amount at the refund's
  * time). Order counts, activity and first purchases take `is_order` rows only; revenue takes all.
  */
-export function ledgerSql(asOf: string, only?: string): string {
+export function ledgerSql(asOf: string, source: Source, only?: string): string {
   return `
-    SELECT customer_id, occurred_at, amount, currency, toUInt8(1) AS is_order FROM (${ordersSql(asOf, only)})
+    SELECT customer_id, occurred_at, amount, currency, toUInt8(1) AS is_order FROM (${ordersSql(asOf, source, only)})
     UNION ALL
-    SELECT customer_id, refund.1 AS occurred_at, -refund.2 AS amount, currency, toUInt8(0) AS is_order
-    FROM (SELECT customer_id, currency, refunds FROM (${refundedOrdersSql(asOf)}) WHERE NOT cancelled${only ? ` AND ${only}` : ''})
+    SELECT customer_id, occurred_at, amount, currency, toUInt8(0) AS is_order FROM (${refundEntriesSql(asOf, source, only)})`;
+}
+
+/** The refunds that subtract from revenue as of `asOf` (those of orders not cancelled): customer_id, occurred_at, amount (negative), currency. */
+function refundEntriesSql(asOf: string, source: Source, only?: string): string {
+  return `
+    SELECT customer_id, refund.1 AS occurred_at, -refund.2 AS amount, currency
+    FROM (SELECT customer_id, currency, refunds FROM (${refundedOrdersSql(asOf, source)}) WHERE NOT cancelled${only ? ` AND ${only}` : ''})
     ARRAY JOIN refunds AS refund`;
 }
 
@@ -92,12 +109,12 @@ export function ledgerSql(asOf: string, only?: string): string {
  * predictive model's monetary value of an order), purchases table's columns. ifNull covers
  * both join modes: an order without refunds gets 0 or NULL, as the caller's join_use_nulls says.
  */
-export function netOrdersSql(asOf: string): string {
+export function netOrdersSql(asOf: string, source: Source): string {
   return `
     SELECT o.event_id AS event_id, o.customer_id AS customer_id, o.occurred_at AS occurred_at,
       o.amount - ifNull(r.refunded, toDecimal128(0, 4)) AS amount, o.currency AS currency, o.order_id AS order_id, o.channel AS channel
-    FROM (${ordersSql(asOf)}) AS o
-    LEFT JOIN (SELECT event_id, refunded FROM (${refundedOrdersSql(asOf)}) WHERE NOT cancelled) AS r ON r.event_id = o.event_id`;
+    FROM (${ordersSql(asOf, source)}) AS o
+    LEFT JOIN (SELECT event_id, refunded FROM (${refundedOrdersSql(asOf, source)}) WHERE NOT cancelled) AS r ON r.event_id = o.event_id`;
 }
 
 export interface RefundWindow {
@@ -112,16 +129,16 @@ export interface RefundWindow {
  * in the window and `currency` that belong to orders not cancelled (exact Decimal as text), and
  * `cancelled_orders`, the purchases in the window (every currency) cancelled as of asOf.
  */
-export function refundSummarySql(a: RefundWindow): SqlQuery {
-  const p = new Params();
+export function refundSummarySql(a: RefundWindow, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
   const asOf = p.time(a.asOf, 'asOf');
   const from = p.time(a.from, 'from');
   const to = p.time(a.to, 'to');
   const currency = p.add('String', a.currency, 'currency');
   return p.sql(`
     SELECT
-      (SELECT toString(-sum(amount)) FROM (${ledgerSql(asOf)})
-        WHERE is_order = 0 AND currency = ${currency} AND occurred_at >= ${from} AND occurred_at < ${to}) AS refund_amount,
-      (SELECT count() FROM (${refundedOrdersSql(asOf)})
+      (SELECT toString(-sum(amount)) FROM (${refundEntriesSql(asOf, source)})
+        WHERE currency = ${currency} AND occurred_at >= ${from} AND occurred_at < ${to}) AS refund_amount,
+      (SELECT count() FROM (${refundedOrdersSql(asOf, source)})
         WHERE cancelled AND purchased_at >= ${from} AND purchased_at < ${to}) AS cancelled_orders`);
 }

@@ -20,7 +20,7 @@ export function repeatPurchaseSql(a: FilteredWindow, source: Source = 'auto'): S
     source === 'auto' && monthWindow(a.from, a.to)
       ? `SELECT arraySum(arrayMap((n, m) -> if(m >= ${monthOf(from)} AND m < ${monthOf(to)}, n, 0), sale_orders, sale_month)) AS n
          FROM (${customerStateSql('sales', asOf, filter)})`
-      : `SELECT count() AS n FROM (${ordersSql(asOf)})
+      : `SELECT count() AS n FROM (${ordersSql(asOf, source)})
          WHERE occurred_at >= ${from} AND occurred_at < ${to}${filter ? ` AND ${filter}` : ''}
          GROUP BY customer_id`;
   return p.sql(`

@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../server/storage/executor.js';
-import { customerStateSql, MARKER, monthOf, monthsToPeriods, monthToPeriod, statePeriods } from './activity.sql.js';
+import { customerStateSql, MARKER, monthsToPeriods, monthToPeriod, statePeriods } from './activity.sql.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { Grain } from './grain.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
@@ -32,7 +32,7 @@ function rawHistogram(f: Fragments, periods: string): string {
     WITH members AS (${f.members}),
     per_customer AS (
       SELECT m.c AS c, groupUniqArray(toInt32(${f.idx('pu.occurred_at')} - m.c)) AS offs
-      FROM (${ordersSql(f.asOf, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
+      FROM (${ordersSql(f.asOf, f.source, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
       GROUP BY pu.customer_id, m.c
     )
     SELECT c, t.1 AS k, countIf(t.2 = 0) AS retained, countIf(t.2 = 1) AS last
@@ -53,7 +53,7 @@ function stateHistogram(grain: Grain, f: Fragments, periods: string): string {
   return `
     SELECT c, if(v >= ${LAST}, toInt32(v) - ${LAST}, toInt32(v) - c) AS k, countIf(v < ${LAST}) AS retained, countIf(v >= ${LAST}) AS last
     FROM (
-      SELECT ${monthToPeriod(grain, monthOf('first_at'))} AS c, ${statePeriods(grain, 'x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
+      SELECT ${monthToPeriod(grain, 'first_month')} AS c, ${statePeriods(grain, 'x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
         toUInt16(${LAST} + least(${monthToPeriod(grain, 'last_month')} - c, ${periods})) AS last_mark
       FROM (${customerStateSql('months', f.asOf, f.filter)})
       WHERE ${f.inCohorts('c')}
@@ -140,7 +140,7 @@ function retentionInputs(a: PeriodRetentionArgs, source: Source) {
     ? `SELECT ${monthsToPeriods(a.grain, 'x')} AS arr FROM (${customerStateSql('months', f.asOf, f.filter)})`
     : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
-      FROM (${ordersSql(f.asOf)})
+      FROM (${ordersSql(f.asOf, source)})
       WHERE occurred_at >= ${f.startOf('toInt32(lo - 1)')} AND occurred_at < ${f.startOf('toInt32(hi)')}
         ${f.filter ? `AND ${f.filter}` : ''}
       GROUP BY customer_id`;

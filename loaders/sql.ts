@@ -10,6 +10,7 @@ export const T = {
   customers: '{db:Identifier}.customers',
   activity: '{db:Identifier}.customer_activity',
   referralState: '{db:Identifier}.referral_state',
+  refundOrders: '{db:Identifier}.refund_orders',
   snapshots: '{db:Identifier}.kpi_snapshots',
 } as const;
 

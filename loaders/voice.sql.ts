@@ -82,7 +82,7 @@ export function npsImpactSql(a: NpsImpactArgs): SqlQuery {
     ),
     bought AS (
       SELECT customer_id, countIf(is_order = 1) AS orders, sumIf(amount, currency = ${p.add('String', a.currency, 'currency')}) AS revenue
-      FROM (${ledgerSql(asOf, 'customer_id IN (SELECT customer_id FROM latest)')})
+      FROM (${ledgerSql(asOf, p.source, 'customer_id IN (SELECT customer_id FROM latest)')})
       GROUP BY customer_id
     )
     SELECT ${bucket} AS bucket, count() AS customers, countIf(b.orders >= 2) AS repeat_customers,

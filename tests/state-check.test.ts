@@ -3,7 +3,7 @@ import type { Executor } from '../server/storage/executor.js';
 import { migrate } from '../server/storage/migrate.js';
 import { checkStates, rebuildPartition } from '../server/storage/state-check.js';
 import { migrationSandbox } from './helpers/migrations.js';
-import { customerActivity, referralState } from './helpers/states.js';
+import { customerActivity, referralState, refundOrders } from './helpers/states.js';
 
 // The comparison of each pre-aggregate with its raw table, and the rebuild of a partition, on
 // hand-written rows spread over unmerged parts. A view's part goes missing the way a crash or a
@@ -19,6 +19,7 @@ const rows = <T>(query: string) => exec.rows<T>({ query, query_params: {} }, ctx
 const partitionOf = async (key: string) => (await rows<{ p: number }>(`SELECT toUInt8(cityHash64('${key}') % 8) AS p`))[0]!.p;
 
 let n = 0;
+let refunds = 0;
 const purchase = (customer: string, at: string, amount: string, currency = 'USD') => ({
   event_id: `p${++n}`,
   customer_id: customer,
@@ -27,6 +28,15 @@ const purchase = (customer: string, at: string, amount: string, currency = 'USD'
   currency,
   order_id: null,
   channel: null,
+});
+const refund = (customer: string, order: string, at: string, amount: string, currency = 'USD') => ({
+  event_id: `f${++refunds}`,
+  customer_id: customer,
+  order_id: order,
+  occurred_at: at,
+  amount,
+  currency,
+  reason: null,
 });
 const referral = (id: string, stage: string, at: string, who: string | null) => ({
   event_id: `r${++n}`,
@@ -46,6 +56,9 @@ const exact = async () => {
   expect(a.state).toEqual(a.raw);
   const r = await referralState(rows, DATABASE);
   expect(r.state).toEqual(r.raw);
+  const o = await refundOrders(rows, DATABASE);
+  expect(o.state).toEqual(o.raw);
+  expect(Object.keys(o.raw).length).toBeGreaterThan(0);
 };
 
 beforeAll(async () => {
@@ -54,9 +67,14 @@ beforeAll(async () => {
   await migrate(exec, { dir });
   await exec.command('SYSTEM STOP MERGES {db:Identifier}.customer_activity', ctx);
   await exec.command('SYSTEM STOP MERGES {db:Identifier}.referral_state', ctx);
+  await exec.command('SYSTEM STOP MERGES {db:Identifier}.refund_orders', ctx);
+  // A refund stored before its purchase (p1, ann's first), two after theirs (p2, bob's, in EUR:
+  // the USD one matches nothing), and one of no purchase.
+  await exec.insert('refunds', [refund('ann', 'p1', '2024-01-06 00:00:00', '10.5'), refund('zed', 'nothing', '2024-01-01 00:00:00', '1')], ctx);
   // Several inserts: a customer's state is split over parts, months repeat across them.
   await exec.insert('purchases', [purchase('ann', '2024-01-05 10:00:00', '10.5'), purchase('bob', '2024-02-01 00:00:00', '3.25', 'EUR')], ctx);
   await exec.insert('purchases', [purchase('ann', '2024-01-20 10:00:00', '1.5'), purchase('ann', '2023-12-31 23:59:59.999', '2')], ctx);
+  await exec.insert('refunds', [refund('bob', 'p2', '2024-02-03 00:00:00', '1'), refund('bob', 'p2', '2024-02-04 00:00:00', '0.25', 'EUR')], ctx);
   await exec.insert('purchases', [purchase('cy', '2024-03-03 03:03:03', '7'), purchase('bob', '2024-02-09 00:00:00', '-1.25', 'EUR')], ctx);
   await exec.insert('referrals', [referral('r1', 'INVITED', '2024-01-01 00:00:00', null), referral('r2', 'INVITED', '2024-01-02 00:00:00', 'bob')], ctx);
   await exec.insert('referrals', [referral('r1', 'SIGNED_UP', '2024-01-03 00:00:00', 'ann'), referral('r1', 'CLICKED', '2023-12-30 00:00:00', null)], ctx);
@@ -69,7 +87,7 @@ describe('pre-aggregate check and repair', () => {
   it('finds every state exact when the views saw every insert, over unmerged parts', async () => {
     const [parts] = await rows<{ n: number }>(`SELECT count() AS n FROM system.parts WHERE database = '${DATABASE}' AND table = 'customer_activity' AND active`);
     expect(parts!.n).toBeGreaterThan(1);
-    expect(await mismatched()).toEqual({ customer_activity: [], referral_state: [] });
+    expect(await mismatched()).toEqual({ customer_activity: [], referral_state: [], refund_orders: [] });
     await exact();
   });
 
@@ -80,15 +98,16 @@ describe('pre-aggregate check and repair', () => {
     const [{ raw }] = (await rows<{ raw: number }>(`SELECT count() AS raw FROM ${DATABASE}.purchases WHERE customer_id IN ('dan', 'poison')`)) as [{ raw: number }];
     expect(raw).toBe(2);
     const broken = [...new Set([await partitionOf('dan'), await partitionOf('poison')])].sort();
-    expect(await mismatched()).toEqual({ customer_activity: broken, referral_state: [] });
+    expect(await mismatched()).toEqual({ customer_activity: broken, referral_state: [], refund_orders: [] });
     // While the state still refuses the rows (the disk still full), the repair fails and changes nothing.
     await expect(checkStates(exec, ctx, 'mismatched')).rejects.toThrow();
-    expect(await mismatched()).toEqual({ customer_activity: broken, referral_state: [] });
+    expect(await mismatched()).toEqual({ customer_activity: broken, referral_state: [], refund_orders: [] });
     await exec.command('ALTER TABLE {db:Identifier}.customer_activity DROP CONSTRAINT poison', ctx);
     const repaired = await checkStates(exec, ctx, 'mismatched');
     expect(repaired.map((c) => [c.table, c.repaired, c.ok])).toEqual([
       ['customer_activity', broken, true],
       ['referral_state', [], true],
+      ['refund_orders', [], true],
     ]);
     await exact();
   });
@@ -107,15 +126,17 @@ describe('pre-aggregate check and repair', () => {
     expect(await mismatched()).toEqual({
       customer_activity: [await partitionOf('ann'), await partitionOf(ghost)].sort(),
       referral_state: [await partitionOf('r2')],
+      refund_orders: [],
     });
     await checkStates(exec, ctx, 'mismatched');
-    expect(await mismatched()).toEqual({ customer_activity: [], referral_state: [] });
+    expect(await mismatched()).toEqual({ customer_activity: [], referral_state: [], refund_orders: [] });
     await exact();
   });
 
   it('rebuilds every partition on request and leaves the states exact, and refuses a partition out of range', async () => {
     const all = await checkStates(exec, ctx, 'all');
     expect(all.map((c) => [c.repaired.length, c.ok])).toEqual([
+      [8, true],
       [8, true],
       [8, true],
     ]);

@@ -17,7 +17,7 @@ export const PRE_AGGREGATES = [
   {
     state: 'customer_activity',
     view: 'customer_activity_mv',
-    source: 'purchases',
+    sources: ['purchases'],
     key: 'customer_id',
     fingerprint: {
       keys: 'count()',
@@ -34,7 +34,7 @@ export const PRE_AGGREGATES = [
   {
     state: 'referral_state',
     view: 'referral_state_mv',
-    source: 'referrals',
+    sources: ['referrals'],
     key: 'referral_id',
     fingerprint: {
       keys: 'count()',
@@ -49,12 +49,28 @@ export const PRE_AGGREGATES = [
       key_hash: 'sum(toUInt128(cityHash64(referral_id)))',
     },
   },
+  {
+    // Fed by two views (migration 0014); the plain view refund_orders_source is their union
+    // computed from both raw tables, so it stands for "the view's query" here.
+    state: 'refund_orders',
+    view: 'refund_orders_source',
+    sources: ['purchases', 'refunds'],
+    key: 'customer_id',
+    fingerprint: {
+      keys: 'count()',
+      key_hash: 'sum(toUInt128(cityHash64(customer_id, currency, order_key)))',
+      purchases: 'sum(length(purchases))',
+      refunds: 'sum(length(refunds))',
+      purchase_hash: 'sum(arraySum(x -> toUInt128(cityHash64(x.1, x.2, x.3)), purchases))',
+      refund_hash: 'sum(arraySum(x -> toUInt128(cityHash64(x.1, x.2, x.3)), refunds))',
+    },
+  },
 ] as const;
 
 export type PreAggregate = (typeof PRE_AGGREGATES)[number];
 export type StateTable = PreAggregate['state'];
 
-/** Hash partitions of every state: `PARTITION BY cityHash64(key) % 8` in migrations 0010 and 0011. */
+/** Hash partitions of every state: `PARTITION BY cityHash64(key) % 8` in migrations 0010, 0011 and 0014. */
 export const STATE_PARTITIONS = 8;
 
 const partitionOf = (key: string) => `cityHash64(${key}) % ${STATE_PARTITIONS}`;

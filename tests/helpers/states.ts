@@ -117,6 +117,41 @@ export async function referralState(rows: Rows, db: string): Promise<{ state: Re
   return { state, raw: rawOut };
 }
 
+type Entry = [string, string, string];
+const entryText = (e: Entry) => `${e[0]} ${e[1]} ${e[2]}`;
+
+/**
+ * refund_orders (migration 0014) next to its rows computed here from the raw tables: per
+ * (customer, currency, order key) that has both a purchase and a refund, every purchase and every
+ * refund of it, as sorted "at event_id amount" texts.
+ */
+export async function refundOrders(rows: Rows, db: string): Promise<{ state: Record<string, { purchases: string[]; refunds: string[] }>; raw: Record<string, { purchases: string[]; refunds: string[] }> }> {
+  const purchases = await rows<{ k: string; e: Entry }>(
+    `SELECT concat(customer_id, ' ', toString(currency), ' ', ifNull(order_id, event_id)) AS k, (toString(occurred_at), event_id, toString(amount)) AS e FROM ${db}.purchases`,
+  );
+  const refunds = await rows<{ k: string; e: Entry }>(
+    `SELECT concat(customer_id, ' ', toString(currency), ' ', order_id) AS k, (toString(occurred_at), event_id, toString(amount)) AS e FROM ${db}.refunds`,
+  );
+  const group = (list: { k: string; e: Entry }[]) => {
+    const m = new Map<string, string[]>();
+    for (const { k, e } of list) m.set(k, [...(m.get(k) ?? []), entryText(e)]);
+    return m;
+  };
+  const p = group(purchases);
+  const r = group(refunds);
+  const raw: Record<string, { purchases: string[]; refunds: string[] }> = {};
+  for (const k of [...r.keys()].sort()) if (p.has(k)) raw[k] = { purchases: p.get(k)!.sort(), refunds: r.get(k)!.sort() };
+  const state: Record<string, { purchases: string[]; refunds: string[] }> = {};
+  for (const s of await rows<{ k: string; p: Entry[]; r: Entry[] }>(
+    `SELECT concat(customer_id, ' ', toString(currency), ' ', order_key) AS k,
+            arrayMap(x -> (toString(x.1), x.2, toString(x.3)), purchases) AS p, arrayMap(x -> (toString(x.1), x.2, toString(x.3)), refunds) AS r
+     FROM ${db}.refund_orders FINAL ORDER BY k`,
+  )) {
+    state[s.k] = { purchases: s.p.map(entryText).sort(), refunds: s.r.map(entryText).sort() };
+  }
+  return { state, raw };
+}
+
 /**
  * A few KPIs built on both sources ('auto' reads the states wherever they answer, 'raw' only the
  * raw tables), for a window and asOf covering `from`..`to`: each pair must be equal.
