@@ -68,38 +68,33 @@ export function statePeriods(grain: Grain, months: string, keep: (i: string) => 
 }
 
 /**
- * Per customer with a refund that counts as of `asOf` (refunds.sql.ts, from refund_orders): `fixes`,
- * what the refunds change in their `sales` entries, as entries of the same shape with signed
- * orders (a cancelled order: its month and currency, minus its amount, -1 order; a refund of an
- * order not cancelled: the refund's month, minus its amount, 0 orders); `cancels`, how many of
- * their orders are cancelled; and `cancelled_at`, those orders' instants.
+ * Per customer with a refund that counts as of `asOf` (refunds.sql.ts, from refund_orders):
+ * `fixes`, what the refunds change in their `sales` entries, as entries of the same shape with
+ * signed orders (a cancelled order: its month and currency, minus its amount, -1 order; a refund
+ * of an order not cancelled: the refund's month, minus its amount, 0 orders), and
+ * `cancelled_months`, the month of each cancelled order (a multiset, like `months`).
  */
-function refundFixesSql(asOf: string, only: string): string {
+function refundFixesSql(asOf: string): string {
   return `
     SELECT customer_id, groupArrayArray(if(cancelled,
         [(${monthOf('purchased_at')}, cur, -toDecimal128(amount, 4), toInt64(-1))],
         arrayMap(r -> (${monthOf('r.1')}, cur, -toDecimal128(r.2, 4), toInt64(0)), refunds))) AS fixes,
-      countIf(cancelled) AS cancels, groupArrayIf(purchased_at, cancelled) AS cancelled_at
-    FROM (SELECT *, toFixedString(currency, 3) AS cur FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE ${only})
+      groupArrayIf(${monthOf('purchased_at')}, cancelled) AS cancelled_months
+    FROM (SELECT *, toFixedString(currency, 3) AS cur FROM (${refundedOrdersSql(asOf, 'auto')}))
     GROUP BY customer_id`;
-}
-
-/** Customers with an order cancelled as of `asOf`: their activity and first purchase change. */
-function cancellersSql(asOf: string): string {
-  return `SELECT customer_id FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled`;
 }
 
 /**
  * First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf
  * exactly when any purchase is, and it is the first order unless a refund cancelled it. Only
- * customers whose minimum is such an order (a few in a thousand: refund_orders knows the
- * cancelled orders' instants) are looked up in their raw orders, through the customer_id key.
+ * customers whose minimum is such an order (about one in fifty when 2% of the orders are
+ * cancelled; refund_orders knows the cancelled orders' instants) are looked up in their raw
+ * orders, through the customer_id key.
  */
 export function firstPurchasesFromState(asOf: string): string {
   const firstCancelled = `
     SELECT customer_id FROM (${refundedOrdersSql(asOf, 'auto')})
-    WHERE cancelled AND (customer_id, purchased_at) IN (
-      SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE customer_id IN (${cancellersSql(asOf)}))`;
+    WHERE cancelled AND (customer_id, purchased_at) IN (SELECT customer_id, first_at FROM ${T.activity} FINAL)`;
   return `
     SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND customer_id NOT IN (${firstCancelled})
     UNION ALL
@@ -116,55 +111,49 @@ export function firstPurchasesFromState(asOf: string): string {
  * without merging the parts' arrays (ClickHouse 26.7), so a customer whose rows were not
  * merged yet lost entries (tests/preaggregation.test.ts caught it).
  *
- * Refunds (docs/architecture.md, "Refunds and cancellations"): the state holds purchases, and
- * refund_orders the refunded orders, both exact whatever the merges. A customer without a
- * cancelled order as of asOf is read as stored, their refunds of orders not cancelled appended
- * to `sales` as entries with 0 orders (readers take activity from entries with orders). A
- * customer with one (under a fifth of the customers when 2% of the orders are cancelled) is read
- * from `sales` with their fixes summed into it per (month, currency): a month whose orders were
- * all cancelled keeps 0 orders, and their first and last months are those with orders left.
+ * Refunds (docs/architecture.md, "Refunds and cancellations"): the state holds every purchase,
+ * refund_orders the refunded orders, both exact whatever the merges, and one LEFT JOIN puts a
+ * customer's refund fixes next to their state row. Without fixes the row is read as stored.
+ * `months` holds one entry per purchase, so a month keeps the entries that outnumber the
+ * cancelled orders in it. `sales` gets the fixes summed into its entries per (month, currency):
+ * a month whose orders were all cancelled keeps 0 orders, one with a partial refund its net
+ * amount, and readers take activity from entries with orders. First and last months are those
+ * with orders left; a customer with none left is no customer.
  */
 export function customerStateSql(column: 'months' | 'sales', asOf: string, filter: string | null): string {
-  const only = filter ?? 'true';
-  const cancellers = `customer_id IN (${cancellersSql(asOf)})`;
-  const plainMonths = (cond: string) => `
-    SELECT customer_id, ${monthOf('first_at')} AS first_month, last_month, x FROM (${stateRowsSql('months', asOf, `${cond} AND ${only}`)})`;
-  // Sales entries as tuples with signed orders, so fixes add to them.
-  const entries = "arrayMap((m, c, a, n) -> (m, c, a, toInt64(n)), sale_month, sale_currency, sale_amount, sale_orders)";
-  const fixed = `
-    SELECT customer_id, keys, amounts, orders, arrayFilter((k, n) -> n > 0, keys, orders) AS active
-    FROM (
-      SELECT s.customer_id AS customer_id, arrayConcat(${entries}, f.fixes) AS e, arrayDistinct(arrayMap(t -> (t.1, t.2), e)) AS keys,
-        arrayMap(k -> arraySum(arrayMap(t -> if((t.1, t.2) = k, t.3, toDecimal128(0, 4)), e)), keys) AS amounts,
-        arrayMap(k -> arraySum(arrayMap(t -> if((t.1, t.2) = k, t.4, 0), e)), keys) AS orders
-      FROM (${stateRowsSql('sales', asOf, `${cancellers} AND ${only}`)}) AS s
-      INNER JOIN (${refundFixesSql(asOf, `${cancellers} AND ${only}`)}) AS f ON f.customer_id = s.customer_id
-    )
-    WHERE notEmpty(active)`;
+  const rows = stateRowsSql(column, asOf, filter ?? 'true');
   if (column === 'months') {
+    const kept = 'arrayFilter(m -> countEqual(s.x, m) > countEqual(r.cancelled_months, m), arrayDistinct(s.x))';
     return `
-      ${plainMonths(`customer_id NOT IN (${cancellersSql(asOf)})`)}
-      UNION ALL
-      SELECT customer_id, arrayMin(arrayMap(k -> k.1, active)) AS first_month, arrayMax(arrayMap(k -> k.1, active)) AS last_month,
-        arrayMap(k -> k.1, active) AS x
-      FROM (${fixed})`;
+      SELECT customer_id, if(fixed, arrayMin(x), ${monthOf('first_at')}) AS first_month, if(fixed, arrayMax(x), last_month) AS last_month, x
+      FROM (
+        SELECT s.customer_id AS customer_id, s.first_at AS first_at, s.last_month AS last_month, notEmpty(r.cancelled_months) AS fixed,
+          if(fixed, ${kept}, s.x) AS x
+        FROM (${rows}) AS s LEFT JOIN (${refundFixesSql(asOf)}) AS r ON r.customer_id = s.customer_id
+      )
+      WHERE notEmpty(x)`;
   }
+  // Entries with signed orders, so the fixes add to them; `keys` are the distinct (month, currency).
+  const e = "arrayConcat(arrayMap((m, c, a, n) -> (m, c, a, toInt64(n)), s.sale_month, s.sale_currency, s.sale_amount, s.sale_orders), r.fixes)";
+  const sum = (i: number, zero: string) => `arrayMap(k -> arraySum(arrayMap(t -> if((t.1, t.2) = k, t.${i}, ${zero}), e)), keys)`;
   return `
-    SELECT s.customer_id AS customer_id, ${monthOf('s.first_at')} AS first_month, s.last_month AS last_month,
-      arrayConcat(s.sale_month, arrayMap(t -> t.1, r.fixes)) AS sale_month, arrayConcat(s.sale_currency, arrayMap(t -> t.2, r.fixes)) AS sale_currency,
-      arrayConcat(s.sale_amount, arrayMap(t -> t.3, r.fixes)) AS sale_amount, arrayConcat(s.sale_orders, arrayMap(t -> toUInt32(t.4), r.fixes)) AS sale_orders
-    FROM (${stateRowsSql('sales', asOf, `customer_id NOT IN (${cancellersSql(asOf)}) AND ${only}`)}) AS s
-    LEFT JOIN (${refundFixesSql(asOf, `customer_id NOT IN (${cancellersSql(asOf)}) AND ${only}`)}) AS r ON r.customer_id = s.customer_id
-    UNION ALL
-    SELECT customer_id, arrayMin(arrayMap(k -> k.1, active)) AS first_month, arrayMax(arrayMap(k -> k.1, active)) AS last_month,
-      arrayMap(k -> k.1, keys) AS sale_month, arrayMap(k -> k.2, keys) AS sale_currency, amounts AS sale_amount, arrayMap(n -> toUInt32(n), orders) AS sale_orders
-    FROM (${fixed})`;
+    SELECT customer_id, if(fixed, arrayMin(active), ${monthOf('first_at')}) AS first_month, if(fixed, arrayMax(active), last_month) AS last_month,
+      sale_month, sale_currency, sale_amount, sale_orders
+    FROM (
+      SELECT s.customer_id AS customer_id, s.first_at AS first_at, s.last_month AS last_month, notEmpty(r.fixes) AS fixed,
+        if(fixed, ${e}, []) AS e, arrayDistinct(arrayMap(t -> (t.1, t.2), e)) AS keys, ${sum(4, '0')} AS orders,
+        if(fixed, arrayMap(k -> k.1, keys), s.sale_month) AS sale_month, if(fixed, arrayMap(k -> k.2, keys), s.sale_currency) AS sale_currency,
+        if(fixed, ${sum(3, 'toDecimal128(0, 4)')}, s.sale_amount) AS sale_amount, if(fixed, arrayMap(n -> toUInt32(n), orders), s.sale_orders) AS sale_orders,
+        arrayFilter((m, n) -> n > 0, sale_month, sale_orders) AS active
+      FROM (${rows}) AS s LEFT JOIN (${refundFixesSql(asOf)}) AS r ON r.customer_id = s.customer_id
+    )
+    WHERE NOT fixed OR notEmpty(active)`;
 }
 
 /**
  * The stored state rows of the customers for which `cond` holds, with a purchase at or before
  * `asOf`, restricted to purchases up to asOf: `customer_id`, `first_at`, `last_month` and the
- * column (customerStateSql's shapes), refunds not applied.
+ * column (customerStateSql's shapes; `x` one entry per purchase), refunds not applied.
  *
  * A customer whose last purchase is at or before asOf is read as stored. Only customers with
  * purchases after asOf (none when asOf is now) need more: their months before asOf's UTC month
@@ -189,7 +178,7 @@ function stateRowsSql(column: 'months' | 'sales', asOf: string, cond: string): s
     : 'arrayMax(x.month) AS last_month, x.month AS sale_month, x.currency AS sale_currency, x.amount AS sale_amount, x.orders AS sale_orders';
   const before = months ? `arrayFilter(m -> m < ${asOfMonth}, months)` : `arrayFilter(s -> s.month < ${asOfMonth}, sales)`;
   const own = months
-    ? `[${asOfMonth}]`
+    ? `arrayWithConstant(count(), ${asOfMonth})`
     : `[CAST((${asOfMonth}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}')]`;
   return `
     SELECT customer_id, first_at, ${monthOf('last_at')} AS last_month, ${stored} FROM ${T.activity} FINAL

@@ -64,3 +64,36 @@ INNER JOIN (
 
 -- The refunds and purchases stored before this migration.
 INSERT INTO ${db}.refund_orders SELECT customer_id, currency, order_key, purchases, refunds FROM ${db}.refund_orders_source;
+
+-- customer_activity's `months` becomes a multiset: one entry per purchase instead of one per
+-- month and insert, so a cancelled order's month can be taken out once and a month stays active
+-- while other orders remain in it (loaders/activity.sql.ts). Readers already allow repeats.
+-- The view is replaced and the state rebuilt from the raw purchases, as migration 0012 did;
+-- this runs at start, before ingest is accepted.
+DROP VIEW IF EXISTS ${db}.customer_activity_mv;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.customer_activity_mv TO ${db}.customer_activity AS
+SELECT customer_id, min(first_at) AS first_at, max(last_at) AS last_at,
+  groupArrayArray(arrayWithConstant(orders, month)) AS months,
+  groupArray(CAST((month, currency, amount, orders), 'Tuple(month UInt16, currency FixedString(3), amount Decimal(38, 4), orders UInt32)')) AS sales
+FROM (
+  SELECT customer_id, toUInt16(toYear(occurred_at) * 12 + toMonth(occurred_at) - 1) AS month, toFixedString(toString(currency), 3) AS currency,
+    min(occurred_at) AS first_at, max(occurred_at) AS last_at, sum(toDecimal128(amount, 4)) AS amount, toUInt32(count()) AS orders
+  FROM ${db}.purchases
+  GROUP BY customer_id, month, currency
+)
+GROUP BY customer_id;
+
+TRUNCATE TABLE IF EXISTS ${db}.customer_activity;
+
+INSERT INTO ${db}.customer_activity
+SELECT customer_id, min(first_at) AS first_at, max(last_at) AS last_at,
+  groupArrayArray(arrayWithConstant(orders, month)) AS months,
+  groupArray(CAST((month, currency, amount, orders), 'Tuple(month UInt16, currency FixedString(3), amount Decimal(38, 4), orders UInt32)')) AS sales
+FROM (
+  SELECT customer_id, toUInt16(toYear(occurred_at) * 12 + toMonth(occurred_at) - 1) AS month, toFixedString(toString(currency), 3) AS currency,
+    min(occurred_at) AS first_at, max(occurred_at) AS last_at, sum(toDecimal128(amount, 4)) AS amount, toUInt32(count()) AS orders
+  FROM ${db}.purchases
+  GROUP BY customer_id, month, currency
+)
+GROUP BY customer_id;
