@@ -71,17 +71,20 @@ export function statePeriods(grain: Grain, months: string, keep: (i: string) => 
  * Per customer with a refund that counts as of `asOf` (refunds.sql.ts, from refund_orders):
  * `fixes`, what the refunds change in their `sales` entries, as entries of the same shape with
  * signed orders (a cancelled order: its month and currency, minus its amount, -1 order; a refund
- * of an order not cancelled: the refund's month, minus its amount, 0 orders), and
- * `cancelled_months`, the month of each cancelled order (a multiset, like `months`).
+ * of an order not cancelled: the refund's month, minus its amount, 0 orders).
  */
-function refundFixesSql(asOf: string): string {
+export function refundFixesSql(asOf: string): string {
   return `
     SELECT customer_id, groupArrayArray(if(cancelled,
         [(${monthOf('purchased_at')}, cur, -toDecimal128(amount, 4), toInt64(-1))],
-        arrayMap(r -> (${monthOf('r.1')}, cur, -toDecimal128(r.2, 4), toInt64(0)), refunds))) AS fixes,
-      groupArrayIf(${monthOf('purchased_at')}, cancelled) AS cancelled_months
+        arrayMap(r -> (${monthOf('r.1')}, cur, -toDecimal128(r.2, 4), toInt64(0)), refunds))) AS fixes
     FROM (SELECT *, toFixedString(currency, 3) AS cur FROM (${refundedOrdersSql(asOf, 'auto')}))
     GROUP BY customer_id`;
+}
+
+/** Per customer with an order cancelled as of `asOf`: `cancelled_months`, the month of each (a multiset, like `months`). */
+function cancelledMonthsSql(asOf: string): string {
+  return `SELECT customer_id, groupArray(${monthOf('purchased_at')}) AS cancelled_months FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled GROUP BY customer_id`;
 }
 
 /**
@@ -89,16 +92,17 @@ function refundFixesSql(asOf: string): string {
  * exactly when any purchase is, and it is the first order unless a refund cancelled it. Only
  * customers whose minimum is such an order (about one in fifty when 2% of the orders are
  * cancelled; refund_orders knows the cancelled orders' instants) are looked up in their raw
- * orders, through the customer_id key.
+ * orders, through the customer_id key. Both branches use the same set of cancelled
+ * (customer, instant) pairs; the engine builds a set once for identical subqueries.
  */
 export function firstPurchasesFromState(asOf: string): string {
-  const firstCancelled = `
-    SELECT customer_id FROM (${refundedOrdersSql(asOf, 'auto')})
-    WHERE cancelled AND (customer_id, purchased_at) IN (SELECT customer_id, first_at FROM ${T.activity} FINAL)`;
+  const cancelled = `(customer_id, first_at) IN (SELECT customer_id, purchased_at FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled)`;
   return `
-    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND customer_id NOT IN (${firstCancelled})
+    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND NOT ${cancelled}
     UNION ALL
-    SELECT customer_id, min(occurred_at) AS first_at FROM (${ordersSql(asOf, 'auto', `customer_id IN (${firstCancelled})`)}) GROUP BY customer_id`;
+    SELECT customer_id, min(occurred_at) AS first_at
+    FROM (${ordersSql(asOf, 'auto', `customer_id IN (SELECT customer_id FROM ${T.activity} FINAL WHERE ${cancelled})`)})
+    GROUP BY customer_id`;
 }
 
 /**
@@ -129,22 +133,27 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
       FROM (
         SELECT s.customer_id AS customer_id, s.first_at AS first_at, s.last_month AS last_month, notEmpty(r.cancelled_months) AS fixed,
           if(fixed, ${kept}, s.x) AS x
-        FROM (${rows}) AS s LEFT JOIN (${refundFixesSql(asOf)}) AS r ON r.customer_id = s.customer_id
+        FROM (${rows}) AS s LEFT JOIN (${cancelledMonthsSql(asOf)}) AS r ON r.customer_id = s.customer_id
       )
       WHERE notEmpty(x)`;
   }
-  // Entries with signed orders, so the fixes add to them; `keys` are the distinct (month, currency).
-  const e = "arrayConcat(arrayMap((m, c, a, n) -> (m, c, a, toInt64(n)), s.sale_month, s.sale_currency, s.sale_amount, s.sale_orders), r.fixes)";
-  const sum = (i: number, zero: string) => `arrayMap(k -> arraySum(arrayMap(t -> if((t.1, t.2) = k, t.${i}, ${zero}), e)), keys)`;
+  // Entries of a (month, currency) the fixes touch are replaced by one summed entry; the others
+  // stay as stored. A customer's fixes touch one or two keys, so the sums per touched key over
+  // the entries cost little (a lambda per key over all entries was several times slower).
+  const kept = (col: string) => `arrayFilter((x, m, c) -> NOT has(fk, (m, c)), ${col}, s.sale_month, s.sale_currency)`;
+  const sum = (col: string, i: number, zero: string) =>
+    `arrayMap(k -> arraySum(arrayMap((x, m, c) -> if((m, c) = k, x, ${zero}), ${col}, s.sale_month, s.sale_currency)) + arraySum(t -> if((t.1, t.2) = k, t.${i}, ${zero}), r.fixes), fk)`;
   return `
     SELECT customer_id, if(fixed, arrayMin(active), ${monthOf('first_at')}) AS first_month, if(fixed, arrayMax(active), last_month) AS last_month,
       sale_month, sale_currency, sale_amount, sale_orders
     FROM (
       SELECT s.customer_id AS customer_id, s.first_at AS first_at, s.last_month AS last_month, notEmpty(r.fixes) AS fixed,
-        if(fixed, ${e}, []) AS e, arrayDistinct(arrayMap(t -> (t.1, t.2), e)) AS keys, ${sum(4, '0')} AS orders,
-        if(fixed, arrayMap(k -> k.1, keys), s.sale_month) AS sale_month, if(fixed, arrayMap(k -> k.2, keys), s.sale_currency) AS sale_currency,
-        if(fixed, ${sum(3, 'toDecimal128(0, 4)')}, s.sale_amount) AS sale_amount, if(fixed, arrayMap(n -> toUInt32(n), orders), s.sale_orders) AS sale_orders,
-        arrayFilter((m, n) -> n > 0, sale_month, sale_orders) AS active
+        arrayDistinct(arrayMap(t -> (t.1, t.2), r.fixes)) AS fk,
+        if(fixed, arrayConcat(${kept('s.sale_month')}, arrayMap(k -> k.1, fk)), s.sale_month) AS sale_month,
+        if(fixed, arrayConcat(${kept('s.sale_currency')}, arrayMap(k -> k.2, fk)), s.sale_currency) AS sale_currency,
+        if(fixed, arrayConcat(${kept('s.sale_amount')}, ${sum('s.sale_amount', 3, 'toDecimal128(0, 4)')}), s.sale_amount) AS sale_amount,
+        if(fixed, arrayConcat(${kept('s.sale_orders')}, arrayMap(n -> toUInt32(n), ${sum('arrayMap(n -> toInt64(n), s.sale_orders)', 4, 'toInt64(0)')})), s.sale_orders) AS sale_orders,
+        arrayFilter((mo, n) -> n > 0, sale_month, sale_orders) AS active
       FROM (${rows}) AS s LEFT JOIN (${refundFixesSql(asOf)}) AS r ON r.customer_id = s.customer_id
     )
     WHERE NOT fixed OR notEmpty(active)`;
@@ -163,7 +172,7 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
  * constant guard such as `(SELECT max(last_at) …) > asOf` does not: the engine still reads
  * the whole state for it (docs/performance.md).
  */
-function stateRowsSql(column: 'months' | 'sales', asOf: string, cond: string): string {
+export function stateRowsSql(column: 'months' | 'sales', asOf: string, cond: string): string {
   const asOfMonth = monthOf(asOf);
   const monthStart = `toDateTime64(toStartOfMonth(${asOf}), 3, 'UTC')`;
   const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf} AND ${cond})`;
