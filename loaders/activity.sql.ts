@@ -73,7 +73,7 @@ export function statePeriods(grain: Grain, months: string, keep: (i: string) => 
  * signed orders (a cancelled order: its month and currency, minus its amount, -1 order; a refund
  * of an order not cancelled: the refund's month, minus its amount, 0 orders).
  */
-export function refundFixesSql(asOf: string): string {
+function refundFixesSql(asOf: string): string {
   return `
     SELECT customer_id, groupArrayArray(if(cancelled,
         [(${monthOf('purchased_at')}, cur, -toDecimal128(amount, 4), toInt64(-1))],
@@ -172,7 +172,7 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
  * constant guard such as `(SELECT max(last_at) …) > asOf` does not: the engine still reads
  * the whole state for it (docs/performance.md).
  */
-export function stateRowsSql(column: 'months' | 'sales', asOf: string, cond: string): string {
+function stateRowsSql(column: 'months' | 'sales', asOf: string, cond: string): string {
   const asOfMonth = monthOf(asOf);
   const monthStart = `toDateTime64(toStartOfMonth(${asOf}), 3, 'UTC')`;
   const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf} AND ${cond})`;
