@@ -5,7 +5,8 @@
 // backup are applied by the service's next start. Exit codes: 0 restored and counts equal; 2
 // usage or configuration error, DIR is not a backup; 3 the store failed or the restored counts
 // differ (DATA_DIR then holds a partial restore: empty it before trying again); 4 DATA_DIR is
-// not empty or a service serves it; 5 the backup's schema is newer than this service's.
+// not empty or a service serves it; 5 the backup's schema is newer than this service's. The
+// first start on the restored store compares its pre-aggregated states with the raw tables.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../server/logger.js';
@@ -67,7 +68,10 @@ try {
   process.exitCode = 3;
 } finally {
   await storage.close();
-  lock.release();
+  // Left behind on purpose: the first start then compares the restored states with the raw
+  // tables (and rebuilds what differs), as after an unclean stop. A backup made without a
+  // service, of a store that had crashed, may hold states short of their raw rows.
+  lock.release({ keep: true });
 }
 if (counts) {
   console.log(`Restored in ${((performance.now() - started) / 1000).toFixed(1)} s; rows equal to the manifest: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -135,7 +135,7 @@ describe('npm run backup and npm run restore', { timeout: 240_000 }, () => {
     expect(await contractKpis(restored.url, '2024-11-01T00:00:00Z', END, END)).toEqual(await contractKpis(original.url, '2024-11-01T00:00:00Z', END, END));
 
     // Re-sending tells which events the restored store holds: a batch is a duplicate whole or not at all.
-    const { default: manifest } = (await import(join(backupDir, 'manifest.json'), { with: { type: 'json' } })) as { default: BackupManifest };
+    const manifest = JSON.parse(readFileSync(join(backupDir, 'manifest.json'), 'utf8')) as BackupManifest;
     let inBackup = 0;
     for (let b = 0; b < sent; b++) {
       const again = await send(restored.url, liveBatch(b));
@@ -192,5 +192,22 @@ describe('npm run backup and npm run restore', { timeout: 240_000 }, () => {
     const again = await runTsx('scripts/backup.ts', [backupDir], { DATA_DIR: originalDir, LOG_LEVEL: 'silent' });
     expect(again.code).toBe(4);
     expect(again.stderr).toBe(`The backup directory ${backupDir} is not empty: name a new or empty directory.\n`);
+  });
+
+  it('asks a service with keys only with an admin key, given --url and --key', async () => {
+    const admin = 'kpi_backup_test_admin_0123456789';
+    const reader = 'kpi_backup_test_read_0123456789a';
+    const keyed = await startServiceProcess(join(root, 'keyed'), { API_KEYS: `ops:admin:${admin},board:read:${reader}` });
+    running.push(keyed);
+    const target = join(root, 'keyed-backup');
+    const env = { DATA_DIR: join(root, 'not-used'), LOG_LEVEL: 'silent' };
+    const readOnly = await runTsx('scripts/backup.ts', [target, '--url', keyed.url, '--key', reader], env);
+    expect(readOnly.code).toBe(2);
+    expect(readOnly.stderr).toMatch(/^The service refused: .*"admin".* \(an admin key is needed: --key or KPI_API_KEY\)\.\n$/);
+    expect(existsSync(target)).toBe(false);
+    const ok = await runTsx('scripts/backup.ts', [target, '--url', keyed.url, '--key', admin], env);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(readFileSync(join(target, 'manifest.json'), 'utf8')) as BackupManifest).tables).toMatchObject({ purchases: 0, customers: 0 });
   });
 });
