@@ -2,11 +2,20 @@ import { isAbsolute } from 'node:path';
 import type { Route } from './app.js';
 import { BodyBudget, BodyTooLargeError, readBody, sendError, sendJson, sendKpiError } from './http.js';
 import type { EventWriter } from './ingest/writer.js';
-import { BackupError, backupStore } from './storage/backup.js';
+import { BackupError, backupStore, type BackupProblem } from './storage/backup.js';
 import type { Executor } from './storage/executor.js';
 
 const PATH = '/v1/backups';
 const BODY_LIMIT = 16 * 1024;
+/** A full target is the caller's to fix (409); a store that kept changing is worth a retry (503). */
+const STATUS: Record<BackupProblem, number> = {
+  BAD_TARGET: 400,
+  TARGET_NOT_EMPTY: 409,
+  CHANGED_DURING_BACKUP: 503,
+  NOT_A_BACKUP: 400,
+  NEWER_SCHEMA: 400,
+  COUNTS_DIFFER: 503,
+};
 /** Bodies of this route held at once: a few small JSON objects from admins. */
 const budget = new BodyBudget(4 * BODY_LIMIT);
 
@@ -45,7 +54,7 @@ export function backupRoute(exec: Executor, writer: EventWriter): Route {
       meta.log.info({ requestId: meta.requestId, dir, tables: manifest.tables }, 'backup written');
       sendJson(res, 201, { dir, manifest });
     } catch (e) {
-      if (e instanceof BackupError) sendError(res, e.problem === 'TARGET_NOT_EMPTY' ? 409 : 400, e.problem, e.message, meta.requestId);
+      if (e instanceof BackupError) sendError(res, STATUS[e.problem], e.problem, e.message, meta.requestId);
       else if (!sendKpiError(res, e, meta.requestId)) throw e;
     }
     return true;

@@ -96,7 +96,7 @@ const UNLIMITED = { max_execution_time: 0 };
  * the copy holds every acknowledged event and no part of a group. Snapshots are stored outside
  * that queue, so a copy during which some table's count changed is made again.
  */
-export async function backupStore(exec: Executor, dir: string, ctx: QueryContext, now: () => Date = () => new Date()): Promise<BackupManifest> {
+export async function backupStore(exec: Executor, dir: string, ctx: QueryContext): Promise<BackupManifest> {
   if (!isAbsolute(dir)) throw new BackupError('BAD_TARGET', `The backup directory must be an absolute path (got ${JSON.stringify(dir)}).`);
   if (!isEmptyDir(dir)) throw new BackupError('TARGET_NOT_EMPTY', `The backup directory ${dir} is not empty: name a new or empty directory.`);
   try {
@@ -106,7 +106,7 @@ export async function backupStore(exec: Executor, dir: string, ctx: QueryContext
   }
   const engineDir = join(dir, ENGINE_DIR);
   for (let attempt = 1; ; attempt++) {
-    const createdAt = now().toISOString();
+    const createdAt = new Date().toISOString();
     const before = await countTables(exec, ctx);
     await exec.rows({ query: `BACKUP DATABASE ${quoted(exec.database)} TO File({path:String})`, query_params: { path: engineDir } }, ctx, UNLIMITED);
     const after = await countTables(exec, ctx);
@@ -141,8 +141,8 @@ export function readManifest(dir: string): BackupManifest {
 }
 
 /** Refuses a backup whose schema has a migration this code does not have: its tables may not mean what this code reads. */
-export function checkSchema(manifest: BackupManifest, dir: string, migrationsDir?: string): void {
-  const known = readMigrations(migrationsDir);
+export function checkSchema(manifest: BackupManifest, dir: string): void {
+  const known = readMigrations();
   const names = new Set(known.map((f) => f.name));
   const unknown = manifest.schema.migrations.filter((n) => !names.has(n));
   const newest = known.at(-1);
