@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from 'pino';
 import type { Route } from './app.js';
+import { backupRoute } from './backup-route.js';
 import type { Config } from './config.js';
 import type { Context } from '../schema/context.js';
 import type { Executor } from './storage/executor.js';
@@ -40,7 +41,7 @@ export async function features(deps: FeatureDeps): Promise<Features> {
     onResult: metrics.snapshotJob,
   });
   return {
-    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), ideRoute(config.apiKeys.length > 0)],
+    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
     async stop() {
       await scheduler.stop();

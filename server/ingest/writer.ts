@@ -141,7 +141,11 @@ export class EventWriter {
     if (this.options.checkStates !== false) this.dirty ??= reason;
   }
 
-  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `run` alone, between two groups of writes: every write answered before it is stored,
+   * none starts until it ends (the state repair, a backup's cut).
+   */
+  exclusive<T>(run: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.steps.push({ run, resolve: resolve as (v: unknown) => void, reject });
       if (!this.draining) void this.drain();

@@ -65,7 +65,14 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
     );
   }
   mkdirSync(path, { recursive: true });
+  const { Session } = await import('chdb');
   const { createChdbConnection } = await import('chdb/connection');
+  // The engine takes its server configuration from the first connection to a directory, and
+  // lives while any connection does; createChdbConnection passes none. BACKUP/RESTORE … File(path)
+  // needs backups.allowed_path, so this session opens first with it and stays open until close.
+  // '/' lets `npm run backup` name any directory: every statement is the service's own SQL
+  // (nothing from a request is spliced in), and the route that takes a path is admin-only.
+  const engine = new Session(path, { connectionArgs: ['--backups.allowed_path=/'] });
   const connection = createChdbConnection({ path }) as unknown as ConnectionOption;
   embeddedOpen = path;
   const client = createClient({ connection });
@@ -80,6 +87,7 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
       version,
       async close() {
         await client.close();
+        engine.close();
         const chdb = await import('chdb');
         await chdb.drainPending();
         embeddedOpen = undefined;
@@ -87,6 +95,7 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
     };
   } catch (e) {
     await client.close().catch(() => undefined);
+    engine.close();
     embeddedOpen = undefined;
     throw e;
   }
