@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErasureStep } from '../server/ingest/erasures.js';
 import { createLogger } from '../server/logger.js';
 import { startService } from '../server/service.js';
-import { keyedHash, keyedHashParams, keyedHashSql } from '../server/storage/erase.js';
+import { keyedHash, keyedHashParams, keyedHashSql, mutationTarget } from '../server/storage/erase.js';
+import { overDistributed } from '../server/storage/state-check.js';
 import type { Source } from '../loaders/sql.js';
 import { startTestService, testConfig, type TestService } from './helpers/service.js';
 import { customerActivity, kpiPairs, referralState } from './helpers/states.js';
@@ -213,6 +214,18 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
     expect(r.errors[0].extensions.code).toBe('ERASURE_KEY_MISSING');
     expect(r.errors[0].message).toMatch(/ERASURE_HMAC_KEY is not set/);
     expect((await ref.gql(QUERIES.repeat!, { asOf: ASOF[0] })).data.repeatPurchaseRate.customers).toBe(3);
+  });
+});
+
+describe('customer erasure on a cluster (rendering)', () => {
+  it("deletes from each shard's local table ON CLUSTER, as migrations render DDL", () => {
+    expect(mutationTarget('kpi', undefined, 'purchases')).toBe('`kpi`.purchases');
+    expect(mutationTarget('kpi', 'c1', 'purchases')).toBe('`kpi`.purchases_local ON CLUSTER c1');
+  });
+
+  it("rebuilds state keys from the view's SELECT over the Distributed source", () => {
+    expect(overDistributed('SELECT referral_id FROM kpi.referrals_local GROUP BY referral_id', 'referrals')).toBe('SELECT referral_id FROM kpi.referrals GROUP BY referral_id');
+    expect(overDistributed('SELECT c FROM `kpi`.`purchases_local` AS p', 'purchases')).toBe('SELECT c FROM `kpi`.`purchases` AS p');
   });
 });
 

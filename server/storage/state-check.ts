@@ -172,6 +172,14 @@ export async function rebuildPartition(exec: Executor, table: StateTable, partit
 }
 
 /**
+ * A cluster view's SELECT (it reads the shard's `<source>_local`) over the Distributed `<source>`
+ * instead, so one statement groups the rows of every shard.
+ */
+export function overDistributed(viewSelect: string, source: string): string {
+  return viewSelect.replace(new RegExp(`\\b${source}_local\\b`, 'g'), source);
+}
+
+/**
  * Rebuilds the rows of some keys of a state after raw rows of theirs were deleted (an erasure):
  * the keys' state rows are deleted, then the view's own query over the raw rows that remain
  * inserts them again, grouped exactly as the view groups; a key without raw rows left keeps no
@@ -191,7 +199,7 @@ export async function rebuildKeys(exec: Executor, table: StateTable, keys: reado
   const cluster = exec.storage.cluster;
   const list = await columnList(exec, p, ctx);
   const view = await viewQuery(exec, p, ctx);
-  const query = cluster === undefined ? view : view.replace(new RegExp(`\\b(\`?${p.source})_local\\b`, 'g'), '$1');
+  const query = cluster === undefined ? view : overDistributed(view, p.source);
   for (const chunk of chunkByBytes(keys, (k) => k)) {
     const where = { query: `${p.key} IN {keys:Array(String)}`, query_params: { keys: chunk } };
     await deleteRows(exec, p.state, where, ctx);
