@@ -136,6 +136,9 @@ type Setting = keyof typeof ENV.shape;
 /** Every variable the service reads; the look-alike check below refuses near misses of these. */
 export const SETTINGS = Object.keys(ENV.shape) as Setting[];
 
+/** Never printed, not even when refused. */
+const SECRETS = new Set<Setting>(['ERASURE_HMAC_KEY']);
+
 /** Read by this project's CLIs and boards, not by the service: never a look-alike. */
 const OTHER_OWN = new Set(['KPI_URL', 'KPI_API_KEY', 'KPI_API_URL', 'IMPORT_HMAC_KEY']);
 /** Prefixes no other software is known to use: any unknown name under them is a mistake. QUERY_STRING is CGI's. */
@@ -197,7 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     for (const issue of parsed.error.issues) {
       const name = issue.path[0] as Setting;
       // One problem per variable (a huge integer is both unsafe and out of range); values are printed without a URL's password.
-      if (!refused.has(name)) problems.push(`${name}=${JSON.stringify(redactUrl(given[name]!))} ${issue.message}`);
+      if (!refused.has(name)) problems.push(`${name}=${SECRETS.has(name) ? '(hidden)' : JSON.stringify(redactUrl(given[name]!))} ${issue.message}`);
       refused.add(name);
     }
   }
