@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../server/config.js';
 import type { ErasureStep } from '../server/ingest/erasures.js';
 import { createLogger } from '../server/logger.js';
 import { startService } from '../server/service.js';
@@ -217,6 +218,44 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
   });
 });
 
+describe('customer erasure: scope and key', () => {
+  const READ = 'reader-secret-0123456789';
+  const ADMIN = 'admin-secret-0123456789';
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService('t_erasure_scope', { ERASURE_HMAC_KEY: KEY, API_KEYS: `dash:read:${READ},ops:admin:${ADMIN}` });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('needs the admin scope for the mutation, the route and the listing, through fragments too', async () => {
+    const as = (key: string) => ({ authorization: `Bearer ${key}` });
+    const viaFragment = `query { ...F } fragment F on Query { erasures { nodes { id } } }`;
+    for (const [query, variables] of [[ERASE, { ids: ['a'] }], [LIST, {}], [viaFragment, {}]] as const) {
+      const r = await svc.gql(query, variables, as(READ));
+      expect(r.status).toBe(403);
+      expect(r.errors[0].extensions.code).toBe('FORBIDDEN');
+    }
+    const route = await fetch(`${svc.url}/v1/erasures`, { method: 'POST', headers: as(READ), body: '{"customerIds": ["a"]}' });
+    expect(route.status).toBe(403);
+    expect((await svc.gql(viaFragment, {}, as(ADMIN))).data.erasures.nodes).toEqual([]);
+    expect((await svc.gql(ERASE, { ids: ['a'] }, as(ADMIN))).data.eraseCustomers).toMatchObject({ customers: 1, events: 0 });
+  });
+
+  it('refuses a short ERASURE_HMAC_KEY at start without printing it', () => {
+    let error: unknown;
+    try {
+      loadConfig({ ERASURE_HMAC_KEY: 'short-secret' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/ERASURE_HMAC_KEY=\(hidden\) is shorter than 16 characters/);
+    expect((error as Error).message).not.toContain('short-secret');
+  });
+});
+
 describe('customer erasure on a cluster (rendering)', () => {
   it("deletes from each shard's local table ON CLUSTER, as migrations render DDL", () => {
     expect(mutationTarget('kpi', undefined, 'purchases')).toBe('`kpi`.purchases');
@@ -263,6 +302,16 @@ describe('customer erasure interrupted by a crash', { timeout: 120_000 }, () => 
         expect(list).toMatchObject([{ customers: 2, events: 12 }]);
       } finally {
         await restarted.stop();
+      }
+      // Without the key the service starts, and refuses writes it could not screen.
+      const keyless = await startTestService(database);
+      try {
+        const res = await fetch(`${keyless.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSON.stringify(P('x1', 'x', '01-05', '200', 'X1')) });
+        expect(res.status).toBe(503);
+        expect(await res.json()).toMatchObject({ error: { code: 'ERASURE_KEY_MISSING' } });
+        expect((await keyless.gql(QUERIES.repeat!, { asOf: ASOF[0] })).data.repeatPurchaseRate.customers).toBe(3);
+      } finally {
+        await keyless.stop();
       }
     });
   }
