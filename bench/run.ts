@@ -11,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   import: () => import('./import.js'),
   states: () => import('./states.js'),
   healthz: () => import('./healthz.js'),
+  erasure: () => import('./erasure.js'),
 };
 
 const [name, ...argv] = process.argv.slice(2);
