@@ -1,5 +1,4 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { PageInfo } from './kpi-snapshots.type.js';
 import { DateTimeScalar } from './scalars.js';
 
 @ObjectType({ description: 'A customer erasure (spec section 16): its counts, never the ids.' })
@@ -11,18 +10,4 @@ export class Erasure {
   customers!: number;
   @Field(() => Int, { description: 'Events deleted, of every type (referral events naming them as referrer or referred customer included).' })
   events!: number;
-}
-
-@ObjectType()
-export class ErasureEdge {
-  @Field(() => String) cursor!: string;
-  @Field(() => Erasure) node!: Erasure;
-}
-
-@ObjectType({ description: 'Finished erasures, newest first.' })
-export class ErasureConnection {
-  @Field(() => [ErasureEdge]) edges!: ErasureEdge[];
-  @Field(() => [Erasure], { description: 'The edges\' nodes, for clients that need no cursors.' })
-  nodes!: Erasure[];
-  @Field(() => PageInfo) pageInfo!: PageInfo;
 }

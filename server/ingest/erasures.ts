@@ -213,21 +213,31 @@ export class Erasures {
     this.pending = false;
   }
 
-  /** Finished erasures, newest first, `first` from after the cursor `after`. */
-  async list(first: number, after: string | null, ctx: QueryContext): Promise<{ nodes: Erasure[]; cursors: string[]; hasNextPage: boolean }> {
+  /**
+   * Finished erasures, newest first: `first` of them after the erasure whose id is `after` (the
+   * last one of the previous page), so the ids themselves are the cursors.
+   */
+  async list(first: number, after: string | null, ctx: QueryContext): Promise<Erasure[]> {
     if (!Number.isInteger(first) || first < 1 || first > PAGE_MAX) throw new BadInputError(`"first" must be an integer from 1 to ${PAGE_MAX} (got ${first})`, 'first');
-    const from = after === null ? undefined : decodeCursor(after);
+    let from: { at: number; id: string } | undefined;
+    if (after !== null) {
+      const [row] = await this.exec.rows<ErasureRow>(
+        { query: `SELECT ${RECORD_COLUMNS} FROM {db:Identifier}.erasures FINAL WHERE id = {id:String} AND done = 1`, query_params: { id: after } },
+        ctx,
+      );
+      if (!row) throw new BadInputError(`"after" is not the id of an erasure (got ${JSON.stringify(after.slice(0, 64))})`, 'after');
+      from = { at: row.at, id: row.id };
+    }
     const rows = await this.exec.rows<ErasureRow>(
       {
         query: `SELECT ${RECORD_COLUMNS} FROM {db:Identifier}.erasures FINAL WHERE done = 1
           ${from ? `AND (erased_at, id) < (fromUnixTimestamp64Milli({at:Int64}, 'UTC'), {id:String})` : ''}
           ORDER BY erased_at DESC, id DESC LIMIT {limit:UInt32}`,
-        query_params: { limit: first + 1, ...from },
+        query_params: { limit: first, ...from },
       },
       ctx,
     );
-    const nodes = rows.slice(0, first).map((r) => toErasure(toRecord(r)));
-    return { nodes, cursors: nodes.map((n) => encodeCursor(n)), hasNextPage: rows.length > first };
+    return rows.map((r) => toErasure(toRecord(r)));
   }
 
   private key(requestId: string | undefined, why: string): string {
@@ -309,18 +319,4 @@ export class Erasures {
     }
     return [...found];
   }
-}
-
-function encodeCursor(e: Erasure): string {
-  return Buffer.from(JSON.stringify([e.erasedAt.getTime(), e.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { at: number; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (Number.isSafeInteger(at) && typeof id === 'string') return { at: at as number, id };
-  } catch {
-    // refused below
-  }
-  throw new BadInputError('"after" is not a cursor returned by erasures', 'after');
 }
