@@ -243,6 +243,15 @@ describe('customer erasure: scope and key', () => {
     expect((await svc.gql(ERASE, { ids: ['a'] }, as(ADMIN))).data.eraseCustomers).toMatchObject({ customers: 1, events: 0 });
   });
 
+  it('screens a customer seen since the last erasure once they are erased too', async () => {
+    const send = (events: object[]) =>
+      fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ADMIN}` }, body: events.map((e) => JSON.stringify(e)).join('\n') }).then((r) => r.json());
+    // b is screened (an erasure exists) and found not erased: remembered as such.
+    expect(await send([P('b1', 'b', '01-20', '80', 'B1')])).toMatchObject({ accepted: 1, rejectedCount: 0 });
+    expect((await svc.gql(ERASE, { ids: ['b'] }, { authorization: `Bearer ${ADMIN}` })).data.eraseCustomers).toMatchObject({ customers: 1, events: 1 });
+    expect(await send([P('b1', 'b', '01-20', '80', 'B1'), P('b2', 'b', '03-05', '20', 'B2')])).toMatchObject({ accepted: 0, rejectedCount: 2 });
+  });
+
   it('refuses a short ERASURE_HMAC_KEY at start without printing it', () => {
     let error: unknown;
     try {

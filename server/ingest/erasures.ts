@@ -60,6 +60,12 @@ interface ErasureRow {
   done: number;
 }
 
+/**
+ * Recent ids found not erased, so the screen does not hash a customer's id again for each of
+ * their events (an HMAC costs about 4 µs, a lookup well under 1). Bounded: emptied when full.
+ */
+const NOT_ERASED_MAX = 50_000;
+
 const RECORD_COLUMNS = `id, toUnixTimestamp64Milli(erased_at) AS at, customers, events, customer_hashes AS hashes, state_keys AS keys, done`;
 const PAGE_MAX = 100;
 
@@ -106,6 +112,8 @@ export class Erasures {
   /** Keyed hash of each erased customer -> the latest erasure naming them. */
   private readonly erased = new Map<string, { id: string; at: number }>();
   private loading: Promise<void> | undefined;
+  /** Never holds an erased id: the service keeps those only as hashes. */
+  private readonly notErased = new Set<string>();
   private pending = false;
   private readonly now: () => Date;
 
@@ -149,7 +157,7 @@ export class Erasures {
     const row = event.row as unknown as Record<string, unknown>;
     return CUSTOMER_COLUMNS[TABLE_OF[event.type]].some((column) => {
       const id = row[column];
-      const erasure = typeof id === 'string' ? this.erased.get(keyedHash(key, id)) : undefined;
+      const erasure = typeof id === 'string' ? this.erasureOf(key, id) : undefined;
       return erasure !== undefined && at < erasure.at;
     });
   }
@@ -240,12 +248,24 @@ export class Erasures {
     return rows.map((r) => toErasure(toRecord(r)));
   }
 
+  private erasureOf(key: string, id: string): { id: string; at: number } | undefined {
+    if (this.notErased.has(id)) return undefined;
+    const erasure = this.erased.get(keyedHash(key, id));
+    if (erasure === undefined) {
+      if (this.notErased.size >= NOT_ERASED_MAX) this.notErased.clear();
+      this.notErased.add(id);
+    }
+    return erasure;
+  }
+
   private key(requestId: string | undefined, why: string): string {
     if (this.options.key === undefined) throw new ErasureKeyMissingError(requestId, why);
     return this.options.key;
   }
 
   private remember(r: ErasureRecord): void {
+    // Some of the ids just erased may be known as not erased.
+    this.notErased.clear();
     const at = r.erasedAt.getTime();
     for (const h of r.customerHashes) {
       const known = this.erased.get(h);

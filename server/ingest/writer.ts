@@ -147,7 +147,9 @@ export class EventWriter {
   }
 
   health(): WriterHealth {
-    const problem = this.running
+    const problem = this.erasures.unfinished
+      ? 'an erasure was recorded and not finished; it is finished before the next write'
+      : this.running
       ? `repair running: comparing the pre-aggregated states with the raw tables (${this.running})`
       : this.dirty
         ? `${this.dirty}; ${this.lastFailure ? `the repair of the pre-aggregated states failed: ${this.lastFailure}` : 'the pre-aggregated states are repaired before the next write'}`
