@@ -302,6 +302,12 @@ describe('customer erasure interrupted by a crash', { timeout: 120_000 }, () => 
       expect(res.status).toBe(500);
       // Recorded first: the replay screen holds from then on, before any row is deleted.
       expect((await post(svc, [P('x1', 'x', '01-05', '200', 'X1')])).rejected[0]!.errors).toEqual(['customer erased']);
+      if (step === 'deleted') {
+        // Not ready meanwhile (the probe's retry of the erasure stops at the same step again).
+        const ready = await fetch(`${svc.url}/readyz`);
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toMatchObject({ reason: expect.stringMatching(/an erasure was recorded and not finished/) });
+      }
       await crashing.stop();
 
       const restarted = await startTestService(database, { ERASURE_HMAC_KEY: KEY });

@@ -166,13 +166,18 @@ export class EventWriter {
   }
 
   /**
-   * Re-tries a pending repair when nothing is queued (GET /readyz calls it), so the service
-   * recovers once space is freed even if no client writes; at most every REPAIR_RETRY_MS.
+   * Re-tries a pending repair, and an unfinished erasure, when nothing is queued (GET /readyz
+   * calls it), so the service recovers once space is freed even if no client writes; at most
+   * every REPAIR_RETRY_MS.
    */
   retryRepair(): void {
-    if (!this.dirty || this.draining || Date.now() - this.lastAttempt < REPAIR_RETRY_MS) return;
+    if ((!this.dirty && !this.erasures.unfinished) || this.draining || Date.now() - this.lastAttempt < REPAIR_RETRY_MS) return;
     this.lastAttempt = Date.now();
-    void this.exclusive(() => this.runCheck('mismatched', 'after a failed write', { requestId: 'state-repair' })).catch(() => undefined);
+    const ctx = { requestId: 'state-repair' };
+    void this.exclusive(async () => {
+      if (this.dirty) await this.runCheck('mismatched', 'after a failed write', ctx);
+      await this.erasures.finishPending(ctx);
+    }).catch(() => undefined);
   }
 
   private markDirty(reason: string): void {
