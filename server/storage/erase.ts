@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { compareVersions } from './client.js';
 import type { Executor, QueryContext, SqlQuery } from './executor.js';
 
 /**
@@ -39,14 +40,15 @@ export function mutationTarget(database: string, cluster: string | undefined, ta
 
 /**
  * Deletes the rows matching `where` with a lightweight DELETE and returns once the engine applied
- * it (on every replica: `lightweight_deletes_sync` 2), so that no later read, embedded or on any
- * replica, still sees them. Deleting rows already gone changes nothing: a repeated erasure step is
- * harmless.
+ * it on every replica, so that no later read, embedded or on any replica, still sees them. Servers
+ * before 24.4 know no `lightweight_deletes_sync` (an unknown setting fails the statement) and
+ * wait for a lightweight delete under `mutations_sync`. Deleting rows already gone changes
+ * nothing: a repeated erasure step is harmless.
  */
 export async function deleteRows(exec: Executor, table: string, where: SqlQuery, ctx: QueryContext): Promise<void> {
   await exec.command(
     { query: `DELETE FROM ${mutationTarget(exec.database, exec.storage.cluster, table)} WHERE ${where.query}`, query_params: where.query_params },
     ctx,
-    { lightweight_deletes_sync: '2' },
+    compareVersions(exec.storage.version, '24.4') < 0 ? { mutations_sync: '2' } : { lightweight_deletes_sync: '2' },
   );
 }
