@@ -146,8 +146,8 @@ export class Erasures {
 
   /**
    * Whether an event names an erased customer and is dated before their erasure (spec section 16:
-   * a replay); a later event is a new relationship. Costs one HMAC per customer the event names,
-   * and nothing while no customer was ever erased.
+   * a replay); a later event is a new relationship. Costs nothing while no customer was ever
+   * erased, else one HMAC per named customer not recently found not erased.
    */
   rejects(event: StoredEvent): boolean {
     if (this.erased.size === 0) return false;
