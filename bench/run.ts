@@ -12,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   states: () => import('./states.js'),
   healthz: () => import('./healthz.js'),
   backup: () => import('./backup.js'),
+  erasure: () => import('./erasure.js'),
 };
 
 const [name, ...argv] = process.argv.slice(2);

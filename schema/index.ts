@@ -5,6 +5,7 @@ import { DateTimeScalar, DecimalScalar } from './scalars.js';
 import { ClvResolver } from './clv.resolver.js';
 import { ClvModelResolver } from './clv-model.resolver.js';
 import { CustomersResolver } from './customers.resolver.js';
+import { ErasureResolver } from './erasure.resolver.js';
 import { HealthResolver } from './health.resolver.js';
 import { IngestResolver } from './ingest.resolver.js';
 import { KpiSnapshotsResolver } from './kpi-snapshots.resolver.js';
@@ -30,6 +31,7 @@ export const RESOLVERS = [
   KpiSeriesResolver,
   KpiSnapshotsResolver,
   StoreDimensionsResolver,
+  ErasureResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

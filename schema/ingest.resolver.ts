@@ -1,6 +1,7 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { Context } from './context.js';
 import { BadInputError } from '../loaders/errors.js';
+import { CUSTOMER_ERASED } from '../server/ingest/erasures.js';
 import { Rejections } from '../server/ingest/rejections.js';
 import { validateEvent, type EventType, type StoredEvent } from '../server/ingest/validate.js';
 import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, RefundInput, SurveyResponseInput } from './ingest.type.js';
@@ -12,13 +13,19 @@ async function ingest(ctx: Context, type: EventType, events: object[]): Promise<
     throw new BadInputError(`At most ${limit} events per call (got ${events.length}); send larger loads to POST /v1/events.`, 'events');
   }
   const valid: StoredEvent[] = [];
+  const lines: number[] = [];
   const rejections = new Rejections();
   events.forEach((event, i) => {
     const result = validateEvent({ ...event }, type);
-    if (result.ok) valid.push(result.event);
-    else rejections.add(i + 1, result.eventId, result.errors);
+    if (!result.ok) rejections.add(i + 1, result.eventId, result.errors);
+    else if (ctx.writer.rejectsErased(result.event)) rejections.add(i + 1, result.event.row.event_id, [CUSTOMER_ERASED]);
+    else {
+      valid.push(result.event);
+      lines.push(i + 1);
+    }
   });
   const written = await ctx.writer.write(valid, ctx);
+  for (const i of written.erased) rejections.add(lines[i]!, valid[i]!.row.event_id, [CUSTOMER_ERASED]);
   ctx.writer.report('graphql', { accepted: written.accepted, duplicates: written.duplicates.size, rejected: rejections.count });
   return { accepted: written.accepted, duplicates: written.duplicates.size, rejectedCount: rejections.count, rejected: rejections.listed };
 }

@@ -9,7 +9,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorRejectCallback } from '@escape.tech/graphql-armor-types';
-import { GraphQLError, type GraphQLFormattedError, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, type FragmentDefinitionNode, type GraphQLFormattedError, type SelectionSetNode, type ValidationRule } from 'graphql';
 import type { Logger } from 'pino';
 import { authenticate, hasScope, identify, isLoopbackHostHeader, type ApiKey, type Scope } from './auth.js';
 import type { Config } from './config.js';
@@ -37,7 +37,25 @@ export const MUTATION_SCOPES: Record<string, Scope> = {
   ingestSurveyResponses: 'ingest',
   upsertCustomers: 'ingest',
   takeSnapshot: 'admin',
+  eraseCustomers: 'admin',
 };
+
+/** Queries that need more than `read`: what they show is the administrator's (spec section 16). */
+export const QUERY_SCOPES: Record<string, Scope> = {
+  erasures: 'admin',
+};
+
+/** The root fields a selection asks for, fragments and inline fragments included. */
+function rootFieldNames(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): string[] {
+  return set.selections.flatMap((s) => {
+    if (s.kind === Kind.FIELD) return [s.name.value];
+    if (s.kind === Kind.INLINE_FRAGMENT) return rootFieldNames(s.selectionSet, fragments, seen);
+    const f = fragments.get(s.name.value);
+    if (!f || seen.has(f.name.value)) return [];
+    seen.add(f.name.value);
+    return rootFieldNames(f.selectionSet, fragments, seen);
+  });
+}
 
 export interface AppOptions {
   config: Config;
@@ -64,14 +82,15 @@ function scopePlugin(): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ operation, contextValue }) {
+        async didResolveOperation({ operation, contextValue, document }) {
           const key = contextValue.key;
           // Without an operation, execution itself answers that the named operation does not exist.
           if (key === undefined || operation === undefined) return;
+          const fragments = new Map(document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
           const needed: Scope[] =
             operation.operation === 'mutation'
               ? operation.selectionSet.selections.map((s) => (s.kind === 'Field' ? MUTATION_SCOPES[s.name.value] ?? 'admin' : 'admin'))
-              : ['read'];
+              : ['read', ...rootFieldNames(operation.selectionSet, fragments).map((name) => QUERY_SCOPES[name] ?? 'read')];
           const missing = needed.find((s) => !hasScope(key, s));
           if (missing) {
             throw new GraphQLError(`This API key lacks the "${missing}" scope`, {

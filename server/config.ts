@@ -44,6 +44,8 @@ export interface Config {
   grossMargin: number;
   /** SNAPSHOT_SCHEDULE; empty (the default) runs no scheduler. */
   snapshotSchedule: ScheduledSnapshot[];
+  /** ERASURE_HMAC_KEY; unset, erasures are refused (and writes too once erasures exist). */
+  erasureHmacKey: string | undefined;
   logLevel: string;
   production: boolean;
 }
@@ -126,11 +128,16 @@ const ENV = z.object({
   HTTP_REQUEST_TIMEOUT_MS: int(10, 86_400_000).default(900_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(10, 600_000).default(5_000),
   HTTP_BODY_BUFFER_BYTES: int(1024, 2 ** 40).default(64 * 1024 ** 2),
+  // Erased customers are kept only as HMAC-SHA256 under this key (docs/architecture.md, "Erasure").
+  ERASURE_HMAC_KEY: z.string().min(16, 'is shorter than 16 characters: use a random secret, e.g. openssl rand -hex 32').optional(),
 });
 type Setting = keyof typeof ENV.shape;
 
 /** Every variable the service reads; the look-alike check below refuses near misses of these. */
 export const SETTINGS = Object.keys(ENV.shape) as Setting[];
+
+/** Never printed, not even when refused. */
+const SECRETS = new Set<Setting>(['ERASURE_HMAC_KEY']);
 
 /** Read by this project's CLIs and boards, not by the service: never a look-alike. */
 const OTHER_OWN = new Set(['KPI_URL', 'KPI_API_KEY', 'KPI_API_URL', 'IMPORT_HMAC_KEY']);
@@ -193,7 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     for (const issue of parsed.error.issues) {
       const name = issue.path[0] as Setting;
       // One problem per variable (a huge integer is both unsafe and out of range); values are printed without a URL's password.
-      if (!refused.has(name)) problems.push(`${name}=${JSON.stringify(redactUrl(given[name]!))} ${issue.message}`);
+      if (!refused.has(name)) problems.push(`${name}=${SECRETS.has(name) ? '(hidden)' : JSON.stringify(redactUrl(given[name]!))} ${issue.message}`);
       refused.add(name);
     }
   }
@@ -266,6 +273,7 @@ export function loadConfig(env: Env = process.env): Config {
     reportingCurrency: v.REPORTING_CURRENCY,
     grossMargin: v.GROSS_MARGIN,
     snapshotSchedule: schedule.entries,
+    erasureHmacKey: v.ERASURE_HMAC_KEY,
     logLevel: v.LOG_LEVEL,
     production: v.NODE_ENV === 'production',
   };

@@ -5,6 +5,7 @@ import { backupRoute } from './backup-route.js';
 import type { Config } from './config.js';
 import type { Context } from '../schema/context.js';
 import type { Executor } from './storage/executor.js';
+import { erasureRoute } from './erasure-route.js';
 import { ideRoute } from './ide.js';
 import { ingestRoute } from './ingest-route.js';
 import type { EventWriter } from './ingest/writer.js';
@@ -41,7 +42,7 @@ export async function features(deps: FeatureDeps): Promise<Features> {
     onResult: metrics.snapshotJob,
   });
   return {
-    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), ideRoute(config.apiKeys.length > 0)],
+    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
     async stop() {
       await scheduler.stop();

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KpiError, type ErrorCode } from './storage/errors.js';
 
 /** How REST answers each code of the transport-neutral errors (server/storage/errors.ts). */
-const STATUS: Record<ErrorCode, number> = { BAD_USER_INPUT: 400, TIMEOUT: 503, STORAGE_ERROR: 503 };
+const STATUS: Record<ErrorCode, number> = { BAD_USER_INPUT: 400, TIMEOUT: 503, STORAGE_ERROR: 503, ERASURE_KEY_MISSING: 503 };
 
 /** Answers a KpiError with its status and code; false for any other error, left to the caller. */
 export function sendKpiError(res: ServerResponse, e: unknown, requestId: string): boolean {

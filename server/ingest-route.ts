@@ -3,6 +3,7 @@ import type { Route } from './app.js';
 import type { Config } from './config.js';
 import { sendError, sendJson, sendKpiError } from './http.js';
 import { NdjsonSplitter, type NdjsonLine } from './ingest/ndjson.js';
+import { CUSTOMER_ERASED } from './ingest/erasures.js';
 import { Rejections, type RejectedLine } from './ingest/rejections.js';
 import { validateLine, type StoredEvent } from './ingest/validate.js';
 import type { EventWriter } from './ingest/writer.js';
@@ -74,11 +75,19 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
     let duplicates = 0;
     const rejections = new Rejections();
     let pending: StoredEvent[] = [];
-    const flush = async () => {
-      const result = await writer.write(pending, ctx);
+    /** The line of each pending event. */
+    let pendingLines: number[] = [];
+    const store = async (events: StoredEvent[], at: number[]) => {
+      const result = await writer.write(events, ctx);
       accepted += result.accepted;
       duplicates += result.duplicates.size;
+      for (const i of result.erased) rejections.add(at[i]!, events[i]!.row.event_id, [CUSTOMER_ERASED]);
+      return result;
+    };
+    const flush = async () => {
+      await store(pending, pendingLines);
       pending = [];
+      pendingLines = [];
     };
     const state = { tooLarge: false };
     // The splitter's synchronous API: one await per chunk instead of one per line.
@@ -91,12 +100,17 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
           continue;
         }
         const result = validateLine(item.text);
-        if (!result.ok) {
-          rejections.add(item.line, result.eventId, result.errors);
+        const errors = result.ok ? (writer.rejectsErased(result.event) ? [CUSTOMER_ERASED] : undefined) : result.errors;
+        if (errors) {
+          rejections.add(item.line, result.ok ? result.event.row.event_id : result.eventId, errors);
           // An atomic request with a rejected line stores nothing: stop holding its events.
-          if (atomic) pending = [];
-        } else if (!atomic || rejections.count === 0) {
+          if (atomic) {
+            pending = [];
+            pendingLines = [];
+          }
+        } else if (result.ok && (!atomic || rejections.count === 0)) {
           pending.push(result.event);
+          pendingLines.push(item.line);
           if (!atomic && pending.length >= FLUSH_EVENTS) await flush();
         }
       }
@@ -132,12 +146,9 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
       });
       return true;
     }
-    for (let i = 0; i < pending.length; ) {
-      const chunk = pending.slice(i, (i += FLUSH_EVENTS));
-      const result = await writer.write(chunk, ctx);
-      accepted += result.accepted;
-      duplicates += result.duplicates.size;
-      writer.report('http', { accepted: result.accepted, duplicates: result.duplicates.size, rejected: 0 });
+    for (let i = 0; i < pending.length; i += FLUSH_EVENTS) {
+      const result = await store(pending.slice(i, i + FLUSH_EVENTS), pendingLines.slice(i, i + FLUSH_EVENTS));
+      writer.report('http', { accepted: result.accepted, duplicates: result.duplicates.size, rejected: result.erased.size });
     }
     const answer: IngestAnswer = { accepted, duplicates, rejectedCount: rejections.count, rejected: rejections.listed };
     sendJson(res, 200, answer);

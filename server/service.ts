@@ -5,6 +5,7 @@ import { Executor } from './storage/executor.js';
 import { migrate } from './storage/migrate.js';
 import { openStorage, type Storage } from './storage/client.js';
 import { features } from './features.js';
+import { Erasures, type ErasureOptions } from './ingest/erasures.js';
 import { EventWriter } from './ingest/writer.js';
 import { listenError, preflight } from './preflight.js';
 
@@ -24,7 +25,7 @@ export function createExecutor(storage: Storage, config: Config, log: Logger): E
 export async function startService(
   config: Config,
   log: Logger,
-  extra: Pick<AppOptions, 'now'> = {},
+  extra: Pick<AppOptions, 'now'> & Pick<ErasureOptions, 'afterStep'> = {},
 ): Promise<Service> {
   const lock = await preflight(config);
   let storage: Storage;
@@ -38,7 +39,8 @@ export async function startService(
   try {
     const result = await migrate(exec, { onApply: (name) => log.info({ migration: name }, 'migration applied') });
     log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied }, 'schema up to date');
-    const writer = new EventWriter(exec, { checkStates: storage.cluster === undefined });
+    const erasures = new Erasures(exec, { key: config.erasureHmacKey, now: extra.now, afterStep: extra.afterStep });
+    const writer = new EventWriter(exec, { checkStates: storage.cluster === undefined, erasures });
     const feature = await features({ config, exec, writer, log });
     // A crash in the middle of an insert can leave a state short of its raw rows: compare (and
     // repair) before ingest is accepted. Embedded, a lock file left behind by a process that is
@@ -52,7 +54,10 @@ export async function startService(
         (e: unknown) => log.error({ err: e }, 'pre-aggregated states could not be checked'),
       );
     }
-    const app = await createApp({ config, exec, writer, log, ...extra, routes: feature.routes, plugins: feature.plugins });
+    // An erasure a crash interrupted is finished before any request is served; if it cannot be
+    // (no key, storage down), the writer refuses writes and retries it before each write.
+    await writer.finishErasures({ requestId: 'start' }).catch((e: unknown) => log.error({ err: e }, 'an unfinished erasure could not be finished'));
+    const app = await createApp({ config, exec, writer, log, now: extra.now, routes: feature.routes, plugins: feature.plugins });
     const { port, host } = await app.listen().catch(async (e: unknown) => {
       await feature.stop();
       await app.apollo.stop();

@@ -64,13 +64,13 @@ describe('EventWriter', () => {
     faults.push('lost-response');
     const before = inserts;
     const result = await writer.write([purchase('lr-1'), purchase('lr-2'), purchase('lr-3')], ctx);
-    expect(result).toEqual({ accepted: 3, duplicates: new Set() });
+    expect(result).toEqual({ accepted: 3, duplicates: new Set(), erased: new Set() });
     // the one insert landed; the re-check found all three, so none was sent again
     expect(inserts - before).toBe(1);
     expect((await stored('lr-')).map((r) => [r.event_id, r.n])).toEqual([['lr-1', 1], ['lr-2', 1], ['lr-3', 1]]);
     // The lost statement's view part may be missing: the states are checked before the next write.
     expect(writer.health().problem).toMatch(/^an insert into purchases failed \(request writer-test\); the pre-aggregated states are repaired before the next write$/);
-    expect(await writer.write([purchase('lr-4')], ctx)).toEqual({ accepted: 1, duplicates: new Set() });
+    expect(await writer.write([purchase('lr-4')], ctx)).toEqual({ accepted: 1, duplicates: new Set(), erased: new Set() });
     expect(writer.health()).toMatchObject({ problem: undefined, lastCheck: { trigger: 'after a failed write', ok: true, repaired: {} } });
   });
 
@@ -78,7 +78,7 @@ describe('EventWriter', () => {
     const writer = new EventWriter(exec);
     faults.push('refused', 'refused');
     const before = inserts;
-    expect(await writer.write([purchase('rf-1'), purchase('rf-2')], ctx)).toEqual({ accepted: 2, duplicates: new Set() });
+    expect(await writer.write([purchase('rf-1'), purchase('rf-2')], ctx)).toEqual({ accepted: 2, duplicates: new Set(), erased: new Set() });
     expect(inserts - before).toBe(3);
     expect((await stored('rf-')).map((r) => [r.event_id, r.n])).toEqual([['rf-1', 1], ['rf-2', 1]]);
   });
@@ -89,13 +89,13 @@ describe('EventWriter', () => {
     await expect(writer.write([purchase('ex-1')], ctx)).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(await stored('ex-')).toEqual([]);
     // the queue survives a failed group
-    expect(await writer.write([purchase('ex-1')], ctx)).toEqual({ accepted: 1, duplicates: new Set() });
+    expect(await writer.write([purchase('ex-1')], ctx)).toEqual({ accepted: 1, duplicates: new Set(), erased: new Set() });
   });
 
   it('treats a retry whose other fields differ as a duplicate: the first stored version wins', async () => {
     const writer = new EventWriter(exec);
-    expect(await writer.write([purchase('fv-1', 'first-customer', '1')], ctx)).toEqual({ accepted: 1, duplicates: new Set() });
-    expect(await writer.write([purchase('fv-1', 'other-customer', '2')], ctx)).toEqual({ accepted: 0, duplicates: new Set([0]) });
+    expect(await writer.write([purchase('fv-1', 'first-customer', '1')], ctx)).toEqual({ accepted: 1, duplicates: new Set(), erased: new Set() });
+    expect(await writer.write([purchase('fv-1', 'other-customer', '2')], ctx)).toEqual({ accepted: 0, duplicates: new Set([0]), erased: new Set() });
     expect(await stored('fv-')).toEqual([{ event_id: 'fv-1', customer_id: 'first-customer', n: 1 }]);
   });
 
@@ -107,9 +107,9 @@ describe('EventWriter', () => {
       writer.write([purchase('gc-2', 'later'), purchase('gc-3')], ctx),
       writer.write([purchase('gc-3', 'later'), purchase('gc-4'), purchase('gc-4')], ctx),
     ]);
-    expect(a).toEqual({ accepted: 2, duplicates: new Set() });
-    expect(b).toEqual({ accepted: 1, duplicates: new Set([0]) });
-    expect(c).toEqual({ accepted: 1, duplicates: new Set([0, 2]) });
+    expect(a).toEqual({ accepted: 2, duplicates: new Set(), erased: new Set() });
+    expect(b).toEqual({ accepted: 1, duplicates: new Set([0]), erased: new Set() });
+    expect(c).toEqual({ accepted: 1, duplicates: new Set([0, 2]), erased: new Set() });
     // the first write alone, then the two that waited for it together
     expect(inserts - before).toBe(2);
     expect((await stored('gc-')).map((r) => [r.event_id, r.customer_id, r.n])).toEqual([

@@ -609,3 +609,10 @@ function score(v: unknown, kind: SurveyKind | undefined, errors: string[]): numb
   }
   return v;
 }
+
+/** The errors of an id given outside an event (an erasure's customerIds), by the events' own rules. */
+export function idErrors(value: unknown, field: string): string[] {
+  const errors: string[] = [];
+  reqId({ [field]: value }, field, errors);
+  return errors;
+}

@@ -2,6 +2,7 @@ import { StorageUnavailableError } from '../storage/errors.js';
 import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext } from '../storage/executor.js';
 import { withRetries } from '../storage/retry.js';
 import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
+import { Erasures, type Erasure } from './erasures.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
 
 /** Most events one group stores: writes that queued up meanwhile are stored together up to this. */
@@ -22,6 +23,11 @@ export interface WriteResult {
   accepted: number;
   /** Positions (in the input array) of events that were duplicates of stored or earlier ones. */
   duplicates: Set<number>;
+  /**
+   * Positions of events of erased customers dated before their erasure, not stored (spec section
+   * 16). Callers screen events with `rejectsErased` first; these are the ones an erasure overtook.
+   */
+  erased: Set<number>;
 }
 
 export type RepairObserver = (table: StateTable, partitions: number) => void;
@@ -83,6 +89,10 @@ const REPAIR_RETRY_MS = 10_000;
  * insert marks the states dirty, and before anything else is written the states are compared
  * with the raw tables and the partitions that differ rebuilt, as an exclusive step: no raw
  * insert runs meanwhile. Until that succeeds, writes are refused with STORAGE_ERROR.
+ *
+ * Erasures (docs/architecture.md, "Erasure") run as exclusive steps too, and an unfinished one is
+ * finished before the next group: no event of an erased customer lands between the delete of
+ * their rows and the rebuild of the states, and every group is screened against the erased.
  */
 export class EventWriter {
   private readonly waiting: Waiting[] = [];
@@ -98,11 +108,37 @@ export class EventWriter {
   private lastFailure: string | undefined;
   private lastAttempt = 0;
 
-  /** `checkStates: false` on a cluster, where states are checked shard by shard (docs/architecture.md). */
+  readonly erasures: Erasures;
+
+  /**
+   * `checkStates: false` on a cluster, where states are checked shard by shard (docs/architecture.md).
+   * `erasures` carries ERASURE_HMAC_KEY; without it, erasing is refused and, once erasures exist,
+   * so is every write (replays could not be recognized).
+   */
   constructor(
     private readonly exec: Executor,
-    private readonly options: { checkStates?: boolean } = {},
-  ) {}
+    private readonly options: { checkStates?: boolean; erasures?: Erasures } = {},
+  ) {
+    this.erasures = options.erasures ?? new Erasures(exec, { key: undefined });
+  }
+
+  /** Erases customers between two groups of writes (spec section 16); answers once it is durable. */
+  erase(customerIds: readonly string[], ctx: QueryContext): Promise<Erasure> {
+    return this.exclusive(() => this.erasures.erase(customerIds, ctx));
+  }
+
+  /** Finishes an erasure a crash left unfinished; the service calls it at start, before it listens. */
+  finishErasures(ctx: QueryContext): Promise<void> {
+    return this.exclusive(() => this.erasures.finishPending(ctx));
+  }
+
+  /**
+   * The screen callers apply while validating, so a replayed event of an erased customer is
+   * rejected on its own line; the writer applies it again to every group it stores.
+   */
+  rejectsErased(event: StoredEvent): boolean {
+    return this.erasures.rejects(event);
+  }
 
   /** Subscribes to state repairs (metrics): the table and how many partitions were rebuilt. */
   observeRepairs(fn: RepairObserver): () => void {
@@ -111,7 +147,9 @@ export class EventWriter {
   }
 
   health(): WriterHealth {
-    const problem = this.running
+    const problem = this.erasures.unfinished
+      ? 'an erasure was recorded and not finished; it is finished before the next write'
+      : this.running
       ? `repair running: comparing the pre-aggregated states with the raw tables (${this.running})`
       : this.dirty
         ? `${this.dirty}; ${this.lastFailure ? `the repair of the pre-aggregated states failed: ${this.lastFailure}` : 'the pre-aggregated states are repaired before the next write'}`
@@ -128,13 +166,18 @@ export class EventWriter {
   }
 
   /**
-   * Re-tries a pending repair when nothing is queued (GET /readyz calls it), so the service
-   * recovers once space is freed even if no client writes; at most every REPAIR_RETRY_MS.
+   * Re-tries a pending repair, and an unfinished erasure, when nothing is queued (GET /readyz
+   * calls it), so the service recovers once space is freed even if no client writes; at most
+   * every REPAIR_RETRY_MS.
    */
   retryRepair(): void {
-    if (!this.dirty || this.draining || Date.now() - this.lastAttempt < REPAIR_RETRY_MS) return;
+    if ((!this.dirty && !this.erasures.unfinished) || this.draining || Date.now() - this.lastAttempt < REPAIR_RETRY_MS) return;
     this.lastAttempt = Date.now();
-    void this.exclusive(() => this.runCheck('mismatched', 'after a failed write', { requestId: 'state-repair' })).catch(() => undefined);
+    const ctx = { requestId: 'state-repair' };
+    void this.exclusive(async () => {
+      if (this.dirty) await this.runCheck('mismatched', 'after a failed write', ctx);
+      await this.erasures.finishPending(ctx);
+    }).catch(() => undefined);
   }
 
   private markDirty(reason: string): void {
@@ -194,7 +237,7 @@ export class EventWriter {
   }
 
   write(events: readonly StoredEvent[], ctx: QueryContext): Promise<WriteResult> {
-    if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: new Set() });
+    if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: new Set(), erased: new Set() });
     return new Promise((resolve, reject) => {
       this.waiting.push({ events, ctx, resolve, reject });
       if (!this.draining) void this.drain();
@@ -223,8 +266,16 @@ export class EventWriter {
       let n = 1;
       while (n < this.waiting.length && events + this.waiting[n]!.events.length <= GROUP_EVENTS) events += this.waiting[n++]!.events.length;
       const group = this.waiting.splice(0, n);
+      let results: WriteResult[];
       try {
-        const results = await this.writeGroup(group);
+        // Nothing is written before a recorded erasure is finished, nor without the erased screen.
+        results = await this.screen(group);
+      } catch (e) {
+        for (const w of group) w.reject(e);
+        continue;
+      }
+      try {
+        await this.writeGroup(group, results);
         group.forEach((w, i) => w.resolve(results[i]!));
       } catch (e) {
         // Nobody in the group got an answer, so any part of it that was stored is re-sent
@@ -239,14 +290,25 @@ export class EventWriter {
     this.draining = false;
   }
 
-  private async writeGroup(group: Waiting[]): Promise<WriteResult[]> {
-    const results = group.map((): WriteResult => ({ accepted: 0, duplicates: new Set() }));
+  /** The group's results with the events of erased customers marked; finishes an unfinished erasure first. */
+  private async screen(group: Waiting[]): Promise<WriteResult[]> {
+    const ctx = { requestId: group[0]!.ctx.requestId };
+    await this.erasures.finishPending(ctx);
+    return group.map((w): WriteResult => {
+      const erased = new Set<number>();
+      w.events.forEach((event, i) => this.erasures.rejects(event) && erased.add(i));
+      return { accepted: 0, duplicates: new Set(), erased };
+    });
+  }
+
+  private async writeGroup(group: Waiting[], results: WriteResult[]): Promise<void> {
     // One statement serves several requests: it carries the first one's id, and no abort
     // signal, since one client leaving must not cancel the others' events.
     const ctx: QueryContext = { requestId: group[0]!.ctx.requestId };
     const byTable = new Map<TableName, Item[]>();
     group.forEach((w, write) =>
       w.events.forEach((event, index) => {
+        if (results[write]!.erased.has(index)) return;
         const table = TABLE_OF[event.type];
         let list = byTable.get(table);
         if (!list) byTable.set(table, (list = []));
@@ -279,7 +341,6 @@ export class EventWriter {
       }
       await this.insert(table, rows as { event_id: string }[], ctx);
     }
-    return results;
   }
 
   /**

@@ -3,7 +3,7 @@
 // REST to a status and `{ error: { code, message } }` (server/http.ts, sendKpiError).
 
 /** What went wrong, in the words every transport uses. */
-export type ErrorCode = 'BAD_USER_INPUT' | 'TIMEOUT' | 'STORAGE_ERROR';
+export type ErrorCode = 'BAD_USER_INPUT' | 'TIMEOUT' | 'STORAGE_ERROR' | 'ERASURE_KEY_MISSING';
 
 export class KpiError extends Error {
   constructor(
@@ -46,5 +46,15 @@ export class RequestTimeoutError extends KpiError {
 export class StorageUnavailableError extends KpiError {
   constructor(requestId: string) {
     super(`The analytics store could not answer this request (request id ${requestId}).`, 'STORAGE_ERROR', undefined, requestId);
+  }
+}
+
+/**
+ * Erased customers are known only by HMAC under ERASURE_HMAC_KEY: without the key the service can
+ * neither erase nor tell a replayed event of an erased customer (docs/architecture.md, "Erasure").
+ */
+export class ErasureKeyMissingError extends KpiError {
+  constructor(requestId: string | undefined, why: string) {
+    super(`ERASURE_HMAC_KEY is not set: ${why}. Set it (README, "Erasure") and restart; once erasures exist, keep the same key.`, 'ERASURE_KEY_MISSING', undefined, requestId);
   }
 }

@@ -1,4 +1,5 @@
-import type { Executor, QueryContext } from './executor.js';
+import { deleteRows } from './erase.js';
+import { chunkByBytes, type Executor, type QueryContext } from './executor.js';
 
 /**
  * The pre-aggregated states and the raw tables they are fed from (docs/architecture.md,
@@ -135,6 +136,19 @@ async function compare(exec: Executor, p: PreAggregate, ctx: QueryContext): Prom
   });
 }
 
+/** The state's columns in order, quoted, for an INSERT … SELECT from the view's query. */
+async function columnList(exec: Executor, p: PreAggregate, ctx: QueryContext): Promise<string> {
+  const columns = await exec.rows<{ name: string }>(
+    { query: 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position', query_params: { t: p.state } },
+    ctx,
+  );
+  return columns.map((c) => `\`${c.name}\``).join(', ');
+}
+
+function preAggregate(table: StateTable): PreAggregate {
+  return PRE_AGGREGATES.find((a) => a.state === table)!;
+}
+
 /**
  * Rebuilds one partition of a state from the raw rows: the view's query fills a staging table of
  * the same structure, engine and constraints, then REPLACE PARTITION swaps it in at once, so
@@ -142,18 +156,14 @@ async function compare(exec: Executor, p: PreAggregate, ctx: QueryContext): Prom
  * meanwhile (EventWriter runs this as an exclusive step), so the result is exact.
  */
 export async function rebuildPartition(exec: Executor, table: StateTable, partition: number, ctx: QueryContext): Promise<void> {
-  const p = PRE_AGGREGATES.find((a) => a.state === table)!;
+  const p = preAggregate(table);
   if (!Number.isInteger(partition) || partition < 0 || partition >= STATE_PARTITIONS) throw new RangeError(`partition ${partition} is not 0..${STATE_PARTITIONS - 1}`);
   // DDL takes no bound identifiers in every position: the names are the configured database's
   // and this registry's, quoted.
   const db = `\`${exec.database}\``;
   const state = `${db}.${p.state}`;
   const staging = `${db}.${p.state}_rebuild`;
-  const columns = await exec.rows<{ name: string }>(
-    { query: 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position', query_params: { t: p.state } },
-    ctx,
-  );
-  const list = columns.map((c) => `\`${c.name}\``).join(', ');
+  const list = await columnList(exec, p, ctx);
   const query = await viewQuery(exec, p, ctx);
   await exec.command(`DROP TABLE IF EXISTS ${staging}`, ctx);
   await exec.command(`CREATE TABLE ${staging} AS ${state}`, ctx);
@@ -175,6 +185,46 @@ export async function rebuildPartition(exec: Executor, table: StateTable, partit
     );
   } finally {
     await exec.command(`DROP TABLE IF EXISTS ${staging}`, ctx);
+  }
+}
+
+/**
+ * A cluster view's SELECT (it reads the shard's `<source>_local`) over the Distributed `<source>`
+ * instead, so one statement groups the rows of every shard.
+ */
+export function overDistributed(viewSelect: string, sources: readonly string[]): string {
+  return sources.reduce((q, source) => q.replace(new RegExp(`\\b${source}_local\\b`, 'g'), source), viewSelect);
+}
+
+/**
+ * Rebuilds the rows of some keys of a state after raw rows of theirs were deleted (an erasure):
+ * the keys' state rows are deleted, then the view's own query over the raw rows that remain
+ * inserts them again, grouped exactly as the view groups; a key without raw rows left keeps no
+ * row. A partition rebuild would read a whole eighth of the raw table per partition touched (an
+ * erasure of many customers touches all of them); this reads the keys' rows only, through the
+ * filter on the grouping key, which the engine pushes below the view's GROUP BY. Repeating it
+ * gives the same rows. Readers may see the keys missing between the two statements; the caller
+ * runs it as an exclusive step of the writer, so no raw insert interleaves.
+ *
+ * On a cluster the view's query reads the shard's local table; it is run over the Distributed
+ * table instead, so every shard's rows are grouped, and the insert goes through the Distributed
+ * state to the shard that holds each key.
+ */
+export async function rebuildKeys(exec: Executor, table: StateTable, keys: readonly string[], ctx: QueryContext): Promise<void> {
+  const p = preAggregate(table);
+  if (keys.length === 0) return;
+  const cluster = exec.storage.cluster;
+  const list = await columnList(exec, p, ctx);
+  const view = await viewQuery(exec, p, ctx);
+  const query = cluster === undefined ? view : overDistributed(view, p.sources);
+  for (const chunk of chunkByBytes(keys, (k) => k)) {
+    const where = { query: `${p.key} IN {keys:Array(String)}`, query_params: { keys: chunk } };
+    await deleteRows(exec, p.state, where, ctx);
+    await exec.command(
+      { query: `INSERT INTO {db:Identifier}.${p.state} (${list}) SELECT ${list} FROM (${query}) WHERE ${where.query}`, query_params: where.query_params },
+      ctx,
+      cluster === undefined ? undefined : { insert_distributed_sync: 1 },
+    );
   }
 }
 
