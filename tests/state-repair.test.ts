@@ -111,6 +111,7 @@ describe('a storage error between the raw part and the view part', () => {
     expect(states.map((s) => [s.table, s.ok, s.repaired.length])).toEqual([
       ['customer_activity', true, 0],
       ['referral_state', true, 0],
+      ['refund_orders', true, 0],
     ]);
     const bad = await fetch(`${svc.url}/v1/admin/verify-state?repair=some`, { method: 'POST' });
     expect(bad.status).toBe(400);
