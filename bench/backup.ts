@@ -16,10 +16,9 @@ import { createExecutor } from '../server/service.js';
 import { openStorage } from '../server/storage/client.js';
 import { spawnTsx } from '../scripts/lib/process.js';
 import { startServiceProcess } from '../scripts/lib/service-process.js';
-import { bulkOptions, fillBulkStore } from './bulk.js';
+import { ensureBulkStore } from './bulk.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const ctx = { requestId: 'bench-backup' };
 
 function bytesUnder(path: string): number {
   const s = statSync(path);
@@ -48,12 +47,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const exec = createExecutor(storage, config, createLogger('silent'));
     await migrate(exec);
-    const [stored] = (await exec.rows<{ n: number }>({ query: 'SELECT count() AS n FROM {db:Identifier}.purchases', query_params: {} }, ctx)) as [{ n: number }];
-    if (stored.n !== purchases) {
-      const started = performance.now();
-      await fillBulkStore(exec, bulkOptions(purchases));
-      console.log(`generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    }
+    await ensureBulkStore(exec, purchases);
   } finally {
     await storage.close();
   }

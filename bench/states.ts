@@ -12,7 +12,7 @@ import { migrate } from '../server/storage/migrate.js';
 import { createExecutor } from '../server/service.js';
 import { openStorage } from '../server/storage/client.js';
 import { checkStates, rebuildPartition } from '../server/storage/state-check.js';
-import { bulkOptions, fillBulkStore } from './bulk.js';
+import { ensureBulkStore } from './bulk.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const ctx = { requestId: 'bench-states' };
@@ -26,12 +26,7 @@ export async function main(argv: string[]): Promise<void> {
   const exec = createExecutor(storage, config, createLogger('silent'));
   try {
     await migrate(exec);
-    const [stored] = (await exec.rows<{ n: number }>({ query: 'SELECT count() AS n FROM {db:Identifier}.purchases', query_params: {} }, ctx)) as [{ n: number }];
-    if (stored.n !== purchases) {
-      const started = performance.now();
-      await fillBulkStore(exec, bulkOptions(purchases));
-      console.log(`generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    }
+    await ensureBulkStore(exec, purchases);
     const [counts] = (await exec.rows<{ p: number; r: number; c: number }>(
       { query: 'SELECT (SELECT count() FROM {db:Identifier}.purchases) AS p, (SELECT count() FROM {db:Identifier}.referrals) AS r, (SELECT uniqExact(customer_id) FROM {db:Identifier}.purchases) AS c', query_params: {} },
       ctx,
