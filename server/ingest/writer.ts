@@ -98,10 +98,14 @@ export class EventWriter {
   private lastFailure: string | undefined;
   private lastAttempt = 0;
 
-  /** `checkStates: false` on a cluster, where states are checked shard by shard (docs/architecture.md). */
+  /**
+   * `checkStates: false` on a cluster, where states are checked shard by shard (docs/architecture.md).
+   * `mayWrite` throws when this process must not write (a read replica, or another process holds
+   * the writer lease: docs/architecture.md, "One writer"); it is asked before each group.
+   */
   constructor(
     private readonly exec: Executor,
-    private readonly options: { checkStates?: boolean } = {},
+    private readonly options: { checkStates?: boolean; mayWrite?: (requestId: string) => void } = {},
   ) {}
 
   /** Subscribes to state repairs (metrics): the table and how many partitions were rebuilt. */
@@ -124,7 +128,11 @@ export class EventWriter {
    * of writes. A check that finds nothing to repair or repairs everything clears the dirty mark.
    */
   verifyStates(repair: RepairMode, trigger: StateCheckTrigger, ctx: QueryContext): Promise<StateCheck[]> {
-    return this.exclusive(() => this.runCheck(repair, trigger, ctx));
+    return this.exclusive(() => {
+      // Rebuilding a partition writes: only the process that ingests may do it.
+      if (repair !== 'none') this.options.mayWrite?.(ctx.requestId);
+      return this.runCheck(repair, trigger, ctx);
+    });
   }
 
   /**
@@ -134,7 +142,7 @@ export class EventWriter {
   retryRepair(): void {
     if (!this.dirty || this.draining || Date.now() - this.lastAttempt < REPAIR_RETRY_MS) return;
     this.lastAttempt = Date.now();
-    void this.exclusive(() => this.runCheck('mismatched', 'after a failed write', { requestId: 'state-repair' })).catch(() => undefined);
+    void this.verifyStates('mismatched', 'after a failed write', { requestId: 'state-repair' }).catch(() => undefined);
   }
 
   private markDirty(reason: string): void {
@@ -190,11 +198,28 @@ export class EventWriter {
   }
 
   write(events: readonly StoredEvent[], ctx: QueryContext): Promise<WriteResult> {
+    const refused = this.refusal(ctx.requestId);
+    if (refused !== undefined) return Promise.reject(refused);
     if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: new Set() });
     return new Promise((resolve, reject) => {
       this.waiting.push({ events, ctx, resolve, reject });
       if (!this.draining) void this.drain();
     });
+  }
+
+  /** Throws the error to answer when this process may not write now; callers ask before reading a body. */
+  assertMayWrite(requestId: string): void {
+    this.options.mayWrite?.(requestId);
+  }
+
+  /** Why this process may not write now (the error to answer), or undefined. */
+  private refusal(requestId: string): unknown {
+    try {
+      this.options.mayWrite?.(requestId);
+      return undefined;
+    } catch (e) {
+      return e;
+    }
   }
 
   private async drain(): Promise<void> {
@@ -214,6 +239,11 @@ export class EventWriter {
           for (const w of this.waiting.splice(0)) w.reject(new StorageUnavailableError(w.ctx.requestId));
           continue;
         }
+      }
+      // Asked again as each group starts: the lease may have lapsed while the writes queued.
+      if (this.refusal(this.waiting[0]!.ctx.requestId) !== undefined) {
+        for (const w of this.waiting.splice(0)) w.reject(this.refusal(w.ctx.requestId));
+        continue;
       }
       let events = this.waiting[0]!.events.length;
       let n = 1;

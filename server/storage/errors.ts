@@ -3,7 +3,7 @@
 // REST to a status and `{ error: { code, message } }` (server/http.ts, sendKpiError).
 
 /** What went wrong, in the words every transport uses. */
-export type ErrorCode = 'BAD_USER_INPUT' | 'TIMEOUT' | 'STORAGE_ERROR';
+export type ErrorCode = 'BAD_USER_INPUT' | 'TIMEOUT' | 'STORAGE_ERROR' | 'INGEST_DISABLED' | 'NOT_LEASE_HOLDER';
 
 export class KpiError extends Error {
   constructor(
@@ -46,5 +46,22 @@ export class RequestTimeoutError extends KpiError {
 export class StorageUnavailableError extends KpiError {
   constructor(requestId: string) {
     super(`The analytics store could not answer this request (request id ${requestId}).`, 'STORAGE_ERROR', undefined, requestId);
+  }
+}
+
+/** A read replica (INGEST=off) refuses every write; sending it elsewhere is the only fix. */
+export class IngestDisabledError extends KpiError {
+  constructor(requestId?: string) {
+    super('This instance is a read replica (INGEST=off): it stores no events. Send writes to the instance that holds the writer lease.', 'INGEST_DISABLED', undefined, requestId);
+  }
+}
+
+/**
+ * Another process holds the writer lease of this database, or this one's lapsed (docs/architecture.md,
+ * "One writer"). Transient: the holder may stop, and this instance takes over once its lease expires.
+ */
+export class NotLeaseHolderError extends KpiError {
+  constructor(reason: string, requestId?: string) {
+    super(`This instance may not write now: ${reason}. Send writes to the holder, or re-send once the lease has expired and this instance has taken over.`, 'NOT_LEASE_HOLDER', undefined, requestId);
   }
 }
