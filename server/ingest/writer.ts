@@ -128,7 +128,7 @@ export class EventWriter {
    * of writes. A check that finds nothing to repair or repairs everything clears the dirty mark.
    */
   verifyStates(repair: RepairMode, trigger: StateCheckTrigger, ctx: QueryContext): Promise<StateCheck[]> {
-    return this.exclusive(() => {
+    return this.exclusive(async () => {
       // Rebuilding a partition writes: only the process that ingests may do it.
       if (repair !== 'none') this.options.mayWrite?.(ctx.requestId);
       return this.runCheck(repair, trigger, ctx);

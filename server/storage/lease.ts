@@ -171,7 +171,7 @@ export class WriterLease {
       }
       const term = (current?.term ?? 0) + 1;
       this.claimedAt = now;
-      await this.write(term, now, new Date(now.getTime() + this.options.ttlMs), `writer-lease-term-${term}`);
+      await this.write(term, now, new Date(now.getTime() + this.options.ttlMs), true);
       if (this.options.replicated) await this.syncReplica();
       const winner = await this.current();
       if (winner?.term === term && winner.holder === this.identity.id) {
@@ -201,6 +201,11 @@ export class WriterLease {
     this.cancel = this.options.clock.setTimer(this.options.renewMs, tick);
   }
 
+  /** Resolves once the attempt in progress (one a timer started) is over. */
+  settled(): Promise<void> {
+    return this.running;
+  }
+
   /**
    * Stops renewing and, if this process holds the lease, ends it now (expiry = now), so a
    * standby takes over at its next attempt instead of after the TTL. Call it once nothing
@@ -218,21 +223,30 @@ export class WriterLease {
     await this.write(term, now, now).catch(() => undefined);
   }
 
-  private async write(term: number, heartbeat: Date, expires: Date, token?: string): Promise<void> {
+  private async write(term: number, heartbeat: Date, expires: Date, claim = false): Promise<void> {
     const { id, host, pid, startedAt } = this.identity;
-    const row = {
-      term,
-      holder: id,
-      host,
-      pid,
-      started_at: stamp(startedAt),
-      // A renewal keeps its claim's time, which orders the claims of a term (CURRENT_SQL).
-      claimed_at: stamp(this.claimedAt ?? heartbeat),
-      heartbeat_at: stamp(heartbeat),
-      expires_at: stamp(expires),
-    };
-    // Only a claim carries a token: renewals differ by their heartbeat anyway.
-    await this.exec.insert('writer_lease', [row], CTX, token === undefined ? {} : { insert_deduplicate: 1, insert_deduplication_token: token });
+    // Only a claim carries a token, in the statement itself rather than as a session setting: an
+    // embedded session's settings are shared by concurrent statements. The term is an integer.
+    const token = claim ? ` SETTINGS insert_deduplicate = 1, insert_deduplication_token = 'writer-lease-term-${term}'` : '';
+    await this.exec.command(
+      {
+        query: `INSERT INTO {db:Identifier}.writer_lease${token}
+          SELECT {term:UInt64}, {holder:String}, {host:String}, {pid:UInt32}, {startedAt:DateTime64(3, 'UTC')},
+                 {claimedAt:DateTime64(3, 'UTC')}, {heartbeat:DateTime64(3, 'UTC')}, {expires:DateTime64(3, 'UTC')}`,
+        query_params: {
+          term,
+          holder: id,
+          host,
+          pid,
+          startedAt: stamp(startedAt),
+          // A renewal keeps its claim's time, which orders the claims of a term (CURRENT_SQL).
+          claimedAt: stamp(this.claimedAt ?? heartbeat),
+          heartbeat: stamp(heartbeat),
+          expires: stamp(expires),
+        },
+      },
+      CTX,
+    );
   }
 
   /** Fetches what other nodes inserted, so that a read sees every claim made before it. */
