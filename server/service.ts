@@ -47,10 +47,11 @@ export async function startService(
     // One writer per database (docs/architecture.md, "One writer"): embedded, the DATA_DIR lock
     // already makes this process the only one; on a server, the writer lease decides. A read
     // replica (INGEST=off) never writes.
-    const held = (lease =
+    const held =
       config.ingest && storage.mode === 'server'
         ? new WriterLease(exec, { ...config.writerLease, clock, replicated: storage.cluster !== undefined })
-        : undefined);
+        : undefined;
+    lease = held;
     const writer = new EventWriter(exec, {
       checkStates: storage.cluster === undefined,
       mayWrite: !config.ingest
@@ -98,7 +99,6 @@ export async function startService(
     const app = await createApp({ config, exec, writer, log, now: extra.now, routes: feature.routes, plugins: feature.plugins });
     const { port, host } = await app.listen().catch(async (e: unknown) => {
       await feature.stop();
-      await lease?.stop();
       await app.apollo.stop();
       throw listenError(config.host, config.port, e);
     });

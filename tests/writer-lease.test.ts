@@ -88,6 +88,8 @@ describe('writer lease on one database (two processes, one engine)', () => {
     expect(refusal(a)).toBe(
       "This instance may not write now: this instance's writer lease was not renewed in time. Send writes to the holder, or re-send once the lease has expired and this instance has taken over.",
     );
+    let taken = 0;
+    b.onAcquired(() => taken++);
     clock.set(at(29.999));
     await b.attempt();
     expect(b.holding).toBe(false);
@@ -96,6 +98,9 @@ describe('writer lease on one database (two processes, one engine)', () => {
     await b.attempt();
     expect(b.holding).toBe(true);
     expect(await b.current()).toMatchObject({ term: 2, holder: B.id, expiresAt: new Date(at(60)) });
+    clock.set(at(40));
+    await b.attempt();
+    expect(taken).toBe(1);
     // The old holder learns it lost at its next attempt, and names the new one.
     await a.attempt();
     expect(a.holding).toBe(false);
@@ -121,6 +126,15 @@ describe('writer lease on one database (two processes, one engine)', () => {
       );
       expect(row?.rows).toBe(1);
     }
+  });
+
+  it('keeps a term whose claim was stored though its answer was lost', async () => {
+    // The same process twice: the second object knows nothing of the claim the first one stored.
+    await lease(A).attempt();
+    const again = lease(A);
+    await again.attempt();
+    expect(again.holding).toBe(true);
+    expect(await again.current()).toMatchObject({ term: 1, holder: A.id });
   });
 
   it('hands over at once when the holder stops cleanly', async () => {

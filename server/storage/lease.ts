@@ -152,41 +152,38 @@ export class WriterLease {
       if (this.options.replicated) await this.syncReplica();
       const current = await this.current();
       const now = this.options.clock.now();
-      // Only an unexpired lease is renewed: once it expired, a standby may be claiming the next
-      // term, and the holder must win that claim like anyone else.
-      if (this.term !== undefined && current?.term === this.term && current.holder === this.identity.id && current.expiresAt > now) {
-        await this.write(this.term, now, new Date(now.getTime() + this.options.ttlMs));
-        this.validUntil = now.getTime() + this.options.ttlMs - this.options.renewMs;
-        this.lastError = undefined;
+      // Ours and unexpired: renewed (also after a claim whose answer was lost). Once it expired,
+      // a standby may be claiming the next term, and this process must win that claim like anyone.
+      if (current?.holder === this.identity.id && current.expiresAt > now) {
+        await this.write(current.term, now, new Date(now.getTime() + this.options.ttlMs));
+        this.hold(current.term, now);
         return;
       }
-      // Lost (a standby took over after this process failed to renew) or never held.
-      const wasHolding = this.term !== undefined;
       this.term = undefined;
       this.validUntil = 0;
       this.other = current;
-      if (current && current.expiresAt > now) {
-        if (wasHolding) this.lastError = 'another process took the lease over';
-        return;
-      }
+      if (current && current.expiresAt > now) return;
       const term = (current?.term ?? 0) + 1;
       this.claimedAt = now;
       await this.write(term, now, new Date(now.getTime() + this.options.ttlMs), true);
       if (this.options.replicated) await this.syncReplica();
       const winner = await this.current();
-      if (winner?.term === term && winner.holder === this.identity.id) {
-        this.term = term;
-        this.other = undefined;
-        this.validUntil = now.getTime() + this.options.ttlMs - this.options.renewMs;
-        this.lastError = undefined;
-        for (const fn of this.acquired) fn();
-      } else {
-        this.other = winner;
-      }
+      if (winner?.term === term && winner.holder === this.identity.id) this.hold(term, now);
+      else this.other = winner;
     } catch (e) {
       // Storage trouble: a holder keeps its lease until validUntil and tries again at the next tick.
       this.lastError = (e as Error).message;
     }
+  }
+
+  /** Holds `term`, written at `now`; a term this process did not hold before calls onAcquired. */
+  private hold(term: number, now: Date): void {
+    const gained = this.term !== term;
+    this.term = term;
+    this.other = undefined;
+    this.validUntil = now.getTime() + this.options.ttlMs - this.options.renewMs;
+    this.lastError = undefined;
+    if (gained) for (const fn of this.acquired) fn();
   }
 
   /** First attempt, then one every renewMs until stop(). */
