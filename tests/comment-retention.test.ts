@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../server/logger.js';
 import { startService, type Service } from '../server/service.js';
-import { applyCommentRetention, commentsPastRetention, storedCommentRetention } from '../server/storage/comment-retention.js';
+import { applyCommentRetention, commentRetentionDdl, commentsPastRetention, storedCommentRetention } from '../server/storage/comment-retention.js';
 import type { Executor } from '../server/storage/executor.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { startTestService, testConfig, type TestService } from './helpers/service.js';
@@ -83,6 +83,15 @@ describe('survey comment retention, on the engine', () => {
     } finally {
       await svc.exec.command('SYSTEM START TTL MERGES {db:Identifier}.survey_responses', ctx);
     }
+  });
+
+  it('sets the TTL on every shard\'s local table on a cluster', async () => {
+    const formatted = async (sql: string) =>
+      (await svc.exec.rows<{ f: string }>({ query: 'SELECT formatQuerySingleLine({q:String}) AS f', query_params: { q: sql } }, ctx))[0]!.f;
+    expect(await formatted(commentRetentionDdl('kpi', 'c1', 30))).toBe(
+      'ALTER TABLE kpi.survey_responses_local ON CLUSTER c1 (MODIFY COLUMN `comment` Nullable(String) TTL occurred_at + toIntervalDay(30))',
+    );
+    expect(await formatted(commentRetentionDdl('kpi', 'c1', undefined))).toBe('ALTER TABLE kpi.survey_responses_local ON CLUSTER c1 (MODIFY COLUMN `comment` REMOVE TTL)');
   });
 
   it('keeps comments forever again when the limit is unset', async () => {

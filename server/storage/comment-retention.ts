@@ -12,18 +12,29 @@ const CTX: QueryContext = { requestId: 'comment-retention' };
 const STORED_TTL = /`comment` Nullable\(String\) TTL occurred_at \+ toIntervalDay\((\d+)\)/;
 
 /** On a cluster the TTL belongs to each shard's local table; the Distributed one holds no rows. */
-function table(exec: Executor): string {
-  return exec.storage.cluster === undefined ? 'survey_responses' : 'survey_responses_local';
+function localTable(cluster: string | undefined): string {
+  return cluster === undefined ? 'survey_responses' : 'survey_responses_local';
 }
 
-function onCluster(exec: Executor): string {
-  return exec.storage.cluster === undefined ? '' : ` ON CLUSTER ${exec.storage.cluster}`;
+/**
+ * The ALTER that makes the table enforce `days` (undefined: keep forever). Names and days are
+ * written into the text, as in the migrations: the database and cluster are identifiers checked
+ * by the configuration, and a bound `days` would be stored as _CAST(…) in the table's DDL, which
+ * the next start reads back (STORED_TTL).
+ */
+export function commentRetentionDdl(database: string, cluster: string | undefined, days: number | undefined): string {
+  if (days !== undefined && !(Number.isSafeInteger(days) && days > 0)) throw new RangeError(`comment retention must be a positive number of days, got ${days}`);
+  const change = days === undefined ? 'REMOVE TTL' : `Nullable(String) TTL occurred_at + toIntervalDay(${days})`;
+  return `ALTER TABLE ${database}.${localTable(cluster)}${cluster === undefined ? '' : ` ON CLUSTER ${cluster}`} MODIFY COLUMN comment ${change}`;
 }
 
 /** The retention the table enforces now, in days; undefined when comments are kept forever. */
 export async function storedCommentRetention(exec: Executor): Promise<number | undefined> {
   const [row] = await exec.rows<{ ddl: string }>(
-    { query: 'SELECT create_table_query AS ddl FROM system.tables WHERE database = {db:String} AND name = {t:String}', query_params: { t: table(exec) } },
+    {
+      query: 'SELECT create_table_query AS ddl FROM system.tables WHERE database = {db:String} AND name = {t:String}',
+      query_params: { t: localTable(exec.storage.cluster) },
+    },
     CTX,
   );
   const days = STORED_TTL.exec(row?.ddl ?? '')?.[1];
@@ -44,15 +55,10 @@ export interface RetentionChange {
 export async function applyCommentRetention(exec: Executor, days: number | undefined, options: { wait?: boolean } = {}): Promise<RetentionChange> {
   const from = await storedCommentRetention(exec);
   if (from === days) return { from, to: days, changed: false };
-  if (days !== undefined && !(Number.isSafeInteger(days) && days > 0)) throw new RangeError(`comment retention must be a positive number of days, got ${days}`);
-  // The days are written as a literal (checked above, from the configuration): a bound parameter
-  // would be stored as _CAST(…) in the table's DDL, which the next start reads back.
-  const change = days === undefined ? 'REMOVE TTL' : `Nullable(String) TTL occurred_at + toIntervalDay(${days})`;
-  await exec.command(
-    { query: `ALTER TABLE {db:Identifier}.{t:Identifier}${onCluster(exec)} MODIFY COLUMN comment ${change}`, query_params: { t: table(exec) } },
-    CTX,
-    { materialize_ttl_after_modify: 1, ...(options.wait ? { mutations_sync: '2' } : {}) },
-  );
+  await exec.command(commentRetentionDdl(exec.database, exec.storage.cluster, days), CTX, {
+    materialize_ttl_after_modify: 1,
+    ...(options.wait ? { mutations_sync: '2' } : {}),
+  });
   return { from, to: days, changed: true };
 }
 
