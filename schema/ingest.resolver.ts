@@ -8,6 +8,7 @@ import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, RefundInput,
 
 /** Same rules and counting as POST /v1/events; `line` is the position in `events`. */
 async function ingest(ctx: Context, type: EventType, events: object[]): Promise<IngestResult> {
+  ctx.writer.assertMayWrite(ctx.requestId);
   const limit = ctx.config.ingestBatchLimit;
   if (events.length > limit) {
     throw new BadInputError(`At most ${limit} events per call (got ${events.length}); send larger loads to POST /v1/events.`, 'events');

@@ -38,6 +38,12 @@ export interface Config {
   graphqlMaxRequestTimeS: number;
   ingestMaxBodyBytes: number;
   ingestBatchLimit: number;
+  /** INGEST: false on a read replica, which takes no writer lease and refuses every write (docs/architecture.md, "One writer"). */
+  ingest: boolean;
+  /** The writer lease's lifetime and renewal period (server mode only: embedded, the DATA_DIR lock is the one writer). */
+  writerLease: { ttlMs: number; renewMs: number };
+  /** COMMENT_RETENTION_DAYS; undefined keeps survey comments forever (docs/architecture.md, "Feedback retention"). */
+  commentRetentionDays: number | undefined;
   http: HttpLimits;
   /** REPORTING_CURRENCY; unset, money KPIs default to USD (spec section 6). */
   reportingCurrency: string | undefined;
@@ -118,6 +124,13 @@ const ENV = z.object({
   GRAPHQL_MAX_REQUEST_TIME: number(0.1, 86_400).default(120),
   INGEST_MAX_BODY_BYTES: int(1024, 2 ** 40).default(256 * 1024 ** 2),
   INGEST_BATCH_LIMIT: int(1, 1_000_000).default(10_000),
+  INGEST: bool.default(true),
+  // A holder that cannot renew stops writing one renewal period before its lease expires, so the
+  // lease must outlive at least two periods (checked below).
+  WRITER_LEASE_TTL_MS: int(1_000, 3_600_000).default(30_000),
+  WRITER_LEASE_RENEW_MS: int(100, 1_200_000).default(10_000),
+  // Unset: comments are kept forever. At most about 1000 years, ClickHouse's Date32 range.
+  COMMENT_RETENTION_DAYS: int(1, 365_000).optional(),
   // Unset: money KPIs default to USD (loaders/reporting-currency.ts).
   REPORTING_CURRENCY: z.string().refine((c) => ISO_4217.has(c), 'is not an ISO 4217 code').optional(),
   GROSS_MARGIN: number(0, 1).default(1.0),
@@ -142,7 +155,7 @@ const SECRETS = new Set<Setting>(['ERASURE_HMAC_KEY']);
 /** Read by this project's CLIs and boards, not by the service: never a look-alike. */
 const OTHER_OWN = new Set(['KPI_URL', 'KPI_API_KEY', 'KPI_API_URL', 'IMPORT_HMAC_KEY']);
 /** Prefixes no other software is known to use: any unknown name under them is a mistake. QUERY_STRING is CGI's. */
-const OWN_PREFIXES = ['GRAPHQL_MAX_', 'INGEST_', 'QUERY_', 'SNAPSHOT_', 'REPORTING_'];
+const OWN_PREFIXES = ['GRAPHQL_MAX_', 'INGEST_', 'QUERY_', 'SNAPSHOT_', 'REPORTING_', 'WRITER_LEASE_'];
 const FOREIGN = new Set(['QUERY_STRING']);
 
 function editDistance(a: string, b: string): number {
@@ -232,6 +245,11 @@ export function loadConfig(env: Env = process.env): Config {
       `HTTP_HEADERS_TIMEOUT_MS=${v.HTTP_HEADERS_TIMEOUT_MS} exceeds HTTP_REQUEST_TIMEOUT_MS=${v.HTTP_REQUEST_TIMEOUT_MS}: the headers are part of the request`,
     );
   }
+  if (v.WRITER_LEASE_TTL_MS < 2 * v.WRITER_LEASE_RENEW_MS) {
+    problems.push(
+      `WRITER_LEASE_TTL_MS=${v.WRITER_LEASE_TTL_MS} is less than twice WRITER_LEASE_RENEW_MS=${v.WRITER_LEASE_RENEW_MS}: the holder stops writing one renewal period before its lease expires, and must have renewed at least once by then`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -263,6 +281,9 @@ export function loadConfig(env: Env = process.env): Config {
     graphqlMaxRequestTimeS: v.GRAPHQL_MAX_REQUEST_TIME,
     ingestMaxBodyBytes: v.INGEST_MAX_BODY_BYTES,
     ingestBatchLimit: v.INGEST_BATCH_LIMIT,
+    ingest: v.INGEST,
+    writerLease: { ttlMs: v.WRITER_LEASE_TTL_MS, renewMs: v.WRITER_LEASE_RENEW_MS },
+    commentRetentionDays: v.COMMENT_RETENTION_DAYS,
     http: {
       headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
       bodyIdleTimeoutMs: v.HTTP_BODY_IDLE_TIMEOUT_MS,

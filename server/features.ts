@@ -9,7 +9,7 @@ import { erasureRoute } from './erasure-route.js';
 import { ideRoute } from './ide.js';
 import { ingestRoute } from './ingest-route.js';
 import type { EventWriter } from './ingest/writer.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type CommentRetentionStatus } from './metrics.js';
 import { snapshotRoutes } from './snapshot-routes.js';
 import { verifyStateRoute } from './state-route.js';
 import { startSnapshotScheduler, systemClock, type Clock } from './snapshots/scheduler.js';
@@ -21,6 +21,8 @@ export interface FeatureDeps {
   log: Logger;
   /** The snapshot scheduler's time; tests pass a fake clock. */
   clock?: Clock;
+  /** The configured comment retention and when this process last made the table enforce it (metrics). */
+  retention?: CommentRetentionStatus;
 }
 
 export interface Features {
@@ -32,7 +34,7 @@ export interface Features {
 /** Routes and plugins beyond GraphQL itself (ingestion, metrics, IDE, snapshots), in one list. */
 export async function features(deps: FeatureDeps): Promise<Features> {
   const { config, exec, writer, log } = deps;
-  const metrics = createMetrics(exec, writer);
+  const metrics = createMetrics(exec, writer, deps.retention);
   const scheduler = startSnapshotScheduler(config.snapshotSchedule, {
     exec,
     log,

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KpiError, type ErrorCode } from './storage/errors.js';
 
 /** How REST answers each code of the transport-neutral errors (server/storage/errors.ts). */
-const STATUS: Record<ErrorCode, number> = { BAD_USER_INPUT: 400, TIMEOUT: 503, STORAGE_ERROR: 503, ERASURE_KEY_MISSING: 503 };
+// INGEST_DISABLED is final for this instance (a client should not retry it here); a lease moves.
+const STATUS: Record<ErrorCode, number> = { BAD_USER_INPUT: 400, TIMEOUT: 503, STORAGE_ERROR: 503, ERASURE_KEY_MISSING: 503, INGEST_DISABLED: 403, NOT_LEASE_HOLDER: 503 };
 
 /** Answers a KpiError with its status and code; false for any other error, left to the caller. */
 export function sendKpiError(res: ServerResponse, e: unknown, requestId: string): boolean {

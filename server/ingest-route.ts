@@ -57,6 +57,8 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
       return true;
     }
     if (meta.authorize('ingest') === false) return true;
+    // A read replica or a standby answers before reading a body it could not store.
+    writer.assertMayWrite(meta.requestId);
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!NDJSON_TYPES.has(type)) {
       sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Send Content-Type: application/x-ndjson (got ${JSON.stringify(type || 'none')})`, meta.requestId);

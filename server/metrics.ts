@@ -1,10 +1,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Route } from './app.js';
 import type { Context } from '../schema/context.js';
 import type { Executor } from './storage/executor.js';
 import type { EventWriter } from './ingest/writer.js';
 import type { SnapshotJobResult } from './snapshots/scheduler.js';
+import { commentsPastRetention } from './storage/comment-retention.js';
 import { sendError } from './http.js';
 
 /**
@@ -22,8 +23,14 @@ export interface Metrics {
   stop(): void;
 }
 
+/** COMMENT_RETENTION_DAYS (undefined: forever), and when this process last made the table enforce it. */
+export interface CommentRetentionStatus {
+  days: number | undefined;
+  checkedAt: Date | undefined;
+}
+
 /** One registry per service (never prom-client's global one), exposed at GET /metrics. */
-export function createMetrics(exec: Executor, writer: EventWriter): Metrics {
+export function createMetrics(exec: Executor, writer: EventWriter, retention: CommentRetentionStatus = { days: undefined, checkedAt: undefined }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -70,6 +77,47 @@ export function createMetrics(exec: Executor, writer: EventWriter): Metrics {
     help: 'Hash partitions of a pre-aggregated state rebuilt from the raw tables because they differed (after a crash or a failed write), by state table.',
     labelNames: ['table'] as const,
     registers: [registry],
+  });
+  new Gauge({
+    name: 'kpi_ingest_writer',
+    help: '1 while this process may store events (INGEST on and, against a ClickHouse server, holding the writer lease), else 0.',
+    registers: [registry],
+    collect() {
+      let writes = 1;
+      try {
+        writer.assertMayWrite('metrics');
+      } catch {
+        writes = 0;
+      }
+      this.set(writes);
+    },
+  });
+  new Gauge({
+    name: 'kpi_comment_retention_days',
+    help: 'COMMENT_RETENTION_DAYS: survey comments older than this are removed by the engine; 0 keeps them forever.',
+    registers: [registry],
+    collect() {
+      this.set(retention.days ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'kpi_comment_retention_checked_timestamp_seconds',
+    help: 'When this process last made survey_responses enforce COMMENT_RETENTION_DAYS (at start or on taking the writer lease); 0 if it never did (INGEST=off, standby).',
+    registers: [registry],
+    collect() {
+      this.set((retention.checkedAt?.getTime() ?? 0) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'kpi_comments_past_retention',
+    help: 'Survey comments still stored past COMMENT_RETENTION_DAYS: the engine removes them at the next TTL merge of their partition. Absent when comments are kept forever or the count failed.',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      if (retention.days === undefined) return;
+      // A failed count leaves the series out rather than failing the whole scrape.
+      await commentsPastRetention(exec, retention.days).then((n) => this.set(n), () => undefined);
+    },
   });
   const unobserveRepairs = writer.observeRepairs((table, partitions) => repairs.inc({ table }, partitions));
   const unobserveIngest = writer.observe((source, counts) => {

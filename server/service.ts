@@ -8,6 +8,10 @@ import { features } from './features.js';
 import { Erasures, type ErasureOptions } from './ingest/erasures.js';
 import { EventWriter } from './ingest/writer.js';
 import { listenError, preflight } from './preflight.js';
+import { systemClock, type Clock } from './snapshots/scheduler.js';
+import { IngestDisabledError } from './storage/errors.js';
+import { WriterLease } from './storage/lease.js';
+import { applyCommentRetention } from './storage/comment-retention.js';
 
 export interface Service {
   app: App;
@@ -25,8 +29,9 @@ export function createExecutor(storage: Storage, config: Config, log: Logger): E
 export async function startService(
   config: Config,
   log: Logger,
-  extra: Pick<AppOptions, 'now'> & Pick<ErasureOptions, 'afterStep'> = {},
+  extra: Pick<AppOptions, 'now'> & Pick<ErasureOptions, 'afterStep'> & { clock?: Clock } = {},
 ): Promise<Service> {
+  const clock = extra.clock ?? systemClock;
   const lock = await preflight(config);
   let storage: Storage;
   try {
@@ -36,27 +41,70 @@ export async function startService(
     throw e;
   }
   const exec = createExecutor(storage, config, log);
+  let lease: WriterLease | undefined;
   try {
     const result = await migrate(exec, { onApply: (name) => log.info({ migration: name }, 'migration applied') });
     log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied }, 'schema up to date');
+    // One writer per database (docs/architecture.md, "One writer"): embedded, the DATA_DIR lock
+    // already makes this process the only one; on a server, the writer lease decides. A read
+    // replica (INGEST=off) never writes.
+    const held =
+      config.ingest && storage.mode === 'server'
+        ? new WriterLease(exec, { ...config.writerLease, clock, replicated: storage.cluster !== undefined })
+        : undefined;
+    lease = held;
     const erasures = new Erasures(exec, { key: config.erasureHmacKey, now: extra.now, afterStep: extra.afterStep });
-    const writer = new EventWriter(exec, { checkStates: storage.cluster === undefined, erasures });
-    const feature = await features({ config, exec, writer, log });
-    // A crash in the middle of an insert can leave a state short of its raw rows: compare (and
-    // repair) before ingest is accepted. Embedded, a lock file left behind by a process that is
-    // gone marks a stop that was not clean (a clean stop with exact states removes it); a server
-    // may have crashed on its own.
-    if (storage.cluster === undefined && (lock === undefined || lock.unclean)) {
-      // A failure leaves the writer refusing writes and /readyz saying why, rather than a
-      // service that does not start.
-      await writer.verifyStates('mismatched', 'start', { requestId: 'start' }).then(
-        (checks) => log.info({ states: writer.health().lastCheck }, checks.some((c) => c.repaired.length > 0) ? 'pre-aggregated states repaired' : 'pre-aggregated states exact'),
-        (e: unknown) => log.error({ err: e }, 'pre-aggregated states could not be checked'),
+    const writer = new EventWriter(exec, {
+      checkStates: storage.cluster === undefined,
+      erasures,
+      mayWrite: !config.ingest
+        ? (requestId) => {
+            throw new IngestDisabledError(requestId);
+          }
+        : held && ((requestId) => held.check(requestId)),
+    });
+    const retention = { days: config.commentRetentionDays, checkedAt: undefined as Date | undefined };
+    // What the writer does before its first write: a crash in the middle of an insert can leave
+    // a state short of its raw rows, so compare (and repair) them; make the survey table enforce
+    // the configured comment retention; finish an erasure a crash interrupted. A failure of any is
+    // logged: the writer then refuses writes and /readyz says why, or the retention is applied at
+    // the next start.
+    const becomeWriter = async (checkStates: boolean) => {
+      if (checkStates) {
+        await writer.verifyStates('mismatched', 'start', { requestId: 'start' }).then(
+          (checks) => log.info({ states: writer.health().lastCheck }, checks.some((c) => c.repaired.length > 0) ? 'pre-aggregated states repaired' : 'pre-aggregated states exact'),
+          (e: unknown) => log.error({ err: e }, 'pre-aggregated states could not be checked'),
+        );
+      }
+      await applyCommentRetention(exec, config.commentRetentionDays).then(
+        (change) => {
+          retention.checkedAt = clock.now();
+          if (change.changed) log.info({ from: change.from ?? 'forever', to: change.to ?? 'forever' }, 'survey comment retention changed');
+        },
+        (e: unknown) => log.error({ err: e }, 'survey comment retention could not be applied'),
       );
+      // If it cannot be finished (no key, storage down), the writer refuses writes and retries it
+      // before each write.
+      await writer.finishErasures({ requestId: 'start' }).catch(
+        (e: unknown) => log.error({ err: e }, 'an unfinished erasure could not be finished'),
+      );
+    };
+    if (held) {
+      await held.start();
+      if (held.holding) log.info({ holder: held.identity.id }, 'writer lease taken');
+      else log.warn({ reason: held.describe() }, 'standby: ingest is refused until the writer lease expires and this instance takes it over');
+      // A takeover later on: the previous holder may have died in the middle of an insert.
+      held.onAcquired(() => {
+        log.info({ holder: held.identity.id }, 'writer lease taken over');
+        void becomeWriter(storage.cluster === undefined);
+      });
     }
-    // An erasure a crash interrupted is finished before any request is served; if it cannot be
-    // (no key, storage down), the writer refuses writes and retries it before each write.
-    await writer.finishErasures({ requestId: 'start' }).catch((e: unknown) => log.error({ err: e }, 'an unfinished erasure could not be finished'));
+    const feature = await features({ config, exec, writer, log, clock, retention });
+    if (config.ingest && (held === undefined || held.holding)) {
+      // Embedded, a lock file left behind by a process that is gone marks a stop that was not
+      // clean (a clean stop with exact states removes it); a server may have crashed on its own.
+      await becomeWriter(storage.cluster === undefined && (lock === undefined || lock.unclean));
+    }
     const app = await createApp({ config, exec, writer, log, now: extra.now, routes: feature.routes, plugins: feature.plugins });
     const { port, host } = await app.listen().catch(async (e: unknown) => {
       await feature.stop();
@@ -75,6 +123,8 @@ export async function startService(
         stopping ??= (async () => {
           await app.close();
           await feature.stop();
+          // Nothing writes any more: a standby may take over at once.
+          await lease?.stop();
           await storage.close();
           // Kept while the states may be short, so the next start checks them.
           lock?.release({ keep: writer.health().problem !== undefined });
@@ -83,6 +133,7 @@ export async function startService(
       },
     };
   } catch (e) {
+    await lease?.stop();
     await storage.close();
     lock?.release();
     throw e;

@@ -56,4 +56,15 @@ describe('configuration', () => {
     ]);
     expect(problems({ HTTP_BODY_IDLE_TIMEOUT_MS: '0' })).toEqual(['HTTP_BODY_IDLE_TIMEOUT_MS="0" is not an integer in [10, 3600000]']);
   });
+
+  it('ingests, renews a 30 s writer lease every 10 s and keeps comments forever unless told otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ ingest: true, writerLease: { ttlMs: 30_000, renewMs: 10_000 }, commentRetentionDays: undefined });
+    expect(loadConfig({ INGEST: 'off', COMMENT_RETENTION_DAYS: '400' })).toMatchObject({ ingest: false, commentRetentionDays: 400 });
+    expect(problems({ WRITER_LEASE_TTL_MS: '15000', COMMENT_RETENTION_DAYS: '0', INGEST: 'maybe', WRITER_LEASE_TIMEOUT: '5' })).toEqual([
+      'WRITER_LEASE_TIMEOUT is not a setting of this service (known: WRITER_LEASE_TTL_MS, WRITER_LEASE_RENEW_MS)',
+      'INGEST="maybe" is not a boolean (true/false)',
+      'COMMENT_RETENTION_DAYS="0" is not an integer in [1, 365000]',
+      'WRITER_LEASE_TTL_MS=15000 is less than twice WRITER_LEASE_RENEW_MS=10000: the holder stops writing one renewal period before its lease expires, and must have renewed at least once by then',
+    ]);
+  });
 });

@@ -97,7 +97,17 @@ describe('cluster rendering of every migration file', () => {
     }
   });
 
-  it.each(files.map((f) => [f.name, f] as const))('%s: each table becomes a replicated local table plus a Distributed one', async (_name, file) => {
+  it('replicates a table marked "every node" whole to every node, without a Distributed table', async () => {
+    const lease = files.find((f) => f.name === '0016_create_writer_lease.sql')!;
+    const rendered = renderMigration(lease, target);
+    expect(rendered).toHaveLength(1);
+    expect(await formatted(rendered[0]!)).toMatch(
+      /^CREATE TABLE IF NOT EXISTS kpi\.writer_lease ON CLUSTER c1 \(.*\) ENGINE = ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/all\/kpi\/writer_lease', '\{shard\}-\{replica\}', heartbeat_at\) ORDER BY \(term, holder\) SETTINGS non_replicated_deduplication_window = 1000$/,
+    );
+  });
+
+  const sharded = files.filter((f) => !/^-- cluster: every node$/m.test(f.sql));
+  it.each(sharded.map((f) => [f.name, f] as const))('%s: each table becomes a replicated local table plus a Distributed one', async (_name, file) => {
     const rendered = renderMigration(file, target);
     let i = 0;
     for (const source of splitStatements(file.sql)) {

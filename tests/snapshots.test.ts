@@ -17,7 +17,7 @@ import { EventWriter } from '../server/ingest/writer.js';
 import { features } from '../server/features.js';
 import { createLogger } from '../server/logger.js';
 import { windowAt } from '../server/snapshots/schedule.js';
-import type { Clock } from '../server/snapshots/scheduler.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { insertPurchases } from './helpers/events.js';
 import { waitFor } from '../scripts/lib/process.js';
 import { startTestService, testConfig, type TestService } from './helpers/service.js';
@@ -28,31 +28,6 @@ const ADMIN = 'admin-key-0123456789';
 const READER = 'reader-key-0123456789';
 const PIPELINE = 'pipeline-key-0123456789';
 const API_KEYS = [`ops:admin:${ADMIN}`, `dash:read:sha256:${hashKey(READER).toString('hex')}`, `pipe:ingest:${PIPELINE}`].join(',');
-
-/** Time that moves only when told; due timers fire when it passes them. */
-class FakeClock implements Clock {
-  private timers: { at: number; fn: () => void }[] = [];
-  /** Timers that came due and ran, so a test can tell that nothing ran yet. */
-  fired = 0;
-  constructor(private t: number) {}
-  now(): Date {
-    return new Date(this.t);
-  }
-  setTimer(ms: number, fn: () => void): () => void {
-    const timer = { at: this.t + ms, fn };
-    this.timers.push(timer);
-    return () => {
-      this.timers = this.timers.filter((x) => x !== timer);
-    };
-  }
-  set(iso: string): void {
-    this.t = Date.parse(iso);
-    const due = this.timers.filter((x) => x.at <= this.t);
-    this.timers = this.timers.filter((x) => x.at > this.t);
-    this.fired += due.length;
-    for (const x of due) x.fn();
-  }
-}
 
 function withoutGeneratedAt(s: KpiSnapshotFieldsFragment) {
   const { generatedAt: _g, ...rest } = s;

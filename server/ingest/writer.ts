@@ -114,20 +114,24 @@ export class EventWriter {
    * `checkStates: false` on a cluster, where states are checked shard by shard (docs/architecture.md).
    * `erasures` carries ERASURE_HMAC_KEY; without it, erasing is refused and, once erasures exist,
    * so is every write (replays could not be recognized).
+   * `mayWrite` throws when this process must not write (a read replica, or another process holds
+   * the writer lease: docs/architecture.md, "One writer"); it is asked before each group.
    */
   constructor(
     private readonly exec: Executor,
-    private readonly options: { checkStates?: boolean; erasures?: Erasures } = {},
+    private readonly options: { checkStates?: boolean; erasures?: Erasures; mayWrite?: (requestId: string) => void } = {},
   ) {
     this.erasures = options.erasures ?? new Erasures(exec, { key: undefined });
   }
 
   /** Erases customers between two groups of writes (spec section 16); answers once it is durable. */
   erase(customerIds: readonly string[], ctx: QueryContext): Promise<Erasure> {
+    const refused = this.refusal(ctx.requestId);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.exclusive(() => this.erasures.erase(customerIds, ctx));
   }
 
-  /** Finishes an erasure a crash left unfinished; the service calls it at start, before it listens. */
+  /** Finishes an erasure a crash left unfinished; the writing process calls it before it takes writes. */
   finishErasures(ctx: QueryContext): Promise<void> {
     return this.exclusive(() => this.erasures.finishPending(ctx));
   }
@@ -162,7 +166,11 @@ export class EventWriter {
    * of writes. A check that finds nothing to repair or repairs everything clears the dirty mark.
    */
   verifyStates(repair: RepairMode, trigger: StateCheckTrigger, ctx: QueryContext): Promise<StateCheck[]> {
-    return this.exclusive(() => this.runCheck(repair, trigger, ctx));
+    return this.exclusive(async () => {
+      // Rebuilding a partition writes: only the process that ingests may do it.
+      if (repair !== 'none') this.options.mayWrite?.(ctx.requestId);
+      return this.runCheck(repair, trigger, ctx);
+    });
   }
 
   /**
@@ -175,6 +183,7 @@ export class EventWriter {
     this.lastAttempt = Date.now();
     const ctx = { requestId: 'state-repair' };
     void this.exclusive(async () => {
+      this.options.mayWrite?.(ctx.requestId);
       if (this.dirty) await this.runCheck('mismatched', 'after a failed write', ctx);
       await this.erasures.finishPending(ctx);
     }).catch(() => undefined);
@@ -237,11 +246,28 @@ export class EventWriter {
   }
 
   write(events: readonly StoredEvent[], ctx: QueryContext): Promise<WriteResult> {
+    const refused = this.refusal(ctx.requestId);
+    if (refused !== undefined) return Promise.reject(refused);
     if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: new Set(), erased: new Set() });
     return new Promise((resolve, reject) => {
       this.waiting.push({ events, ctx, resolve, reject });
       if (!this.draining) void this.drain();
     });
+  }
+
+  /** Throws the error to answer when this process may not write now; callers ask before reading a body. */
+  assertMayWrite(requestId: string): void {
+    this.options.mayWrite?.(requestId);
+  }
+
+  /** Why this process may not write now (the error to answer), or undefined. */
+  private refusal(requestId: string): unknown {
+    try {
+      this.options.mayWrite?.(requestId);
+      return undefined;
+    } catch (e) {
+      return e;
+    }
   }
 
   private async drain(): Promise<void> {
@@ -261,6 +287,11 @@ export class EventWriter {
           for (const w of this.waiting.splice(0)) w.reject(new StorageUnavailableError(w.ctx.requestId));
           continue;
         }
+      }
+      // Asked again as each group starts: the lease may have lapsed while the writes queued.
+      if (this.refusal(this.waiting[0]!.ctx.requestId) !== undefined) {
+        for (const w of this.waiting.splice(0)) w.reject(this.refusal(w.ctx.requestId));
+        continue;
       }
       let events = this.waiting[0]!.events.length;
       let n = 1;

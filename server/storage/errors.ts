@@ -3,7 +3,7 @@
 // REST to a status and `{ error: { code, message } }` (server/http.ts, sendKpiError).
 
 /** What went wrong, in the words every transport uses. */
-export type ErrorCode = 'BAD_USER_INPUT' | 'TIMEOUT' | 'STORAGE_ERROR' | 'ERASURE_KEY_MISSING';
+export type ErrorCode = 'BAD_USER_INPUT' | 'TIMEOUT' | 'STORAGE_ERROR' | 'ERASURE_KEY_MISSING' | 'INGEST_DISABLED' | 'NOT_LEASE_HOLDER';
 
 export class KpiError extends Error {
   constructor(
@@ -56,5 +56,22 @@ export class StorageUnavailableError extends KpiError {
 export class ErasureKeyMissingError extends KpiError {
   constructor(requestId: string | undefined, why: string) {
     super(`ERASURE_HMAC_KEY is not set: ${why}. Set it (README, "Erasure") and restart; once erasures exist, keep the same key.`, 'ERASURE_KEY_MISSING', undefined, requestId);
+  }
+}
+
+/** A read replica (INGEST=off) refuses every write; sending it elsewhere is the only fix. */
+export class IngestDisabledError extends KpiError {
+  constructor(requestId?: string) {
+    super('This instance is a read replica (INGEST=off): it stores no events. Send writes to the instance that holds the writer lease.', 'INGEST_DISABLED', undefined, requestId);
+  }
+}
+
+/**
+ * Another process holds the writer lease of this database, or this one's lapsed (docs/architecture.md,
+ * "One writer"). Transient: the holder may stop, and this instance takes over once its lease expires.
+ */
+export class NotLeaseHolderError extends KpiError {
+  constructor(reason: string, requestId?: string) {
+    super(`This instance may not write now: ${reason}. Send writes to the holder, or re-send once the lease has expired and this instance has taken over.`, 'NOT_LEASE_HOLDER', undefined, requestId);
   }
 }

@@ -49,22 +49,32 @@ export function splitStatements(sql: string): string[] {
 const CREATE_TABLE = /^CREATE TABLE IF NOT EXISTS (\$\{db\})\.(\w+)\s*(\([\s\S]*?\))\s*ENGINE\s*=\s*(\w*)MergeTree(?:\(([^)]*)\))?([\s\S]*)$/;
 const CREATE_MV = /^CREATE MATERIALIZED VIEW IF NOT EXISTS \$\{db\}\.(\w+) TO \$\{db\}\.(\w+)([\s\S]*)$/;
 const SHARD_HINT = /^-- cluster: shard by (.+)$/m;
+const EVERY_NODE_HINT = /^-- cluster: every node$/m;
 
 /**
  * Single node: the SQL as written. Cluster: every DDL runs ON CLUSTER; a MergeTree table
  * becomes `<name>_local` with the Replicated engine plus a Distributed `<name>` over it,
  * and materialized views read and write the local tables, so each shard aggregates its
- * own rows (the sharding key keeps a customer's rows on one shard). An `INSERT … SELECT`
+ * own rows (the sharding key keeps a customer's rows on one shard). A table marked
+ * `-- cluster: every node` is replicated whole to every node instead (the writer lease). An `INSERT … SELECT`
  * (a backfill) reads and writes the Distributed tables; a TRUNCATE empties the local tables.
  */
 export function renderStatement(statement: string, target: RenderTarget): string[] {
   const hint = SHARD_HINT.exec(statement)?.[1]?.trim() ?? 'rand()';
-  const sql = statement.replace(SHARD_HINT, '').trim();
+  const everyNode = EVERY_NODE_HINT.test(statement);
+  const sql = statement.replace(SHARD_HINT, '').replace(EVERY_NODE_HINT, '').trim();
   const db = target.database;
   const sub = (s: string) => s.replaceAll('${db}', db);
   if (target.cluster === undefined) return [sub(sql)];
   const c = target.cluster;
   const table = CREATE_TABLE.exec(sql);
+  if (table && everyNode) {
+    // One replica set spanning the whole cluster (a Keeper path without {shard}), so every node
+    // reads all rows locally; replica names must then be unique across shards.
+    const [, , name, columns, variant, args, rest] = table;
+    const params = [`'/clickhouse/tables/all/${db}/${name}'`, `'{shard}-{replica}'`, ...(args ? [args] : [])];
+    return [`CREATE TABLE IF NOT EXISTS ${db}.${name} ON CLUSTER ${c} ${columns} ENGINE = Replicated${variant}MergeTree(${params.join(', ')})${sub(rest!)}`];
+  }
   if (table) {
     const [, , name, columns, variant, args, rest] = table;
     const params = [`'/clickhouse/tables/{shard}/${db}/${name}_local'`, `'{replica}'`, ...(args ? [args] : [])];
