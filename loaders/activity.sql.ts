@@ -160,6 +160,23 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
 }
 
 /**
+ * Per customer with an order at or before `asOf` (`filter` applied): `n`, their orders up to
+ * asOf that no refund cancelled, among those whose UTC month satisfies `keep(m)`. Order counts
+ * add up, so this is the state's entries in range minus the customer's cancelled orders in
+ * range, joined as one number: no customer's arrays are rewritten, and only customers with a
+ * cancellation in range are on the join's right side (customerStateSql('sales') costs about
+ * three times as much at 10M purchases: docs/performance.md).
+ */
+export function orderCountsSql(asOf: string, filter: string | null, keep: (m: string) => string): string {
+  const cancelled = `
+    SELECT customer_id, countIf(${keep(monthOf('purchased_at'))}) AS c FROM (${refundedOrdersSql(asOf, 'auto')})
+    WHERE cancelled GROUP BY customer_id HAVING c > 0`;
+  return `
+    SELECT arrayCount(m -> ${keep('m')}, s.x) - r.c AS n
+    FROM (${stateRowsSql('months', asOf, filter ?? 'true')}) AS s LEFT JOIN (${cancelled}) AS r ON r.customer_id = s.customer_id`;
+}
+
+/**
  * The stored state rows of the customers for which `cond` holds, with a purchase at or before
  * `asOf`, restricted to purchases up to asOf: `customer_id`, `first_at`, `last_month` and the
  * column (customerStateSql's shapes; `x` one entry per purchase), refunds not applied.
