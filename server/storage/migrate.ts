@@ -147,7 +147,9 @@ export async function migrate(
   }
   const applied: string[] = [];
   for (const f of files.filter((f) => !byVersion.has(f.version))) {
-    for (const statement of renderMigration(f, target)) await exec.command(statement, SYSTEM_CTX);
+    // A backfill or rebuild reads the whole store: its time grows with the data, not with what a
+    // client asked, so the per-query time limit (QUERY_MAX_EXECUTION_TIME) does not apply.
+    for (const statement of renderMigration(f, target)) await exec.command(statement, SYSTEM_CTX, { max_execution_time: 0 });
     await exec.insert(
       'schema_migrations',
       [{ version: f.version, name: f.name, checksum: f.checksum, applied_at: new Date().toISOString() }],
