@@ -16,6 +16,7 @@ import {
   type RefundDraw, drawRefunds, purchaseSeason, referredFirstPurchase,
 } from './model.js';
 import { Rng } from './prng.js';
+import { drawFollowUp, drawLoyalty, type LoyaltyAction, type TouchStage } from './programs.js';
 
 export interface StoreOptions {
   /** Customers with a profile (default 20 000); exact. */
@@ -91,7 +92,29 @@ export interface CustomerEvent {
   segment?: string;
 }
 
-export type StoreEvent = PurchaseEvent | RefundEvent | ReferralEvent | SurveyEvent | CustomerEvent;
+/** Spec section 14. */
+export interface LoyaltyEvent {
+  type: 'loyalty';
+  eventId: string;
+  customerId: string;
+  occurredAt: string;
+  action: LoyaltyAction;
+  tier?: string;
+  points?: number;
+}
+
+/** Spec section 15. */
+export interface TouchEvent {
+  type: 'touch';
+  eventId: string;
+  customerId: string;
+  occurredAt: string;
+  campaign: string;
+  stage: TouchStage;
+  channel: string;
+}
+
+export type StoreEvent = PurchaseEvent | RefundEvent | ReferralEvent | SurveyEvent | CustomerEvent | LoyaltyEvent | TouchEvent;
 
 export interface ResolvedStoreOptions {
   customers: number;
@@ -200,6 +223,8 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
   const rng = new Rng(o.seed);
   // Refunds draw from their own stream, so adding them left every other event as it was.
   const refundRng = new Rng(o.seed ^ 0x7f4a7c15);
+  // The programs too (scripts/generate/programs.ts).
+  const programRng = new Rng(o.seed ^ 0x2c1b3c6d);
   const acq = acquisitionTimes(rng, cal, startMs, endMs, n);
   const season = purchaseSeason(cal);
   const repeatBuyer = new Uint8Array(n);
@@ -225,6 +250,9 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
   let referralSeq = 0;
   let surveySeq = 0;
   let profileSeq = 0;
+  let loyaltySeq = 0;
+  let touchSeq = 0;
+  let conversionSeq = 0;
 
   /** A referrer who existed before `at`, preferably a repeat buyer (advocates refer more). */
   const pickReferrer = (at: number): number => {
@@ -331,6 +359,7 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
       const currency = eur ? 'EUR' : 'USD';
       let lastNpsSurveyId = '';
       const refunds: Array<RefundDraw & { orderId: string }> = [];
+      const bought: Array<{ at: number; cents: number }> = [];
       let t = firstPurchase;
       for (;;) {
         const seq = ++purchaseSeq;
@@ -340,6 +369,7 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
           type: 'purchase', eventId: `p-${pad(seq)}`, customerId, occurredAt: cal.iso(t),
           amount: formatCents(cents), currency, orderId, channel: ORDER_CHANNELS.draw(rng),
         };
+        bought.push({ at: t, cents });
         for (const r of drawRefunds(refundRng, t, cents, endMs)) refunds.push({ ...r, orderId });
         const csat = csatAfter(customerId, traits, t);
         if (csat !== null) yield csat;
@@ -358,6 +388,25 @@ export function* generateStore(opts: StoreOptions): Generator<StoreEvent, void, 
           type: 'refund', eventId: `rf-${pad(++refundSeq)}`, customerId, orderId: r.orderId,
           occurredAt: cal.iso(r.at), amount: formatCents(r.cents), currency,
         };
+      }
+      for (const l of drawLoyalty(programRng, bought, endMs)) {
+        const event: LoyaltyEvent = { type: 'loyalty', eventId: `l-${pad(++loyaltySeq)}`, customerId, occurredAt: cal.iso(l.at), action: l.action };
+        if (l.tier !== undefined) event.tier = l.tier;
+        if (l.points !== undefined) event.points = l.points;
+        yield event;
+      }
+      const followUp = drawFollowUp(programRng, bought[bought.length - 1]!.at, endMs);
+      if (followUp !== null) {
+        for (const x of followUp.touches) {
+          yield { type: 'touch', eventId: `t-${pad(++touchSeq)}`, customerId, occurredAt: cal.iso(x.at), campaign: x.campaign, stage: x.stage, channel: x.channel };
+        }
+        if (followUp.conversionAt !== null) {
+          const seq = ++conversionSeq;
+          yield {
+            type: 'purchase', eventId: `p-fu-${pad(seq)}`, customerId, occurredAt: cal.iso(followUp.conversionAt),
+            amount: formatCents(drawCents(programRng, traits)), currency, orderId: `o-fu-${pad(seq)}`, channel: 'web',
+          };
+        }
       }
     }
 
