@@ -57,9 +57,9 @@ export function followUpImpactSql(a: FollowUpImpactArgs, source: Source = 'auto'
       countIf(${treated} AND clicked) AS ${prefix}clicked, countIf(${treated} AND orders > 0) AS ${prefix}converted,
       sumIf(orders, ${treated}) AS ${prefix}orders, toString(sumIf(revenue, ${treated})) AS ${prefix}revenue`;
   return p.sql(`
-    SELECT countIf(pending) AS pending,${group('t_', 'NOT pending AND treated')},${group('c_', 'NOT pending AND NOT treated')}
+    SELECT countIf(is_pending) AS pending,${group('t_', 'NOT is_pending AND treated')},${group('c_', 'NOT is_pending AND NOT treated')}
     FROM (
-      SELECT a.treated AS treated, a.opened AS opened, a.clicked AS clicked, a.t0 + ${window} > ${asOf} AS pending,
+      SELECT a.treated AS treated, a.opened AS opened, a.clicked AS clicked, a.t0 + ${window} > ${asOf} AS is_pending,
         -- An assigned customer without ledger rows meets none (LEFT JOIN defaults or NULLs: false either way).
         countIf(l.is_order = 1 AND l.occurred_at > a.t0 AND l.occurred_at <= a.t0 + ${window}) AS orders,
         sumIf(l.amount, l.currency = ${currency} AND l.occurred_at > a.t0 AND l.occurred_at <= a.t0 + ${window}) AS revenue
