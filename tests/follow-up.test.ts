@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followUpImpactSql } from '../loaders/follow-up.sql.js';
 import { startTestService, type TestService } from './helpers/service.js';
 import { runTsx } from './helpers/process.js';
 
@@ -224,6 +225,164 @@ describe('touch events (spec sections 1, 10, 15)', () => {
       expect(r.data.followUpCampaigns).toEqual([{ campaign: 'CLI', sent: 0, heldOut: 1, opened: 0, clicked: 0, openRate: null, clickRate: null }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// A seeded random store (times on a day/noon grid, so assignments, purchases and window ends
+// tie often), answered by the service and by a plain TypeScript reading of spec sections 12 and
+// 15 written here without the service's code.
+type RTouch = { customerId: string; at: number; campaign: string; stage: string };
+type RPurchase = { eventId: string; customerId: string; at: number; cents: number; currency: string; orderId?: string };
+type RRefund = { eventId: string; customerId: string; orderId: string; at: number; cents: number; currency: string };
+
+function randomStore(seed: number) {
+  let s = seed;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const pick = <X>(xs: readonly X[]) => xs[Math.floor(rnd() * xs.length)]!;
+  const day = (d: number) => Date.UTC(2024, 0, 1) + d * 86_400_000 + (rnd() < 0.3 ? 43_200_000 : 0);
+  const touches: RTouch[] = [];
+  const purchases: RPurchase[] = [];
+  const refunds: RRefund[] = [];
+  for (let c = 0; c < 40; c++) {
+    const customerId = `r${c}`;
+    for (const campaign of ['A', 'B', 'C']) {
+      if (rnd() < 0.3) continue;
+      const first = Math.floor(rnd() * 80);
+      for (let k = 0, m = 1 + Math.floor(rnd() * 3); k < m; k++) touches.push({ customerId, campaign, at: day(first + Math.floor(rnd() * 4)), stage: pick(['SENT', 'HELD_OUT']) });
+      for (let k = 0, m = Math.floor(rnd() * 4); k < m; k++) touches.push({ customerId, campaign, at: day(first - 2 + Math.floor(rnd() * 10)), stage: pick(['OPENED', 'CLICKED']) });
+    }
+    // Some purchases fall exactly on an assigning touch, or on its window's end (7 or 30 days on).
+    const assigned = touches.filter((t) => t.customerId === customerId && (t.stage === 'SENT' || t.stage === 'HELD_OUT')).map((t) => t.at);
+    const when = () => (assigned.length > 0 && rnd() < 0.4 ? pick(assigned) + pick([0, 0, 7, 30]) * 86_400_000 : day(Math.floor(rnd() * 100)));
+    for (let k = 0, m = Math.floor(rnd() * 6); k < m; k++) {
+      const p: RPurchase = { eventId: `${customerId}-p${k}`, customerId, at: when(), cents: 100 + Math.floor(rnd() * 10_000), currency: rnd() < 0.8 ? 'USD' : 'EUR' };
+      // Two purchases may share an orderId: a refund then belongs to the earlier.
+      if (rnd() < 0.5) p.orderId = `${customerId}-o${Math.floor(rnd() * 3)}`;
+      purchases.push(p);
+      if (rnd() < 0.4) {
+        const key = p.orderId ?? p.eventId;
+        for (let j = 0, n = 1 + Math.floor(rnd() * 2); j < n; j++) {
+          const cents = rnd() < 0.4 ? p.cents : 1 + Math.floor(rnd() * p.cents * 0.6);
+          refunds.push({ eventId: `${p.eventId}-r${j}`, customerId, orderId: key, at: p.at + Math.floor(rnd() * 30) * 86_400_000, cents, currency: rnd() < 0.9 ? p.currency : 'USD' });
+        }
+      }
+    }
+  }
+  return { touches, purchases, refunds };
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+const DAY = 86_400_000;
+
+/** Spec section 12: the purchases that are orders as of asOf, and the refunds that subtract from revenue. */
+function ledger(store: ReturnType<typeof randomStore>, asOf: number) {
+  const purchases = store.purchases.filter((p) => p.at <= asOf);
+  const refunded = new Map<RPurchase, RRefund[]>();
+  for (const r of store.refunds.filter((r) => r.at <= asOf)) {
+    const owners = purchases
+      .filter((p) => p.customerId === r.customerId && p.currency === r.currency && (p.orderId ?? p.eventId) === r.orderId)
+      .sort((a, b) => a.at - b.at || (a.eventId < b.eventId ? -1 : 1));
+    if (owners[0]) refunded.set(owners[0], [...(refunded.get(owners[0]) ?? []), r]);
+  }
+  const cancelled = (p: RPurchase) => (refunded.get(p) ?? []).reduce((sum, r) => sum + r.cents, 0) >= p.cents;
+  const orders = purchases.filter((p) => !cancelled(p));
+  return { orders, refunds: orders.flatMap((p) => refunded.get(p) ?? []) };
+}
+
+function referenceImpact(store: ReturnType<typeof randomStore>, campaign: string, from: number, to: number, windowDays: number, currency: string, asOf: number) {
+  const { orders, refunds } = ledger(store, asOf);
+  const mine = store.touches.filter((t) => t.campaign === campaign && t.at <= asOf);
+  const groups = { treated: [0, 0, 0, 0, 0, 0], control: [0, 0, 0, 0, 0, 0] }; // customers opened clicked converted orders cents
+  let pending = 0;
+  for (const customerId of new Set(mine.map((t) => t.customerId))) {
+    const own = mine.filter((t) => t.customerId === customerId);
+    const assigning = own.filter((t) => t.stage === 'SENT' || t.stage === 'HELD_OUT').sort((a, b) => a.at - b.at || (a.stage === 'SENT' ? -1 : 1) - (b.stage === 'SENT' ? -1 : 1))[0];
+    if (!assigning || assigning.at < from || assigning.at >= to) continue;
+    const t0 = assigning.at;
+    const end = t0 + windowDays * DAY;
+    if (end > asOf) {
+      pending++;
+      continue;
+    }
+    const g = groups[assigning.stage === 'SENT' ? 'treated' : 'control'];
+    const inWindow = (at: number) => at > t0 && at <= end;
+    const n = orders.filter((o) => o.customerId === customerId && inWindow(o.at)).length;
+    g[0]! += 1;
+    g[1]! += own.some((t) => t.stage === 'OPENED' && t.at >= t0) ? 1 : 0;
+    g[2]! += own.some((t) => t.stage === 'CLICKED' && t.at >= t0) ? 1 : 0;
+    g[3]! += n > 0 ? 1 : 0;
+    g[4]! += n;
+    g[5]! += orders.filter((o) => o.customerId === customerId && o.currency === currency && inWindow(o.at)).reduce((sum, o) => sum + o.cents, 0);
+    g[5]! -= refunds.filter((r) => r.customerId === customerId && r.currency === currency && inWindow(r.at)).reduce((sum, r) => sum + r.cents, 0);
+  }
+  const asGroup = (g: number[]) => group(g[0]!, g[1]!, g[2]!, g[3]!, g[4]!, g[5]! / 100);
+  return impact(campaign, pending, asGroup(groups.treated), asGroup(groups.control));
+}
+
+function referenceCampaigns(store: ReturnType<typeof randomStore>, from: number, to: number, asOf: number) {
+  const campaigns = [...new Set(store.touches.map((t) => t.campaign))].sort();
+  return campaigns.flatMap((campaign) => {
+    const r = { campaign, sent: 0, heldOut: 0, opened: 0, clicked: 0 };
+    for (const customerId of new Set(store.touches.filter((t) => t.campaign === campaign).map((t) => t.customerId))) {
+      const own = store.touches.filter((t) => t.campaign === campaign && t.customerId === customerId && t.at <= asOf);
+      const assigning = own.filter((t) => t.stage === 'SENT' || t.stage === 'HELD_OUT').sort((a, b) => a.at - b.at || (a.stage === 'SENT' ? -1 : 1) - (b.stage === 'SENT' ? -1 : 1))[0];
+      if (!assigning || assigning.at < from || assigning.at >= to) continue;
+      if (assigning.stage === 'HELD_OUT') r.heldOut++;
+      else {
+        r.sent++;
+        r.opened += own.some((t) => t.stage === 'OPENED' && t.at >= assigning.at) ? 1 : 0;
+        r.clicked += own.some((t) => t.stage === 'CLICKED' && t.at >= assigning.at) ? 1 : 0;
+      }
+    }
+    if (r.sent + r.heldOut === 0) return [];
+    return [{ ...r, openRate: r.sent === 0 ? null : r.opened / r.sent, clickRate: r.sent === 0 ? null : r.clicked / r.sent }];
+  });
+}
+
+describe('followUpImpact against an independent computation', { timeout: 120_000 }, () => {
+  let rsvc: TestService;
+  const store = randomStore(20241205);
+  beforeAll(async () => {
+    rsvc = await startTestService('t_follow_up_random');
+    let k = 0;
+    const events = [
+      ...store.touches.map((t) => ({ type: 'touch', eventId: `rt-${++k}`, customerId: t.customerId, occurredAt: iso(t.at), campaign: t.campaign, stage: t.stage })),
+      ...store.purchases.map((p) => ({ type: 'purchase', eventId: p.eventId, customerId: p.customerId, occurredAt: iso(p.at), amount: (p.cents / 100).toFixed(2), currency: p.currency, ...(p.orderId ? { orderId: p.orderId } : {}) })),
+      ...store.refunds.map((r) => ({ type: 'refund', eventId: r.eventId, customerId: r.customerId, orderId: r.orderId, occurredAt: iso(r.at), amount: (r.cents / 100).toFixed(2), currency: r.currency })),
+    ];
+    const res = await fetch(`${rsvc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.map((e) => JSON.stringify(e)).join('\n') });
+    expect(await res.json()).toMatchObject({ accepted: events.length, rejectedCount: 0 });
+  });
+  afterAll(async () => {
+    await rsvc?.stop();
+  });
+
+  it('answers as the spec read in plain TypeScript, for every campaign, window, currency and asOf', async () => {
+    let compared = 0;
+    for (const asOf of [Date.UTC(2024, 2, 1), Date.UTC(2024, 3, 15, 12)]) {
+      for (const [from, to] of [[Date.UTC(2024, 0, 1), Date.UTC(2024, 1, 15)], [Date.UTC(2024, 0, 20), Date.UTC(2024, 3, 1)]] as const) {
+        for (const campaign of ['A', 'B', 'C']) {
+          for (const [windowDays, currency] of [[7, 'USD'], [30, 'EUR']] as const) {
+            const want = referenceImpact(store, campaign, from, to, windowDays, currency, asOf);
+            const r = await rsvc.gql(IMPACT, { campaign, from: iso(from), to: iso(to), windowDays, currency, asOf: iso(asOf) });
+            expect(r.errors).toBeUndefined();
+            expect({ campaign, from, to, windowDays, asOf, got: close(r.data.followUpImpact) }).toEqual({ campaign, from, to, windowDays, asOf, got: close(want) });
+            compared++;
+          }
+        }
+        const r = await rsvc.gql(CAMPAIGNS, { from: iso(from), to: iso(to), asOf: iso(asOf) });
+        expect(close(r.data.followUpCampaigns)).toEqual(close(referenceCampaigns(store, from, to, asOf)));
+      }
+    }
+    expect(compared).toBe(24);
+  });
+
+  it('reads the same figures from the raw refunds as from the refund_orders state', async () => {
+    for (const asOf of [new Date('2024-03-01T00:00:00Z'), new Date('2024-02-10T12:00:00Z')]) {
+      const a = { campaign: 'A', from: new Date('2024-01-01T00:00:00Z'), to: new Date('2024-03-01T00:00:00Z'), windowDays: 14, currency: 'USD', asOf };
+      const rows = (source: 'raw' | 'auto') => rsvc.exec.rows(followUpImpactSql(a, source), { requestId: 'follow-up-test' });
+      expect(await rows('auto')).toEqual(await rows('raw'));
     }
   });
 });
