@@ -188,6 +188,34 @@ describe('followUpImpact and followUpCampaigns (spec section 15), worked by hand
   });
 });
 
+describe('the worked example of docs/kpis.md', () => {
+  it('answers what the page says (the page names no year: 2025 here, apart from the store above)', async () => {
+    const d = (md: string) => `2025-${md}Z`;
+    const touch = (eventId: string, customerId: string, when: string, stage: string) => ({ type: 'touch', eventId, customerId, occurredAt: d(when), campaign: 'spring', stage });
+    const buy = (eventId: string, customerId: string, when: string, amount: string) => ({ type: 'purchase', eventId, customerId, occurredAt: d(when), amount, currency: 'USD' });
+    const refund = (eventId: string, customerId: string, orderId: string, when: string, amount: string) => ({ type: 'refund', eventId, customerId, orderId, occurredAt: d(when), amount, currency: 'USD' });
+    expect(await post([
+      touch('da-s', 'doc-a', '01-05T00:00:00', 'SENT'), touch('da-h', 'doc-a', '01-05T00:00:00', 'HELD_OUT'), touch('da-o', 'doc-a', '01-04T00:00:00', 'OPENED'),
+      buy('da-1', 'doc-a', '01-05T00:00:00', '70'), buy('da-2', 'doc-a', '01-15T00:00:00', '100'),
+      touch('db-s', 'doc-b', '01-10T00:00:00', 'SENT'), touch('db-o', 'doc-b', '01-10T00:00:00', 'OPENED'), touch('db-s2', 'doc-b', '01-12T00:00:00', 'SENT'),
+      buy('db-1', 'doc-b', '01-11T00:00:00', '200'), refund('db-r1', 'doc-b', 'db-1', '01-20T00:00:00', '200'),
+      buy('db-2', 'doc-b', '01-13T00:00:00', '80'), refund('db-r2', 'doc-b', 'db-2', '01-18T00:00:00', '30'),
+      touch('dc-h', 'doc-c', '01-08T00:00:00', 'HELD_OUT'), touch('dc-s', 'doc-c', '01-09T00:00:00', 'SENT'), touch('dc-o', 'doc-c', '01-09T00:00:00', 'OPENED'),
+      buy('dc-1', 'doc-c', '01-10T00:00:00', '40'),
+      touch('dd-h', 'doc-d', '01-20T00:00:00', 'HELD_OUT'), touch('de-s', 'doc-e', '01-25T00:00:00', 'SENT'),
+    ])).toMatchObject({ accepted: 18, rejectedCount: 0 });
+    const window = { campaign: 'spring', from: d('01-01T00:00:00'), to: d('02-01T00:00:00'), windowDays: 10, currency: 'USD' };
+    const r = await svc.gql(IMPACT, { ...window, asOf: d('03-01T00:00:00') });
+    expect(close(r.data.followUpImpact)).toEqual(close(impact('spring', 0, group(3, 1, 0, 2, 2, 150), group(2, 1, 0, 1, 1, 40))));
+    const got = r.data.followUpImpact;
+    expect([got.uplift, got.upliftLow, got.upliftHigh, got.incrementalOrders].map((x: number) => x.toFixed(4))).toEqual(['0.1667', '-0.4458', '0.6548', '0.5000']);
+    const early = await svc.gql(IMPACT, { ...window, asOf: d('01-14T00:00:00') });
+    expect(early.data.followUpImpact).toMatchObject({ pending: 3, uplift: null, incrementalOrders: null, treated: { customers: 0 }, control: { customers: 0 } });
+    const campaigns = await svc.gql(CAMPAIGNS, { from: d('01-01T00:00:00'), to: d('02-01T00:00:00'), asOf: d('03-01T00:00:00') });
+    expect(campaigns.data.followUpCampaigns).toEqual([{ campaign: 'spring', sent: 3, heldOut: 2, opened: 1, clicked: 0, openRate: 1 / 3, clickRate: 0 }]);
+  });
+});
+
 describe('touch events (spec sections 1, 10, 15)', () => {
   it('rejects invalid touches with an error per field, on NDJSON and the mutation', async () => {
     const res = await post([
