@@ -8,7 +8,9 @@ import { CAMPAIGNS_BOUND, FollowUpCampaign, FollowUpImpact, FollowUpImpactArgs, 
 export class FollowUpResolver {
   @Query(() => FollowUpImpact, { description: 'Conversion, orders and revenue after a campaign: treated against held-out control customers assigned in the window.' })
   async followUpImpact(@Args(() => FollowUpImpactArgs) args: FollowUpImpactArgs, @Ctx() ctx: Context): Promise<FollowUpImpact> {
-    return ctx.loaders.followUpImpact.load(resolveFollowUpImpact(args, ctx.now(), await resolveCurrency(args.currency, ctx)));
+    // Every other argument is checked first: defaulting the currency may ask the store.
+    const resolved = resolveFollowUpImpact(args, ctx.now());
+    return ctx.loaders.followUpImpact.load({ ...resolved, currency: await resolveCurrency(args.currency, ctx) });
   }
 
   @Query(() => [FollowUpCampaign], { description: `Campaigns with customers assigned in the window: sent, held out, opened and clicked. ${CAMPAIGNS_BOUND}` })

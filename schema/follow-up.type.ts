@@ -17,12 +17,12 @@ export class FollowUpImpactArgs extends WindowArgs {
   currency?: string | null;
 }
 
-/** Validation before any SQL: the campaign by the rules of the events' campaign field. `currency` comes resolved. */
-export function resolveFollowUpImpact(a: FollowUpImpactArgs, now: Date, currency: string) {
+/** Validation before any SQL: the window, the campaign by the rules of the events' campaign field, windowDays. */
+export function resolveFollowUpImpact(a: FollowUpImpactArgs, now: Date) {
   const { from, to, asOf } = resolveWindow(a, now);
   const errors = idErrors(a.campaign, 'campaign');
   if (errors.length > 0) throw new BadInputError(errors.join('; '), 'campaign');
-  return { campaign: a.campaign, from, to, asOf, currency, windowDays: checkWindowDays(a.windowDays ?? DEFAULT_FOLLOW_UP_WINDOW_DAYS) };
+  return { campaign: a.campaign, from, to, asOf, windowDays: checkWindowDays(a.windowDays ?? DEFAULT_FOLLOW_UP_WINDOW_DAYS) };
 }
 
 export function resolveFollowUpCampaigns(a: WindowArgs, now: Date) {
