@@ -188,6 +188,22 @@ describe('followUpImpact and followUpCampaigns (spec section 15), worked by hand
   });
 });
 
+describe('the size of followUpCampaigns', () => {
+  it('answers 1 000 campaigns and refuses a window holding more, naming the limit', async () => {
+    const many = Array.from({ length: 1001 }, (_, i) => ({ type: 'touch', eventId: `many-${i}`, customerId: 'many', occurredAt: `2030-01-0${1 + (i % 2)}T00:00:00Z`, campaign: `m${String(i).padStart(4, '0')}`, stage: 'SENT' }));
+    expect(await post(many)).toMatchObject({ accepted: 1001 });
+    const full = await svc.gql(CAMPAIGNS, { from: '2030-01-01T00:00:00Z', to: '2030-01-03T00:00:00Z', asOf: '2030-02-01T00:00:00Z' });
+    expect(full.data).toBeNull();
+    expect(full.errors[0]).toMatchObject({
+      message: 'More than 1000 campaigns have assignments between 2030-01-01T00:00:00.000Z and 2030-01-03T00:00:00.000Z; one call answers at most 1000: choose a shorter window',
+      extensions: { code: 'BAD_USER_INPUT', field: 'from' },
+    });
+    // The first day holds campaigns 0, 2, …, 1000: 501 of them, in campaign order.
+    const day = await svc.gql(CAMPAIGNS, { from: '2030-01-01T00:00:00Z', to: '2030-01-02T00:00:00Z', asOf: '2030-02-01T00:00:00Z' });
+    expect(day.data.followUpCampaigns.map((c: { campaign: string }) => c.campaign)).toEqual(many.filter((_, i) => i % 2 === 0).map((e) => e.campaign));
+  });
+});
+
 describe('the worked example of docs/kpis.md', () => {
   it('answers what the page says (the page names no year: 2025 here, apart from the store above)', async () => {
     const d = (md: string) => `2025-${md}Z`;
