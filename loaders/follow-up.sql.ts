@@ -42,8 +42,10 @@ export interface FollowUpImpactArgs {
  * and per group (`t_` treated, `c_` control) of the others: customers, opened, clicked, converted
  * (>= 1 order in (t0, t0 + window]), orders in that interval and their net revenue in `currency`
  * as exact decimal text. Orders and refunds come from the ledger as of asOf (spec section 12):
- * cancelled orders count nowhere, a partial refund subtracts at its own time. The ledger is read
- * for the campaign's assigned customers only.
+ * cancelled orders count nowhere, a partial refund subtracts at its own time. The join reads the
+ * ledger of the campaign's assigned customers only, and only its rows in (from, to + window], the
+ * union of every possible (t0, t0 + window]; whether an order is cancelled is still decided over
+ * all of its refunds, inside ledgerSql.
  */
 export function followUpImpactSql(a: FollowUpImpactArgs, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
@@ -51,6 +53,8 @@ export function followUpImpactSql(a: FollowUpImpactArgs, source: Source = 'auto'
   const campaign = p.add('String', a.campaign, 'campaign');
   const currency = p.add('String', a.currency, 'currency');
   const window = `toIntervalSecond(${p.add('UInt32', a.windowDays, 'windowDays')} * 86400)`;
+  const from = p.time(a.from, 'from');
+  const to = p.time(a.to, 'to');
   const assigned = `customer_id IN (SELECT customer_id FROM ${T.touches} WHERE campaign = ${campaign} AND stage IN ('SENT', 'HELD_OUT') AND occurred_at <= ${asOf})`;
   const group = (prefix: string, treated: string) => `
       countIf(${treated}) AS ${prefix}customers, countIf(${treated} AND opened) AS ${prefix}opened,
@@ -63,8 +67,10 @@ export function followUpImpactSql(a: FollowUpImpactArgs, source: Source = 'auto'
         -- An assigned customer without ledger rows meets none (LEFT JOIN defaults or NULLs: false either way).
         countIf(l.is_order = 1 AND l.occurred_at > a.t0 AND l.occurred_at <= a.t0 + ${window}) AS orders,
         sumIf(l.amount, l.currency = ${currency} AND l.occurred_at > a.t0 AND l.occurred_at <= a.t0 + ${window}) AS revenue
-      FROM (${assignmentsSql(asOf, p.time(a.from, 'from'), p.time(a.to, 'to'), campaign)}) AS a
-      LEFT JOIN (${ledgerSql(asOf, source, assigned)}) AS l ON l.customer_id = a.customer_id
+      FROM (${assignmentsSql(asOf, from, to, campaign)}) AS a
+      LEFT JOIN (
+        SELECT * FROM (${ledgerSql(asOf, source, assigned)}) WHERE occurred_at > ${from} AND occurred_at <= ${to} + ${window}
+      ) AS l ON l.customer_id = a.customer_id
       GROUP BY a.customer_id, a.t0, a.treated, a.opened, a.clicked
     )`);
 }
