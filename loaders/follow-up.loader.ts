@@ -62,7 +62,8 @@ export async function runFollowUpImpact(exec: Executor, ctx: QueryContext, a: Fo
   const treated = group(r!, 't');
   const control = group(r!, 'c');
   const uplift = rateDifference(treated.converted, treated.customers, control.converted, control.customers);
-  const controlOrdersPerCustomer = ratio(control.orders, control.customers);
+  const treatedPace = ratio(treated.orders, treated.customers);
+  const controlPace = ratio(control.orders, control.customers);
   return {
     campaign: a.campaign,
     pending: r!.pending,
@@ -71,8 +72,8 @@ export async function runFollowUpImpact(exec: Executor, ctx: QueryContext, a: Fo
     uplift: uplift.difference,
     upliftLow: uplift.low,
     upliftHigh: uplift.high,
-    // treated.customers x (treated.orders / treated.customers - control.orders / control.customers)
-    incrementalOrders: treated.customers === 0 || controlOrdersPerCustomer === null ? null : treated.orders - treated.customers * controlOrdersPerCustomer,
+    // In the spec's own order of operations, so the double matches a reader's computation.
+    incrementalOrders: treatedPace === null || controlPace === null ? null : treated.customers * (treatedPace - controlPace),
   };
 }
 
