@@ -11,8 +11,18 @@ export enum SurveyKind {
   NPS = 'NPS',
   CSAT = 'CSAT',
 }
+export enum TouchStage {
+  SENT = 'SENT',
+  OPENED = 'OPENED',
+  CLICKED = 'CLICKED',
+  HELD_OUT = 'HELD_OUT',
+}
 registerEnumType(ReferralStage, { name: 'ReferralStage' });
 registerEnumType(SurveyKind, { name: 'SurveyKind' });
+registerEnumType(TouchStage, {
+  name: 'TouchStage',
+  valuesConfig: { HELD_OUT: { description: "Assigned to the campaign's control group at this time; nothing was sent." } },
+});
 
 const OCCURRED_AT = 'ISO-8601 instant with Z or an explicit offset; validated per event so one bad event does not fail the batch.';
 
@@ -68,6 +78,16 @@ export class CustomerInput {
   @Field(() => String, { nullable: true, description: 'ISO 3166 alpha-2.' }) country?: string | null;
   @Field(() => String, { nullable: true, description: 'Acquisition channel.' }) channel?: string | null;
   @Field(() => String, { nullable: true }) segment?: string | null;
+}
+
+@InputType({ description: 'Spec section 15: a follow-up campaign sent to, opened or clicked by a customer, or a customer held out of it.' })
+export class TouchInput {
+  @Field(() => String) eventId!: string;
+  @Field(() => String) customerId!: string;
+  @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
+  @Field(() => String, { description: '1..128 characters.' }) campaign!: string;
+  @Field(() => TouchStage) stage!: TouchStage;
+  @Field(() => String, { nullable: true, description: 'e.g. EMAIL, SMS.' }) channel?: string | null;
 }
 
 @ObjectType()

@@ -30,9 +30,9 @@ function rng(seed: number) {
 }
 type Rng = ReturnType<typeof rng>;
 type Obj = Record<string, unknown>;
-type Type = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer';
-const TABLE: Record<Type, string> = { purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers' };
-const TYPES: Type[] = ['purchase', 'refund', 'referral', 'survey', 'customer'];
+type Type = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'touch';
+const TABLE: Record<Type, string> = { purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', touch: 'touches' };
+const TYPES: Type[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'touch'];
 
 function baseEvent(r: Rng, type: Type, eventId: string): Obj {
   const at = `202${r.int(6)}-0${1 + r.int(9)}-1${r.int(10)}T0${r.int(10)}:${10 + r.int(50)}:${10 + r.int(50)}${r.chance(0.5) ? `.${r.int(1000)}` : ''}Z`;
@@ -52,6 +52,8 @@ function baseEvent(r: Rng, type: Type, eventId: string): Obj {
     }
     case 'customer':
       return { type, eventId, customerId: id(), occurredAt: at, country: r.pick(['US', 'DE', 'JP', 'BR']), channel: 'ads', segment: 'smb' };
+    case 'touch':
+      return { type, eventId, customerId: id(), occurredAt: at, campaign: r.pick(['spring', 'win-back ☕']), stage: r.pick(['SENT', 'OPENED', 'CLICKED', 'HELD_OUT']), channel: r.pick(['EMAIL', 'SMS']) };
   }
 }
 
@@ -61,6 +63,7 @@ const REQUIRED: Record<Type, string[]> = {
   referral: ['type', 'eventId', 'referralId', 'stage', 'referrerId', 'occurredAt'],
   survey: ['type', 'eventId', 'customerId', 'surveyId', 'kind', 'score', 'occurredAt'],
   customer: ['type', 'eventId', 'customerId', 'occurredAt'],
+  touch: ['type', 'eventId', 'customerId', 'occurredAt', 'campaign', 'stage'],
 };
 const OPTIONAL: Record<Type, string[]> = {
   purchase: ['orderId', 'channel'],
@@ -68,6 +71,7 @@ const OPTIONAL: Record<Type, string[]> = {
   referral: ['channel'],
   survey: ['comment'],
   customer: ['country', 'channel', 'segment'],
+  touch: ['channel'],
 };
 /** String fields whose values are ids: 1..128 code points, no control characters. */
 const ID_FIELDS: Record<Type, string[]> = {
@@ -76,6 +80,7 @@ const ID_FIELDS: Record<Type, string[]> = {
   referral: ['eventId', 'referralId', 'referrerId', 'channel'],
   survey: ['eventId', 'customerId', 'surveyId'],
   customer: ['eventId', 'customerId', 'channel', 'segment'],
+  touch: ['eventId', 'customerId', 'campaign', 'channel'],
 };
 
 interface Line {
@@ -183,6 +188,7 @@ function mutate(r: Rng, e: Obj, type: Type, firstLineOfBody: boolean, kind = r.i
       if (type === 'refund') return { bytes: json({ ...e, amount: r.pick(['0', 0, '-5', '0.00001', '1000000000000.5']) }), valid: false };
       if (type === 'survey') return { bytes: json({ ...e, score: r.pick([-1, 11, 3.5, '9']) }), valid: false };
       if (type === 'referral') return { bytes: json({ ...e, stage: 'SIGNED_UP', referredCustomerId: undefined }), valid: false };
+      if (type === 'touch') return { bytes: json({ ...e, stage: r.pick(['sent', 'BOUNCED', 'INVITED']) }), valid: false };
       return { bytes: json({ ...e, country: r.pick(['UK', 'us', 'XK', 'DEU']) }), valid: false };
     }
     case 21: // a byte order mark is skipped only at the very start of a body
@@ -205,8 +211,8 @@ describe('POST /v1/events under fuzzed input', { timeout: 60_000 }, () => {
 
   it(`accounts for every line and stores exactly the valid ones (seed ${SEED})`, async () => {
     const r = rng(SEED);
-    const stored: Record<Type, Map<string, Line>> = { purchase: new Map(), refund: new Map(), referral: new Map(), survey: new Map(), customer: new Map() };
-    const used: Record<Type, string[]> = { purchase: [], refund: [], referral: [], survey: [], customer: [] };
+    const stored: Record<Type, Map<string, Line>> = { purchase: new Map(), refund: new Map(), referral: new Map(), survey: new Map(), customer: new Map(), touch: new Map() };
+    const used: Record<Type, string[]> = { purchase: [], refund: [], referral: [], survey: [], customer: [], touch: [] };
     let serial = 0;
     for (let req = 0; req < REQUESTS; req++) {
       const parts: Buffer[] = [];
