@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  type CustomerEvent, type PurchaseEvent, type ReferralEvent, type RefundEvent, type StoreEvent, type StoreOptions,
-  type SurveyEvent, generateStore, resolveStoreOptions, scaled, storeEndFor,
+  type CustomerEvent, type LoyaltyEvent, type PurchaseEvent, type ReferralEvent, type RefundEvent, type StoreEvent, type StoreOptions,
+  type SurveyEvent, type TouchEvent, generateStore, resolveStoreOptions, scaled, storeEndFor,
 } from '../scripts/generate/store.js';
 import { spawnTsx } from '../scripts/lib/process.js';
 
@@ -27,15 +27,19 @@ interface Split {
   referrals: ReferralEvent[];
   surveys: SurveyEvent[];
   profiles: CustomerEvent[];
+  loyalty: LoyaltyEvent[];
+  touches: TouchEvent[];
 }
 
 function split(events: Iterable<StoreEvent>): Split {
-  const out: Split = { purchases: [], refunds: [], referrals: [], surveys: [], profiles: [] };
+  const out: Split = { purchases: [], refunds: [], referrals: [], surveys: [], profiles: [], loyalty: [], touches: [] };
   for (const e of events) {
     if (e.type === 'purchase') out.purchases.push(e);
     else if (e.type === 'refund') out.refunds.push(e);
     else if (e.type === 'referral') out.referrals.push(e);
     else if (e.type === 'survey') out.surveys.push(e);
+    else if (e.type === 'loyalty') out.loyalty.push(e);
+    else if (e.type === 'touch') out.touches.push(e);
     else out.profiles.push(e);
   }
   return out;
@@ -64,7 +68,7 @@ describe('generateStore', () => {
 
   const small = split(generateStore(SMALL));
   const { startMs, endMs } = resolveStoreOptions(SMALL);
-  const all: StoreEvent[] = [...small.purchases, ...small.refunds, ...small.referrals, ...small.surveys, ...small.profiles];
+  const all: StoreEvent[] = [...small.purchases, ...small.refunds, ...small.referrals, ...small.surveys, ...small.profiles, ...small.loyalty, ...small.touches];
 
   it('gives every customer exactly one first profile and the requested number of customers', () => {
     expect(firstProfiles(small.profiles).size).toBe(200);
@@ -285,10 +289,12 @@ describe('the default store', () => {
     expect(month12 / size).toBeLessThan(0.1);
   });
 
-  it('leaves every other event as the generator wrote it before refunds existed', () => {
-    // sha256 of the default store's events, refunds left out, as generated at commit 5d0290f.
+  it('leaves every other event as the generator wrote it before refunds and programs existed', () => {
+    // sha256 of the default store's events, refunds and programs (loyalty, touches and the
+    // purchases follow-ups bring) left out, as generated at commit 5d0290f.
     const hash = createHash('sha256');
-    for (const e of generateStore({ end: END })) if (e.type !== 'refund') hash.update(`${JSON.stringify(e)}\n`);
+    const added = (e: StoreEvent) => e.type === 'refund' || e.type === 'loyalty' || e.type === 'touch' || (e.type === 'purchase' && e.eventId.startsWith('p-fu-'));
+    for (const e of generateStore({ end: END })) if (!added(e)) hash.update(`${JSON.stringify(e)}\n`);
     expect(hash.digest('hex')).toBe('3ca6fc7a354abe320dd5f62e6dfe33665cbc1ede7ff4ae9990259cbf80cd03bf');
   });
 
@@ -345,5 +351,65 @@ describe('the default store', () => {
       return group.filter(([, n]) => n >= 2).length / group.length;
     };
     expect(repeatRate((id) => referred.has(id))).toBeGreaterThan(repeatRate((id) => !referred.has(id)));
+  });
+  it('runs a loyalty program: members join at a second purchase, earn and redeem points while members, move up tiers', () => {
+    const byCustomer = new Map<string, LoyaltyEvent[]>();
+    for (const e of store.loyalty) byCustomer.set(e.customerId, [...(byCustomer.get(e.customerId) ?? []), e]);
+    const buyers = new Set(store.purchases.map((p) => p.customerId));
+    const repeaters = [...buyers].filter((id) => store.purchases.filter((p) => p.customerId === id).length >= 2);
+    // 40% of repeat buyers join (binomial over thousands of them).
+    expect(byCustomer.size / repeaters.length).toBeGreaterThan(0.35);
+    expect(byCustomer.size / repeaters.length).toBeLessThan(0.45);
+    const tiers = new Set<string>();
+    for (const events of byCustomer.values()) {
+      const sorted = [...events].sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+      expect(sorted[0]).toMatchObject({ action: 'JOINED', tier: 'silver' });
+      let balance = 0;
+      let member = true;
+      for (const e of sorted.slice(1)) {
+        expect(member).toBe(true);
+        if (e.action === 'POINTS_EARNED') balance += e.points!;
+        if (e.action === 'POINTS_REDEEMED') balance -= e.points!;
+        if (e.action === 'TIER_CHANGED') tiers.add(e.tier!);
+        if (e.action === 'LEFT') member = false;
+        expect(e.action).not.toBe('JOINED');
+        expect(balance).toBeGreaterThanOrEqual(0);
+        if (e.points !== undefined) expect(Number.isInteger(e.points) && e.points >= 1).toBe(true);
+      }
+    }
+    expect([...tiers].sort()).toEqual(['gold', 'platinum']);
+    expect(store.loyalty.some((e) => e.action === 'LEFT')).toBe(true);
+    expect(new Set(store.loyalty.map((e) => e.eventId)).size).toBe(store.loyalty.length);
+  });
+
+  it('assigns lapsed customers to follow-up campaigns with a held-out group, converting at the true rates', () => {
+    const byCustomer = new Map<string, TouchEvent[]>();
+    for (const t of store.touches) byCustomer.set(t.customerId, [...(byCustomer.get(t.customerId) ?? []), t]);
+    const counts = new Map<string, { n: number; converted: number }>();
+    for (const [customerId, touches] of byCustomer) {
+      const assignments = touches.filter((t) => t.stage === 'SENT' || t.stage === 'HELD_OUT');
+      expect(assignments).toHaveLength(1);
+      const { campaign, stage, occurredAt } = assignments[0]!;
+      const t0 = Date.parse(occurredAt);
+      for (const t of touches) {
+        expect(t.campaign).toBe(campaign);
+        if (t.stage === 'OPENED' || t.stage === 'CLICKED') expect(stage === 'SENT' && Date.parse(t.occurredAt) > t0).toBe(true);
+      }
+      // No purchase of their own after assignment: a purchase in the window is the campaign's.
+      const after = store.purchases.filter((p) => p.customerId === customerId && Date.parse(p.occurredAt) > t0);
+      expect(after.every((p) => p.eventId.startsWith('p-fu-') && Date.parse(p.occurredAt) <= t0 + 30 * 86_400_000)).toBe(true);
+      expect(after.length).toBeLessThanOrEqual(1);
+      const key = `${campaign} ${stage}`;
+      const c = counts.get(key) ?? { n: 0, converted: 0 };
+      counts.set(key, { n: c.n + 1, converted: c.converted + after.length });
+    }
+    // The true rates within 4 binomial standard deviations.
+    const truth: Record<string, number> = { 'winback-email SENT': 0.15, 'winback-email HELD_OUT': 0.12, 'winback-sms SENT': 0.08, 'winback-sms HELD_OUT': 0.08 };
+    expect([...counts.keys()].sort()).toEqual(Object.keys(truth).sort());
+    for (const [key, p] of Object.entries(truth)) {
+      const { n, converted } = counts.get(key)!;
+      expect(n).toBeGreaterThan(1000);
+      expect(Math.abs(converted / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
+    }
   });
 });
