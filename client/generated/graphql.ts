@@ -10,6 +10,8 @@ export type CustomerFilter = {
   channel?: Array<string> | null | undefined;
   /** ISO 3166 alpha-2 codes. */
   country?: Array<string> | null | undefined;
+  /** The band of the latest NPS response as of asOf; customers without one are excluded. */
+  npsGroup?: Array<NpsGroup> | null | undefined;
   /** true: customers acquired by referral; false: the others. */
   referred?: boolean | null | undefined;
   segment?: Array<string> | null | undefined;
@@ -34,6 +36,12 @@ export type Grain =
   | 'QUARTER'
   | 'WEEK'
   | 'YEAR';
+
+/** The band of a customer's latest NPS response as of asOf. */
+export type NpsGroup =
+  | 'DETRACTOR'
+  | 'PASSIVE'
+  | 'PROMOTER';
 
 export type PurchaseInput = {
   /** 0..1e12, at most 4 decimals. */
