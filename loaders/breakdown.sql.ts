@@ -55,3 +55,12 @@ export function withGroupKey(rows: string, by: Breakdown | null | undefined, asO
     FROM (${rows}) AS r
     LEFT JOIN (SELECT customer_id, CAST(key, 'Nullable(String)') AS key FROM (${keys.rows})) AS k ON k.customer_id = r.customer_id`;
 }
+
+/**
+ * The key column and GROUP BY of a builder's final aggregate. Without a breakdown there is no
+ * GROUP BY: the KPI answers its one row even when no row is aggregated, whichever path (state
+ * or raw) it reads, as it did before breakdowns existed.
+ */
+export function keyAggregate(by: Breakdown | null | undefined): { key: string; groupBy: string } {
+  return by ? { key: 'key', groupBy: 'GROUP BY key' } : { key: "CAST(NULL, 'Nullable(String)') AS key", groupBy: '' };
+}

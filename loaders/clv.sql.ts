@@ -1,5 +1,6 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, monthOf, monthsToPeriods, monthToPeriod, monthWindow } from './activity.sql.js';
+import { keyAggregate } from './breakdown.sql.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
 import { ledgerSql } from './refunds.sql.js';
 import { Params, type Source } from './sql.js';
@@ -33,13 +34,14 @@ const NO_COHORTS = `CAST([], 'Array(${COHORT})')`;
  * per-customer sums over the wanted entries instead, faster than the cells (figures in
  * docs/performance.md). Otherwise the raw purchases answer each part.
  *
- * One row per group key (breakdown.sql.ts; NULL without a breakdown), none when nothing counts.
+ * One row, or one per group key with a breakdown (breakdown.sql.ts).
  */
 export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
   const f = cohortFragments({ ...a, periods: periods ?? 0 }, p);
   const currency = p.add('String', a.currency, 'currency');
   const maxOffset = p.add('Int32', periods ?? 0, 'periods');
+  const g = keyAggregate(a.by);
   // Per cohort row (c, size, pairs (offset, revenue)): its curve, as one named tuple, sorted by cohort.
   const curves = (where: string) => `arraySort(x -> x.c, groupArrayIf(CAST((c, size,
       arrayMap(k -> toString(${f.startOf('toInt32(c + k)')}), range(0, ${maxOffset} + 2)),
@@ -55,13 +57,13 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
     const active = (w: string) => `arrayUniq(arrayFilter((i, yes, n) -> yes AND n > 0, ${monthsToPeriods(a.grain, 'sale_month')}, ${w}, sale_orders))`;
     if (periods === null) {
       return p.sql(`
-        SELECT key, toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods, ${NO_COHORTS} AS cohorts
+        SELECT ${g.key}, toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods, ${NO_COHORTS} AS cohorts
         FROM (${f.keyed(`
           SELECT customer_id, arrayMap((m, cur) -> ${wanted('m')}, sale_month, sale_currency) AS w,
             arraySum(arrayFilter((amount, yes) -> yes, sale_amount, w)) AS r, arraySum(arrayFilter((n, yes) -> yes, sale_orders, w)) AS o,
             ${active('w')} AS ap
           FROM (${state})`)})
-        GROUP BY key`);
+        ${g.groupBy}`);
     }
     // Cells per (month of first purchase, month, currency), grouped on the UInt16 month numbers
     // (a 7-byte key; periods come after). Each customer is counted once, at their first entry in
@@ -77,7 +79,7 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
         ARRAY JOIN sale_month AS m, sale_currency AS cur, sale_amount AS amount, sale_orders AS n, arrayEnumerate(sale_month) AS i
         GROUP BY key, first_month, m, cur
       )
-      SELECT key, toString(sum(w_revenue)) AS revenue, sum(w_orders) AS orders, sum(w_customers) AS customers,
+      SELECT ${g.key}, toString(sum(w_revenue)) AS revenue, sum(w_orders) AS orders, sum(w_customers) AS customers,
         sum(w_active) AS active_customer_periods, ${curves(f.inCohorts('c'))} AS cohorts
       FROM (
         SELECT key, ${period('first_month')} AS c, sum(customers) AS size, sum(buyers) AS w_customers, sum(active) AS w_active,
@@ -85,7 +87,7 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
           groupArrayIf((${period('m')} - c, revenue), cur = ${currency} AND ${period('m')} - c <= ${maxOffset}) AS pairs
         FROM cells GROUP BY key, c
       )
-      GROUP BY key`);
+      ${g.groupBy}`);
   }
 
   // Per customer first (the table is ordered by customer), each customer's distinct period
@@ -93,20 +95,21 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
   // Net revenue: orders and the refunds of orders not cancelled (refunds.sql.ts); a customer
   // with refunds alone in the window is not one of its customers.
   const summary = `
-    SELECT key, sum(r) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
+    SELECT ${g.key}, sum(r) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
     FROM (${f.keyed(`
       SELECT customer_id, sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
       FROM (${ledgerSql(f.asOf, p.source)})
       WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND currency = ${currency}
         ${f.filter ? `AND ${f.filter}` : ''}
       GROUP BY customer_id`)})
-    GROUP BY key`;
+    ${g.groupBy}`;
   if (periods === null) {
     return p.sql(`
       SELECT key, toString(revenue) AS revenue, orders, customers, active_customer_periods, ${NO_COHORTS} AS cohorts FROM (${summary})`);
   }
-  // Keys on one side only: the other side's columns are their defaults (0, an empty list), and
-  // the summary's key is NULL exactly when it is missing or the NULL group (isNotDistinctFrom matches NULL keys).
+  // With a breakdown, keys on one side only: the other side's columns are their defaults (0, an
+  // empty list), and the summary's key is NULL exactly when it is missing or the NULL group
+  // (isNotDistinctFrom matches NULL keys). Without one, both sides are one row with key NULL.
   return p.sql(`
     WITH members AS (${f.keyed(f.members)}),
     revenue AS (
@@ -116,14 +119,14 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
       GROUP BY key, c, k
     ),
     curves_by_key AS (
-      SELECT key, ${curves('true')} AS cohorts
+      SELECT ${g.key}, ${curves('true')} AS cohorts
       FROM (
         SELECT s.key AS key, s.c AS c, s.size AS size, r.pairs AS pairs
         FROM (SELECT key, c, count() AS size FROM members GROUP BY key, c) AS s
         LEFT JOIN (SELECT key, c, groupArray((k, toDecimal128(revenue, 4))) AS pairs FROM revenue GROUP BY key, c) AS r
           ON r.c = s.c AND isNotDistinctFrom(r.key, s.key)
       )
-      GROUP BY key
+      ${g.groupBy}
     )
     SELECT ifNull(w.key, k.key) AS key, toString(w.revenue) AS revenue, w.orders AS orders, w.customers AS customers,
       w.active_customer_periods AS active_customer_periods, k.cohorts AS cohorts

@@ -1,7 +1,7 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import type { FilteredWindow } from './args.js';
-import { withGroupKey } from './breakdown.sql.js';
+import { keyAggregate, withGroupKey } from './breakdown.sql.js';
 import { customerFilterSql } from './customer-filter.js';
 import { ordersSql } from './refunds.sql.js';
 import { Params, type Source } from './sql.js';
@@ -9,8 +9,8 @@ import { Params, type Source } from './sql.js';
 /**
  * Customers, repeat customers and orders in [from, to), nothing after asOf. A window on UTC
  * month starts sums each customer's per-month order counts from the state, which is faster
- * than grouping the window's raw purchases by customer (docs/performance.md). One row per
- * group key (breakdown.sql.ts; NULL without a breakdown), none without customers.
+ * than grouping the window's raw purchases by customer (docs/performance.md). One row, or one
+ * per group key with a breakdown (breakdown.sql.ts).
  */
 export function repeatPurchaseSql(a: FilteredWindow, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
@@ -25,8 +25,9 @@ export function repeatPurchaseSql(a: FilteredWindow, source: Source = 'auto'): S
       : `SELECT customer_id, count() AS n FROM (${ordersSql(asOf, source)})
          WHERE occurred_at >= ${from} AND occurred_at < ${to}${filter ? ` AND ${filter}` : ''}
          GROUP BY customer_id`;
+  const g = keyAggregate(a.by);
   return p.sql(`
-    SELECT key, countIf(n > 0) AS customers, countIf(n >= 2) AS repeat_customers, sum(n) AS orders
+    SELECT ${g.key}, countIf(n > 0) AS customers, countIf(n >= 2) AS repeat_customers, sum(n) AS orders
     FROM (${withGroupKey(perCustomer, a.by, asOf, p)})
-    GROUP BY key`);
+    ${g.groupBy}`);
 }

@@ -1,6 +1,6 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, MARKER, monthsToPeriods, monthToPeriod, statePeriods } from './activity.sql.js';
-import type { Breakdown } from './breakdown.sql.js';
+import { keyAggregate, type Breakdown } from './breakdown.sql.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { Grain } from './grain.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
@@ -156,31 +156,33 @@ function retentionInputs(a: PeriodRetentionArgs, source: Source) {
  * in P. Only purchases from the start of the period before the first P are read. One row per
  * group key: `starts`, the starts of the periods, and `counts`, (period number from 0,
  * previous, retained) for the periods with previous customers. Without a breakdown the one
- * row comes even when no period has any (an aggregate without GROUP BY), so the periods are known.
+ * row comes even when no period has any (keyAggregate), so the periods are known.
  */
 export function periodRetentionSql(a: PeriodRetentionArgs, source: Source = 'auto'): SqlQuery {
   const { p, f, head, maskFits } = retentionInputs(a, source);
+  const g = keyAggregate(a.by);
   return p.sql(`
     ${head},
     counts AS (${retentionCounts(maskFits)})
-    SELECT ${a.by ? 'key' : "CAST(NULL, 'Nullable(String)') AS key"}, arrayMap(n -> toString(${f.startOf('toInt32(n)')}), range(lo, greatest(lo, hi))) AS starts,
+    SELECT ${g.key}, arrayMap(n -> toString(${f.startOf('toInt32(n)')}), range(lo, greatest(lo, hi))) AS starts,
       groupArray((toUInt32(period - lo), previous, retained)) AS counts
-    FROM counts${a.by ? ' GROUP BY key' : ''}`);
+    FROM counts ${g.groupBy}`);
 }
 
 /**
- * The same counts summed over the periods, one row `key, previous, retained` per group key
- * (none without activity): what the pooled rate
+ * The same counts summed over the periods, one row `key, previous, retained` (per group key
+ * with a breakdown): what the pooled rate
  * (CLV's churn, kpiSnapshot's retention rate) needs. With the mask, each customer's share is
  * a bit count of the mask's low hi-lo bits (previous) and of those followed by a set bit
  * (retained), without a row per period.
  */
 export function pooledRetentionSql(a: PeriodRetentionArgs, source: Source = 'auto'): SqlQuery {
   const { p, head, maskFits } = retentionInputs(a, source);
+  const g = keyAggregate(a.by);
   const low = 'bitShiftLeft(toUInt64(1), greatest(hi - lo, 0)) - 1';
   const totals = maskFits
-    ? `SELECT key, sum(bitCount(bitAnd(mask, ${low}))) AS previous, sum(bitCount(bitAnd(bitAnd(mask, bitShiftRight(mask, 1)), ${low}))) AS retained
-       FROM (SELECT key, ${MASK} FROM activity) WHERE ${MASK_GUARD} GROUP BY key`
-    : `SELECT key, sum(previous) AS previous, sum(retained) AS retained FROM (${retentionCounts(false)}) GROUP BY key`;
+    ? `SELECT ${g.key}, sum(bitCount(bitAnd(mask, ${low}))) AS previous, sum(bitCount(bitAnd(bitAnd(mask, bitShiftRight(mask, 1)), ${low}))) AS retained
+       FROM (SELECT key, ${MASK} FROM activity) WHERE ${MASK_GUARD} ${g.groupBy}`
+    : `SELECT ${g.key}, sum(previous) AS previous, sum(retained) AS retained FROM (${retentionCounts(false)}) ${g.groupBy}`;
   return p.sql(`${head} ${totals}`);
 }
