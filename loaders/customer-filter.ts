@@ -2,12 +2,14 @@ import { BadInputError } from './errors.js';
 import { ISO_3166_ALPHA2, MAX_ID_LENGTH } from './event-codes.js';
 import { Params, T } from './sql.js';
 import { referredCustomersSql } from './referral.sql.js';
+import { npsGroupKey, npsGroupsSql, type NpsGroup } from './survey-bands.sql.js';
 
 export interface CustomerFilterArgs {
   country?: string[] | null;
   channel?: string[] | null;
   segment?: string[] | null;
   referred?: boolean | null;
+  npsGroup?: NpsGroup[] | null;
 }
 
 /** Profile attributes a filter may name, and their place in the latest-version tuple: a closed list. */
@@ -16,7 +18,7 @@ export type Attribute = keyof typeof ATTRIBUTES;
 export const ATTRIBUTE_NAMES = Object.keys(ATTRIBUTES) as Attribute[];
 
 export function isEmptyFilter(f: CustomerFilterArgs | null | undefined): boolean {
-  return !f || (f.country == null && f.channel == null && f.segment == null && f.referred == null);
+  return !f || (f.country == null && f.channel == null && f.segment == null && f.referred == null && f.npsGroup == null);
 }
 
 const attributeValue = { ok: (v: string) => v.length > 0 && [...v].length <= MAX_ID_LENGTH, rule: `1 to ${MAX_ID_LENGTH} characters long` };
@@ -39,6 +41,9 @@ export function checkCustomerFilter<F extends CustomerFilterArgs>(f: F | null | 
     if (values.length === 0) throw new BadInputError(`"${field}" is an empty list, which selects no customer; leave it out to select every customer`, field);
     const bad = values.find((v) => !VALUE_RULES[attribute].ok(v));
     if (bad !== undefined) throw new BadInputError(`"${field}" values must be ${VALUE_RULES[attribute].rule} (got ${JSON.stringify(bad)})`, field);
+  }
+  if (f.npsGroup != null && f.npsGroup.length === 0) {
+    throw new BadInputError('"filter.npsGroup" is an empty list, which selects no customer; leave it out to select every customer', 'filter.npsGroup');
   }
   return f;
 }
@@ -74,6 +79,11 @@ export function customerFilterSql(f: CustomerFilterArgs | null | undefined, asOf
   }
   if (f.referred != null) {
     parts.push(`${column} ${f.referred ? 'IN' : 'NOT IN'} (${referredCustomersSql(asOf, p)})`);
+  }
+  if (f.npsGroup != null) {
+    // The latest NPS response as of asOf (survey-bands.sql.ts); customers without one have no group.
+    const groups = p.add('Array(String)', f.npsGroup.map(npsGroupKey));
+    parts.push(`${column} IN (SELECT customer_id FROM (${npsGroupsSql(asOf)}) WHERE has(${groups}, nps_group))`);
   }
   return parts.join(' AND ');
 }
