@@ -32,6 +32,8 @@ const HAS_STORE_DIMENSIONS = schema.getQueryType()!.getFields().storeDimensions 
 
 /** The store every panel query runs against, and the values of each dimension in it, counted here from the events. */
 const STORE: StoreEvent[] = [...generateStore({ customers: 2000, purchases: 10_000, start: '2024-01-01T00:00:00Z', end: '2026-01-01T00:00:00Z', seed: 11 })];
+/** Grafana's "last 12 complete months" of 2026-01-xx: `now-12M/M` to `now-1M/M`. */
+const RANGE = { from: '2025-01-01T00:00:00.000Z', to: '2025-12-31T23:59:59.999Z' };
 const STORE_VALUES: Record<string, string[]> = (() => {
   const sets: Record<string, Set<string>> = { currency: new Set(), country: new Set(), channel: new Set(), segment: new Set() };
   for (const e of STORE) {
@@ -41,8 +43,19 @@ const STORE_VALUES: Record<string, string[]> = (() => {
     if (e.channel !== undefined) sets.channel!.add(e.channel);
     if (e.segment !== undefined) sets.segment!.add(e.segment);
   }
-  return Object.fromEntries(Object.entries(sets).map(([k, v]) => [k, [...v].sort()]));
+  return { ...Object.fromEntries(Object.entries(sets).map(([k, v]) => [k, [...v].sort()])), campaign: campaignsAssignedIn(RANGE) };
 })();
+
+/** The follow-up campaigns with an assignment (a customer's earliest SENT or HELD_OUT) in the range, counted here from the events. */
+function campaignsAssignedIn(range: { from: string; to: string }): string[] {
+  const first = new Map<string, { campaign: string; at: string }>();
+  for (const e of STORE) {
+    if (e.type !== 'touch' || (e.stage !== 'SENT' && e.stage !== 'HELD_OUT')) continue;
+    const key = `${e.customerId}\n${e.campaign}`;
+    if (!first.has(key) || e.occurredAt < first.get(key)!.at) first.set(key, { campaign: e.campaign, at: e.occurredAt });
+  }
+  return [...new Set([...first.values()].filter((a) => a.at >= range.from && a.at <= range.to).map((a) => a.campaign))].sort();
+}
 
 const boards: Json[] = readdirSync(BOARDS_DIR).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(join(BOARDS_DIR, f), 'utf8')));
 const allPanels = boards.flatMap((b) => (b.panels as Json[]).map((p) => ({ board: b, panel: p })));
@@ -208,13 +221,20 @@ describe('board files', () => {
         expect(v.type, where).toBe('query');
         expect(v.datasource).toEqual({ type: 'yesoreyeram-infinity-datasource', uid: DATASOURCE_UID });
         expect(v.options ?? [], where).toEqual([]);
-        expect(v.refresh, where).toBe(1); // on dashboard load
         expect(v.query.queryType).toBe('infinity');
         const q = v.query.infinityQuery;
         expect(q).toMatchObject({ type: 'graphql', source: 'url', parser: 'backend', url: '/graphql', format: 'table' });
         expect(q.url_options).toMatchObject({ method: 'POST', body_type: 'graphql', body_content_type: 'application/json', body_graphql_variables: '' });
-        expect(print(parse(q.url_options.body_graphql_query)), where).toBe(print(parse(dimensions)));
-        expect(q.root_selector, where).toMatch(/^\[data\.storeDimensions\.(currencies|countries|channels|segments)\.\{ "value": \$ \}\]$/);
+        if (v.name === 'campaign') {
+          // The campaigns of the board's range, asked again when the range changes.
+          expect(v.refresh, where).toBe(2);
+          expect(q.url_options.body_graphql_query).toContain('followUpCampaigns(from: "${__timeFrom:date:iso}", to: "${__timeTo:date:iso}")');
+          expect(q.root_selector, where).toBe('[data.followUpCampaigns.{ "value": campaign }]');
+        } else {
+          expect(v.refresh, where).toBe(1); // on dashboard load
+          expect(print(parse(q.url_options.body_graphql_query)), where).toBe(print(parse(dimensions)));
+          expect(q.root_selector, where).toMatch(/^\[data\.storeDimensions\.(currencies|countries|channels|segments)\.\{ "value": \$ \}\]$/);
+        }
         expect(q.columns).toEqual([{ selector: 'value', text: 'value', type: 'string' }]);
         // The one place a value may be written: "All" of a filter list, which is no value of the store.
         expect(v.current?.value ?? ALL, where).toEqual(v.multi ? [ALL] : ALL);
@@ -346,8 +366,7 @@ describe('every panel query against the real service', () => {
   });
   afterAll(() => service?.stop());
 
-  // Grafana's "last 12 complete months" of 2026-01-xx: `now-12M/M` to `now-1M/M`.
-  const range = { from: '2025-01-01T00:00:00.000Z', to: '2025-12-31T23:59:59.999Z' };
+  const range = RANGE;
   /** The store's events stop here (its generator's end). */
   const DATA_END = '2026-01-01T00:00:00.000Z';
   const scenarios: { name: string; values: Record<string, Selection>; everyColumnFilled: boolean; range?: { from: string; to: string } }[] = [
@@ -433,7 +452,7 @@ describe('every panel query against the real service', () => {
     for (const b of boards) {
       for (const v of (b.templating.list as Json[]).filter((d) => d.type === 'query')) {
         const q = v.query.infinityQuery;
-        const answer = await service.gql(q.url_options.body_graphql_query);
+        const answer = await service.gql(interpolate(q.url_options.body_graphql_query, b, {}, RANGE));
         expect(answer.status).toBe(200);
         expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
         // The plugin's variable values: the first column of each row.

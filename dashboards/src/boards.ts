@@ -101,15 +101,16 @@ function custom(name: string, label: string, description: string, values: string
 type Dimension = 'currencies' | 'countries' | 'channels' | 'segments';
 
 /**
- * A variable whose values are what the store holds, asked from the API (BoardDimensions) each
- * time a board loads: an Infinity query variable, one string column, in the API's order.
+ * A variable whose values the API lists each time a board loads (and, with `onRange`, when its
+ * time range changes): an Infinity query variable over one document under dashboards/variables,
+ * one string column, in the API's order.
  */
-function fromStore(name: string, label: string, description: string, dimension: Dimension): QueryVariableBuilder {
-  const doc = loadDocument('BoardDimensions', VARIABLES_DIR);
-  const infinityQuery = new InfinityGraphqlQueryBuilder(doc.grafana)
+function fromApi(name: string, label: string, description: string, doc: string, list: string, onRange = false): QueryVariableBuilder {
+  const document = loadDocument(doc, VARIABLES_DIR);
+  const infinityQuery = new InfinityGraphqlQueryBuilder(document.grafana)
     .refId('variable')
-    // One object per value: the plugin makes a row of each; `$` is the value itself.
-    .rootSelector(`[data.storeDimensions.${dimension}.{ "value": $ }]`)
+    // One object per value: the plugin makes a row of each.
+    .rootSelector(`[${list}]`)
     .column('value', 'string', 'value')
     .build();
   return new QueryVariableBuilder(name)
@@ -117,9 +118,14 @@ function fromStore(name: string, label: string, description: string, dimension: 
     .description(description)
     .datasource(KPI_DATASOURCE)
     .query({ queryType: 'infinity', query: '', infinityQuery })
-    .definition(`storeDimensions.${dimension}`)
-    .refresh(VariableRefresh.OnDashboardLoad)
+    .definition(list)
+    .refresh(onRange ? VariableRefresh.OnTimeRangeChanged : VariableRefresh.OnDashboardLoad)
     .sort(VariableSort.Disabled);
+}
+
+/** What the store holds (storeDimensions), `$` being each value itself. */
+function fromStore(name: string, label: string, description: string, dimension: Dimension): QueryVariableBuilder {
+  return fromApi(name, label, description, 'BoardDimensions', `data.storeDimensions.${dimension}.{ "value": $ }`);
 }
 
 /** A customer-filter list: "All" is the API's "no filter" (null), not the list of values, which would drop customers without the attribute. */
@@ -147,6 +153,9 @@ const VARIABLES: Record<string, () => Builder<VariableModel>> = {
       .includeAll(true)
       .allValue('null')
       .current({ text: 'All', value: '$__all' }),
+  // No default of its own: Grafana selects the first campaign of the range.
+  campaign: () =>
+    fromApi('campaign', 'Campaign', 'Follow-up campaign with customers assigned in the range.', 'BoardCampaigns', 'data.followUpCampaigns.{ "value": campaign }', true),
 };
 const VARIABLE_ORDER = Object.keys(VARIABLES);
 
@@ -437,7 +446,46 @@ const referrals: BoardSpec = {
   ],
 };
 
-export const BOARD_SPECS: BoardSpec[] = [overview, retention, value, voice, referrals];
+const FOLLOW_UP_GROUPS =
+  '[$merge([{ "group": "treated" }, data.followUpImpact.treated]), $merge([{ "group": "held out" }, data.followUpImpact.control])]';
+const CAMPAIGN = 'customers assigned to $campaign in the range whose 30-day window has ended';
+
+const programs: BoardSpec = {
+  uid: 'kpi-programs',
+  title: 'Programs',
+  description: 'The retention programs themselves: follow-up campaigns measured against their held-out customers.',
+  panels: [
+    stat({
+      title: 'Uplift of $campaign', unit: 'percentunit', decimals: 1, w: 8, h: 5,
+      description: `Treated minus held-out 30-day conversion rate of the ${CAMPAIGN}, with its 95% interval (Newcombe). An interval containing 0 has not shown an effect yet.`,
+      target: { doc: 'BoardFollowUps', root: 'data.followUpImpact', columns: [['uplift', 'number', 'Uplift'], ['upliftLow', 'number', 'low'], ['upliftHigh', 'number', 'high']] },
+    }),
+    stat({
+      title: 'Incremental orders of $campaign', unit: 'short', decimals: 1, w: 8, h: 5,
+      description: `Orders the campaign added within 30 days beyond the held-out pace, over the ${CAMPAIGN}; customers whose window is still open are pending.`,
+      target: { doc: 'BoardFollowUps', root: 'data.followUpImpact', columns: [['incrementalOrders', 'number', 'Incremental orders'], ['pending', 'number', 'Pending customers']] },
+    }),
+    barchart({
+      title: 'Conversion of $campaign: treated and held out', unit: 'percentunit', w: 8, h: 5, x: 'Group',
+      description: `30-day conversion rate (a non-cancelled purchase after assignment) of the ${CAMPAIGN}, with the bounds of its 95% Wilson interval.`,
+      target: { doc: 'BoardFollowUps', root: FOLLOW_UP_GROUPS, columns: [['group', 'string', 'Group'], ['conversionRateLow', 'number', 'low'], ['conversionRate', 'number', 'Conversion rate'], ['conversionRateHigh', 'number', 'high']] },
+    }),
+    table({
+      title: 'Treated and held out of $campaign (${currency})', unit: 'short', w: 24, h: 6,
+      description: `Per group of the ${CAMPAIGN}: customers, converted, conversion rate with its interval, orders and net revenue in \${currency} within each customer's window.`,
+      target: { doc: 'BoardFollowUps', root: FOLLOW_UP_GROUPS, columns: [['group', 'string', 'Group'], ['customers', 'number', 'Customers'], ['converted', 'number', 'Converted'], ['conversionRate', 'number', 'Conversion rate'], ['conversionRateLow', 'number', 'low'], ['conversionRateHigh', 'number', 'high'], ['orders', 'number', 'Orders'], ['revenue', 'number', 'Net revenue']] },
+      overrides: { 'Conversion rate': [unit('percentunit')], low: [unit('percentunit')], high: [unit('percentunit')], 'Net revenue': [{ id: 'decimals', value: 2 }] },
+    }),
+    table({
+      title: 'Follow-up campaigns', unit: 'short', w: 24, h: 8,
+      description: 'Every campaign with customers assigned in the range: sent, held out, and of the sent those who opened or clicked (from assignment on), with the rates.',
+      target: { doc: 'BoardFollowUps', root: 'data.followUpCampaigns', columns: [['campaign', 'string', 'Campaign'], ['sent', 'number', 'Sent'], ['heldOut', 'number', 'Held out'], ['opened', 'number', 'Opened'], ['clicked', 'number', 'Clicked'], ['openRate', 'number', 'Open rate'], ['clickRate', 'number', 'Click rate']] },
+      overrides: { 'Open rate': [unit('percentunit')], 'Click rate': [unit('percentunit')] },
+    }),
+  ],
+};
+
+export const BOARD_SPECS: BoardSpec[] = [overview, retention, value, voice, referrals, programs];
 
 /** Grafana dashboard variables a panel refers to, from its documents' inlined text. */
 function variablesOf(panels: Panel[]): string[] {

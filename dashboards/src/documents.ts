@@ -20,6 +20,7 @@ export const INLINE: Record<string, { text: string; uses: string[] }> = {
   to: { text: '"${__timeTo:date:iso}"', uses: [] },
   grain: { text: '${grain}', uses: ['grain'] },
   currency: { text: '"${currency}"', uses: ['currency'] },
+  campaign: { text: '"${campaign}"', uses: ['campaign'] },
   // `:json` renders a multi-value selection as a JSON list, which is a GraphQL list literal too;
   // "All" renders the variables' custom all value `null`, which the API reads as "no filter".
   filter: {
