@@ -125,6 +125,21 @@ export function wilson(successes: number, n: number): { low: number | null; high
   return { low: Math.max(0, (centre - spread) / denom), high: Math.min(1, (centre + spread) / denom) };
 }
 
+/**
+ * The difference of two independent rates with its 95% interval by Newcombe's method 10, from
+ * each rate's Wilson interval: d - sqrt((p1 - l1)^2 + (u2 - p2)^2), d + sqrt((u1 - p1)^2 + (p2 - l2)^2).
+ * All null when either rate is (an empty group).
+ */
+export function rateDifference(
+  a: { rate: number | null; rateLow: number | null; rateHigh: number | null },
+  b: { rate: number | null; rateLow: number | null; rateHigh: number | null },
+): { difference: number | null; low: number | null; high: number | null } {
+  if (a.rate === null || b.rate === null) return { difference: null, low: null, high: null };
+  const [p1, l1, u1, p2, l2, u2] = [a.rate, a.rateLow!, a.rateHigh!, b.rate, b.rateLow!, b.rateHigh!];
+  const d = p1 - p2;
+  return { difference: d, low: d - Math.hypot(p1 - l1, u2 - p2), high: d + Math.hypot(u1 - p1, p2 - l2) };
+}
+
 export function checkMargin(margin: number): number {
   if (!Number.isFinite(margin) || margin < 0 || margin > 1) throw new BadInputError(`"margin" must be a fraction from 0 to 1 (got ${margin})`, 'margin');
   return margin;

@@ -2,6 +2,7 @@ import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { clvLoaders } from './clv.loader.js';
 import { clvModelLoaders } from './clv-model.loader.js';
 import { customerLoaders } from './customers.loader.js';
+import { loyaltyLoaders } from './loyalty.loader.js';
 import { referralLoaders } from './referral.loader.js';
 import { refundLoaders } from './refunds.loader.js';
 import { repeatPurchaseLoaders } from './repeat-purchase.loader.js';
@@ -27,6 +28,7 @@ export function createLoaders(deps: LoaderDeps) {
     ...customerLoaders(exec, deps),
     ...clvModelLoaders(exec, deps),
     ...storeDimensionsLoaders(exec, deps),
+    ...loyaltyLoaders(exec, deps),
   };
 }
 

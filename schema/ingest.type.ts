@@ -1,6 +1,7 @@
 import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { MAX_LISTED_REJECTED } from '../server/ingest/rejections.js';
-import { MAX_POINTS, MAX_TIER_LENGTH } from '../server/ingest/validate.js';
+import { MAX_TIER_LENGTH } from '../loaders/event-codes.js';
+import { MAX_POINTS } from '../server/ingest/validate.js';
 import { DecimalScalar } from './scalars.js';
 
 export enum ReferralStage {

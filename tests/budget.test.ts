@@ -78,9 +78,9 @@ describe('periods per call and the per-request budget (default limits)', () => {
     const r = await counted(svc, doc);
     expect(r.statements).toBe(0);
     expect(r.status).toBe(400);
-    // 120 periods, each a kpiSnapshot of eight statements, and the store's currencies counted once.
-    expect(r.errors[0].message).toContain(`asks for up to ${30 * (120 * 8 + 1)} SQL statements and the per-request budget is 1000 (GRAPHQL_MAX_STATEMENTS)`);
-    expect(r.errors[0].message).toContain('the largest field is "a0: kpiSeries" with 961');
+    // 120 periods, each a kpiSnapshot of nine statements, and the store's currencies counted once.
+    expect(r.errors[0].message).toContain(`asks for up to ${30 * (120 * 9 + 1)} SQL statements and the per-request budget is 1000 (GRAPHQL_MAX_STATEMENTS)`);
+    expect(r.errors[0].message).toContain('the largest field is "a0: kpiSeries" with 1081');
   });
 
   it('refuses thirty aliases of customers(ids) with 10,000 ids each, bound as a variable', async () => {
@@ -111,6 +111,7 @@ describe('periods per call and the per-request budget (default limits)', () => {
       ['repeatPurchaseRate', `repeatPurchaseRate(from: "${from}", to: "${to}") { rate }`, { ...w }],
       ['npsImpact', `npsImpact(from: "${from}", to: "${to}") { promoters { customers } }`, { ...w }],
       ['referralImpact', `referralImpact(from: "${from}", to: "${to}") { kFactor }`, { ...w }],
+      ['loyaltyProgram', `loyaltyProgram(from: "${from}", to: "${to}", filter: { loyaltyMember: true }) { members tiers { tier } }`, { ...w, filter: { loyaltyMember: true } }],
       ['kpiSnapshots', `kpiSnapshots(name: "board") { edges { cursor } }`, { name: 'board', first: 20 }],
       ['latestKpiSnapshot', `latestKpiSnapshot(name: "board") { createdAt }`, { name: 'board' }],
     ];

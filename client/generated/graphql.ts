@@ -10,6 +10,10 @@ export type CustomerFilter = {
   channel?: Array<string> | null | undefined;
   /** ISO 3166 alpha-2 codes. */
   country?: Array<string> | null | undefined;
+  /** true: loyalty program members as of asOf; false: the others. */
+  loyaltyMember?: boolean | null | undefined;
+  /** Members whose loyalty tier as of asOf is one of these. */
+  loyaltyTier?: Array<string> | null | undefined;
   /** true: customers acquired by referral; false: the others. */
   referred?: boolean | null | undefined;
   segment?: Array<string> | null | undefined;

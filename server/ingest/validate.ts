@@ -38,7 +38,7 @@
 // - With expectedType (GraphQL mutations) a `type` field, if any, is ignored.
 
 import { CALENDAR_END, CALENDAR_START } from '../../loaders/grain.js';
-import { ISO_3166_ALPHA2, ISO_4217, MAX_ID_LENGTH } from '../../loaders/event-codes.js';
+import { ISO_3166_ALPHA2, ISO_4217, MAX_ID_LENGTH, MAX_TIER_LENGTH } from '../../loaders/event-codes.js';
 import { NOT_AN_OBJECT, parseJsonLine } from './json-line.js';
 
 export type EventType = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'loyalty';
@@ -128,7 +128,6 @@ export const MAX_COMMENT_LENGTH = 5000;
 export const MAX_REASON_LENGTH = 500;
 export const MAX_AMOUNT = '1000000000000';
 export const MAX_AMOUNT_DECIMALS = 4;
-export const MAX_TIER_LENGTH = 64;
 export const MAX_POINTS = 1_000_000_000;
 const END_MS = Date.parse(CALENDAR_END);
 

@@ -1,0 +1,134 @@
+// Loyalty program (spec section 14). Membership and tier at an instant are read from the raw
+// loyalty events up to that instant, so a late event restates the past as of later asOf. The
+// status builder is the one place that rule lives: loyaltyProgram, kpiSnapshot and the
+// loyaltyMember / loyaltyTier filters (customer-filter.ts) all read it.
+import type { SqlQuery } from '../server/storage/executor.js';
+import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
+import { ledgerSql, ordersSql } from './refunds.sql.js';
+import { Params, T, type Source } from './sql.js';
+
+/** A validated loyaltyProgram window; kpiSnapshot passes `filter: null`. */
+export interface LoyaltyWindow {
+  from: Date;
+  to: Date;
+  asOf: Date;
+  filter?: CustomerFilterArgs | null;
+}
+
+export interface LoyaltyProgramArgs extends LoyaltyWindow {
+  currency: string;
+}
+
+/**
+ * Each customer with a JOINED, LEFT or TIER_CHANGED event at or before `at` (a placeholder):
+ * `customer_id`, `member` (UInt8) and `tier` (Nullable(String): null unless a member with a tier).
+ *
+ * A customer is a member when some JOINED up to `at` is later than every LEFT up to `at`: the
+ * latest of those events is then a JOINED, and a LEFT at the same instant as a JOINED wins. The
+ * membership began with the earliest of those JOINED events (a JOINED while already a member
+ * begins nothing, so a tier set between the two still holds). The tier is that of the latest
+ * TIER_CHANGED, or JOINED carrying a tier, at or after that beginning; two at the same instant
+ * are ordered by eventId, so the answer never depends on storage order. `only`, a condition on
+ * customer_id, is applied inside, on the table's key.
+ */
+export function loyaltyStatusSql(at: string, only?: string | null): string {
+  return `
+    SELECT customer_id, notEmpty(joins) AS member,
+      arraySort(arrayFilter(x -> x.1 >= arrayMin(joins), tiers)) AS held,
+      if(member AND notEmpty(held), held[-1].3, NULL) AS tier
+    FROM (
+      SELECT customer_id,
+        groupArrayIf(occurred_at, action = 'LEFT') AS lefts,
+        arrayFilter(j -> arrayAll(l -> j > l, lefts), groupArrayIf(occurred_at, action = 'JOINED')) AS joins,
+        groupArrayIf((occurred_at, event_id, assumeNotNull(tier)), action IN ('JOINED', 'TIER_CHANGED') AND tier IS NOT NULL) AS tiers
+      FROM ${T.loyalty}
+      WHERE occurred_at <= ${at} AND action IN ('JOINED', 'LEFT', 'TIER_CHANGED')${only ? ` AND ${only}` : ''}
+      GROUP BY customer_id
+    )`;
+}
+
+/**
+ * Each member's tier as of `asOf` (a placeholder): `customer_id`, `tier`, for the members that
+ * hold one. The loyaltyTier filter reads it, and a LOYALTY_TIER breakdown can group by it.
+ */
+export function loyaltyTiersSql(asOf: string): string {
+  return `SELECT customer_id, assumeNotNull(tier) AS tier FROM (${loyaltyStatusSql(asOf)}) WHERE tier IS NOT NULL`;
+}
+
+/** Members at `asOf` (a placeholder): `customer_id`. The loyaltyMember filter reads it. */
+export function loyaltyMembersSql(asOf: string): string {
+  return `SELECT customer_id FROM (${loyaltyStatusSql(asOf)}) WHERE member`;
+}
+
+/** e = min(to, asOf): the end of the window, and the instant membership and points are counted at. */
+export function windowEnd(a: LoyaltyWindow): Date {
+  return a.to.getTime() < a.asOf.getTime() ? a.to : a.asOf;
+}
+
+/**
+ * The program's totals, one row: `members` at e; `joined` and `left_events` and
+ * `points_earned`, `points_redeemed` in [from, e); `points_outstanding`, every point earned minus
+ * every point redeemed at or before e. Counts and sums of integers, exact. loyaltyProgram and
+ * kpiSnapshot both read it.
+ */
+export function loyaltyTotalsSql(a: LoyaltyWindow): SqlQuery {
+  const p = new Params();
+  const asOf = p.time(a.asOf, 'asOf');
+  const end = p.time(windowEnd(a), 'end');
+  const from = p.time(a.from, 'from');
+  const filter = customerFilterSql(a.filter, asOf, p);
+  const inWindow = `occurred_at >= ${from} AND occurred_at < ${end}`;
+  const points = 'toInt64(ifNull(points, 0))';
+  return p.sql(`
+    SELECT
+      (SELECT countIf(member) FROM (${loyaltyStatusSql(end, filter)})) AS members,
+      countIf(action = 'JOINED' AND ${inWindow}) AS joined,
+      countIf(action = 'LEFT' AND ${inWindow}) AS left_events,
+      sumIf(${points}, action = 'POINTS_EARNED' AND ${inWindow}) AS points_earned,
+      sumIf(${points}, action = 'POINTS_REDEEMED' AND ${inWindow}) AS points_redeemed,
+      sumIf(${points}, action = 'POINTS_EARNED') - sumIf(${points}, action = 'POINTS_REDEEMED') AS points_outstanding
+    FROM ${T.loyalty}
+    WHERE occurred_at <= ${end}${filter ? ` AND ${filter}` : ''}`);
+}
+
+/**
+ * Members against the others: the customers with an order (not cancelled as of asOf) before
+ * `from`, split by their status at `from` (at asOf when asOf is earlier: nothing after asOf
+ * counts). One row per group (`kind` 'member' or 'other', `tier` null) and per tier held at
+ * that instant (`kind` 'tier'), ordered by tier: `customers`, `active` (customers with an order
+ * in [from, e)), `orders` in [from, e) in every currency, and their net `revenue` in `currency`
+ * (orders minus the refunds of orders still standing, refunds.sql.ts) as exact Decimal text.
+ */
+export function loyaltyGroupsSql(a: LoyaltyProgramArgs, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
+  const asOf = p.time(a.asOf, 'asOf');
+  const end = p.time(windowEnd(a), 'end');
+  const from = p.time(a.from, 'from');
+  const split = p.time(a.from.getTime() < a.asOf.getTime() ? a.from : a.asOf, 'split');
+  const currency = p.add('String', a.currency, 'currency');
+  const filter = customerFilterSql(a.filter, asOf, p);
+  const figures = `count() AS customers, countIf(orders > 0) AS active, sum(orders) AS orders, toString(sum(revenue)) AS revenue`;
+  return p.sql(`
+    WITH
+      population AS (SELECT DISTINCT customer_id FROM (${ordersSql(asOf, source, filter ?? undefined)}) WHERE occurred_at < ${from}),
+      status AS (${loyaltyStatusSql(split, 'customer_id IN (SELECT customer_id FROM population)')}),
+      bought AS (
+        SELECT customer_id, countIf(is_order = 1) AS orders, sumIf(amount, currency = ${currency}) AS revenue
+        FROM (${ledgerSql(asOf, source, 'customer_id IN (SELECT customer_id FROM population)')})
+        WHERE occurred_at >= ${from} AND occurred_at < ${end}
+        GROUP BY customer_id
+      ),
+      grouped AS (
+        SELECT c.customer_id AS customer_id, ifNull(s.member, 0) AS member, s.tier AS tier,
+          ifNull(b.orders, 0) AS orders, ifNull(b.revenue, toDecimal128(0, 4)) AS revenue
+        FROM population AS c
+        LEFT JOIN status AS s ON s.customer_id = c.customer_id
+        LEFT JOIN bought AS b ON b.customer_id = c.customer_id
+      )
+    SELECT kind, tier, customers, active, orders, revenue FROM (
+      SELECT if(member, 'member', 'other') AS kind, CAST(NULL, 'Nullable(String)') AS tier, ${figures} FROM grouped GROUP BY member
+      UNION ALL
+      SELECT 'tier' AS kind, tier, ${figures} FROM grouped WHERE member AND tier IS NOT NULL GROUP BY tier
+    )
+    ORDER BY kind, tier`);
+}
