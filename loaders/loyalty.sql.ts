@@ -107,7 +107,8 @@ export function loyaltyGroupsSql(a: LoyaltyProgramArgs, source: Source = 'auto')
   const split = p.time(a.from.getTime() < a.asOf.getTime() ? a.from : a.asOf, 'split');
   const currency = p.add('String', a.currency, 'currency');
   const filter = customerFilterSql(a.filter, asOf, p);
-  const figures = `count() AS customers, countIf(orders > 0) AS active, sum(orders) AS orders, toString(sum(revenue)) AS revenue`;
+  // The per-customer columns are named apart from the figures: an alias would shadow the column it sums.
+  const figures = `count() AS customers, countIf(window_orders > 0) AS active, sum(window_orders) AS orders, toString(sum(net_revenue)) AS revenue`;
   return p.sql(`
     WITH
       population AS (SELECT DISTINCT customer_id FROM (${ordersSql(asOf, source, filter ?? undefined)}) WHERE occurred_at < ${from}),
@@ -120,7 +121,7 @@ export function loyaltyGroupsSql(a: LoyaltyProgramArgs, source: Source = 'auto')
       ),
       grouped AS (
         SELECT c.customer_id AS customer_id, ifNull(s.member, 0) AS member, s.tier AS tier,
-          ifNull(b.orders, 0) AS orders, ifNull(b.revenue, toDecimal128(0, 4)) AS revenue
+          ifNull(b.orders, 0) AS window_orders, ifNull(b.revenue, toDecimal128(0, 4)) AS net_revenue
         FROM population AS c
         LEFT JOIN status AS s ON s.customer_id = c.customer_id
         LEFT JOIN bought AS b ON b.customer_id = c.customer_id

@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestService, type TestService } from './helpers/service.js';
+
+// Spec section 14 on a store small enough to work out by hand. Every event is at 12:00 UTC.
+// - a: JOINED 01-10 (Silver), TIER_CHANGED Gold 02-15; earns 100 (01-20) and 200 (03-10), redeems
+//   50 (03-20). Orders 02-01 (100 USD), 03-05 (40), 04-10 (60, refunded 10 on 04-12: partial).
+// - b: JOINED 01-05, LEFT 02-01, JOINED 03-15 with tier Bronze (a rejoin); earns 5 at 05-01 12:00,
+//   the end of the window. Orders 01-20 (50), 03-20 (30).
+// - c: JOINED 02-01 (Silver), then LEFT and JOINED both at 02-20: LEFT wins, c is not a member;
+//   TIER_CHANGED Gold 02-25 changes nothing. Orders 01-15 (20), 03-12 (25, cancelled on 03-14).
+// - d: TIER_CHANGED Platinum 01-01, before any JOINED; JOINED 02-10 without a tier, so a member
+//   without a tier until TIER_CHANGED Silver 04-01. Orders 02-12 (80 EUR) and 03-15 (90 EUR).
+// - e: no loyalty event; order 02-20 (10 USD).
+// - f: JOINED 03-20 (Gold); earns 30 (04-20), redeems 10 (05-10). Order 03-25 (15 USD) only.
+// - g: JOINED 01-01; order 01-10 (70) cancelled on 01-11, order 03-03 (5).
+// - h: JOINED 01-01, LEFT 04-15; no order.
+const at = (d: string) => `2024-${d}T12:00:00Z`;
+const L = (eventId: string, customerId: string, d: string, action: string, extra: object = {}) => ({ type: 'loyalty', eventId, customerId, occurredAt: at(d), action, ...extra });
+const P = (eventId: string, customerId: string, d: string, amount: string, currency = 'USD') => ({ type: 'purchase', eventId, customerId, occurredAt: at(d), amount, currency });
+const R = (eventId: string, customerId: string, orderId: string, d: string, amount: string) => ({ type: 'refund', eventId, customerId, orderId, occurredAt: at(d), amount, currency: 'USD' });
+const loyalty = [
+  L('a-j', 'a', '01-10', 'JOINED', { tier: 'Silver' }), L('a-t', 'a', '02-15', 'TIER_CHANGED', { tier: 'Gold' }),
+  L('a-e1', 'a', '01-20', 'POINTS_EARNED', { points: 100 }), L('a-e2', 'a', '03-10', 'POINTS_EARNED', { points: 200 }), L('a-r', 'a', '03-20', 'POINTS_REDEEMED', { points: 50 }),
+  L('b-j1', 'b', '01-05', 'JOINED'), L('b-l', 'b', '02-01', 'LEFT'), L('b-j2', 'b', '03-15', 'JOINED', { tier: 'Bronze' }), L('b-e', 'b', '05-01', 'POINTS_EARNED', { points: 5 }),
+  L('c-j1', 'c', '02-01', 'JOINED', { tier: 'Silver' }), L('c-j2', 'c', '02-20', 'JOINED'), L('c-l', 'c', '02-20', 'LEFT'), L('c-t', 'c', '02-25', 'TIER_CHANGED', { tier: 'Gold' }),
+  L('d-t1', 'd', '01-01', 'TIER_CHANGED', { tier: 'Platinum' }), L('d-j', 'd', '02-10', 'JOINED'), L('d-t2', 'd', '04-01', 'TIER_CHANGED', { tier: 'Silver' }),
+  L('f-j', 'f', '03-20', 'JOINED', { tier: 'Gold' }), L('f-e', 'f', '04-20', 'POINTS_EARNED', { points: 30 }), L('f-r', 'f', '05-10', 'POINTS_REDEEMED', { points: 10 }),
+  L('g-j', 'g', '01-01', 'JOINED'),
+  L('h-j', 'h', '01-01', 'JOINED'), L('h-l', 'h', '04-15', 'LEFT'),
+];
+const orders = [
+  P('a1', 'a', '02-01', '100'), P('a2', 'a', '03-05', '40'), P('a3', 'a', '04-10', '60'), R('ra3', 'a', 'a3', '04-12', '10'),
+  P('b1', 'b', '01-20', '50'), P('b2', 'b', '03-20', '30'),
+  P('c1', 'c', '01-15', '20'), P('c2', 'c', '03-12', '25'), R('rc2', 'c', 'c2', '03-14', '25'),
+  P('d1', 'd', '02-12', '80', 'EUR'), P('d2', 'd', '03-15', '90', 'EUR'),
+  P('e1', 'e', '02-20', '10'),
+  P('f1', 'f', '03-25', '15'),
+  P('g1', 'g', '01-10', '70'), R('rg1', 'g', 'g1', '01-11', '70'), P('g2', 'g', '03-03', '5'),
+];
+
+/** The 95% Wilson interval, written here from its textbook form (clamped to [0, 1]). */
+function wilson(k: number, n: number): [number, number] {
+  const z = 1.959963984540054;
+  const p = k / n;
+  const half = (z / (1 + (z * z) / n)) * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
+  const mid = (p + (z * z) / (2 * n)) / (1 + (z * z) / n);
+  return [Math.max(0, mid - half), Math.min(1, mid + half)];
+}
+function group(customers: number, active: number, orders: number, revenue: number) {
+  const [low, high] = customers === 0 ? [null, null] : wilson(active, customers);
+  const r = (x: number) => (customers === 0 ? null : x / customers);
+  return { customers, activeCustomers: active, activeRate: r(active), activeRateLow: low, activeRateHigh: high, orders, ordersPerCustomer: r(orders), revenuePerCustomer: r(revenue) };
+}
+/** Newcombe's method 10, from the groups' Wilson intervals. */
+function difference(m: ReturnType<typeof group>, o: ReturnType<typeof group>) {
+  const [p1, l1, u1, p2, l2, u2] = [m.activeRate!, m.activeRateLow!, m.activeRateHigh!, o.activeRate!, o.activeRateLow!, o.activeRateHigh!];
+  const d = p1 - p2;
+  return { activeRateDifference: d, activeRateDifferenceLow: d - Math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), activeRateDifferenceHigh: d + Math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2) };
+}
+
+/**
+ * The expected answer with each number compared to 12 decimals: the service computes the same
+ * formulas in another order (its Wilson bound for 0 successes is 5e-17, not 0).
+ */
+export function close<T>(value: T): T {
+  if (typeof value === 'number') return expect.closeTo(value, 12) as T;
+  if (Array.isArray(value)) return value.map(close) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, close(v)])) as T;
+  return value;
+}
+
+const GROUP = 'customers activeCustomers activeRate activeRateLow activeRateHigh orders ordersPerCustomer revenuePerCustomer';
+export const PROGRAM = `query($from: DateTime!, $to: DateTime!, $asOf: DateTime, $filter: CustomerFilter) {
+  loyaltyProgram(from: $from, to: $to, currency: "USD", asOf: $asOf, filter: $filter) {
+    members joined left pointsEarned pointsRedeemed redemptionRate pointsOutstanding
+    memberGroup { ${GROUP} } nonMemberGroup { ${GROUP} }
+    activeRateDifference activeRateDifferenceLow activeRateDifferenceHigh
+    tiers { tier ${GROUP} }
+  }
+}`;
+const FROM = '2024-03-01T00:00:00Z';
+const TO = '2024-05-01T12:00:00Z';
+
+describe('loyalty program (spec section 14), worked by hand', () => {
+  let svc: TestService;
+  const post = async (events: object[]) => {
+    const res = await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.map((e) => JSON.stringify(e)).join('\n') });
+    return res.json();
+  };
+  const program = async (asOf: string, filter?: object, from = FROM, to = TO) => {
+    const r = await svc.gql(PROGRAM, { from, to, asOf, filter });
+    expect(r.errors).toBeUndefined();
+    return r.data.loyaltyProgram;
+  };
+
+  beforeAll(async () => {
+    svc = await startTestService('t_loyalty');
+    expect(await post([...loyalty, ...orders])).toMatchObject({ accepted: loyalty.length + orders.length, duplicates: 0, rejectedCount: 0 });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('counts members, joins, leaves and points over [from, e), and splits the buyers before from by membership', async () => {
+    // e = to = 05-01 12:00. Members at e: a (Gold), b (rejoined, Bronze), d (Silver), f (Gold), g; not c
+    // (LEFT wins the tie), not h (left 04-15). In [from, e): JOINED b 03-15 and f 03-20, LEFT h 04-15;
+    // earned 200 (a) + 30 (f), redeemed 50 (a); b's 5 points at e count as outstanding only:
+    // 100 + 200 + 30 + 5 - 50 = 285 (f's redemption on 05-10 is after e).
+    // Buyers before from (g's only one is cancelled, f bought later): a, d members at from (a Gold,
+    // d no tier yet); b (left, not yet back), c and e are not. In the window: a 2 orders, 40 + 60 - 10
+    // = 90 USD; d 1 order in EUR; b 1 order, 30 USD; c's order is cancelled.
+    const member = group(2, 2, 3, 90);
+    const other = group(3, 1, 1, 30);
+    expect(await program('2024-06-01T00:00:00Z')).toEqual(close({
+      members: 5, joined: 2, left: 1, pointsEarned: 230, pointsRedeemed: 50, redemptionRate: 50 / 230, pointsOutstanding: 285,
+      memberGroup: member, nonMemberGroup: other, ...difference(member, other),
+      tiers: [{ tier: 'Gold', ...group(1, 1, 2, 90) }],
+    }));
+  });
+
+  it('counts nothing after asOf: membership, points, orders and cancellations as of then', async () => {
+    // asOf 03-13: e = asOf. Members: a, d, g, h (b rejoins 03-15, f joins 03-20). Earned: a's 200.
+    // c's order of 03-12 is not refunded yet: c is active. a: one order (40); d's is on 03-15.
+    const member = group(2, 1, 1, 40);
+    const other = group(3, 1, 1, 25);
+    expect(await program('2024-03-13T00:00:00Z')).toEqual(close({
+      members: 4, joined: 0, left: 0, pointsEarned: 200, pointsRedeemed: 0, redemptionRate: 0, pointsOutstanding: 300,
+      memberGroup: member, nonMemberGroup: other, ...difference(member, other),
+      tiers: [{ tier: 'Gold', ...group(1, 1, 1, 40) }],
+    }));
+  });
+
+  it('answers an empty window when asOf is before from, with membership as of asOf', async () => {
+    // asOf 02-25 00:00: members a, d, g, h; only a's first 100 points exist; nobody can be active.
+    const member = group(2, 0, 0, 0);
+    const other = group(3, 0, 0, 0);
+    expect(await program('2024-02-25T00:00:00Z')).toEqual(close({
+      members: 4, joined: 0, left: 0, pointsEarned: 0, pointsRedeemed: 0, redemptionRate: null, pointsOutstanding: 100,
+      memberGroup: member, nonMemberGroup: other, ...difference(member, other),
+      tiers: [{ tier: 'Gold', ...group(1, 0, 0, 0) }],
+    }));
+  });
+
+  it('takes tiers at from, tier changes before a membership not counting, and orders the tiers', async () => {
+    // From 04-05: buyers before it a (Gold), b (Bronze since 03-15), c, d (Silver since 04-01), e, f (Gold), g.
+    // In [04-05, 05-01 12:00): a's 04-10 order (60 - 10).
+    const r = await program('2024-06-01T00:00:00Z', undefined, '2024-04-05T00:00:00Z');
+    expect(r.tiers.map((t: { tier: string; customers: number }) => [t.tier, t.customers])).toEqual([['Bronze', 1], ['Gold', 2], ['Silver', 1]]);
+    expect(r.memberGroup).toEqual(close(group(5, 1, 1, 50)));
+    expect(r.nonMemberGroup).toEqual(close(group(2, 0, 0, 0)));
+  });
+
+  it('applies the filter to every figure, and null differences for an empty group', async () => {
+    // loyaltyTier Gold as of asOf: a and f. f bought nothing before from.
+    expect(await program('2024-06-01T00:00:00Z', { loyaltyTier: ['Gold'] })).toEqual(close({
+      members: 2, joined: 1, left: 0, pointsEarned: 230, pointsRedeemed: 50, redemptionRate: 50 / 230, pointsOutstanding: 280,
+      memberGroup: group(1, 1, 2, 90), nonMemberGroup: group(0, 0, 0, 0),
+      activeRateDifference: null, activeRateDifferenceLow: null, activeRateDifferenceHigh: null,
+      tiers: [{ tier: 'Gold', ...group(1, 1, 2, 90) }],
+    }));
+  });
+
+  it('filters every KPI by loyaltyMember and loyaltyTier as of asOf', async () => {
+    const repeat = async (filter: object, asOf = '2024-06-01T00:00:00Z') => {
+      const r = await svc.gql(`query($f: CustomerFilter, $asOf: DateTime) { repeatPurchaseRate(from: "${FROM}", to: "${TO}", asOf: $asOf, filter: $f) { customers repeatCustomers orders } }`, { f: filter, asOf });
+      expect(r.errors).toBeUndefined();
+      return r.data.repeatPurchaseRate;
+    };
+    // Buyers in the window as of 06-01: a (2), b, d, f, g (1 each); c's order is cancelled.
+    expect(await repeat({ loyaltyMember: true })).toEqual({ customers: 5, repeatCustomers: 1, orders: 6 });
+    expect(await repeat({ loyaltyMember: false })).toEqual({ customers: 0, repeatCustomers: 0, orders: 0 });
+    expect(await repeat({ loyaltyTier: ['Gold'] })).toEqual({ customers: 2, repeatCustomers: 1, orders: 3 });
+    expect(await repeat({ loyaltyTier: ['Bronze', 'Silver'] })).toEqual({ customers: 2, repeatCustomers: 0, orders: 2 });
+    // As of 03-16: b is back (Bronze), f not yet a member; d has no tier yet, c's order is cancelled.
+    expect(await repeat({ loyaltyMember: true }, '2024-03-16T00:00:00Z')).toEqual({ customers: 3, repeatCustomers: 0, orders: 3 });
+    expect(await repeat({ loyaltyTier: ['Silver', 'Platinum'] }, '2024-03-16T00:00:00Z')).toEqual({ customers: 0, repeatCustomers: 0, orders: 0 });
+    expect(await repeat({ loyaltyMember: true, loyaltyTier: ['Bronze'] }, '2024-03-16T00:00:00Z')).toEqual({ customers: 0, repeatCustomers: 0, orders: 0 });
+  });
+
+  it('refuses an empty tier list and a tier no event could carry, naming the argument', async () => {
+    for (const [tiers, message] of [
+      [[], '"filter.loyaltyTier" is an empty list, which selects no customer; leave it out to select every customer'],
+      [['x'.repeat(65)], `"filter.loyaltyTier" values must be 1 to 64 characters long (got "${'x'.repeat(65)}")`],
+    ] as const) {
+      const r = await svc.gql(PROGRAM, { from: FROM, to: TO, filter: { loyaltyTier: tiers } });
+      expect(r.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(r.errors[0].message).toBe(message);
+    }
+  });
+
+  it('adds loyaltyMembers and pointsOutstanding to kpiSnapshot', async () => {
+    const r = await svc.gql(`{ kpiSnapshot(from: "${FROM}", to: "${TO}", currency: "USD", asOf: "2024-06-01T00:00:00Z") { loyaltyMembers pointsOutstanding } }`);
+    expect(r.data.kpiSnapshot).toEqual({ loyaltyMembers: 5, pointsOutstanding: 285 });
+  });
+
+  it('rejects invalid lines naming the field, and ignores a retried eventId even with other content', async () => {
+    const answer = await post([
+      L('v-1', 'v', '03-01', 'TIER_CHANGED'),
+      L('v-2', 'v', '03-01', 'POINTS_EARNED', { points: 1.5 }),
+      L('a-e2', 'a', '03-10', 'POINTS_EARNED', { points: 999 }), // a retry of a stored event
+      L('v-3', 'v', '03-01', 'POINTS_REDEEMED', { points: 7 }),
+      L('v-3', 'v', '03-02', 'POINTS_REDEEMED', { points: 8 }), // the same event again in one request
+    ]);
+    expect(answer).toMatchObject({
+      accepted: 1, duplicates: 2, rejectedCount: 2,
+      rejected: [
+        { line: 1, eventId: 'v-1', errors: ['tier: required when action is TIER_CHANGED'] },
+        { line: 2, eventId: 'v-2', errors: ['points: must be an integer (got 1.5)'] },
+      ],
+    });
+    const gql = await svc.gql(`mutation($events: [LoyaltyEventInput!]!) { ingestLoyaltyEvents(events: $events) { accepted duplicates rejectedCount rejected { line eventId errors } } }`, {
+      events: [
+        { eventId: 'v-3', customerId: 'v', occurredAt: at('03-03'), action: 'POINTS_REDEEMED', points: 9 },
+        { eventId: 'v-4', customerId: 'v', occurredAt: at('03-03'), action: 'POINTS_EARNED' },
+        { eventId: 'v-5', customerId: 'v', occurredAt: at('03-03'), action: 'POINTS_EARNED', points: 20 },
+      ],
+    });
+    expect(gql.data.ingestLoyaltyEvents).toEqual({
+      accepted: 1, duplicates: 1, rejectedCount: 1, rejected: [{ line: 2, eventId: 'v-4', errors: ['points: required when action is POINTS_EARNED'] }],
+    });
+    // The first stored versions count: a's 200, v's 7 redeemed and 20 earned: 285 - 7 + 20.
+    expect((await program('2024-06-01T00:00:00Z')).pointsOutstanding).toBe(298);
+    expect(await post([L('v-3', 'v', '03-01', 'POINTS_REDEEMED', { points: 7 }), L('v-5', 'v', '03-03', 'POINTS_EARNED', { points: 20 })])).toMatchObject({ accepted: 0, duplicates: 2 });
+  });
+});
