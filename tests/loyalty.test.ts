@@ -1,4 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clvSql } from '../loaders/clv.sql.js';
+import { Grain } from '../loaders/grain.js';
+import { loyaltyGroupsSql } from '../loaders/loyalty.sql.js';
+import { repeatPurchaseSql } from '../loaders/repeat-purchase.sql.js';
+import { retentionCohortsSql } from '../loaders/retention.sql.js';
+import type { Source } from '../loaders/sql.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // Spec section 14 on a store small enough to work out by hand. Every event is at 12:00 UTC.
@@ -175,6 +181,42 @@ describe('loyalty program (spec section 14), worked by hand', () => {
     expect(await repeat({ loyaltyMember: true }, '2024-03-16T00:00:00Z')).toEqual({ customers: 3, repeatCustomers: 0, orders: 3 });
     expect(await repeat({ loyaltyTier: ['Silver', 'Platinum'] }, '2024-03-16T00:00:00Z')).toEqual({ customers: 0, repeatCustomers: 0, orders: 0 });
     expect(await repeat({ loyaltyMember: true, loyaltyTier: ['Bronze'] }, '2024-03-16T00:00:00Z')).toEqual({ customers: 0, repeatCustomers: 0, orders: 0 });
+  });
+
+  it('answers every KPI that takes a filter with the loyalty filters, on the raw and the pre-aggregated paths alike', async () => {
+    const w = `from: "2024-01-01T00:00:00Z", to: "${TO}", asOf: "2024-06-01T00:00:00Z"`;
+    const fields = [
+      `retentionCohorts(${w}, periods: 2, filter: $f) { cohorts { cohortStart size cells { retained } } }`,
+      `retentionRate(${w}, filter: $f) { rate }`,
+      `retentionRateSummary(${w}, filter: $f) { pooledRate }`,
+      `customerLifetimeValue(${w}, periods: 2, currency: "USD", filter: $f) { orders revenue }`,
+      `nps(${w}, filter: $f) { responses }`,
+      `csat(${w}, filter: $f) { responses }`,
+      `npsImpact(${w}, filter: $f) { promoters { customers } }`,
+    ];
+    const r = await svc.gql(`query($f: CustomerFilter) { ${fields.join(' ')} }`, { f: { loyaltyTier: ['Gold'] } });
+    expect(r.errors).toBeUndefined();
+    // Gold as of 06-01: a (first order in February, active in March and April) and f (March only).
+    const cohorts = r.data.retentionCohorts.cohorts.map((c: any) => [c.cohortStart.slice(0, 7), c.size, c.cells.map((x: any) => x.retained)]);
+    expect(cohorts).toEqual([['2024-02', 1, [1, 1, 1]], ['2024-03', 1, [1, 0, 0]]]);
+    // a: 100 + 40 + 60 - 10; f: 15.
+    expect(r.data.customerLifetimeValue).toEqual({ orders: 4, revenue: 205 });
+    const asOf = new Date('2024-06-01T00:00:00Z');
+    const from = new Date('2024-01-01T00:00:00Z');
+    const to = new Date(TO);
+    for (const filter of [{ loyaltyTier: ['Gold', 'Bronze'] }, { loyaltyMember: false }, { loyaltyMember: true, country: null }]) {
+      const cohort = { grain: Grain.MONTH, from, to, periods: 3, asOf, timezone: 'UTC', filter };
+      const builders: [string, (s: Source) => { query: string; query_params: Record<string, unknown> }][] = [
+        ['retentionCohorts', (s) => retentionCohortsSql(cohort, s)],
+        ['clv', (s) => clvSql({ ...cohort, currency: 'USD', margin: 1 }, 3, s)],
+        ['repeatPurchase', (s) => repeatPurchaseSql({ from, to, asOf, filter }, s)],
+        ['loyaltyGroups', (s) => loyaltyGroupsSql({ from: new Date(FROM), to, asOf, currency: 'USD', filter }, s)],
+      ];
+      for (const [name, build] of builders) {
+        const rows = (s: Source) => svc.exec.rows(build(s), { requestId: 'loyalty-test' });
+        expect({ name, filter, rows: await rows('auto') }).toEqual({ name, filter, rows: await rows('raw') });
+      }
+    }
   });
 
   it('refuses an empty tier list and a tier no event could carry, naming the argument', async () => {
