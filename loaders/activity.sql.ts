@@ -87,21 +87,33 @@ function cancelledMonthsSql(asOf: string): string {
   return `SELECT customer_id, groupArray(${monthOf('purchased_at')}) AS cancelled_months FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled GROUP BY customer_id`;
 }
 
+/** How many of each customer's earliest purchase instants the state keeps (`firsts`, migration 0019). */
+const FIRSTS = 4;
+
 /**
- * First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf
- * exactly when any purchase is, and it is the first order unless a refund cancelled it. Only
- * customers whose minimum is such an order (about one in fifty when 2% of the orders are
- * cancelled; refund_orders knows the cancelled orders' instants) are looked up in their raw
- * orders, through the customer_id key. Both branches use the same set of cancelled
- * (customer, instant) pairs; the engine builds a set once for identical subqueries.
+ * First purchase per customer as of `asOf`. A customer without an order cancelled as of asOf
+ * keeps the state's `first_at`. For one with cancelled orders, the state's `firsts` (their
+ * FIRSTS earliest purchase instants, repeats kept) minus the instants of those orders (a
+ * multiset, from refund_orders) leaves the earliest order; with fewer than FIRSTS cancelled
+ * orders some of the FIRSTS earliest purchases up to asOf survive, or the customer has fewer
+ * purchases than that and all are cancelled (no first purchase, no customer). Only a customer
+ * with FIRSTS or more cancelled orders is looked up in the raw orders, through the customer_id
+ * key: reading every purchase of the 2% of customers whose first order was cancelled reads
+ * nearly every granule at 10M purchases (docs/performance.md).
  */
 export function firstPurchasesFromState(asOf: string): string {
-  const cancelled = `(customer_id, first_at) IN (SELECT customer_id, purchased_at FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled)`;
+  const cancelled = `SELECT customer_id, groupArray(purchased_at) AS cancelled_at FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled GROUP BY customer_id`;
   return `
-    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND NOT ${cancelled}
+    SELECT customer_id, if(empty(c), stored_first, arrayFirst(t -> t <= ${asOf} AND countEqual(f, t) > countEqual(c, t), f)) AS first_at
+    FROM (
+      SELECT s.customer_id AS customer_id, s.first_at AS stored_first, s.f AS f, r.cancelled_at AS c
+      FROM (SELECT customer_id, first_at, finalizeAggregation(firsts) AS f FROM ${T.activity} FINAL WHERE first_at <= ${asOf}) AS s
+      LEFT JOIN (${cancelled}) AS r ON r.customer_id = s.customer_id
+    )
+    WHERE length(c) < ${FIRSTS} AND (empty(c) OR arrayExists(t -> t <= ${asOf} AND countEqual(f, t) > countEqual(c, t), f))
     UNION ALL
     SELECT customer_id, min(occurred_at) AS first_at
-    FROM (${ordersSql(asOf, 'auto', `customer_id IN (SELECT customer_id FROM ${T.activity} FINAL WHERE ${cancelled})`)})
+    FROM (${ordersSql(asOf, 'auto', `customer_id IN (SELECT customer_id FROM (${cancelled}) WHERE length(cancelled_at) >= ${FIRSTS})`)})
     GROUP BY customer_id`;
 }
 
@@ -157,6 +169,23 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
       FROM (${rows}) AS s LEFT JOIN (${refundFixesSql(asOf)}) AS r ON r.customer_id = s.customer_id
     )
     WHERE NOT fixed OR notEmpty(active)`;
+}
+
+/**
+ * Per customer with an order at or before `asOf` (`filter` applied): `n`, their orders up to
+ * asOf that no refund cancelled, among those whose UTC month satisfies `keep(m)`. Order counts
+ * add up, so this is the state's entries in range minus the customer's cancelled orders in
+ * range, joined as one number: no customer's arrays are rewritten, and only customers with a
+ * cancellation in range are on the join's right side (customerStateSql('sales') costs about
+ * three times as much at 10M purchases: docs/performance.md).
+ */
+export function orderCountsSql(asOf: string, filter: string | null, keep: (m: string) => string): string {
+  const cancelled = `
+    SELECT customer_id, countIf(${keep(monthOf('purchased_at'))}) AS c FROM (${refundedOrdersSql(asOf, 'auto')})
+    WHERE cancelled GROUP BY customer_id HAVING c > 0`;
+  return `
+    SELECT arrayCount(m -> ${keep('m')}, s.x) - r.c AS n
+    FROM (${stateRowsSql('months', asOf, filter ?? 'true')}) AS s LEFT JOIN (${cancelled}) AS r ON r.customer_id = s.customer_id`;
 }
 
 /**

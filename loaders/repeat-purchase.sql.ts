@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../server/storage/executor.js';
-import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
+import { monthOf, monthWindow, orderCountsSql } from './activity.sql.js';
 import type { FilteredWindow } from './args.js';
 import { customerFilterSql } from './customer-filter.js';
 import { ordersSql } from './refunds.sql.js';
@@ -7,8 +7,8 @@ import { Params, type Source } from './sql.js';
 
 /**
  * Customers, repeat customers and orders in [from, to), nothing after asOf. A window on UTC
- * month starts sums each customer's per-month order counts from the state, which is faster
- * than grouping the window's raw purchases by customer (docs/performance.md).
+ * month starts counts each customer's orders from the state, which is faster than grouping
+ * the window's raw purchases by customer (docs/performance.md).
  */
 export function repeatPurchaseSql(a: FilteredWindow, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
@@ -18,8 +18,7 @@ export function repeatPurchaseSql(a: FilteredWindow, source: Source = 'auto'): S
   const filter = customerFilterSql(a.filter, asOf, p);
   const perCustomer =
     source === 'auto' && monthWindow(a.from, a.to)
-      ? `SELECT arraySum(arrayMap((n, m) -> if(m >= ${monthOf(from)} AND m < ${monthOf(to)}, n, 0), sale_orders, sale_month)) AS n
-         FROM (${customerStateSql('sales', asOf, filter)})`
+      ? orderCountsSql(asOf, filter, (m) => `${m} >= ${monthOf(from)} AND ${m} < ${monthOf(to)}`)
       : `SELECT count() AS n FROM (${ordersSql(asOf, source)})
          WHERE occurred_at >= ${from} AND occurred_at < ${to}${filter ? ` AND ${filter}` : ''}
          GROUP BY customer_id`;

@@ -78,6 +78,24 @@ export function createMetrics(exec: Executor, writer: EventWriter, retention: Co
     labelNames: ['table'] as const,
     registers: [registry],
   });
+  const erasures = new Counter({
+    name: 'kpi_erasures_total',
+    help: 'Erasures this process finished (spec section 16), new ones and ones a crash had interrupted; a repeated erasure that found nothing left is not counted.',
+    registers: [registry],
+  });
+  const erasedEvents = new Counter({
+    name: 'kpi_erased_events_total',
+    help: 'Events, of every type, deleted by the erasures this process finished.',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'kpi_erasure_unfinished',
+    help: '1 while an erasure is on record and not finished (writes wait for it), else 0.',
+    registers: [registry],
+    collect() {
+      this.set(writer.erasures.unfinished ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'kpi_ingest_writer',
     help: '1 while this process may store events (INGEST on and, against a ClickHouse server, holding the writer lease), else 0.',
@@ -120,6 +138,10 @@ export function createMetrics(exec: Executor, writer: EventWriter, retention: Co
     },
   });
   const unobserveRepairs = writer.observeRepairs((table, partitions) => repairs.inc({ table }, partitions));
+  const unobserveErasures = writer.erasures.observe((erasure) => {
+    erasures.inc();
+    erasedEvents.inc(erasure.events);
+  });
   const unobserveIngest = writer.observe((source, counts) => {
     ingested.inc({ source, outcome: 'accepted' }, counts.accepted);
     ingested.inc({ source, outcome: 'duplicate' }, counts.duplicates);
@@ -179,6 +201,7 @@ export function createMetrics(exec: Executor, writer: EventWriter, retention: Co
       unobserve();
       unobserveIngest();
       unobserveRepairs();
+      unobserveErasures();
       registry.clear();
     },
   };

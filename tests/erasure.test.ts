@@ -83,6 +83,14 @@ async function post(svc: TestService, events: object[]) {
   return (await res.json()) as { accepted: number; duplicates: number; rejectedCount: number; rejected: { line: number; eventId: string; errors: string[] }[] };
 }
 
+/** One unlabelled series of GET /metrics. */
+async function metric(svc: { url: string }, name: string): Promise<number> {
+  const text = await (await fetch(`${svc.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`${name} is not in /metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
 /** The answer without what differs between two runs of the same query (generatedAt, request ids). */
 async function answer(svc: TestService, query: string, asOf: string): Promise<unknown> {
   const r = await svc.gql(query, { asOf });
@@ -153,6 +161,7 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
     expect(r.errors).toBeUndefined();
     // x: 3 purchases, a refund, a survey, a profile, r1-i, r1-s, r2-s and 2 loyalty events; y: a survey, a profile, r4-s and a loyalty event.
     expect(r.data.eraseCustomers).toMatchObject({ erasedAt: '2024-06-01T00:00:00.000Z', customers: 2, events: 15 });
+    expect([await metric(svc, 'kpi_erasures_total'), await metric(svc, 'kpi_erased_events_total'), await metric(svc, 'kpi_erasure_unfinished')]).toEqual([1, 15, 0]);
 
     // Hand-computed after: orders a1 a2 b1 b2 c1, 280 - 20 net; r2, r3, r4 started, r3 converted;
     // NPS a 3, b 9, c 10. At 02-12: a1 and b1 only; r2..r4 started; no NPS response yet.
@@ -175,6 +184,7 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
     const again = await svc.gql(ERASE, { ids: ['y', 'x'] });
     expect(again.data.eraseCustomers).toEqual(first[0]);
     expect((await svc.gql(LIST, {})).data.erasures).toEqual(first);
+    expect(await metric(svc, 'kpi_erasures_total')).toBe(1);
     await expectSameAs(svc, ref);
   });
 
@@ -317,6 +327,7 @@ describe('customer erasure interrupted by a crash', { timeout: 120_000 }, () => 
         expect(ready.status).toBe(503);
         expect(await ready.json()).toMatchObject({ reason: expect.stringMatching(/an erasure was recorded and not finished/) });
       }
+      expect([await metric(svc, 'kpi_erasures_total'), await metric(svc, 'kpi_erasure_unfinished')]).toEqual([0, 1]);
       await crashing.stop();
 
       const restarted = await startTestService(database, { ERASURE_HMAC_KEY: KEY });
@@ -324,6 +335,8 @@ describe('customer erasure interrupted by a crash', { timeout: 120_000 }, () => 
         await expectSameAs(restarted, ref);
         const list = (await restarted.gql(LIST, {})).data.erasures;
         expect(list).toMatchObject([{ customers: 2, events: 15 }]);
+        // Finished at start, before the service listened.
+        expect([await metric(restarted, 'kpi_erasures_total'), await metric(restarted, 'kpi_erased_events_total'), await metric(restarted, 'kpi_erasure_unfinished')]).toEqual([1, 15, 0]);
       } finally {
         await restarted.stop();
       }

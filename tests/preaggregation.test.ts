@@ -17,7 +17,8 @@ import { startTestService, type TestService } from './helpers/service.js';
 // batch). Later batches resend earlier events (retries) and add
 // purchases dated before their customer's first purchase (late events that move the cohort).
 // Refunds: full, partial, over-refunds, several per order, of a customer's first order (the
-// cohort moves or vanishes), of the earlier of two purchases sharing an orderId, with no
+// cohort moves or vanishes), of a customer's first five orders, of one of two first orders at
+// the same instant, of the earlier of two purchases sharing an orderId, with no
 // matching purchase, in the wrong currency or by the wrong customer, and dated after some of
 // the asOf values; half of them arrive before their purchases.
 // Every KPI builder is then run on both sources, 'auto' (pre-aggregates wherever they answer)
@@ -58,7 +59,13 @@ function store(): { batches: Event[][]; boundaryPurchase: string } {
       const key = orderId ?? eventId;
       const after = (n: number) => t + rng.int(n * DAY);
       const r = (c * 31 + k * 7) % 40;
-      if ((k === 0 && c % 11 === 0) || r === 0) refunds.push(refund(`rf-${c}-${k}`, id, key, after(60), amount, currency)); // cancelled
+      if (k === 0 && c % 19 === 4) {
+        // A second order at the same instant as the first, which is cancelled: the first purchase stays at that instant.
+        purchases.push({ type: 'purchase', eventId: `p-${c}-twin`, customerId: id, occurredAt: iso(t), amount: '7.0000', currency });
+      }
+      // Every 17th customer's first five orders are cancelled: more than the state's four earliest instants (migration 0019).
+      const cancelledFirsts = k < 5 && c % 17 === 8;
+      if ((k === 0 && (c % 11 === 0 || c % 19 === 4)) || cancelledFirsts || r === 0) refunds.push(refund(`rf-${c}-${k}`, id, key, after(60), amount, currency)); // cancelled
       else if (r === 1) refunds.push(refund(`rf-${c}-${k}`, id, key, after(60), (Number(amount) / 3).toFixed(4), currency)); // partial
       else if (r === 2) {
         // two refunds, together more than the amount: cancelled from the second one on

@@ -117,6 +117,7 @@ export class Erasures {
   private readonly notErased = new Set<string>();
   private pending = false;
   private readonly now: () => Date;
+  private readonly observers: ((erasure: Erasure) => void)[] = [];
 
   constructor(
     private readonly exec: Executor,
@@ -138,6 +139,12 @@ export class Erasures {
         throw e;
       });
     return this.loading;
+  }
+
+  /** Subscribes to erasures as they finish, new or resumed (metrics); returns the unsubscribe. */
+  observe(fn: (erasure: Erasure) => void): () => void {
+    this.observers.push(fn);
+    return () => this.observers.splice(this.observers.indexOf(fn), 1);
   }
 
   /** Some erasure was recorded and not finished: the writer finishes it before it stores anything else. */
@@ -197,7 +204,7 @@ export class Erasures {
     await this.options.afterStep?.('recorded');
     await this.apply(record, ids, keys, ctx);
     this.pending = false;
-    return toErasure(record);
+    return this.finished(record);
   }
 
   /** Finishes every erasure recorded and not done (after a crash or a failed step), oldest first. */
@@ -218,8 +225,15 @@ export class Erasures {
         keys[p.state] = await this.idsOf(key, from, record.stateKeys[p.state] ?? [], ctx);
       }
       await this.apply(record, ids, keys, ctx);
+      this.finished(record);
     }
     this.pending = false;
+  }
+
+  private finished(record: ErasureRecord): Erasure {
+    const erasure = toErasure(record);
+    for (const o of this.observers) o(erasure);
+    return erasure;
   }
 
   /**
