@@ -3,8 +3,9 @@
 // status builder is the one place that rule lives: loyaltyProgram, kpiSnapshot and the
 // loyaltyMember / loyaltyTier filters (customer-filter.ts) all read it.
 import type { SqlQuery } from '../server/storage/executor.js';
+import { firstPurchasesSql } from './cohort.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
-import { ledgerSql, ordersSql } from './refunds.sql.js';
+import { ledgerSql } from './refunds.sql.js';
 import { Params, T, type Source } from './sql.js';
 
 /** A validated loyaltyProgram window; kpiSnapshot passes `filter: null`. */
@@ -93,7 +94,8 @@ export function loyaltyTotalsSql(a: LoyaltyWindow): SqlQuery {
 
 /**
  * Members against the others: the customers with an order (not cancelled as of asOf) before
- * `from`, split by their status at `from` (at asOf when asOf is earlier: nothing after asOf
+ * `from`, those whose first order is (cohort.sql.ts: the customer state on 'auto'), split by
+ * their status at `from` (at asOf when asOf is earlier: nothing after asOf
  * counts). One row per group (`kind` 'member' or 'other', `tier` null) and per tier held at
  * that instant (`kind` 'tier'), ordered by tier: `customers`, `active` (customers with an order
  * in [from, e)), `orders` in [from, e) in every currency, and their net `revenue` in `currency`
@@ -111,7 +113,7 @@ export function loyaltyGroupsSql(a: LoyaltyProgramArgs, source: Source = 'auto')
   const figures = `count() AS customers, countIf(window_orders > 0) AS active, sum(window_orders) AS orders, toString(sum(net_revenue)) AS revenue`;
   return p.sql(`
     WITH
-      population AS (SELECT DISTINCT customer_id FROM (${ordersSql(asOf, source, filter ?? undefined)}) WHERE occurred_at < ${from}),
+      population AS (SELECT customer_id FROM (${firstPurchasesSql(asOf, source)}) WHERE first_at < ${from}${filter ? ` AND ${filter}` : ''}),
       status AS (${loyaltyStatusSql(split, 'customer_id IN (SELECT customer_id FROM population)')}),
       bought AS (
         SELECT customer_id, countIf(is_order = 1) AS orders, sumIf(amount, currency = ${currency}) AS revenue
