@@ -87,33 +87,21 @@ function cancelledMonthsSql(asOf: string): string {
   return `SELECT customer_id, groupArray(${monthOf('purchased_at')}) AS cancelled_months FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled GROUP BY customer_id`;
 }
 
-/** How many of each customer's earliest purchase instants the state keeps (`firsts`, migration 0019). */
-const FIRSTS = 4;
-
 /**
- * First purchase per customer as of `asOf`. A customer without an order cancelled as of asOf
- * keeps the state's `first_at`. For one with cancelled orders, the state's `firsts` (their
- * FIRSTS earliest purchase instants, repeats kept) minus the instants of those orders (a
- * multiset, from refund_orders) leaves the earliest order; with fewer than FIRSTS cancelled
- * orders some of the FIRSTS earliest purchases up to asOf survive, or the customer has fewer
- * purchases than that and all are cancelled (no first purchase, no customer). Only a customer
- * with FIRSTS or more cancelled orders is looked up in the raw orders, through the customer_id
- * key: reading every purchase of the 2% of customers whose first order was cancelled reads
- * nearly every granule at 10M purchases (docs/performance.md).
+ * First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf
+ * exactly when any purchase is, and it is the first order unless a refund cancelled it. Only
+ * customers whose minimum is such an order (about one in fifty when 2% of the orders are
+ * cancelled; refund_orders knows the cancelled orders' instants) are looked up in their raw
+ * orders, through the customer_id key. Both branches use the same set of cancelled
+ * (customer, instant) pairs; the engine builds a set once for identical subqueries.
  */
 export function firstPurchasesFromState(asOf: string): string {
-  const cancelled = `SELECT customer_id, groupArray(purchased_at) AS cancelled_at FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled GROUP BY customer_id`;
+  const cancelled = `(customer_id, first_at) IN (SELECT customer_id, purchased_at FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled)`;
   return `
-    SELECT customer_id, if(empty(c), stored_first, arrayFirst(t -> t <= ${asOf} AND countEqual(f, t) > countEqual(c, t), f)) AS first_at
-    FROM (
-      SELECT s.customer_id AS customer_id, s.first_at AS stored_first, s.f AS f, r.cancelled_at AS c
-      FROM (SELECT customer_id, first_at, finalizeAggregation(firsts) AS f FROM ${T.activity} FINAL WHERE first_at <= ${asOf}) AS s
-      LEFT JOIN (${cancelled}) AS r ON r.customer_id = s.customer_id
-    )
-    WHERE length(c) < ${FIRSTS} AND (empty(c) OR arrayExists(t -> t <= ${asOf} AND countEqual(f, t) > countEqual(c, t), f))
+    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND NOT ${cancelled}
     UNION ALL
     SELECT customer_id, min(occurred_at) AS first_at
-    FROM (${ordersSql(asOf, 'auto', `customer_id IN (SELECT customer_id FROM (${cancelled}) WHERE length(cancelled_at) >= ${FIRSTS})`)})
+    FROM (${ordersSql(asOf, 'auto', `customer_id IN (SELECT customer_id FROM ${T.activity} FINAL WHERE ${cancelled})`)})
     GROUP BY customer_id`;
 }
 

@@ -100,6 +100,14 @@ export function checkCurrency(currency: string): string {
   return currency;
 }
 
+/** followUpImpact's `windowDays`: at least a day (an empty window converts no one), at most ten years, as attribution windows. */
+export function checkWindowDays(days: number): number {
+  if (!Number.isInteger(days) || days < 1 || days > 3650) {
+    throw new BadInputError(`"windowDays" must be an integer from 1 to 3650 (got ${days})`, 'windowDays');
+  }
+  return days;
+}
+
 export function checkAttributionWindow(days: number): number {
   if (!Number.isInteger(days) || days < 0 || days > 3650) {
     throw new BadInputError(`"attributionWindowDays" must be an integer from 0 to 3650 (got ${days})`, 'attributionWindowDays');
@@ -126,18 +134,18 @@ export function wilson(successes: number, n: number): { low: number | null; high
 }
 
 /**
- * The difference of two independent rates with its 95% interval by Newcombe's method 10, from
- * each rate's Wilson interval: d - sqrt((p1 - l1)^2 + (u2 - p2)^2), d + sqrt((u1 - p1)^2 + (p2 - l2)^2).
+ * The difference p1 - p2 of two rates with its 95% interval by Newcombe's method 10, from each
+ * rate's Wilson interval: (d - sqrt((p1 - l1)² + (u2 - p2)²), d + sqrt((u1 - p1)² + (p2 - l2)²)).
  * All null when either rate is (an empty group).
  */
-export function rateDifference(
-  a: { rate: number | null; rateLow: number | null; rateHigh: number | null },
-  b: { rate: number | null; rateLow: number | null; rateHigh: number | null },
-): { difference: number | null; low: number | null; high: number | null } {
-  if (a.rate === null || b.rate === null) return { difference: null, low: null, high: null };
-  const [p1, l1, u1, p2, l2, u2] = [a.rate, a.rateLow!, a.rateHigh!, b.rate, b.rateLow!, b.rateHigh!];
+export function rateDifference(successes1: number, n1: number, successes2: number, n2: number): { difference: number | null; low: number | null; high: number | null } {
+  if (n1 === 0 || n2 === 0) return { difference: null, low: null, high: null };
+  const p1 = successes1 / n1;
+  const p2 = successes2 / n2;
+  const a = wilson(successes1, n1) as { low: number; high: number };
+  const b = wilson(successes2, n2) as { low: number; high: number };
   const d = p1 - p2;
-  return { difference: d, low: d - Math.hypot(p1 - l1, u2 - p2), high: d + Math.hypot(u1 - p1, p2 - l2) };
+  return { difference: d, low: d - Math.sqrt((p1 - a.low) ** 2 + (b.high - p2) ** 2), high: d + Math.sqrt((a.high - p1) ** 2 + (p2 - b.low) ** 2) };
 }
 
 export function checkMargin(margin: number): number {

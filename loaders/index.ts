@@ -3,6 +3,7 @@ import { clvLoaders } from './clv.loader.js';
 import { clvModelLoaders } from './clv-model.loader.js';
 import { customerLoaders } from './customers.loader.js';
 import { loyaltyLoaders } from './loyalty.loader.js';
+import { followUpLoaders } from './follow-up.loader.js';
 import { referralLoaders } from './referral.loader.js';
 import { refundLoaders } from './refunds.loader.js';
 import { repeatPurchaseLoaders } from './repeat-purchase.loader.js';
@@ -29,6 +30,7 @@ export function createLoaders(deps: LoaderDeps) {
     ...clvModelLoaders(exec, deps),
     ...storeDimensionsLoaders(exec, deps),
     ...loyaltyLoaders(exec, deps),
+    ...followUpLoaders(exec, deps),
   };
 }
 

@@ -72,10 +72,7 @@ export async function runLoyaltyProgram(exec: Executor, ctx: QueryContext, total
   const [t, rows] = await Promise.all([totals, exec.rows<GroupRow>(loyaltyGroupsSql(a), ctx)]);
   const members = group(rows.find((r) => r.kind === 'member'));
   const others = group(rows.find((r) => r.kind === 'other'));
-  const difference = rateDifference(
-    { rate: members.activeRate, rateLow: members.activeRateLow, rateHigh: members.activeRateHigh },
-    { rate: others.activeRate, rateLow: others.activeRateLow, rateHigh: others.activeRateHigh },
-  );
+  const difference = rateDifference(members.activeCustomers, members.customers, others.activeCustomers, others.customers);
   return {
     ...t,
     redemptionRate: ratio(t.pointsRedeemed, t.pointsEarned),

@@ -80,8 +80,11 @@ function cancelledIdsSql(asOf: string, source: Source): string {
  * on customer_id, is applied inside, on the table's key, rather than left to predicate pushdown.
  */
 export function ordersSql(asOf: string, source: Source, only?: string): string {
-  return `SELECT ${PURCHASE_COLUMNS} FROM ${T.purchases}
-    WHERE occurred_at <= ${asOf}${only ? ` AND ${only}` : ''} AND event_id NOT IN (${cancelledIdsSql(asOf, source)})`;
+  // `only` as PREWHERE: the few customers' rows are found before any other column is read, and
+  // the cancelled-order check hashes their event ids only (at 10M purchases, a look-up of 2% of
+  // the customers took half the time: docs/performance.md).
+  return `SELECT ${PURCHASE_COLUMNS} FROM ${T.purchases}${only ? ` PREWHERE ${only}` : ''}
+    WHERE occurred_at <= ${asOf} AND event_id NOT IN (${cancelledIdsSql(asOf, source)})`;
 }
 
 /**

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { periodsIn } from '../loaders/calendar.js';
 import { Grain } from '../loaders/grain.js';
 import { customerStatsChunks } from '../loaders/customers.loader.js';
+import { MAX_CAMPAIGNS } from '../loaders/follow-up.sql.js';
 import { seriesPeriods } from '../loaders/kpi-series.js';
 import { chunkByBytes } from '../server/storage/executor.js';
 import { resolveCohorts, resolvePeriods, resolveWindow, type CohortArgs, type PeriodArgs } from './common.args.js';
@@ -90,6 +91,8 @@ const ESTIMATES: Record<string, Estimate> = {
   loyaltyProgram: money(filtered(() => ({ rows: 1, statements: 2 }))),
   npsImpact: money(() => one),
   referralImpact: money(() => one),
+  followUpImpact: money(() => one),
+  followUpCampaigns: () => ({ rows: MAX_CAMPAIGNS, statements: 1 }),
   customerPredictions: money((a) => ({ rows: a.ids.length, statements: MODEL_STATEMENTS + chunkByBytes(a.ids as string[], (id) => id).length })),
   // The fit with a holdout reads the holdout's purchases too.
   clvModel: money((a) => ({ rows: 1, statements: MODEL_STATEMENTS + (a.holdoutEnd ? 1 : 0) })),

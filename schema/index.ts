@@ -6,6 +6,7 @@ import { ClvResolver } from './clv.resolver.js';
 import { ClvModelResolver } from './clv-model.resolver.js';
 import { CustomersResolver } from './customers.resolver.js';
 import { ErasureResolver } from './erasure.resolver.js';
+import { FollowUpResolver } from './follow-up.resolver.js';
 import { HealthResolver } from './health.resolver.js';
 import { IngestResolver } from './ingest.resolver.js';
 import { KpiSnapshotsResolver } from './kpi-snapshots.resolver.js';
@@ -34,6 +35,7 @@ export const RESOLVERS = [
   StoreDimensionsResolver,
   ErasureResolver,
   LoyaltyResolver,
+  FollowUpResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

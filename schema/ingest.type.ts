@@ -20,8 +20,18 @@ export enum LoyaltyAction {
   POINTS_REDEEMED = 'POINTS_REDEEMED',
   LEFT = 'LEFT',
 }
+export enum TouchStage {
+  SENT = 'SENT',
+  OPENED = 'OPENED',
+  CLICKED = 'CLICKED',
+  HELD_OUT = 'HELD_OUT',
+}
 registerEnumType(ReferralStage, { name: 'ReferralStage' });
 registerEnumType(SurveyKind, { name: 'SurveyKind' });
+registerEnumType(TouchStage, {
+  name: 'TouchStage',
+  valuesConfig: { HELD_OUT: { description: "Assigned to the campaign's control group at this time; nothing was sent." } },
+});
 registerEnumType(LoyaltyAction, { name: 'LoyaltyAction' });
 
 const OCCURRED_AT = 'ISO-8601 instant with Z or an explicit offset; validated per event so one bad event does not fail the batch.';
@@ -88,6 +98,16 @@ export class LoyaltyEventInput {
   @Field(() => LoyaltyAction) action!: LoyaltyAction;
   @Field(() => String, { nullable: true, description: `1..${MAX_TIER_LENGTH} characters; required for TIER_CHANGED, optional on JOINED.` }) tier?: string | null;
   @Field(() => Int, { nullable: true, description: `1..${MAX_POINTS}; required for POINTS_EARNED and POINTS_REDEEMED.` }) points?: number | null;
+}
+
+@InputType({ description: 'Spec section 15: a follow-up campaign sent to, opened or clicked by a customer, or a customer held out of it.' })
+export class TouchInput {
+  @Field(() => String) eventId!: string;
+  @Field(() => String) customerId!: string;
+  @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
+  @Field(() => String, { description: '1..128 characters.' }) campaign!: string;
+  @Field(() => TouchStage) stage!: TouchStage;
+  @Field(() => String, { nullable: true, description: 'e.g. EMAIL, SMS.' }) channel?: string | null;
 }
 
 @ObjectType()

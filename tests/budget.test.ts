@@ -112,6 +112,8 @@ describe('periods per call and the per-request budget (default limits)', () => {
       ['npsImpact', `npsImpact(from: "${from}", to: "${to}") { promoters { customers } }`, { ...w }],
       ['referralImpact', `referralImpact(from: "${from}", to: "${to}") { kFactor }`, { ...w }],
       ['loyaltyProgram', `loyaltyProgram(from: "${from}", to: "${to}", filter: { loyaltyMember: true }) { members tiers { tier } }`, { ...w, filter: { loyaltyMember: true } }],
+      ['followUpImpact', `followUpImpact(campaign: "c", from: "${from}", to: "${to}") { uplift }`, { ...w, campaign: 'c' }],
+      ['followUpCampaigns', `followUpCampaigns(from: "${from}", to: "${to}") { campaign }`, { ...w }],
       ['kpiSnapshots', `kpiSnapshots(name: "board") { edges { cursor } }`, { name: 'board', first: 20 }],
       ['latestKpiSnapshot', `latestKpiSnapshot(name: "board") { createdAt }`, { name: 'board' }],
     ];

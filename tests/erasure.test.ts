@@ -12,14 +12,15 @@ import { customerActivity, kpiPairs, referralState } from './helpers/states.js';
 // Spec section 16 on a store small enough to work out by hand. x and y are erased:
 // - x bought 01-05 (200 USD), 02-10 (60) and 03-01 (40, refunded 10 on 03-10); profile DE; NPS 10;
 //   x referred c in r1 (INVITED 01-25, SIGNED_UP 02-01 naming c) and was referred by a in r2
-//   (INVITED 01-01 naming no one, SIGNED_UP 01-03 naming x);
-// - y: a profile, NPS 0, and referred by b in r4 (CLICKED 02-03 naming no one, SIGNED_UP 02-05 naming y).
+//   (INVITED 01-01 naming no one, SIGNED_UP 01-03 naming x); campaign F SENT 01-04, OPENED 01-05;
+// - y: a profile, NPS 0, referred by b in r4 (CLICKED 02-03 naming no one, SIGNED_UP 02-05 naming y),
+//   and held out of campaign F on 01-07.
 // - loyalty: x joined 01-03 (Gold) and earned 100 on 02-01, y joined 01-04; of those kept, a joined
 //   01-02 (Gold) and b joined 01-05 and earned 40 on 02-02.
 // Erasing them deletes every event of theirs and every referral event naming them as referrer or
 // referred: all of r1, r2's SIGNED_UP, r4's SIGNED_UP. What remains: a (01-10 100, 02-15 50 refunded
 // 20 on 03-01, NPS 3), b (01-20 80, 03-05 20, NPS 9, referred by a in r3 SIGNED_UP 01-15), c (02-20
-// 30, NPS 10), r2's INVITED and r4's CLICKED. Every figure must equal the same query on a store
+// 30, NPS 10), r2's INVITED and r4's CLICKED, a SENT and b HELD_OUT of campaign F. Every figure must equal the same query on a store
 // that never received the erased events (`ref`), on the raw and the pre-aggregated paths.
 const at = (d: string) => `2024-${d}T12:00:00Z`;
 const P = (eventId: string, customerId: string, d: string, amount: string, orderId: string) => ({ type: 'purchase', eventId, customerId, occurredAt: at(d), amount, currency: 'USD', orderId });
@@ -29,7 +30,9 @@ const C = (customerId: string, country: string) => ({ type: 'customer', eventId:
 const REF = (eventId: string, referralId: string, stage: string, referrerId: string, d: string, referredCustomerId?: string) => ({
   type: 'referral', eventId, referralId, stage, referrerId, occurredAt: at(d), ...(referredCustomerId ? { referredCustomerId } : {}),
 });
+const TOUCH = (eventId: string, customerId: string, d: string, stage: string) => ({ type: 'touch', eventId, customerId, occurredAt: at(d), campaign: 'F', stage });
 const kept = [
+  TOUCH('ta', 'a', '01-05', 'SENT'), TOUCH('tb', 'b', '01-06', 'HELD_OUT'),
   P('a1', 'a', '01-10', '100', 'A1'), P('a2', 'a', '02-15', '50', 'A2'), P('b1', 'b', '01-20', '80', 'B1'), P('b2', 'b', '03-05', '20', 'B2'), P('c1', 'c', '02-20', '30', 'C1'),
   { type: 'refund', eventId: 'ra2', customerId: 'a', orderId: 'A2', occurredAt: at('03-01'), amount: '20', currency: 'USD' },
   S('sa', 'a', '02-16', 3), S('sb', 'b', '03-06', 9), S('sc', 'c', '03-01', 10),
@@ -38,6 +41,7 @@ const kept = [
   L('la', 'a', '01-02', 'JOINED', { tier: 'Gold' }), L('lb', 'b', '01-05', 'JOINED'), L('lb-e', 'b', '02-02', 'POINTS_EARNED', { points: 40 }),
 ];
 const erased = [
+  TOUCH('tx', 'x', '01-04', 'SENT'), TOUCH('tx-o', 'x', '01-05', 'OPENED'), TOUCH('ty', 'y', '01-07', 'HELD_OUT'),
   P('x1', 'x', '01-05', '200', 'X1'), P('x2', 'x', '02-10', '60', 'X2'), P('x3', 'x', '03-01', '40', 'X3'),
   { type: 'refund', eventId: 'rx3', customerId: 'x', orderId: 'X3', occurredAt: at('03-10'), amount: '10', currency: 'USD' },
   S('sx', 'x', '02-11', 10), S('sy', 'y', '02-12', 0), C('x', 'DE'), C('y', 'DE'),
@@ -72,6 +76,9 @@ const QUERIES: Record<string, string> = {
   customers: `query($asOf: DateTime) { customers(ids: ["a", "b", "c", "x", "y"], asOf: $asOf) { customerId country firstPurchaseAt orders revenue { amount } } }`,
   dimensions: `query($asOf: DateTime) { storeDimensions(asOf: $asOf) { countries } }`,
   atRisk: `query($asOf: DateTime) { atRiskCustomers(calibrationEnd: $asOf, currency: "USD", maxProbabilityAlive: 1) { totalCount customers { customerId orders } } }`,
+  followUp: `query($asOf: DateTime) { followUpImpact(campaign: "F", from: "${FROM}", to: "${TO}", currency: "USD", asOf: $asOf) {
+    pending uplift incrementalOrders treated { customers opened converted orders revenue } control { customers converted orders revenue } } }`,
+  campaigns: `query($asOf: DateTime) { followUpCampaigns(from: "${FROM}", to: "${TO}", asOf: $asOf) { campaign sent heldOut opened } }`,
   predictions: `query($asOf: DateTime) { customerPredictions(ids: ["a", "b", "x"], horizon: 12, calibrationEnd: $asOf, currency: "USD") { customerId expectedPurchases } }`,
 };
 
@@ -159,9 +166,12 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
 
     const r = await svc.gql(ERASE, { ids: ['x', 'y', 'x'] });
     expect(r.errors).toBeUndefined();
-    // x: 3 purchases, a refund, a survey, a profile, r1-i, r1-s, r2-s and 2 loyalty events; y: a survey, a profile, r4-s and a loyalty event.
-    expect(r.data.eraseCustomers).toMatchObject({ erasedAt: '2024-06-01T00:00:00.000Z', customers: 2, events: 15 });
-    expect([await metric(svc, 'kpi_erasures_total'), await metric(svc, 'kpi_erased_events_total'), await metric(svc, 'kpi_erasure_unfinished')]).toEqual([1, 15, 0]);
+    // x: 3 purchases, a refund, a survey, a profile, two touches, r1-i, r1-s, r2-s and two loyalty events;
+    // y: a survey, a profile, a touch, r4-s and a loyalty event.
+    expect(r.data.eraseCustomers).toMatchObject({ erasedAt: '2024-06-01T00:00:00.000Z', customers: 2, events: 18 });
+    expect([await metric(svc, 'kpi_erasures_total'), await metric(svc, 'kpi_erased_events_total'), await metric(svc, 'kpi_erasure_unfinished')]).toEqual([1, 18, 0]);
+    // Campaign F keeps a (sent) and b (held out) only.
+    expect((await svc.gql(QUERIES.campaigns!, { asOf: ASOF[0] })).data.followUpCampaigns).toEqual([{ campaign: 'F', sent: 1, heldOut: 1, opened: 0 }]);
 
     // Hand-computed after: orders a1 a2 b1 b2 c1, 280 - 20 net; r2, r3, r4 started, r3 converted;
     // NPS a 3, b 9, c 10. At 02-12: a1 and b1 only; r2..r4 started; no NPS response yet.

@@ -216,7 +216,7 @@ describe('npm run ingest', { timeout: 90_000 }, () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toBe(
       `ingest failed: ${file}: the CSV header has no "type" column (columns: eventId, customerId, occurredAt, amount, currency). ` +
-        'Add a type column (purchase, refund, referral, survey, customer, loyalty) or pass --type when every row is of one type.',
+        'Add a type column (purchase, refund, referral, survey, customer, loyalty, touch) or pass --type when every row is of one type.',
     );
     expect(existsSync(`${file}.rejected.ndjson`)).toBe(false);
     const typed = await runTsx('scripts/ingest.ts', [file, '--url', service.url, '--type', 'purchase']);

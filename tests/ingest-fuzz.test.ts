@@ -30,9 +30,11 @@ function rng(seed: number) {
 }
 type Rng = ReturnType<typeof rng>;
 type Obj = Record<string, unknown>;
-type Type = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'loyalty';
-const TABLE: Record<Type, string> = { purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', loyalty: 'loyalty_events' };
-const TYPES: Type[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'loyalty'];
+type Type = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'loyalty' | 'touch';
+const TABLE: Record<Type, string> = {
+  purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', loyalty: 'loyalty_events', touch: 'touches',
+};
+const TYPES: Type[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'loyalty', 'touch'];
 
 function baseEvent(r: Rng, type: Type, eventId: string): Obj {
   const at = `202${r.int(6)}-0${1 + r.int(9)}-1${r.int(10)}T0${r.int(10)}:${10 + r.int(50)}:${10 + r.int(50)}${r.chance(0.5) ? `.${r.int(1000)}` : ''}Z`;
@@ -55,6 +57,8 @@ function baseEvent(r: Rng, type: Type, eventId: string): Obj {
     // Always a points action, so that `points` is required and `tier` optional whatever the mutation.
     case 'loyalty':
       return { type, eventId, customerId: id(), occurredAt: at, action: r.pick(['POINTS_EARNED', 'POINTS_REDEEMED']), points: 1 + r.int(1_000_000_000), tier: r.pick(['Gold', 'ü'.repeat(64)]) };
+    case 'touch':
+      return { type, eventId, customerId: id(), occurredAt: at, campaign: r.pick(['spring', 'win-back ☕']), stage: r.pick(['SENT', 'OPENED', 'CLICKED', 'HELD_OUT']), channel: r.pick(['EMAIL', 'SMS']) };
   }
 }
 
@@ -65,6 +69,7 @@ const REQUIRED: Record<Type, string[]> = {
   survey: ['type', 'eventId', 'customerId', 'surveyId', 'kind', 'score', 'occurredAt'],
   customer: ['type', 'eventId', 'customerId', 'occurredAt'],
   loyalty: ['type', 'eventId', 'customerId', 'occurredAt', 'action', 'points'],
+  touch: ['type', 'eventId', 'customerId', 'occurredAt', 'campaign', 'stage'],
 };
 const OPTIONAL: Record<Type, string[]> = {
   purchase: ['orderId', 'channel'],
@@ -73,6 +78,7 @@ const OPTIONAL: Record<Type, string[]> = {
   survey: ['comment'],
   customer: ['country', 'channel', 'segment'],
   loyalty: ['tier'],
+  touch: ['channel'],
 };
 /** String fields whose values are ids: 1..128 code points, no control characters. */
 const ID_FIELDS: Record<Type, string[]> = {
@@ -82,6 +88,7 @@ const ID_FIELDS: Record<Type, string[]> = {
   survey: ['eventId', 'customerId', 'surveyId'],
   customer: ['eventId', 'customerId', 'channel', 'segment'],
   loyalty: ['eventId', 'customerId'],
+  touch: ['eventId', 'customerId', 'campaign', 'channel'],
 };
 
 interface Line {
@@ -194,6 +201,7 @@ function mutate(r: Rng, e: Obj, type: Type, firstLineOfBody: boolean, kind = r.i
           ? { bytes: json({ ...e, points: r.pick([0, 1_000_000_001, 2.5, '9']) }), valid: false }
           : { bytes: json({ ...e, action: 'TIER_CHANGED', tier: r.pick([undefined, '', 'x'.repeat(65)]) }), valid: false };
       }
+      if (type === 'touch') return { bytes: json({ ...e, stage: r.pick(['sent', 'BOUNCED', 'INVITED']) }), valid: false };
       return { bytes: json({ ...e, country: r.pick(['UK', 'us', 'XK', 'DEU']) }), valid: false };
     }
     case 21: // a byte order mark is skipped only at the very start of a body
@@ -216,8 +224,8 @@ describe('POST /v1/events under fuzzed input', { timeout: 60_000 }, () => {
 
   it(`accounts for every line and stores exactly the valid ones (seed ${SEED})`, async () => {
     const r = rng(SEED);
-    const stored: Record<Type, Map<string, Line>> = { purchase: new Map(), refund: new Map(), referral: new Map(), survey: new Map(), customer: new Map(), loyalty: new Map() };
-    const used: Record<Type, string[]> = { purchase: [], refund: [], referral: [], survey: [], customer: [], loyalty: [] };
+    const stored: Record<Type, Map<string, Line>> = { purchase: new Map(), refund: new Map(), referral: new Map(), survey: new Map(), customer: new Map(), loyalty: new Map(), touch: new Map() };
+    const used: Record<Type, string[]> = { purchase: [], refund: [], referral: [], survey: [], customer: [], loyalty: [], touch: [] };
     let serial = 0;
     for (let req = 0; req < REQUESTS; req++) {
       const parts: Buffer[] = [];

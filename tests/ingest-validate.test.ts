@@ -91,13 +91,28 @@ describe('valid events become rows with the ClickHouse column names', () => {
     });
   });
 
+  it('maps a touch, its campaign checked like an id', () => {
+    const touch = { type: 'touch', eventId: 't1', customerId: 'c1', occurredAt: '2024-03-01T12:00:00+02:00', campaign: 'spring', stage: 'HELD_OUT' };
+    expect(rowOf(line(touch, { channel: 'SMS' }))).toEqual({
+      event_id: 't1',
+      customer_id: 'c1',
+      occurred_at: '2024-03-01 10:00:00.000',
+      campaign: 'spring',
+      stage: 'HELD_OUT',
+      channel: 'SMS',
+    });
+    expect(errorsOf(line(touch, { campaign: undefined, stage: 'sent' }))).toEqual(['campaign: is required', 'stage: must be one of SENT, OPENED, CLICKED, HELD_OUT (got "sent")']);
+    expect(errorsOf(line(touch, { campaign: '🎁'.repeat(129) }))).toEqual(['campaign: must be 1 to 128 characters long (got 129)']);
+    expect(rowOf(line(touch, { campaign: '🎁'.repeat(128) })).campaign).toBe('🎁'.repeat(128));
+  });
+
   it('treats null optional fields as absent', () => {
     expect(rowOf(line(purchase, { orderId: null, channel: null }))).toMatchObject({ order_id: null, channel: null });
     expect(rowOf(line(survey, { comment: null })).comment).toBeNull();
   });
 
   it('names the table of every type', () => {
-    expect(TABLE_OF).toEqual({ purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', loyalty: 'loyalty_events' });
+    expect(TABLE_OF).toEqual({ purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', loyalty: 'loyalty_events', touch: 'touches' });
   });
 });
 
@@ -106,12 +121,12 @@ describe('type', () => {
     expect(line(purchase, { type: 'return' })).toEqual({
       ok: false,
       eventId: 'p1',
-      errors: ['type: must be one of purchase, refund, referral, survey, customer, loyalty (got "return")'],
+      errors: ['type: must be one of purchase, refund, referral, survey, customer, loyalty, touch (got "return")'],
     });
   });
   it('rejects a missing or non-string type', () => {
     expect(errorsOf(line(purchase, { type: undefined }))).toEqual(['type: is required']);
-    expect(errorsOf(line(purchase, { type: 3 }))).toEqual(['type: must be one of purchase, refund, referral, survey, customer, loyalty (got 3)']);
+    expect(errorsOf(line(purchase, { type: 3 }))).toEqual(['type: must be one of purchase, refund, referral, survey, customer, loyalty, touch (got 3)']);
   });
   it('does not need type when the caller knows it (GraphQL inputs)', () => {
     const { type: _t, ...input } = purchase;

@@ -18,6 +18,7 @@ export const CUSTOMER_COLUMNS: Record<TableName, readonly string[]> = {
   survey_responses: ['customer_id'],
   customers: ['customer_id'],
   loyalty_events: ['customer_id'],
+  touches: ['customer_id'],
 };
 const RAW_TABLES = Object.keys(CUSTOMER_COLUMNS) as TableName[];
 

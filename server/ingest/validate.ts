@@ -3,7 +3,7 @@
 //
 // Decisions where the spec leaves room:
 // - Ids and attributes (eventId, customerId, referralId, referrerId, referredCustomerId,
-//   surveyId, orderId, channel, segment) are strings of 1..128 code points. They may
+//   surveyId, orderId, campaign, channel, segment) are strings of 1..128 code points. They may
 //   not contain control characters (C0, DEL, C1; tab and newline included: they break
 //   exports and dashboard labels) nor unpaired surrogates. An empty string is an error,
 //   not "absent"; null is absent for an optional field and missing for a required one.
@@ -41,13 +41,14 @@ import { CALENDAR_END, CALENDAR_START } from '../../loaders/grain.js';
 import { ISO_3166_ALPHA2, ISO_4217, MAX_ID_LENGTH, MAX_TIER_LENGTH } from '../../loaders/event-codes.js';
 import { NOT_AN_OBJECT, parseJsonLine } from './json-line.js';
 
-export type EventType = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'loyalty';
-export type TableName = 'purchases' | 'refunds' | 'referrals' | 'survey_responses' | 'customers' | 'loyalty_events';
+export type EventType = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'loyalty' | 'touch';
+export type TableName = 'purchases' | 'refunds' | 'referrals' | 'survey_responses' | 'customers' | 'loyalty_events' | 'touches';
 export type ReferralStage = 'INVITED' | 'CLICKED' | 'SIGNED_UP';
 export type SurveyKind = 'NPS' | 'CSAT';
 export type LoyaltyAction = 'JOINED' | 'TIER_CHANGED' | 'POINTS_EARNED' | 'POINTS_REDEEMED' | 'LEFT';
+export type TouchStage = 'SENT' | 'OPENED' | 'CLICKED' | 'HELD_OUT';
 
-export const EVENT_TYPES: readonly EventType[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'loyalty'];
+export const EVENT_TYPES: readonly EventType[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'loyalty', 'touch'];
 export const TABLE_OF: Record<EventType, TableName> = {
   purchase: 'purchases',
   refund: 'refunds',
@@ -55,6 +56,7 @@ export const TABLE_OF: Record<EventType, TableName> = {
   survey: 'survey_responses',
   customer: 'customers',
   loyalty: 'loyalty_events',
+  touch: 'touches',
 };
 
 export interface PurchaseRow {
@@ -114,13 +116,24 @@ export interface LoyaltyRow {
   points: number | null;
 }
 
+/** Spec section 15: a follow-up campaign's touch of a customer, or their holding out of it (HELD_OUT). */
+export interface TouchRow {
+  event_id: string;
+  customer_id: string;
+  occurred_at: string;
+  campaign: string;
+  stage: TouchStage;
+  channel: string | null;
+}
+
 export type StoredEvent =
   | { type: 'purchase'; row: PurchaseRow }
   | { type: 'refund'; row: RefundRow }
   | { type: 'referral'; row: ReferralRow }
   | { type: 'survey'; row: SurveyResponseRow }
   | { type: 'customer'; row: CustomerRow }
-  | { type: 'loyalty'; row: LoyaltyRow };
+  | { type: 'loyalty'; row: LoyaltyRow }
+  | { type: 'touch'; row: TouchRow };
 
 export type ValidationResult = { ok: true; event: StoredEvent } | { ok: false; eventId: string | null; errors: string[] };
 
@@ -133,6 +146,7 @@ const END_MS = Date.parse(CALENDAR_END);
 
 const STAGES: readonly ReferralStage[] = ['INVITED', 'CLICKED', 'SIGNED_UP'];
 const KINDS: readonly SurveyKind[] = ['NPS', 'CSAT'];
+export const TOUCH_STAGES: readonly TouchStage[] = ['SENT', 'OPENED', 'CLICKED', 'HELD_OUT'];
 const SCORE_RANGE: Record<SurveyKind, readonly [number, number]> = { NPS: [0, 10], CSAT: [1, 5] };
 export const LOYALTY_ACTIONS: readonly LoyaltyAction[] = ['JOINED', 'TIER_CHANGED', 'POINTS_EARNED', 'POINTS_REDEEMED', 'LEFT'];
 /** The actions that need a field (spec section 14). */
@@ -306,6 +320,22 @@ export function validateEvent(value: unknown, expectedType?: EventType, amountLi
       event = {
         type,
         row: { event_id: eventId, customer_id: customerId, occurred_at: occurredAt, action: action as LoyaltyAction, tier, points: points(o.points, errors) },
+      };
+      break;
+    }
+    case 'touch': {
+      const customerId = reqId(o, 'customerId', errors);
+      const occurredAt = timestamp(o, 'occurredAt', errors);
+      event = {
+        type,
+        row: {
+          event_id: eventId,
+          customer_id: customerId,
+          occurred_at: occurredAt,
+          campaign: reqId(o, 'campaign', errors),
+          stage: oneOf(o, 'stage', TOUCH_STAGES, errors) as TouchStage,
+          channel: optId(o, 'channel', errors),
+        },
       };
       break;
     }

@@ -57,8 +57,7 @@ const EVERY_NODE_HINT = /^-- cluster: every node$/m;
  * and materialized views read and write the local tables, so each shard aggregates its
  * own rows (the sharding key keeps a customer's rows on one shard). A table marked
  * `-- cluster: every node` is replicated whole to every node instead (the writer lease). An `INSERT … SELECT`
- * (a backfill) reads and writes the Distributed tables; a TRUNCATE empties the local tables; a
- * column is added to (or dropped from, or changed in) both.
+ * (a backfill) reads and writes the Distributed tables; a TRUNCATE empties the local tables.
  */
 export function renderStatement(statement: string, target: RenderTarget): string[] {
   const hint = SHARD_HINT.exec(statement)?.[1]?.trim() ?? 'rand()';
@@ -94,9 +93,6 @@ export function renderStatement(statement: string, target: RenderTarget): string
   // its shard, and is written there before the migration counts as applied.
   const insert = /^INSERT INTO (\$\{db\}\.\w+)\s/.exec(sql);
   if (insert) return [sub(sql.replace(insert[0], `INSERT INTO ${insert[1]} SETTINGS insert_distributed_sync = 1\n`))];
-  // A column belongs to both tables: each shard's local one and the Distributed one over them.
-  const column = /^ALTER TABLE \$\{db\}\.(\w+)(\s+(?:ADD|DROP|MODIFY) COLUMN\s[\s\S]*)$/i.exec(sql);
-  if (column) return [`ALTER TABLE ${db}.${column[1]}_local ON CLUSTER ${c}${sub(column[2]!)}`, `ALTER TABLE ${db}.${column[1]} ON CLUSTER ${c}${sub(column[2]!)}`];
   // A Distributed table holds no rows to truncate: each shard empties its local table.
   const truncate = /^TRUNCATE TABLE (IF EXISTS )?\$\{db\}\.(\w+)$/i.exec(sql);
   if (truncate) return [`TRUNCATE TABLE ${truncate[1] ?? ''}${db}.${truncate[2]}_local ON CLUSTER ${c}`];
@@ -151,7 +147,9 @@ export async function migrate(
   }
   const applied: string[] = [];
   for (const f of files.filter((f) => !byVersion.has(f.version))) {
-    for (const statement of renderMigration(f, target)) await exec.command(statement, SYSTEM_CTX);
+    // A backfill or rebuild reads the whole store: its time grows with the data, not with what a
+    // client asked, so the per-query time limit (QUERY_MAX_EXECUTION_TIME) does not apply.
+    for (const statement of renderMigration(f, target)) await exec.command(statement, SYSTEM_CTX, { max_execution_time: 0 });
     await exec.insert(
       'schema_migrations',
       [{ version: f.version, name: f.name, checksum: f.checksum, applied_at: new Date().toISOString() }],

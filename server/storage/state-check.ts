@@ -30,8 +30,6 @@ export const PRE_AGGREGATES = [
       month_entries: 'sum(length(months))',
       first_ms: 'sum(toInt128(toUnixTimestamp64Milli(first_at)))',
       last_ms: 'sum(toInt128(toUnixTimestamp64Milli(last_at)))',
-      firsts: 'sum(length(finalizeAggregation(firsts)))',
-      firsts_ms: 'sum(arraySum(t -> toInt128(toUnixTimestamp64Milli(t)), finalizeAggregation(firsts)))',
       key_hash: 'sum(toUInt128(cityHash64(customer_id)))',
     },
   },

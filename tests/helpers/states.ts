@@ -29,11 +29,9 @@ interface Activity {
   /** One entry per purchase (migration 0014), sorted. */
   months: number[];
   sales: string[];
-  /** The four earliest purchase instants, repeats kept (migration 0019). */
-  firsts: string[];
 }
 
-function activityOf(map: Folding) {
+function activityOf(map: Map<string, { first_at: string; last_at: string; months: number[]; sales: Map<string, { amount: bigint; orders: number }> }>) {
   const out: Record<string, Activity> = {};
   for (const [id, a] of [...map].sort(([x], [y]) => (x < y ? -1 : 1))) {
     out[id] = {
@@ -41,17 +39,16 @@ function activityOf(map: Folding) {
       last_at: a.last_at,
       months: [...a.months].sort((x, y) => x - y),
       sales: [...a.sales].map(([k, s]) => `${k} ${s.amount} ${s.orders}`).sort(),
-      firsts: [...a.instants].sort().slice(0, 4),
     };
   }
   return out;
 }
 
-type Folding = Map<string, { first_at: string; last_at: string; months: number[]; instants: string[]; sales: Map<string, { amount: bigint; orders: number }> }>;
+type Folding = Map<string, { first_at: string; last_at: string; months: number[]; sales: Map<string, { amount: bigint; orders: number }> }>;
 
 function fold(map: Folding, id: string, first: string, last: string, month: number, currency: string, amount: bigint, orders: number) {
   let a = map.get(id);
-  if (!a) map.set(id, (a = { first_at: first, last_at: last, months: [], instants: [], sales: new Map() }));
+  if (!a) map.set(id, (a = { first_at: first, last_at: last, months: [], sales: new Map() }));
   if (first < a.first_at) a.first_at = first;
   if (last > a.last_at) a.last_at = last;
   const key = `${month} ${currency}`;
@@ -66,18 +63,15 @@ export async function customerActivity(rows: Rows, db: string): Promise<{ state:
   )) {
     fold(raw, r.c, r.at, r.at, r.y * 12 + r.m - 1, r.currency, units(r.amount), 1);
     raw.get(r.c)!.months.push(r.y * 12 + r.m - 1);
-    raw.get(r.c)!.instants.push(r.at);
   }
   const state: Folding = new Map();
-  for (const r of await rows<{ c: string; first: string; last: string; months: number[]; sales: [number, string, string, number][]; firsts: string[] }>(
+  for (const r of await rows<{ c: string; first: string; last: string; months: number[]; sales: [number, string, string, number][] }>(
     `SELECT customer_id AS c, toString(first_at) AS first, toString(last_at) AS last, months,
-            arrayMap(s -> (s.month, toString(s.currency), toString(s.amount), s.orders), sales) AS sales,
-            arrayMap(t -> toString(t), finalizeAggregation(firsts)) AS firsts
+            arrayMap(s -> (s.month, toString(s.currency), toString(s.amount), s.orders), sales) AS sales
      FROM ${db}.customer_activity FINAL`,
   )) {
     for (const [month, currency, amount, orders] of r.sales) fold(state, r.c, r.first, r.last, month, currency, units(amount), orders);
     state.get(r.c)!.months.push(...r.months);
-    state.get(r.c)!.instants.push(...r.firsts);
   }
   return { state: activityOf(state), raw: activityOf(raw) };
 }
