@@ -160,7 +160,7 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
 }
 
 /**
- * Per customer with an order at or before `asOf` (`filter` applied): `n`, their orders up to
+ * Per customer with an order at or before `asOf` (`filter` applied): `customer_id` and `n`, their orders up to
  * asOf that no refund cancelled, among those whose UTC month satisfies `keep(m)`. Order counts
  * add up, so this is the state's entries in range minus the customer's cancelled orders in
  * range, joined as one number: no customer's arrays are rewritten, and only customers with a
@@ -172,7 +172,7 @@ export function orderCountsSql(asOf: string, filter: string | null, keep: (m: st
     SELECT customer_id, countIf(${keep(monthOf('purchased_at'))}) AS c FROM (${refundedOrdersSql(asOf, 'auto')})
     WHERE cancelled GROUP BY customer_id HAVING c > 0`;
   return `
-    SELECT arrayCount(m -> ${keep('m')}, s.x) - r.c AS n
+    SELECT s.customer_id AS customer_id, arrayCount(m -> ${keep('m')}, s.x) - r.c AS n
     FROM (${stateRowsSql('months', asOf, filter ?? 'true')}) AS s LEFT JOIN (${cancelled}) AS r ON r.customer_id = s.customer_id`;
 }
 

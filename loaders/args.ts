@@ -1,5 +1,6 @@
 import { BadInputError } from './errors.js';
 import { periodsIn } from './calendar.js';
+import type { Breakdown } from './breakdown.sql.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { CALENDAR_END, CALENDAR_START, type Grain } from './grain.js';
 import { ISO_4217 } from './event-codes.js';
@@ -21,6 +22,8 @@ export interface Window {
 export interface FilteredWindow extends Window {
   asOf: Date;
   filter?: CustomerFilterArgs | null;
+  /** A breakdown: the builders add each customer's group `key` and group by it (breakdown.sql.ts). */
+  by?: Breakdown | null;
 }
 
 const START_MS = Date.parse(CALENDAR_START);

@@ -1,8 +1,8 @@
 import type DataLoader from 'dataloader';
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { clvSql, type ClvArgs, type ClvSummaryArgs } from './clv.sql.js';
-import { kpiLoader } from './kpi-loader.js';
-import type { PooledRetention } from './retention.loader.js';
+import { breakdownLoader, wholeLoader } from './breakdown.js';
+import { pooled, type PooledRetention } from './retention.loader.js';
 import type { PeriodRetentionArgs } from './retention.sql.js';
 import { fromChDateTime, ratio } from './sql.js';
 
@@ -38,9 +38,11 @@ export interface ClvResult extends ClvSummary {
   cohorts: ClvCohortResult[];
 }
 
-type PooledRetentionLoader = DataLoader<PeriodRetentionArgs, PooledRetention, string>;
+/** The pooled retention per group key (retention.loader.ts). */
+type PooledRetentionLoader = DataLoader<PeriodRetentionArgs, Map<string | null, PooledRetention>, string>;
 
 interface ClvRow {
+  key: string | null;
   revenue: string;
   orders: number;
   customers: number;
@@ -48,9 +50,13 @@ interface ClvRow {
   cohorts: { c: number; size: number; starts: string[]; revenue: string[]; cumulative: string[] }[];
 }
 
+/** What a group without a row of its own has: nothing in the window, no cohort. */
+const NO_ROW: Omit<ClvRow, 'key'> = { revenue: '0', orders: 0, customers: 0, active_customer_periods: 0, cohorts: [] };
+
 /**
  * The summary and, when `periods` is set, the cohort curves: one query. Churn is the pooled
- * period retention of the same window, grain and filter (all currencies), from its own loader.
+ * period retention of the same window, grain, filter and breakdown (all currencies), from its
+ * own loader. Per group key (one key, NULL, without a breakdown): the keys of either query.
  */
 export async function runClv(
   exec: Executor,
@@ -58,15 +64,21 @@ export async function runClv(
   a: ClvSummaryArgs,
   periods: number | null,
   pooledRetention: PooledRetentionLoader,
-): Promise<ClvResult> {
-  const [[row], retention] = await Promise.all([
+): Promise<Map<string | null, ClvResult>> {
+  const [rows, retention] = await Promise.all([
     exec.rows<ClvRow>(clvSql(a, periods), ctx),
-    pooledRetention.load({ grain: a.grain, from: a.from, to: a.to, asOf: a.asOf, timezone: a.timezone, filter: a.filter }),
+    pooledRetention.load({ grain: a.grain, from: a.from, to: a.to, asOf: a.asOf, timezone: a.timezone, filter: a.filter, by: a.by }),
   ]);
-  const revenue = Number(row!.revenue);
-  const averageOrderValue = ratio(revenue, row!.orders);
+  const byKey = new Map(rows.map((row) => [row.key, row]));
+  const keys = new Set([...byKey.keys(), ...retention.keys()]);
+  return new Map([...keys].map((key) => [key, clvOf(a, periods, byKey.get(key) ?? NO_ROW, retention.get(key) ?? pooled(0, 0))]));
+}
+
+function clvOf(a: ClvSummaryArgs, periods: number | null, row: Omit<ClvRow, 'key'>, retention: PooledRetention): ClvResult {
+  const revenue = Number(row.revenue);
+  const averageOrderValue = ratio(revenue, row.orders);
   // Orders per active customer per period (definitions version 2): a longer window of the same behaviour gives the same frequency.
-  const purchaseFrequency = ratio(row!.orders, row!.active_customer_periods);
+  const purchaseFrequency = ratio(row.orders, row.active_customer_periods);
   const churnRate = retention.pooledChurnRate;
   const expectedLifetimePeriods = churnRate === null ? null : ratio(1, churnRate);
   const clv =
@@ -77,15 +89,15 @@ export async function runClv(
     currency: a.currency,
     margin: a.margin,
     revenue,
-    orders: row!.orders,
-    customers: row!.customers,
+    orders: row.orders,
+    customers: row.customers,
     averageOrderValue,
-    activeCustomerPeriods: row!.active_customer_periods,
+    activeCustomerPeriods: row.active_customer_periods,
     purchaseFrequency,
     churnRate,
     expectedLifetimePeriods,
     clv,
-    cohorts: row!.cohorts.map((cohort) => cohortCurve(cohort, periods ?? 0, a.asOf.getTime())),
+    cohorts: row.cohorts.map((cohort) => cohortCurve(cohort, periods ?? 0, a.asOf.getTime())),
   };
 }
 
@@ -107,8 +119,12 @@ function cohortCurve(row: ClvRow['cohorts'][number], periods: number, asOf: numb
 }
 
 export function clvLoaders(exec: Executor, ctx: QueryContext, pooledRetention: PooledRetentionLoader) {
+  const clv = ({ periods, ...a }: ClvArgs) => runClv(exec, ctx, a, periods, pooledRetention);
+  const none = (a: ClvSummaryArgs, periods: number | null) => clvOf(a, periods, NO_ROW, pooled(0, 0));
   return {
-    clvSummary: kpiLoader((a: ClvSummaryArgs): Promise<ClvSummary> => runClv(exec, ctx, a, null, pooledRetention)),
-    clv: kpiLoader(({ periods, ...a }: ClvArgs): Promise<ClvResult> => runClv(exec, ctx, a, periods, pooledRetention)),
+    clvSummary: wholeLoader((a: ClvSummaryArgs): Promise<Map<string | null, ClvSummary>> => runClv(exec, ctx, a, null, pooledRetention), (a) => none(a, null)),
+    clv: wholeLoader(clv, ({ periods, ...a }) => none(a, periods)),
+    // A group counts someone when it has customers in the window, a cohort, or customers in its churn.
+    clvBy: breakdownLoader(clv, (v) => v.customers > 0 || v.cohorts.length > 0 || v.churnRate !== null),
   };
 }

@@ -1,5 +1,6 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, monthOf, monthsToPeriods, monthToPeriod, monthWindow } from './activity.sql.js';
+import { keyAggregate } from './breakdown.sql.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
 import { ledgerSql } from './refunds.sql.js';
 import { Params, type Source } from './sql.js';
@@ -32,12 +33,15 @@ const NO_COHORTS = `CAST([], 'Array(${COHORT})')`;
  * That pass is faster than reading the state once per part. The summary alone takes
  * per-customer sums over the wanted entries instead, faster than the cells (figures in
  * docs/performance.md). Otherwise the raw purchases answer each part.
+ *
+ * One row, or one per group key with a breakdown (breakdown.sql.ts).
  */
 export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
   const f = cohortFragments({ ...a, periods: periods ?? 0 }, p);
   const currency = p.add('String', a.currency, 'currency');
   const maxOffset = p.add('Int32', periods ?? 0, 'periods');
+  const g = keyAggregate(a.by);
   // Per cohort row (c, size, pairs (offset, revenue)): its curve, as one named tuple, sorted by cohort.
   const curves = (where: string) => `arraySort(x -> x.c, groupArrayIf(CAST((c, size,
       arrayMap(k -> toString(${f.startOf('toInt32(c + k)')}), range(0, ${maxOffset} + 2)),
@@ -53,37 +57,37 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
     const active = (w: string) => `arrayUniq(arrayFilter((i, yes, n) -> yes AND n > 0, ${monthsToPeriods(a.grain, 'sale_month')}, ${w}, sale_orders))`;
     if (periods === null) {
       return p.sql(`
-        SELECT toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods, ${NO_COHORTS} AS cohorts
-        FROM (
-          SELECT arrayMap((m, cur) -> ${wanted('m')}, sale_month, sale_currency) AS w,
+        SELECT ${g.key}, toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods, ${NO_COHORTS} AS cohorts
+        FROM (${f.keyed(`
+          SELECT customer_id, arrayMap((m, cur) -> ${wanted('m')}, sale_month, sale_currency) AS w,
             arraySum(arrayFilter((amount, yes) -> yes, sale_amount, w)) AS r, arraySum(arrayFilter((n, yes) -> yes, sale_orders, w)) AS o,
             ${active('w')} AS ap
-          FROM (${state})
-        )`);
+          FROM (${state})`)})
+        ${g.groupBy}`);
     }
     // Cells per (month of first purchase, month, currency), grouped on the UInt16 month numbers
     // (a 7-byte key; periods come after). Each customer is counted once, at their first entry in
     // any currency: cohort sizes, window customers and active periods need no extra entry per customer.
     return p.sql(`
       WITH cells AS (
-        SELECT first_month, m, cur, sum(amount) AS revenue, sum(n) AS orders, countIf(i = 1) AS customers, countIf(i = 1 AND bought) AS buyers,
+        SELECT key, first_month, m, cur, sum(amount) AS revenue, sum(n) AS orders, countIf(i = 1) AS customers, countIf(i = 1 AND bought) AS buyers,
           sumIf(ap, i = 1) AS active
-        FROM (
-          SELECT first_month, sale_month, sale_currency, sale_amount, sale_orders,
+        FROM (${f.keyed(`
+          SELECT customer_id, first_month, sale_month, sale_currency, sale_amount, sale_orders,
             arrayMap((mo, cur) -> ${wanted('mo')}, sale_month, sale_currency) AS w, arrayExists((yes, n) -> yes AND n > 0, w, sale_orders) AS bought, ${active('w')} AS ap
-          FROM (${state})
-        )
+          FROM (${state})`)})
         ARRAY JOIN sale_month AS m, sale_currency AS cur, sale_amount AS amount, sale_orders AS n, arrayEnumerate(sale_month) AS i
-        GROUP BY first_month, m, cur
+        GROUP BY key, first_month, m, cur
       )
-      SELECT toString(sum(w_revenue)) AS revenue, sum(w_orders) AS orders, sum(w_customers) AS customers,
+      SELECT ${g.key}, toString(sum(w_revenue)) AS revenue, sum(w_orders) AS orders, sum(w_customers) AS customers,
         sum(w_active) AS active_customer_periods, ${curves(f.inCohorts('c'))} AS cohorts
       FROM (
-        SELECT ${period('first_month')} AS c, sum(customers) AS size, sum(buyers) AS w_customers, sum(active) AS w_active,
+        SELECT key, ${period('first_month')} AS c, sum(customers) AS size, sum(buyers) AS w_customers, sum(active) AS w_active,
           sumIf(revenue, ${wanted('m')}) AS w_revenue, sumIf(orders, ${wanted('m')}) AS w_orders,
           groupArrayIf((${period('m')} - c, revenue), cur = ${currency} AND ${period('m')} - c <= ${maxOffset}) AS pairs
-        FROM cells GROUP BY c
-      )`);
+        FROM cells GROUP BY key, c
+      )
+      ${g.groupBy}`);
   }
 
   // Per customer first (the table is ordered by customer), each customer's distinct period
@@ -91,32 +95,40 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
   // Net revenue: orders and the refunds of orders not cancelled (refunds.sql.ts); a customer
   // with refunds alone in the window is not one of its customers.
   const summary = `
-    SELECT toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
-    FROM (
-      SELECT sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
+    SELECT ${g.key}, sum(r) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
+    FROM (${f.keyed(`
+      SELECT customer_id, sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
       FROM (${ledgerSql(f.asOf, p.source)})
       WHERE occurred_at >= ${f.from} AND occurred_at < ${f.to} AND currency = ${currency}
         ${f.filter ? `AND ${f.filter}` : ''}
-      GROUP BY customer_id
-    )`;
-  const cohorts =
-    periods === null
-      ? `SELECT ${NO_COHORTS} AS cohorts`
-      : `
-    WITH members AS (${f.members}),
+      GROUP BY customer_id`)})
+    ${g.groupBy}`;
+  if (periods === null) {
+    return p.sql(`
+      SELECT key, toString(revenue) AS revenue, orders, customers, active_customer_periods, ${NO_COHORTS} AS cohorts FROM (${summary})`);
+  }
+  // With a breakdown, keys on one side only: the other side's columns are their defaults (0, an
+  // empty list), and the summary's key is NULL exactly when it is missing or the NULL group
+  // (isNotDistinctFrom matches NULL keys). Without one, both sides are one row with key NULL.
+  return p.sql(`
+    WITH members AS (${f.keyed(f.members)}),
     revenue AS (
-      SELECT m.c AS c, toInt32(${f.idx('pu.occurred_at')} - m.c) AS k, sum(pu.amount) AS revenue
+      SELECT m.key AS key, m.c AS c, toInt32(${f.idx('pu.occurred_at')} - m.c) AS k, sum(pu.amount) AS revenue
       FROM (${ledgerSql(f.asOf, p.source, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
       WHERE pu.currency = ${currency} AND k <= ${maxOffset}
-      GROUP BY c, k
+      GROUP BY key, c, k
+    ),
+    curves_by_key AS (
+      SELECT ${g.key}, ${curves('true')} AS cohorts
+      FROM (
+        SELECT s.key AS key, s.c AS c, s.size AS size, r.pairs AS pairs
+        FROM (SELECT key, c, count() AS size FROM members GROUP BY key, c) AS s
+        LEFT JOIN (SELECT key, c, groupArray((k, toDecimal128(revenue, 4))) AS pairs FROM revenue GROUP BY key, c) AS r
+          ON r.c = s.c AND isNotDistinctFrom(r.key, s.key)
+      )
+      ${g.groupBy}
     )
-    SELECT ${curves('true')} AS cohorts
-    FROM (
-      SELECT s.c AS c, s.size AS size, r.pairs AS pairs
-      FROM (SELECT c, count() AS size FROM members GROUP BY c) AS s
-      LEFT JOIN (SELECT c, groupArray((k, toDecimal128(revenue, 4))) AS pairs FROM revenue GROUP BY c) AS r ON r.c = s.c
-    )`;
-  return p.sql(`
-    SELECT w.revenue AS revenue, w.orders AS orders, w.customers AS customers, w.active_customer_periods AS active_customer_periods, k.cohorts AS cohorts
-    FROM (${summary}) AS w CROSS JOIN (${cohorts}) AS k`);
+    SELECT ifNull(w.key, k.key) AS key, toString(w.revenue) AS revenue, w.orders AS orders, w.customers AS customers,
+      w.active_customer_periods AS active_customer_periods, k.cohorts AS cohorts
+    FROM (${summary}) AS w FULL JOIN curves_by_key AS k ON isNotDistinctFrom(w.key, k.key)`);
 }

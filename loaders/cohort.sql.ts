@@ -2,6 +2,7 @@
 // period that contains it. Every cohort KPI (retention, CLV) and the referral and customer
 // queries anchor on these fragments.
 import { firstPurchasesFromState, monthAligned } from './activity.sql.js';
+import { withGroupKey, type Breakdown } from './breakdown.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { Grain, periodIndex, periodStart } from './grain.js';
 import { ordersSql } from './refunds.sql.js';
@@ -21,11 +22,14 @@ export interface CohortArgs {
   asOf: Date;
   timezone: string;
   filter?: CustomerFilterArgs | null;
+  /** A breakdown: the builders add each customer's group `key` and group by it (breakdown.sql.ts). */
+  by?: Breakdown | null;
 }
 
 /**
  * Shared pieces of every cohort KPI (retention, CLV): bound parameters, the period index of
- * an instant, the index range of periods starting in [from, to), and the cohort members.
+ * an instant, the index range of periods starting in [from, to), the cohort members, and
+ * `keyed`, which adds the breakdown's `key` to per-customer rows.
  */
 export function cohortFragments(a: CohortArgs, p: Params) {
   const tz = p.add('String', a.timezone, 'tz');
@@ -44,5 +48,6 @@ export function cohortFragments(a: CohortArgs, p: Params) {
     WHERE ${inCohorts('c')}${filter ? ` AND ${filter}` : ''}`;
   // The pre-aggregated state counts whole UTC months; other periods read raw purchases.
   const state = p.source === 'auto' && monthAligned(a.grain, a.timezone);
-  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, state, source: p.source };
+  const keyed = (rows: string) => withGroupKey(rows, a.by, asOf, p);
+  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, keyed, state, source: p.source };
 }

@@ -3,6 +3,7 @@ import { ISO_3166_ALPHA2, MAX_ID_LENGTH, MAX_TIER_LENGTH } from './event-codes.j
 import { loyaltyMembersSql, loyaltyTiersSql } from './loyalty.sql.js';
 import { Params, T } from './sql.js';
 import { referredCustomersSql } from './referral.sql.js';
+import { npsGroupKey, npsGroupsSql, type NpsGroup } from './survey-bands.sql.js';
 
 export interface CustomerFilterArgs {
   country?: string[] | null;
@@ -13,6 +14,7 @@ export interface CustomerFilterArgs {
   loyaltyMember?: boolean | null;
   /** Members whose tier as of asOf is one of these. */
   loyaltyTier?: string[] | null;
+  npsGroup?: NpsGroup[] | null;
 }
 
 /** Profile attributes a filter may name, and their place in the latest-version tuple: a closed list. */
@@ -21,7 +23,10 @@ export type Attribute = keyof typeof ATTRIBUTES;
 export const ATTRIBUTE_NAMES = Object.keys(ATTRIBUTES) as Attribute[];
 
 export function isEmptyFilter(f: CustomerFilterArgs | null | undefined): boolean {
-  return !f || (f.country == null && f.channel == null && f.segment == null && f.referred == null && f.loyaltyMember == null && f.loyaltyTier == null);
+  return (
+    !f ||
+    (f.country == null && f.channel == null && f.segment == null && f.referred == null && f.npsGroup == null && f.loyaltyMember == null && f.loyaltyTier == null)
+  );
 }
 
 const attributeValue = { ok: (v: string) => v.length > 0 && [...v].length <= MAX_ID_LENGTH, rule: `1 to ${MAX_ID_LENGTH} characters long` };
@@ -51,6 +56,9 @@ export function checkCustomerFilter<F extends CustomerFilterArgs>(f: F | null | 
     if (tiers.length === 0) throw new BadInputError(`"${field}" is an empty list, which selects no customer; leave it out to select every customer`, field);
     const bad = tiers.find((v) => v.length === 0 || [...v].length > MAX_TIER_LENGTH);
     if (bad !== undefined) throw new BadInputError(`"${field}" values must be 1 to ${MAX_TIER_LENGTH} characters long (got ${JSON.stringify(bad)})`, field);
+  }
+  if (f.npsGroup != null && f.npsGroup.length === 0) {
+    throw new BadInputError('"filter.npsGroup" is an empty list, which selects no customer; leave it out to select every customer', 'filter.npsGroup');
   }
   return f;
 }
@@ -92,6 +100,11 @@ export function customerFilterSql(f: CustomerFilterArgs | null | undefined, asOf
   }
   if (f.loyaltyTier != null) {
     parts.push(`${column} IN (SELECT customer_id FROM (${loyaltyTiersSql(asOf)}) WHERE has(${p.add('Array(String)', f.loyaltyTier)}, tier))`);
+  }
+  if (f.npsGroup != null) {
+    // The latest NPS response as of asOf (survey-bands.sql.ts); customers without one have no group.
+    const groups = p.add('Array(String)', f.npsGroup.map(npsGroupKey));
+    parts.push(`${column} IN (SELECT customer_id FROM (${npsGroupsSql(asOf)}) WHERE has(${groups}, nps_group))`);
   }
   return parts.join(' AND ');
 }

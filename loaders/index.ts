@@ -25,7 +25,7 @@ export function createLoaders(deps: LoaderDeps) {
     ...refundLoaders(exec, deps),
     ...referralLoaders(exec, deps),
     ...voiceLoaders(exec, deps),
-    ...clvLoaders(exec, deps, retention.pooledRetention),
+    ...clvLoaders(exec, deps, retention.pooledRetentionGroups),
     ...customerLoaders(exec, deps),
     ...clvModelLoaders(exec, deps),
     ...storeDimensionsLoaders(exec, deps),

@@ -1,5 +1,6 @@
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { rateWithInterval } from './args.js';
+import { breakdownLoader, rowsByKey, wholeLoader } from './breakdown.js';
 import { kpiLoader } from './kpi-loader.js';
 import type { CohortArgs } from './cohort.sql.js';
 import { periodRetentionSql, pooledRetentionSql, retentionCohortsSql, type PeriodRetentionArgs } from './retention.sql.js';
@@ -57,10 +58,15 @@ export interface PeriodRetentionSummary extends PooledRetention {
   periods: PeriodRetentionResult[];
 }
 
-type CohortRow = { c: number; starts: string[]; cells: [number, number, number][] };
+type CohortRow = { key: string | null; c: number; starts: string[]; cells: [number, number, number][] };
 
-export async function runRetentionCohorts(exec: Executor, ctx: QueryContext, a: CohortArgs): Promise<RetentionCohortsResult> {
+/** The cohorts per group key (one key, NULL, without a breakdown); a group without cohorts has no row. */
+export async function runRetentionCohorts(exec: Executor, ctx: QueryContext, a: CohortArgs): Promise<Map<string | null, RetentionCohortsResult>> {
   const rows = await exec.rows<CohortRow>(retentionCohortsSql(a), ctx);
+  return new Map([...rowsByKey(rows)].map(([key, group]) => [key, cohortsOf(group, a)]));
+}
+
+function cohortsOf(rows: CohortRow[], a: CohortArgs): RetentionCohortsResult {
   const asOf = a.asOf.getTime();
   const cohorts = rows.map((row) => {
     const retained = new Array<number>(a.periods + 1).fill(0);
@@ -116,18 +122,27 @@ function averageCells(cohorts: RetentionCohortResult[]): RetentionAverageResult[
   }));
 }
 
-export async function runPeriodRetention(exec: Executor, ctx: QueryContext, a: PeriodRetentionArgs): Promise<PeriodRetentionSummary> {
-  const rows = await exec.rows<{ period_start: string; previous: number; retained: number }>(periodRetentionSql(a), ctx);
+type PeriodRow = { key: string | null; starts: string[]; counts: [number, number, number][] };
+
+/** Period retention per group key (one key, NULL, without a breakdown; every period listed, with zeros where no one was active). */
+export async function runPeriodRetention(exec: Executor, ctx: QueryContext, a: PeriodRetentionArgs): Promise<Map<string | null, PeriodRetentionSummary>> {
+  const rows = await exec.rows<PeriodRow>(periodRetentionSql(a), ctx);
+  return new Map(rows.map((row) => [row.key, periodsOf(row)]));
+}
+
+function periodsOf(row: PeriodRow): PeriodRetentionSummary {
+  const counts = row.starts.map(() => ({ previous: 0, retained: 0 }));
+  for (const [i, previous, retained] of row.counts) counts[i] = { previous, retained };
   let previous = 0;
   let retained = 0;
-  const periods = rows.map((r) => {
-    previous += r.previous;
-    retained += r.retained;
-    const rate = ratio(r.retained, r.previous);
+  const periods = counts.map((c, i) => {
+    previous += c.previous;
+    retained += c.retained;
+    const rate = ratio(c.retained, c.previous);
     return {
-      periodStart: fromChDateTime(r.period_start),
-      previousCustomers: r.previous,
-      retainedCustomers: r.retained,
+      periodStart: fromChDateTime(row.starts[i]!),
+      previousCustomers: c.previous,
+      retainedCustomers: c.retained,
       rate,
       churnRate: rate === null ? null : 1 - rate,
     };
@@ -135,21 +150,33 @@ export async function runPeriodRetention(exec: Executor, ctx: QueryContext, a: P
   return { periods, ...pooled(previous, retained) };
 }
 
-function pooled(previous: number, retained: number): PooledRetention {
+export function pooled(previous: number, retained: number): PooledRetention {
   const pooledRate = ratio(retained, previous);
   return { previousCustomers: previous, retainedCustomers: retained, pooledRate, pooledChurnRate: pooledRate === null ? null : 1 - pooledRate };
 }
 
-/** The pooled figures alone, without a row per period: cheaper when no one asks for the periods. */
-export async function runPooledRetention(exec: Executor, ctx: QueryContext, a: PeriodRetentionArgs): Promise<PooledRetention> {
-  const [row] = await exec.rows<{ previous: number; retained: number }>(pooledRetentionSql(a), ctx);
-  return pooled(row!.previous, row!.retained);
+/**
+ * The pooled figures alone, per group key, without a row per period: cheaper when no one asks
+ * for the periods. A group without activity has no entry.
+ */
+export async function runPooledRetention(exec: Executor, ctx: QueryContext, a: PeriodRetentionArgs): Promise<Map<string | null, PooledRetention>> {
+  const rows = await exec.rows<{ key: string | null; previous: number; retained: number }>(pooledRetentionSql(a), ctx);
+  return new Map(rows.map((r) => [r.key, pooled(r.previous, r.retained)]));
 }
 
 export function retentionLoaders(exec: Executor, ctx: QueryContext) {
+  const cohorts = (a: CohortArgs) => runRetentionCohorts(exec, ctx, a);
+  const periods = (a: PeriodRetentionArgs) => runPeriodRetention(exec, ctx, a);
+  const pooledGroups = kpiLoader((a: PeriodRetentionArgs) => runPooledRetention(exec, ctx, a));
   return {
-    retentionCohorts: kpiLoader((a: CohortArgs) => runRetentionCohorts(exec, ctx, a)),
-    periodRetention: kpiLoader((a: PeriodRetentionArgs) => runPeriodRetention(exec, ctx, a)),
-    pooledRetention: kpiLoader((a: PeriodRetentionArgs) => runPooledRetention(exec, ctx, a)),
+    retentionCohorts: wholeLoader(cohorts, () => ({ cohorts: [], average: [] })),
+    retentionCohortsBy: breakdownLoader(cohorts, (v) => v.cohorts.length > 0),
+    // Without a breakdown the query always answers its one row (periodRetentionSql).
+    periodRetention: wholeLoader(periods, () => {
+      throw new Error('period retention answered no row');
+    }),
+    periodRetentionBy: breakdownLoader(periods, (v) => v.previousCustomers > 0),
+    pooledRetention: wholeLoader(pooledGroups.load.bind(pooledGroups), () => pooled(0, 0)),
+    pooledRetentionGroups: pooledGroups,
   };
 }

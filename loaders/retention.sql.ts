@@ -1,5 +1,6 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import { customerStateSql, MARKER, monthsToPeriods, monthToPeriod, statePeriods } from './activity.sql.js';
+import { keyAggregate, type Breakdown } from './breakdown.sql.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { Grain } from './grain.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
@@ -7,7 +8,7 @@ import { ordersSql } from './refunds.sql.js';
 import { Params, type Source } from './sql.js';
 
 /**
- * Per cohort: the period starts of offsets 0..periods+1 (the last one ends the final cell)
+ * Per group key (breakdown.sql.ts; NULL for all without a breakdown) and cohort: the period starts of offsets 0..periods+1 (the last one ends the final cell)
  * and, per offset, customers active in it (`retained`) and customers whose last active
  * period is that offset (`last`, capped at `periods`: later activity still counts as "or later").
  */
@@ -18,48 +19,47 @@ export function retentionCohortsSql(a: CohortArgs, source: Source = 'auto'): Sql
   const hist = f.state ? stateHistogram(a.grain, f, periods) : rawHistogram(f, periods);
   return p.sql(`
     WITH hist AS (${hist})
-    SELECT c,
+    SELECT key, c,
       arrayMap(k -> toString(${f.startOf('toInt32(c + k)')}), range(0, ${periods} + 2)) AS starts,
       arraySort(groupArray((k, retained, last))) AS cells
-    FROM hist GROUP BY c ORDER BY c`);
+    FROM hist GROUP BY key, c ORDER BY key, c`);
 }
 
 type Fragments = ReturnType<typeof cohortFragments>;
 
-/** Per (cohort, offset): customers active in it, and customers whose last active offset it is (capped at `periods`). */
+/** Per (key, cohort, offset): customers active in it, and customers whose last active offset it is (capped at `periods`). */
 function rawHistogram(f: Fragments, periods: string): string {
   return `
-    WITH members AS (${f.members}),
+    WITH members AS (${f.keyed(f.members)}),
     per_customer AS (
-      SELECT m.c AS c, groupUniqArray(toInt32(${f.idx('pu.occurred_at')} - m.c)) AS offs
+      SELECT m.key AS key, m.c AS c, groupUniqArray(toInt32(${f.idx('pu.occurred_at')} - m.c)) AS offs
       FROM (${ordersSql(f.asOf, f.source, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
-      GROUP BY pu.customer_id, m.c
+      GROUP BY pu.customer_id, m.c, m.key
     )
-    SELECT c, t.1 AS k, countIf(t.2 = 0) AS retained, countIf(t.2 = 1) AS last
+    SELECT key, c, t.1 AS k, countIf(t.2 = 0) AS retained, countIf(t.2 = 1) AS last
     FROM per_customer
     ARRAY JOIN arrayConcat(
       arrayMap(o -> (o, 0), arrayFilter(o -> o <= ${periods}, offs)),
       [(least(arrayMax(offs), ${periods}), 1)]) AS t
-    GROUP BY c, k`;
+    GROUP BY key, c, k`;
 }
 
 /**
  * The same histogram from the state, one pass: each customer's distinct active periods, plus one
  * marker value LAST + (last active offset) for the "or later" counts, so a plain UInt16 array
- * carries both without tuples.
+ * carries both without tuples. The key joins the cohorts' customers only, after the cohort filter.
  */
 function stateHistogram(grain: Grain, f: Fragments, periods: string): string {
   const LAST = MARKER;
   return `
-    SELECT c, if(v >= ${LAST}, toInt32(v) - ${LAST}, toInt32(v) - c) AS k, countIf(v < ${LAST}) AS retained, countIf(v >= ${LAST}) AS last
-    FROM (
-      SELECT ${monthToPeriod(grain, 'first_month')} AS c, ${statePeriods(grain, 'x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
+    SELECT key, c, if(v >= ${LAST}, toInt32(v) - ${LAST}, toInt32(v) - c) AS k, countIf(v < ${LAST}) AS retained, countIf(v >= ${LAST}) AS last
+    FROM (${f.keyed(`
+      SELECT customer_id, ${monthToPeriod(grain, 'first_month')} AS c, ${statePeriods(grain, 'x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
         toUInt16(${LAST} + least(${monthToPeriod(grain, 'last_month')} - c, ${periods})) AS last_mark
       FROM (${customerStateSql('months', f.asOf, f.filter)})
-      WHERE ${f.inCohorts('c')}
-    )
+      WHERE ${f.inCohorts('c')}`)})
     ARRAY JOIN arrayPushBack(xs, last_mark) AS v
-    GROUP BY c, k`;
+    GROUP BY key, c, k`;
 }
 
 export interface PeriodRetentionArgs {
@@ -69,6 +69,7 @@ export interface PeriodRetentionArgs {
   asOf: Date;
   timezone: string;
   filter?: CustomerFilterArgs | null;
+  by?: Breakdown | null;
 }
 
 /**
@@ -101,7 +102,7 @@ const MASK = `arrayReduce('groupBitOr', arrayMap(i -> bitShiftLeft(toUInt64(1), 
 const MASK_GUARD = `NOT throwIf(hi - lo > 63, 'retention window wider than one mask')`;
 
 /**
- * Per period P in [lo, hi): customers active in P-1 (`previous`) and, of those, in P
+ * Per group key and period P in [lo, hi): customers active in P-1 (`previous`) and, of those, in P
  * (`retained`), from `activity`'s per-customer arrays `arr` of period indexes (repeats allowed):
  * by the mask when it fits, otherwise from each customer's sorted, deduplicated periods and
  * their successors (has() on the ARRAY JOINed rows copied the customer's array into every
@@ -110,73 +111,78 @@ const MASK_GUARD = `NOT throwIf(hi - lo > 63, 'retention window wider than one m
 function retentionCounts(maskFits: boolean): string {
   if (maskFits) {
     return `
-      SELECT toInt32(lo + b) AS period, count() AS previous, sum(bitTest(mask, b + 1)) AS retained
-      FROM (SELECT ${MASK} FROM activity)
+      SELECT key, toInt32(lo + b) AS period, count() AS previous, sum(bitTest(mask, b + 1)) AS retained
+      FROM (SELECT key, ${MASK} FROM activity)
       ARRAY JOIN bitPositionsToArray(mask) AS b
       WHERE lo + b < hi AND ${MASK_GUARD}
-      GROUP BY period`;
+      GROUP BY key, period`;
   }
   return `
-      SELECT toInt32(i + 1) AS period, count() AS previous, sum(kept) AS retained
+      SELECT key, toInt32(i + 1) AS period, count() AS previous, sum(kept) AS retained
       FROM (
-        SELECT arraySort(arrayDistinct(arrayFilter(i -> i >= lo - 1 AND i < hi, arr))) AS sorted,
+        SELECT key, arraySort(arrayDistinct(arrayFilter(i -> i >= lo - 1 AND i < hi, arr))) AS sorted,
           arrayMap((i, j) -> j = i + 1, sorted, arrayConcat(arrayPopFront(sorted), arraySlice(sorted, -1))) AS next
         FROM activity
       )
       ARRAY JOIN sorted AS i, next AS kept
       WHERE i + 1 >= lo AND i + 1 < hi
-      GROUP BY period`;
+      GROUP BY key, period`;
 }
 
 /**
  * What both period retention queries start from: the bound parameters, `lo` and `hi` (the
  * index range of periods starting in [from, to)), `activity` (per customer, `arr`: their
- * period indexes from the period before lo on) and whether the mask fits.
+ * period indexes from the period before lo on, and their group `key`) and whether the mask fits.
  */
 function retentionInputs(a: PeriodRetentionArgs, source: Source) {
   const p = new Params(source);
   const f = cohortFragments({ ...a, periods: 0 }, p);
-  const activity = f.state
-    ? `SELECT ${monthsToPeriods(a.grain, 'x')} AS arr FROM (${customerStateSql('months', f.asOf, f.filter)})`
-    : `
+  const activity = f.keyed(
+    f.state
+      ? `SELECT customer_id, ${monthsToPeriods(a.grain, 'x')} AS arr FROM (${customerStateSql('months', f.asOf, f.filter)})`
+      : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
       FROM (${ordersSql(f.asOf, source)})
       WHERE occurred_at >= ${f.startOf('toInt32(lo - 1)')} AND occurred_at < ${f.startOf('toInt32(hi)')}
         ${f.filter ? `AND ${f.filter}` : ''}
-      GROUP BY customer_id`;
+      GROUP BY customer_id`,
+  );
   const head = `WITH ${f.ceilIdx(f.from)} AS lo, ${f.ceilIdx(f.to)} AS hi, activity AS (${activity})`;
   return { p, f, head, maskFits: maxPeriodsIn(a.grain, a.from, a.to) <= 63 };
 }
 
 /**
  * For each period P starting in [from, to): customers active in P-1 and, of those, active
- * in P. Only purchases from the start of the period before the first P are read.
+ * in P. Only purchases from the start of the period before the first P are read. One row per
+ * group key: `starts`, the starts of the periods, and `counts`, (period number from 0,
+ * previous, retained) for the periods with previous customers. Without a breakdown the one
+ * row comes even when no period has any (keyAggregate), so the periods are known.
  */
 export function periodRetentionSql(a: PeriodRetentionArgs, source: Source = 'auto'): SqlQuery {
   const { p, f, head, maskFits } = retentionInputs(a, source);
+  const g = keyAggregate(a.by);
   return p.sql(`
     ${head},
     counts AS (${retentionCounts(maskFits)})
-    SELECT toString(${f.startOf('toInt32(n)')}) AS period_start,
-           ifNull(c.previous, 0) AS previous, ifNull(c.retained, 0) AS retained
-    FROM (SELECT toInt32(arrayJoin(range(lo, greatest(lo, hi)))) AS n) AS s
-    LEFT JOIN counts AS c ON c.period = s.n
-    ORDER BY n
-    SETTINGS join_use_nulls = 1`);
+    SELECT ${g.key}, arrayMap(n -> toString(${f.startOf('toInt32(n)')}), range(lo, greatest(lo, hi))) AS starts,
+      groupArray((toUInt32(period - lo), previous, retained)) AS counts
+    FROM counts ${g.groupBy}`);
 }
 
 /**
- * The same counts summed over the periods, one row `previous, retained`: what the pooled rate
+ * The same counts summed over the periods, one row `key, previous, retained` (per group key
+ * with a breakdown): what the pooled rate
  * (CLV's churn, kpiSnapshot's retention rate) needs. With the mask, each customer's share is
  * a bit count of the mask's low hi-lo bits (previous) and of those followed by a set bit
  * (retained), without a row per period.
  */
 export function pooledRetentionSql(a: PeriodRetentionArgs, source: Source = 'auto'): SqlQuery {
   const { p, head, maskFits } = retentionInputs(a, source);
+  const g = keyAggregate(a.by);
   const low = 'bitShiftLeft(toUInt64(1), greatest(hi - lo, 0)) - 1';
   const totals = maskFits
-    ? `SELECT sum(bitCount(bitAnd(mask, ${low}))) AS previous, sum(bitCount(bitAnd(bitAnd(mask, bitShiftRight(mask, 1)), ${low}))) AS retained
-       FROM (SELECT ${MASK} FROM activity) WHERE ${MASK_GUARD}`
-    : `SELECT sum(previous) AS previous, sum(retained) AS retained FROM (${retentionCounts(false)})`;
+    ? `SELECT ${g.key}, sum(bitCount(bitAnd(mask, ${low}))) AS previous, sum(bitCount(bitAnd(bitAnd(mask, bitShiftRight(mask, 1)), ${low}))) AS retained
+       FROM (SELECT key, ${MASK} FROM activity) WHERE ${MASK_GUARD} ${g.groupBy}`
+    : `SELECT ${g.key}, sum(previous) AS previous, sum(retained) AS retained FROM (${retentionCounts(false)}) ${g.groupBy}`;
   return p.sql(`${head} ${totals}`);
 }

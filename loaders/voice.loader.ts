@@ -1,7 +1,9 @@
 import type { Executor, QueryContext } from '../server/storage/executor.js';
+import { breakdownLoader, rowsByKey, wholeLoader } from './breakdown.js';
 import { kpiLoader } from './kpi-loader.js';
 import { fromChDateTime, ratio } from './sql.js';
-import { npsImpactSql, voiceSeriesSql, type BandCounts, type NpsImpactArgs, type VoiceArgs, type VoiceKind } from './voice.sql.js';
+import { npsImpactSql, voiceSeriesSql, type NpsImpactArgs, type VoiceArgs } from './voice.sql.js';
+import type { BandCounts, VoiceKind } from './survey-bands.sql.js';
 
 type Counts<K extends VoiceKind> = { responses: number } & BandCounts<K>;
 type Point<K extends VoiceKind> = Counts<K> & { periodStart: Date; score: number | null };
@@ -54,11 +56,26 @@ function npsMargin(c: Counts<'NPS'>): number | null {
   return 100 * 1.96 * Math.sqrt((p + d - (p - d) ** 2) / n);
 }
 
-/** Runs one kind's series and sums it into the totals; `zero` names the kind's counts. */
-async function runSeries<C extends { responses: number }>(exec: Executor, ctx: QueryContext, kind: VoiceKind, a: VoiceArgs, zero: C, score: (c: C) => number | null) {
-  const rows = await exec.rows<{ period_start: string } & C>(voiceSeriesSql(kind, a), ctx);
+/**
+ * Runs one kind's series and sums each group key's rows into its totals (one key, NULL,
+ * without a breakdown); `zero` names the kind's counts.
+ */
+async function runSeries<C extends { responses: number }, R>(
+  exec: Executor,
+  ctx: QueryContext,
+  kind: VoiceKind,
+  a: VoiceArgs,
+  report: (rows: SeriesRow<C>[]) => R,
+): Promise<Map<string | null, R>> {
+  const rows = await exec.rows<SeriesRow<C>>(voiceSeriesSql(kind, a), ctx);
+  return new Map([...rowsByKey(rows)].map(([key, group]) => [key, report(group)]));
+}
+
+type SeriesRow<C> = { key: string | null; period_start: string } & C;
+
+function seriesOf<C extends { responses: number }>(rows: ({ key: string | null; period_start: string } & C)[], zero: C, score: (c: C) => number | null) {
   const totals: Record<string, number> = { ...zero };
-  const series = rows.map(({ period_start, ...rest }) => {
+  const series = rows.map(({ period_start, key: _key, ...rest }) => {
     const counts = rest as unknown as C;
     for (const k of Object.keys(zero)) totals[k]! += (counts as unknown as Record<string, number>)[k]!;
     return { periodStart: fromChDateTime(period_start), ...counts, score: score(counts) };
@@ -66,16 +83,24 @@ async function runSeries<C extends { responses: number }>(exec: Executor, ctx: Q
   return { totals: totals as unknown as C, series };
 }
 
-export async function runNps(exec: Executor, ctx: QueryContext, a: VoiceArgs): Promise<NpsResult> {
-  const zero: Counts<'NPS'> = { responses: 0, promoters: 0, passives: 0, detractors: 0 };
-  const { totals, series } = await runSeries(exec, ctx, 'NPS', a, zero, npsScore);
+/** An NPS report from its series rows (none: no responses). */
+function npsReport(rows: SeriesRow<Counts<'NPS'>>[]): NpsResult {
+  const { totals, series } = seriesOf(rows, { responses: 0, promoters: 0, passives: 0, detractors: 0 }, npsScore);
   return { ...totals, score: npsScore(totals), marginOfError: npsMargin(totals), series };
 }
 
-export async function runCsat(exec: Executor, ctx: QueryContext, a: VoiceArgs): Promise<CsatResult> {
-  const zero: Counts<'CSAT'> = { responses: 0, satisfied: 0 };
-  const { totals, series } = await runSeries(exec, ctx, 'CSAT', a, zero, csatScore);
+function csatReport(rows: SeriesRow<Counts<'CSAT'>>[]): CsatResult {
+  const { totals, series } = seriesOf(rows, { responses: 0, satisfied: 0 }, csatScore);
   return { ...totals, score: csatScore(totals), series };
+}
+
+/** NPS per group key (one key, NULL, without a breakdown); a group without responses has no entry. */
+export function runNps(exec: Executor, ctx: QueryContext, a: VoiceArgs): Promise<Map<string | null, NpsResult>> {
+  return runSeries(exec, ctx, 'NPS', a, npsReport);
+}
+
+export function runCsat(exec: Executor, ctx: QueryContext, a: VoiceArgs): Promise<Map<string | null, CsatResult>> {
+  return runSeries(exec, ctx, 'CSAT', a, csatReport);
 }
 
 type ImpactRow = { bucket: string; customers: number; repeat_customers: number; orders: number; revenue: number };
@@ -98,9 +123,13 @@ export async function runNpsImpact(exec: Executor, ctx: QueryContext, a: NpsImpa
 }
 
 export function voiceLoaders(exec: Executor, ctx: QueryContext) {
+  const nps = (a: VoiceArgs) => runNps(exec, ctx, a);
+  const csat = (a: VoiceArgs) => runCsat(exec, ctx, a);
   return {
-    nps: kpiLoader((a: VoiceArgs) => runNps(exec, ctx, a)),
-    csat: kpiLoader((a: VoiceArgs) => runCsat(exec, ctx, a)),
+    nps: wholeLoader(nps, () => npsReport([])),
+    npsBy: breakdownLoader(nps, (v) => v.responses > 0),
+    csat: wholeLoader(csat, () => csatReport([])),
+    csatBy: breakdownLoader(csat, (v) => v.responses > 0),
     npsImpact: kpiLoader((a: NpsImpactArgs) => runNpsImpact(exec, ctx, a)),
   };
 }

@@ -1,21 +1,10 @@
 import type { SqlQuery } from '../server/storage/executor.js';
+import { withGroupKey, type Breakdown } from './breakdown.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
 import { ledgerSql } from './refunds.sql.js';
 import { Params, T } from './sql.js';
-
-export type VoiceKind = 'NPS' | 'CSAT';
-
-/**
- * Score bands per survey kind (spec section 7), the one place the thresholds live: every
- * NPS and CSAT count, and the npsImpact buckets, are built from these conditions on `score`.
- */
-export const BANDS = {
-  NPS: { promoters: 'score >= 9', passives: 'score BETWEEN 7 AND 8', detractors: 'score <= 6' },
-  CSAT: { satisfied: 'score >= 4' },
-} as const satisfies Record<VoiceKind, Record<string, string>>;
-
-export type BandCounts<K extends VoiceKind> = Record<keyof (typeof BANDS)[K], number>;
+import { BANDS, latestNpsScoreSql, type VoiceKind } from './survey-bands.sql.js';
 
 export interface ResponseWindow {
   from: Date;
@@ -23,6 +12,8 @@ export interface ResponseWindow {
   asOf: Date;
   surveyId: string | null;
   filter?: CustomerFilterArgs | null;
+  /** A breakdown: each response takes its customer's group `key` (breakdown.sql.ts). */
+  by?: Breakdown | null;
 }
 
 export interface VoiceArgs extends ResponseWindow {
@@ -50,36 +41,34 @@ function responses(kind: VoiceKind, a: ResponseWindow, p: Params): { where: stri
 }
 
 /**
- * Per period with at least one response, oldest first: responses and the count of each band.
- * Totals are the sums of these rows, since every response falls in exactly one period.
+ * Per group key (NULL without a breakdown) and period with at least one response, oldest
+ * first: responses and the count of each band. Totals are the sums of a key's rows, since
+ * every response falls in exactly one period.
  */
 export function voiceSeriesSql(kind: VoiceKind, a: VoiceArgs): SqlQuery {
   const p = new Params();
   const tz = p.add('String', a.timezone, 'tz');
   const bands = Object.entries(BANDS[kind]).map(([name, condition]) => `countIf(${condition}) AS ${name}`);
+  const { where, asOf } = responses(kind, a, p);
+  const rows = withGroupKey(`SELECT customer_id, score, ${periodIndex(a.grain, 'occurred_at', tz)} AS period FROM ${T.surveys} WHERE ${where}`, a.by, asOf, p);
   return p.sql(`
-    SELECT toString(${periodStart(a.grain, 'period', tz)}) AS period_start, count() AS responses, ${bands.join(', ')}
-    FROM (SELECT score, ${periodIndex(a.grain, 'occurred_at', tz)} AS period FROM ${T.surveys} WHERE ${responses(kind, a, p).where})
-    GROUP BY period ORDER BY period`);
+    SELECT key, toString(${periodStart(a.grain, 'period', tz)}) AS period_start, count() AS responses, ${bands.join(', ')}
+    FROM (${rows})
+    GROUP BY key, period ORDER BY key, period`);
 }
 
 /**
  * Per NPS bucket: customers whose latest response in the window falls in it, and their
  * orders up to asOf (every currency for orders, `currency` only for net revenue, summed as
- * Decimal; refunds.sql.ts). Ties on occurred_at go to the response received later, then the greater eventId,
- * so a customer always lands in exactly one bucket. The inner rename to response_score keeps
- * the outer alias score from shadowing the column inside argMax.
+ * Decimal; refunds.sql.ts). The latest response is survey-bands.sql.ts's rule, so a customer
+ * always lands in exactly one bucket.
  */
 export function npsImpactSql(a: NpsImpactArgs): SqlQuery {
   const p = new Params();
   const { where, asOf } = responses('NPS', a, p);
   const bucket = `multiIf(${Object.entries(BANDS.NPS).map(([name, condition]) => `${condition}, '${name}'`).join(', ')}, '')`;
   return p.sql(`
-    WITH latest AS (
-      SELECT customer_id, argMax(response_score, (occurred_at, received_at, event_id)) AS score
-      FROM (SELECT customer_id, score AS response_score, occurred_at, received_at, event_id FROM ${T.surveys} WHERE ${where})
-      GROUP BY customer_id
-    ),
+    WITH latest AS (${latestNpsScoreSql(where)}),
     bought AS (
       SELECT customer_id, countIf(is_order = 1) AS orders, sumIf(amount, currency = ${p.add('String', a.currency, 'currency')}) AS revenue
       FROM (${ledgerSql(asOf, p.source, 'customer_id IN (SELECT customer_id FROM latest)')})

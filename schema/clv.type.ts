@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { groupOf } from './breakdown.type.js';
 import { DateTimeScalar } from './scalars.js';
 
 @ObjectType()
@@ -33,3 +34,5 @@ export class ClvReport {
   @Field(() => Float, { nullable: true }) clv!: number | null;
   @Field(() => [ClvCohort]) cohorts!: ClvCohort[];
 }
+
+export const ClvReportGroup = groupOf(ClvReport);

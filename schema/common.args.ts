@@ -1,12 +1,14 @@
 import { ArgsType, Field, InputType, Int, registerEnumType, type MiddlewareFn } from 'type-graphql';
 import { checkInstant, checkPeriodCount, checkPeriods, checkTimezone, checkWindow } from '../loaders/args.js';
 import { checkCustomerFilter, type CustomerFilterArgs } from '../loaders/customer-filter.js';
+import { NpsGroup } from '../loaders/survey-bands.sql.js';
 import { Grain } from '../loaders/grain.js';
 import { warnUnknownFilterValues } from '../loaders/store-dimensions.loader.js';
 import type { Context } from './context.js';
 import { DateTimeScalar } from './scalars.js';
 
 registerEnumType(Grain, { name: 'Grain', description: 'Calendar period; WEEK is the ISO week starting Monday.' });
+registerEnumType(NpsGroup, { name: 'NpsGroup', description: "The band of a customer's latest NPS response as of asOf." });
 
 @InputType('CustomerFilter', {
   description: 'Selects customers by their latest profile as of asOf. Lists combine with OR, fields with AND.',
@@ -29,6 +31,9 @@ export class CustomerFilterInput implements CustomerFilterArgs {
 
   @Field(() => [String], { nullable: true, description: 'Members whose loyalty tier as of asOf is one of these.' })
   loyaltyTier?: string[] | null;
+
+  @Field(() => [NpsGroup], { nullable: true, description: 'The band of the latest NPS response as of asOf; customers without one are excluded.' })
+  npsGroup?: NpsGroup[] | null;
 }
 
 /**

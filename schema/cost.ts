@@ -77,6 +77,15 @@ const ESTIMATES: Record<string, Estimate> = {
   retentionCohorts: filtered(cohorts(1)),
   // The curves and the summary in one statement, churn from the pooled retention.
   customerLifetimeValue: money(filtered(cohorts(2))),
+  // Breakdowns: one pass for every group, so the statements of the KPI itself. Rows are those of
+  // one group: how many groups there are is known only from the data (at most MAX_GROUPS, which
+  // the loader enforces), and counting every group at the cap would refuse ordinary breakdowns.
+  retentionCohortsBy: filtered(cohorts(1)),
+  retentionRateBy: filtered(series(1)),
+  repeatPurchaseRateBy: filtered(() => one),
+  customerLifetimeValueBy: money(filtered(cohorts(2))),
+  npsBy: filtered(series(1)),
+  csatBy: filtered(series(1)),
   kpiSnapshot: money(() => ({ rows: 1, statements: SNAPSHOT_STATEMENTS })),
   takeSnapshot: money(() => ({ rows: 1, statements: SNAPSHOT_STATEMENTS + 1 })),
   kpiSeries: money((a, now) => {

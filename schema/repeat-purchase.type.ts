@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { groupOf } from './breakdown.type.js';
 
 @ObjectType()
 export class RepeatPurchase {
@@ -10,3 +11,5 @@ export class RepeatPurchase {
   @Field(() => Float, { nullable: true, description: 'Upper bound of the 95% Wilson interval of rate.' }) rateHigh!: number | null;
   @Field(() => Float, { nullable: true }) averageOrdersPerCustomer!: number | null;
 }
+
+export const RepeatPurchaseGroup = groupOf(RepeatPurchase);

@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { Grain } from '../loaders/grain.js';
+import { groupOf } from './breakdown.type.js';
 import { DateTimeScalar } from './scalars.js';
 
 @ObjectType({ description: 'One offset of a cohort: customers of the cohort active in that period.' })
@@ -59,3 +60,6 @@ export class PeriodRetentionSummary {
   @Field(() => Float, { nullable: true }) pooledRate!: number | null;
   @Field(() => Float, { nullable: true }) pooledChurnRate!: number | null;
 }
+
+export const RetentionCohortsGroup = groupOf(RetentionCohorts);
+export const PeriodRetentionGroup = groupOf(PeriodRetention, true);

@@ -1,4 +1,5 @@
 import { ArgsType, Field, Float, Int, ObjectType } from 'type-graphql';
+import { groupOf } from './breakdown.type.js';
 import { FilteredWindowArgs, PeriodArgs } from './common.args.js';
 import { DateTimeScalar } from './scalars.js';
 
@@ -70,3 +71,6 @@ export class NpsImpact {
   @Field(() => NpsBucketBehaviour) passives!: NpsBucketBehaviour;
   @Field(() => NpsBucketBehaviour) detractors!: NpsBucketBehaviour;
 }
+
+export const NpsReportGroup = groupOf(NpsReport);
+export const CsatReportGroup = groupOf(CsatReport);

@@ -223,9 +223,9 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
             if (r.usedState) stateUsed++;
           }
           // The pooled query (bit counts of the mask) sums what the per-period one counts.
-          const perPeriod = results[1]!.raw as { previous: number; retained: number }[];
+          const [perPeriod] = results[1]!.raw as { counts: [number, number, number][] }[];
           expect(results[2]!.raw).toEqual([
-            { previous: perPeriod.reduce((n, r) => n + r.previous, 0), retained: perPeriod.reduce((n, r) => n + r.retained, 0) },
+            { key: null, previous: perPeriod!.counts.reduce((n, c) => n + c[1], 0), retained: perPeriod!.counts.reduce((n, c) => n + c[2], 0) },
           ]);
         }
       }
@@ -243,7 +243,14 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
       const halves = [periodRetentionSql(window('2019-01-01T00:00:00Z', '2022-01-01T00:00:00Z'), source), periodRetentionSql(window('2022-01-01T00:00:00Z', '2025-01-01T00:00:00Z'), source)];
       expect(wide.query).not.toContain('bitPositionsToArray');
       for (const h of halves) expect(h.query).toContain('bitPositionsToArray');
-      const [rows, first, second] = await Promise.all([wide, ...halves].map((q) => svc.exec.rows<{ previous: number; retained: number }>(q, ctx)));
+      // Each query's one row as (period start, previous, retained) per period, 0 where no one was active before.
+      const periodRows = async (q: SqlQuery) => {
+        const [row] = await svc.exec.rows<{ starts: string[]; counts: [number, number, number][] }>(q, ctx);
+        const rows = row!.starts.map((start) => ({ start, previous: 0, retained: 0 }));
+        for (const [i, previous, retained] of row!.counts) rows[i] = { start: row!.starts[i]!, previous, retained };
+        return rows;
+      };
+      const [rows, first, second] = await Promise.all([wide, ...halves].map(periodRows));
       expect(rows).toHaveLength(72);
       expect(rows).toEqual([...first!, ...second!]);
       expect(rows!.reduce((sum, r) => sum + r.retained, 0)).toBeGreaterThan(100);
@@ -254,8 +261,8 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
         ),
       );
       const total = (rs: { previous: number; retained: number }[]) => ({ previous: rs.reduce((n, r) => n + r.previous, 0), retained: rs.reduce((n, r) => n + r.retained, 0) });
-      expect(pooled[0]).toEqual([total(rows!)]);
-      expect([pooled[1]![0], pooled[2]![0]]).toEqual([total(first!), total(second!)]);
+      expect(pooled[0]).toEqual([{ key: null, ...total(rows!) }]);
+      expect([pooled[1]![0], pooled[2]![0]]).toEqual([{ key: null, ...total(first!) }, { key: null, ...total(second!) }]);
     }
   });
 

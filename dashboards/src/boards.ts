@@ -47,6 +47,14 @@ const RETENTION_POOLED =
   `( ${ACTIVE}; $p := data.retentionRateSummary.periods[$not(${NO_DATA('retainedCustomers')})]; ` +
   '$n := $sum($p.previousCustomers); $r := $n = 0 ? null : $sum($p.retainedCustomers) / $n; ' +
   '{ "pooledRate": $r, "pooledChurnRate": $r = null ? null : 1 - $r } )';
+/** A breakdown group's label: its key, or "(none)" for the customers without a value. */
+const GROUP = '"group": key ? key : "(none)"';
+/** Pooled retention per group of a `retentionRateBy` alias, over the periods with data only (as RETENTION_POOLED). */
+const RETENTION_BY = (alias: string): string =>
+  `( ${ACTIVE}; [data.${alias}.( $p := value[$not(${NO_DATA('retainedCustomers')})]; $n := $sum($p.previousCustomers); ` +
+  `{ ${GROUP}, "rate": $n = 0 ? null : $sum($p.retainedCustomers) / $n } )] )`;
+/** Repeat purchase rate per group of a `repeatPurchaseRateBy` alias, over the whole range. */
+const REPEAT_BY = (alias: string): string => `[data.${alias}.{ ${GROUP}, "rate": value.rate }]`;
 /** A cohort's row label: its first day and its size. */
 const COHORT_LABEL = '$c := $substring(cohortStart, 0, 10) & " (" & $string(size) & ")"';
 const COHORT_RATE = `"rate": ${NO_DATA('retained')} ? null : rate`;
@@ -276,6 +284,23 @@ const retention: BoardSpec = {
       description: `Size-weighted average retention over the cohorts that reached each offset. ${FILTERS}`,
       target: { doc: 'BoardRetentionCohorts', root: AVERAGE_RETENTION, columns: [['offset', 'string', 'Offset'], ['rate', 'number', 'Retention']] },
     }),
+    ...(
+      [
+        ['channel', 'retentionByChannel', 'repeatByChannel', 'acquisition channel (latest profile)'],
+        ['NPS group', 'retentionByNpsGroup', 'repeatByNpsGroup', 'latest NPS response (promoter 9-10, passive 7-8, detractor 0-6)'],
+      ] as const
+    ).flatMap(([name, retentionAlias, repeatAlias, what]) => [
+      barchart({
+        title: `Pooled retention by ${name}`, unit: 'percentunit', w: 6, h: 8, x: 'Group',
+        description: `Pooled period retention over the range (${PERIOD}) per ${what}; "(none)": customers without one. ${FILTERS}`,
+        target: { doc: 'BoardBreakdowns', root: RETENTION_BY(retentionAlias), columns: [['group', 'string', 'Group'], ['rate', 'number', 'Retention']] },
+      }),
+      barchart({
+        title: `Repeat purchase rate by ${name}`, unit: 'percentunit', w: 6, h: 8, x: 'Group',
+        description: `Share of the range's customers with two or more purchases in it, per ${what}; "(none)": customers without one. ${FILTERS}`,
+        target: { doc: 'BoardBreakdowns', root: REPEAT_BY(repeatAlias), columns: [['group', 'string', 'Group'], ['rate', 'number', 'Repeat purchase rate']] },
+      }),
+    ]),
   ],
 };
 
