@@ -53,7 +53,8 @@ export function loyaltyStatusSql(at: string, only?: string | null): string {
  * hold one. The loyaltyTier filter reads it, and a LOYALTY_TIER breakdown can group by it.
  */
 export function loyaltyTiersSql(asOf: string): string {
-  return `SELECT customer_id, assumeNotNull(tier) AS tier FROM (${loyaltyStatusSql(asOf)}) WHERE tier IS NOT NULL`;
+  // tier stays Nullable: an alias `tier` of assumeNotNull(tier) would be what WHERE reads.
+  return `SELECT customer_id, tier FROM (${loyaltyStatusSql(asOf)}) WHERE tier IS NOT NULL`;
 }
 
 /** Members at `asOf` (a placeholder): `customer_id`. The loyaltyMember filter reads it. */

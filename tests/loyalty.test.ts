@@ -219,6 +219,22 @@ describe('loyalty program (spec section 14), worked by hand', () => {
     }
   });
 
+  it('breaks KPIs down by LOYALTY_TIER, each group equal to the KPI filtered to its tier', async () => {
+    const by = await svc.gql(`{ repeatPurchaseRateBy(from: "${FROM}", to: "${TO}", asOf: "2024-06-01T00:00:00Z", by: LOYALTY_TIER) { key value { customers repeatCustomers orders } } }`);
+    expect(by.errors).toBeUndefined();
+    // Tiers as of 06-01: a, f Gold; b Bronze; d Silver; c, e, g (a member without a tier) none.
+    expect(by.data.repeatPurchaseRateBy).toEqual([
+      { key: 'Bronze', value: { customers: 1, repeatCustomers: 0, orders: 1 } },
+      { key: 'Gold', value: { customers: 2, repeatCustomers: 1, orders: 3 } },
+      { key: 'Silver', value: { customers: 1, repeatCustomers: 0, orders: 1 } },
+      { key: null, value: { customers: 1, repeatCustomers: 0, orders: 1 } },
+    ]);
+    for (const group of by.data.repeatPurchaseRateBy.filter((g: { key: string | null }) => g.key !== null)) {
+      const r = await svc.gql(`query($f: CustomerFilter) { repeatPurchaseRate(from: "${FROM}", to: "${TO}", asOf: "2024-06-01T00:00:00Z", filter: $f) { customers repeatCustomers orders } }`, { f: { loyaltyTier: [group.key] } });
+      expect(r.data.repeatPurchaseRate).toEqual(group.value);
+    }
+  });
+
   it('refuses an empty tier list and a tier no event could carry, naming the argument', async () => {
     for (const [tiers, message] of [
       [[], '"filter.loyaltyTier" is an empty list, which selects no customer; leave it out to select every customer'],
