@@ -1,5 +1,7 @@
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { rateDifference, rateWithInterval } from './args.js';
+import { MAX_GROUPS } from './breakdown.sql.js';
+import { BadInputError } from './errors.js';
 import { kpiLoader } from './kpi-loader.js';
 import { loyaltyGroupsSql, loyaltyTotalsSql, type LoyaltyProgramArgs, type LoyaltyWindow } from './loyalty.sql.js';
 import { ratio } from './sql.js';
@@ -70,6 +72,9 @@ function group(row: GroupRow | undefined): LoyaltyGroupResult {
 
 export async function runLoyaltyProgram(exec: Executor, ctx: QueryContext, totals: Promise<LoyaltyTotals>, a: LoyaltyProgramArgs): Promise<LoyaltyProgramResult> {
   const [t, rows] = await Promise.all([totals, exec.rows<GroupRow>(loyaltyGroupsSql(a), ctx)]);
+  // Tiers are the store's own strings: their number is bounded like a breakdown's groups.
+  const tiers = rows.filter((r) => r.kind === 'tier');
+  if (tiers.length > MAX_GROUPS) throw new BadInputError(`more than ${MAX_GROUPS} loyalty tiers are held at "from": filter first (filter.loyaltyTier)`, 'filter');
   const members = group(rows.find((r) => r.kind === 'member'));
   const others = group(rows.find((r) => r.kind === 'other'));
   const difference = rateDifference(members.activeCustomers, members.customers, others.activeCustomers, others.customers);
@@ -81,7 +86,7 @@ export async function runLoyaltyProgram(exec: Executor, ctx: QueryContext, total
     activeRateDifference: difference.difference,
     activeRateDifferenceLow: difference.low,
     activeRateDifferenceHigh: difference.high,
-    tiers: rows.filter((r) => r.kind === 'tier').map((r) => ({ tier: r.tier!, ...group(r) })),
+    tiers: tiers.map((r) => ({ tier: r.tier!, ...group(r) })),
   };
 }
 

@@ -3,6 +3,7 @@
 // status builder is the one place that rule lives: loyaltyProgram, kpiSnapshot and the
 // loyaltyMember / loyaltyTier filters (customer-filter.ts) all read it.
 import type { SqlQuery } from '../server/storage/executor.js';
+import { MAX_GROUPS } from './breakdown.sql.js';
 import { firstPurchasesSql } from './cohort.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { ledgerSql } from './refunds.sql.js';
@@ -138,5 +139,7 @@ export function loyaltyGroupsSql(a: LoyaltyProgramArgs, source: Source = 'auto')
       if(member AND held_tier IS NOT NULL, [('tier', held_tier)], [])
     ) AS key
     GROUP BY kind, tier
-    ORDER BY kind, tier`);
+    ORDER BY kind, tier
+    -- The two groups come first ('member' < 'other' < 'tier'); one tier past the limit is enough to refuse.
+    LIMIT ${MAX_GROUPS + 3}`);
 }
