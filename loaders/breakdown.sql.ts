@@ -3,6 +3,7 @@
 // a breakdown is one pass over the KPI's data, whatever the number of groups; without a
 // breakdown every row gets the key NULL and the KPI is the one group.
 import { ATTRIBUTES, latestProfilesSql, type Attribute } from './customer-filter.js';
+import { loyaltyTiersSql } from './loyalty.sql.js';
 import { referredCustomersSql } from './referral.sql.js';
 import type { Params } from './sql.js';
 import { npsGroupsSql } from './survey-bands.sql.js';
@@ -13,6 +14,7 @@ export enum Breakdown {
   SEGMENT = 'SEGMENT',
   REFERRED = 'REFERRED',
   NPS_GROUP = 'NPS_GROUP',
+  LOYALTY_TIER = 'LOYALTY_TIER',
 }
 
 /** More groups than this is refused: such a breakdown is a list of customers, not a KPI. */
@@ -40,6 +42,8 @@ const GROUP_KEYS: Record<Breakdown, (asOf: string, p: Params) => GroupKeys> = {
   // The `referred` filter's customers (section 8); everyone else is organic, so no key is NULL.
   [Breakdown.REFERRED]: (asOf, p) => ({ rows: `SELECT referred AS customer_id, 'referred' AS key FROM (${referredCustomersSql(asOf, p)})`, otherwise: "'organic'" }),
   [Breakdown.NPS_GROUP]: (asOf) => ({ rows: `SELECT customer_id, nps_group AS key FROM (${npsGroupsSql(asOf)})`, otherwise: 'NULL' }),
+  // The `loyaltyTier` filter's tiers (section 14); non-members and members without a tier have none.
+  [Breakdown.LOYALTY_TIER]: (asOf) => ({ rows: `SELECT customer_id, tier AS key FROM (${loyaltyTiersSql(asOf)})`, otherwise: 'NULL' }),
 };
 
 /**

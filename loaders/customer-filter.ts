@@ -1,5 +1,6 @@
 import { BadInputError } from './errors.js';
-import { ISO_3166_ALPHA2, MAX_ID_LENGTH } from './event-codes.js';
+import { ISO_3166_ALPHA2, MAX_ID_LENGTH, MAX_TIER_LENGTH } from './event-codes.js';
+import { loyaltyMembersSql, loyaltyTiersSql } from './loyalty.sql.js';
 import { Params, T } from './sql.js';
 import { referredCustomersSql } from './referral.sql.js';
 import { npsGroupKey, npsGroupsSql, type NpsGroup } from './survey-bands.sql.js';
@@ -9,6 +10,10 @@ export interface CustomerFilterArgs {
   channel?: string[] | null;
   segment?: string[] | null;
   referred?: boolean | null;
+  /** Members as of asOf (true) or the others (false), spec section 14. */
+  loyaltyMember?: boolean | null;
+  /** Members whose tier as of asOf is one of these. */
+  loyaltyTier?: string[] | null;
   npsGroup?: NpsGroup[] | null;
 }
 
@@ -18,7 +23,10 @@ export type Attribute = keyof typeof ATTRIBUTES;
 export const ATTRIBUTE_NAMES = Object.keys(ATTRIBUTES) as Attribute[];
 
 export function isEmptyFilter(f: CustomerFilterArgs | null | undefined): boolean {
-  return !f || (f.country == null && f.channel == null && f.segment == null && f.referred == null && f.npsGroup == null);
+  return (
+    !f ||
+    (f.country == null && f.channel == null && f.segment == null && f.referred == null && f.npsGroup == null && f.loyaltyMember == null && f.loyaltyTier == null)
+  );
 }
 
 const attributeValue = { ok: (v: string) => v.length > 0 && [...v].length <= MAX_ID_LENGTH, rule: `1 to ${MAX_ID_LENGTH} characters long` };
@@ -41,6 +49,13 @@ export function checkCustomerFilter<F extends CustomerFilterArgs>(f: F | null | 
     if (values.length === 0) throw new BadInputError(`"${field}" is an empty list, which selects no customer; leave it out to select every customer`, field);
     const bad = values.find((v) => !VALUE_RULES[attribute].ok(v));
     if (bad !== undefined) throw new BadInputError(`"${field}" values must be ${VALUE_RULES[attribute].rule} (got ${JSON.stringify(bad)})`, field);
+  }
+  const tiers = f.loyaltyTier;
+  if (tiers != null) {
+    const field = 'filter.loyaltyTier';
+    if (tiers.length === 0) throw new BadInputError(`"${field}" is an empty list, which selects no customer; leave it out to select every customer`, field);
+    const bad = tiers.find((v) => v.length === 0 || [...v].length > MAX_TIER_LENGTH);
+    if (bad !== undefined) throw new BadInputError(`"${field}" values must be 1 to ${MAX_TIER_LENGTH} characters long (got ${JSON.stringify(bad)})`, field);
   }
   if (f.npsGroup != null && f.npsGroup.length === 0) {
     throw new BadInputError('"filter.npsGroup" is an empty list, which selects no customer; leave it out to select every customer', 'filter.npsGroup');
@@ -79,6 +94,12 @@ export function customerFilterSql(f: CustomerFilterArgs | null | undefined, asOf
   }
   if (f.referred != null) {
     parts.push(`${column} ${f.referred ? 'IN' : 'NOT IN'} (${referredCustomersSql(asOf, p)})`);
+  }
+  if (f.loyaltyMember != null) {
+    parts.push(`${column} ${f.loyaltyMember ? 'IN' : 'NOT IN'} (${loyaltyMembersSql(asOf)})`);
+  }
+  if (f.loyaltyTier != null) {
+    parts.push(`${column} IN (SELECT customer_id FROM (${loyaltyTiersSql(asOf)}) WHERE has(${p.add('Array(String)', f.loyaltyTier)}, tier))`);
   }
   if (f.npsGroup != null) {
     // The latest NPS response as of asOf (survey-bands.sql.ts); customers without one have no group.

@@ -4,6 +4,8 @@
 
 /** Ids and attributes (customerId, channel, segment, ...) are 1..128 code points. */
 export const MAX_ID_LENGTH = 128;
+/** A loyalty tier's length (spec section 14): events and the loyaltyTier filter. */
+export const MAX_TIER_LENGTH = 64;
 
 /** ISO 4217 alphabetic codes in current use (list one). */
 export const ISO_4217: ReadonlySet<string> = new Set(

@@ -2,6 +2,7 @@ import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { clvLoaders } from './clv.loader.js';
 import { clvModelLoaders } from './clv-model.loader.js';
 import { customerLoaders } from './customers.loader.js';
+import { loyaltyLoaders } from './loyalty.loader.js';
 import { followUpLoaders } from './follow-up.loader.js';
 import { referralLoaders } from './referral.loader.js';
 import { refundLoaders } from './refunds.loader.js';
@@ -28,6 +29,7 @@ export function createLoaders(deps: LoaderDeps) {
     ...customerLoaders(exec, deps),
     ...clvModelLoaders(exec, deps),
     ...storeDimensionsLoaders(exec, deps),
+    ...loyaltyLoaders(exec, deps),
     ...followUpLoaders(exec, deps),
   };
 }

@@ -8,8 +8,9 @@ import type { Grain } from './grain.js';
  * distinct customers and the number of periods.
  * 3: refunds and cancellations (spec section 12): cancelled orders count nowhere, revenue is net
  * of refunds; the snapshot adds refundAmount and cancelledOrders.
+ * 4: the loyalty program (spec section 14): the snapshot adds loyaltyMembers and pointsOutstanding.
  */
-export const KPI_DEFINITIONS_VERSION = 3;
+export const KPI_DEFINITIONS_VERSION = 4;
 
 export interface SnapshotArgs {
   from: Date;
@@ -40,6 +41,8 @@ export interface KpiSnapshotResult {
   nps: number | null;
   csat: number | null;
   referralConversionRate: number | null;
+  loyaltyMembers: number;
+  pointsOutstanding: number;
 }
 
 /**
@@ -49,7 +52,7 @@ export interface KpiSnapshotResult {
 export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, now: () => Date): Promise<KpiSnapshotResult> {
   const window = { from: a.from, to: a.to, asOf: a.asOf, filter: null };
   const periods = { ...window, grain: a.grain, timezone: 'UTC' };
-  const [repeat, newCustomers, clv, retention, nps, csat, referralConversionRate, refunds] = await Promise.all([
+  const [repeat, newCustomers, clv, retention, nps, csat, referralConversionRate, refunds, loyalty] = await Promise.all([
     loaders.repeatPurchase.load(window),
     loaders.newCustomers.load(window),
     loaders.clvSummary.load({ ...periods, currency: a.currency, margin: a.margin }),
@@ -58,6 +61,7 @@ export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: S
     loaders.csat.load({ ...periods, surveyId: null }),
     loaders.referralConversion.load({ from: a.from, to: a.to, asOf: a.asOf }),
     loaders.refundSummary.load({ from: a.from, to: a.to, currency: a.currency, asOf: a.asOf }),
+    loaders.loyaltyTotals.load(window),
   ]);
   return {
     from: a.from,
@@ -79,5 +83,7 @@ export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: S
     nps: nps.score,
     csat: csat.score,
     referralConversionRate,
+    loyaltyMembers: loyalty.members,
+    pointsOutstanding: loyalty.pointsOutstanding,
   };
 }

@@ -8,6 +8,7 @@ export const T = {
   referrals: '{db:Identifier}.referrals',
   surveys: '{db:Identifier}.survey_responses',
   customers: '{db:Identifier}.customers',
+  loyalty: '{db:Identifier}.loyalty_events',
   touches: '{db:Identifier}.touches',
   activity: '{db:Identifier}.customer_activity',
   referralState: '{db:Identifier}.referral_state',

@@ -3,13 +3,14 @@ import { Breakdown } from '../loaders/breakdown.sql.js';
 
 registerEnumType(Breakdown, {
   name: 'Breakdown',
-  description: 'How a `…By` field splits customers: by their latest profile, referral or latest NPS response as of asOf.',
+  description: 'How a `…By` field splits customers: by their latest profile, referral, latest NPS response or loyalty tier as of asOf.',
   valuesConfig: {
     COUNTRY: { description: "The latest profile's country." },
     CHANNEL: { description: "The latest profile's acquisition channel." },
     SEGMENT: { description: "The latest profile's segment." },
     REFERRED: { description: 'Keys `referred` (acquired by a converted referral) and `organic`.' },
     NPS_GROUP: { description: 'Keys `promoter`, `passive`, `detractor`: the latest NPS response, of any survey.' },
+    LOYALTY_TIER: { description: 'The loyalty tier held as of asOf (spec section 14); non-members and members without a tier have key null.' },
   },
 });
 

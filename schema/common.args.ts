@@ -26,6 +26,12 @@ export class CustomerFilterInput implements CustomerFilterArgs {
   @Field(() => Boolean, { nullable: true, description: 'true: customers acquired by referral; false: the others.' })
   referred?: boolean | null;
 
+  @Field(() => Boolean, { nullable: true, description: 'true: loyalty program members as of asOf; false: the others.' })
+  loyaltyMember?: boolean | null;
+
+  @Field(() => [String], { nullable: true, description: 'Members whose loyalty tier as of asOf is one of these.' })
+  loyaltyTier?: string[] | null;
+
   @Field(() => [NpsGroup], { nullable: true, description: 'The band of the latest NPS response as of asOf; customers without one are excluded.' })
   npsGroup?: NpsGroup[] | null;
 }

@@ -17,8 +17,8 @@ export interface Cost {
 
 type Estimate = (args: Record<string, any>, now: Date) => Cost;
 
-/** Statements behind one kpiSnapshot: its eight KPI queries (refunds included), each through its own loader. */
-const SNAPSHOT_STATEMENTS = 8;
+/** Statements behind one kpiSnapshot: its nine KPI queries (refunds and loyalty included), each through its own loader. */
+const SNAPSHOT_STATEMENTS = 9;
 /** The CLV model: the data version, then the fit (cached, but a cold cache runs it). */
 const MODEL_STATEMENTS = 2;
 
@@ -96,6 +96,8 @@ const ESTIMATES: Record<string, Estimate> = {
   customers: (a) => ({ rows: a.ids.length, statements: customerStatsChunks(a.ids).length }),
   customer: () => one,
   repeatPurchaseRate: filtered(() => one),
+  // The totals and the groups.
+  loyaltyProgram: money(filtered(() => ({ rows: 1, statements: 2 }))),
   npsImpact: money(() => one),
   referralImpact: money(() => one),
   followUpImpact: money(() => one),

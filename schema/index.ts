@@ -11,6 +11,7 @@ import { HealthResolver } from './health.resolver.js';
 import { IngestResolver } from './ingest.resolver.js';
 import { KpiSnapshotsResolver } from './kpi-snapshots.resolver.js';
 import { KpiSeriesResolver } from './kpi-series.resolver.js';
+import { LoyaltyResolver } from './loyalty.resolver.js';
 import { ReferralResolver } from './referral.resolver.js';
 import { RepeatPurchaseResolver } from './repeat-purchase.resolver.js';
 import { RetentionResolver } from './retention.resolver.js';
@@ -33,6 +34,7 @@ export const RESOLVERS = [
   KpiSnapshotsResolver,
   StoreDimensionsResolver,
   ErasureResolver,
+  LoyaltyResolver,
   FollowUpResolver,
 ] as const;
 

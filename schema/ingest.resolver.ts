@@ -4,7 +4,7 @@ import { BadInputError } from '../loaders/errors.js';
 import { CUSTOMER_ERASED } from '../server/ingest/erasures.js';
 import { Rejections } from '../server/ingest/rejections.js';
 import { validateEvent, type EventType, type StoredEvent } from '../server/ingest/validate.js';
-import { CustomerInput, IngestResult, PurchaseInput, ReferralInput, RefundInput, SurveyResponseInput, TouchInput } from './ingest.type.js';
+import { CustomerInput, IngestResult, LoyaltyEventInput, PurchaseInput, ReferralInput, RefundInput, SurveyResponseInput, TouchInput } from './ingest.type.js';
 
 /** Same rules and counting as POST /v1/events; `line` is the position in `events`. */
 async function ingest(ctx: Context, type: EventType, events: object[]): Promise<IngestResult> {
@@ -51,6 +51,11 @@ export class IngestResolver {
   @Mutation(() => IngestResult)
   ingestSurveyResponses(@Arg('events', () => [SurveyResponseInput]) events: SurveyResponseInput[], @Ctx() ctx: Context): Promise<IngestResult> {
     return ingest(ctx, 'survey', events);
+  }
+
+  @Mutation(() => IngestResult, { description: 'Loyalty program events (spec section 14).' })
+  ingestLoyaltyEvents(@Arg('events', () => [LoyaltyEventInput]) events: LoyaltyEventInput[], @Ctx() ctx: Context): Promise<IngestResult> {
+    return ingest(ctx, 'loyalty', events);
   }
 
   @Mutation(() => IngestResult, { description: 'Follow-up touches (spec section 15).' })

@@ -1,5 +1,7 @@
 import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { MAX_LISTED_REJECTED } from '../server/ingest/rejections.js';
+import { MAX_TIER_LENGTH } from '../loaders/event-codes.js';
+import { MAX_POINTS } from '../server/ingest/validate.js';
 import { DecimalScalar } from './scalars.js';
 
 export enum ReferralStage {
@@ -10,6 +12,13 @@ export enum ReferralStage {
 export enum SurveyKind {
   NPS = 'NPS',
   CSAT = 'CSAT',
+}
+export enum LoyaltyAction {
+  JOINED = 'JOINED',
+  TIER_CHANGED = 'TIER_CHANGED',
+  POINTS_EARNED = 'POINTS_EARNED',
+  POINTS_REDEEMED = 'POINTS_REDEEMED',
+  LEFT = 'LEFT',
 }
 export enum TouchStage {
   SENT = 'SENT',
@@ -23,6 +32,7 @@ registerEnumType(TouchStage, {
   name: 'TouchStage',
   valuesConfig: { HELD_OUT: { description: "Assigned to the campaign's control group at this time; nothing was sent." } },
 });
+registerEnumType(LoyaltyAction, { name: 'LoyaltyAction' });
 
 const OCCURRED_AT = 'ISO-8601 instant with Z or an explicit offset; validated per event so one bad event does not fail the batch.';
 
@@ -78,6 +88,16 @@ export class CustomerInput {
   @Field(() => String, { nullable: true, description: 'ISO 3166 alpha-2.' }) country?: string | null;
   @Field(() => String, { nullable: true, description: 'Acquisition channel.' }) channel?: string | null;
   @Field(() => String, { nullable: true }) segment?: string | null;
+}
+
+@InputType({ description: 'A loyalty program event (spec section 14).' })
+export class LoyaltyEventInput {
+  @Field(() => String) eventId!: string;
+  @Field(() => String) customerId!: string;
+  @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
+  @Field(() => LoyaltyAction) action!: LoyaltyAction;
+  @Field(() => String, { nullable: true, description: `1..${MAX_TIER_LENGTH} characters; required for TIER_CHANGED, optional on JOINED.` }) tier?: string | null;
+  @Field(() => Int, { nullable: true, description: `1..${MAX_POINTS}; required for POINTS_EARNED and POINTS_REDEEMED.` }) points?: number | null;
 }
 
 @InputType({ description: 'Spec section 15: a follow-up campaign sent to, opened or clicked by a customer, or a customer held out of it.' })

@@ -23,4 +23,6 @@ export class KpiSnapshot {
   @Field(() => Float, { nullable: true }) nps!: number | null;
   @Field(() => Float, { nullable: true }) csat!: number | null;
   @Field(() => Float, { nullable: true, description: 'Converted / invited over referrals started in the window.' }) referralConversionRate!: number | null;
+  @Field(() => Int, { description: 'Loyalty program members at min(to, asOf) (spec section 14).' }) loyaltyMembers!: number;
+  @Field(() => Float, { description: 'Loyalty points earned minus redeemed at or before min(to, asOf), every customer (an exact integer).' }) pointsOutstanding!: number;
 }

@@ -10,7 +10,7 @@ import { EVENT_TYPES } from '../server/ingest/validate.js';
 import { csvRecords, EventFile, InputError, ndjsonLines, type FileLine } from './lib/event-files.js';
 import { EXIT_REJECTED, EXIT_STOPPED, EXIT_USAGE, SENDER_ARGS, senderOptions, streamEvents, summaryLine } from './lib/event-stream.js';
 
-const NUMERIC_CSV_FIELDS = new Set(['score']);
+const NUMERIC_CSV_FIELDS = new Set(['score', 'points']);
 
 const USAGE = 'Usage: npm run ingest -- FILE [--url URL] [--key KEY] [--batch N] [--retries N] [--format ndjson|csv] [--type TYPE]';
 

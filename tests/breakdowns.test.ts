@@ -13,6 +13,8 @@ import { startTestService, type TestService } from './helpers/service.js';
 //   it); CSAT 2;
 // - f: profile DE/email/basic; its one order is cancelled: no customer of any purchase KPI;
 //   NPS 10 (promoter).
+// - loyalty (LOYALTY_TIER): a joined 01-01 as Gold, c joined 02-01 as Silver, b joined 01-10 as
+//   Gold and left 03-01, d joined 01-01 without a tier: as of asOf a Gold, c Silver, the others none.
 const at = (day: string) => `2024-${day}T12:00:00Z`;
 const P = (eventId: string, customerId: string, day: string, amount: string, orderId?: string) => ({
   type: 'purchase', eventId, customerId, occurredAt: at(day), amount, currency: 'USD', ...(orderId ? { orderId } : {}),
@@ -43,6 +45,11 @@ const STORE = [
   S('na', 'a', '02-01', 'NPS', 9), S('nb1', 'b', '01-25', 'NPS', 3), S('nb2', 'b', '03-05', 'NPS', 8), S('nc', 'c', '03-10', 'NPS', 6),
   S('ne', 'e', '04-20', 'NPS', 10), S('nf', 'f', '02-15', 'NPS', 10),
   S('sa', 'a', '02-02', 'CSAT', 5), S('se', 'e', '03-01', 'CSAT', 2),
+  { type: 'loyalty', eventId: 'la', customerId: 'a', occurredAt: at('01-01'), action: 'JOINED', tier: 'Gold' },
+  { type: 'loyalty', eventId: 'lc', customerId: 'c', occurredAt: at('02-01'), action: 'JOINED', tier: 'Silver' },
+  { type: 'loyalty', eventId: 'lb1', customerId: 'b', occurredAt: at('01-10'), action: 'JOINED', tier: 'Gold' },
+  { type: 'loyalty', eventId: 'lb2', customerId: 'b', occurredAt: at('03-01'), action: 'LEFT' },
+  { type: 'loyalty', eventId: 'ld', customerId: 'd', occurredAt: at('01-01'), action: 'JOINED' },
 ];
 const AS_OF = '2024-04-15T00:00:00Z';
 
@@ -82,7 +89,7 @@ const KPIS = {
   },
 } as const;
 type Kpi = keyof typeof KPIS;
-const BREAKDOWNS = ['COUNTRY', 'CHANNEL', 'SEGMENT', 'REFERRED', 'NPS_GROUP'] as const;
+const BREAKDOWNS = ['COUNTRY', 'CHANNEL', 'SEGMENT', 'REFERRED', 'NPS_GROUP', 'LOYALTY_TIER'] as const;
 type By = (typeof BREAKDOWNS)[number];
 
 /** The filter that selects exactly the customers of group `key` (never null: no filter selects those without a value). */
@@ -98,6 +105,8 @@ function narrowed(by: By, key: string): Record<string, unknown> {
       return { referred: key === 'referred' };
     case 'NPS_GROUP':
       return { npsGroup: [key.toUpperCase()] };
+    case 'LOYALTY_TIER':
+      return { loyaltyTier: [key] };
   }
 }
 
@@ -155,6 +164,8 @@ describe('breakdowns (spec section 13)', () => {
     expect(await rp('REFERRED')).toEqual([['organic', 3, 2, 6], ['referred', 2, 1, 3]]);
     // b's latest response (8) makes b passive; e's only response is after asOf.
     expect(await rp('NPS_GROUP')).toEqual([['detractor', 1, 0, 1], ['passive', 1, 1, 2], ['promoter', 1, 1, 3], [null, 2, 1, 3]]);
+    // Gold a (3 orders), Silver c (C1; C2 is cancelled), the rest b (left), d (no tier), e: 2 + 2 + 1 orders.
+    expect(await rp('LOYALTY_TIER')).toEqual([['Gold', 1, 1, 3], ['Silver', 1, 0, 1], [null, 3, 2, 5]]);
   });
 
   it('puts every response in its customer\'s group, whatever the response\'s own band', async () => {

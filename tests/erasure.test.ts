@@ -15,6 +15,8 @@ import { customerActivity, kpiPairs, referralState } from './helpers/states.js';
 //   (INVITED 01-01 naming no one, SIGNED_UP 01-03 naming x); campaign F SENT 01-04, OPENED 01-05;
 // - y: a profile, NPS 0, referred by b in r4 (CLICKED 02-03 naming no one, SIGNED_UP 02-05 naming y),
 //   and held out of campaign F on 01-07.
+// - loyalty: x joined 01-03 (Gold) and earned 100 on 02-01, y joined 01-04; of those kept, a joined
+//   01-02 (Gold) and b joined 01-05 and earned 40 on 02-02.
 // Erasing them deletes every event of theirs and every referral event naming them as referrer or
 // referred: all of r1, r2's SIGNED_UP, r4's SIGNED_UP. What remains: a (01-10 100, 02-15 50 refunded
 // 20 on 03-01, NPS 3), b (01-20 80, 03-05 20, NPS 9, referred by a in r3 SIGNED_UP 01-15), c (02-20
@@ -23,6 +25,7 @@ import { customerActivity, kpiPairs, referralState } from './helpers/states.js';
 const at = (d: string) => `2024-${d}T12:00:00Z`;
 const P = (eventId: string, customerId: string, d: string, amount: string, orderId: string) => ({ type: 'purchase', eventId, customerId, occurredAt: at(d), amount, currency: 'USD', orderId });
 const S = (eventId: string, customerId: string, d: string, score: number) => ({ type: 'survey', eventId, customerId, surveyId: 's', kind: 'NPS', score, occurredAt: at(d) });
+const L = (eventId: string, customerId: string, d: string, action: string, extra: object = {}) => ({ type: 'loyalty', eventId, customerId, occurredAt: at(d), action, ...extra });
 const C = (customerId: string, country: string) => ({ type: 'customer', eventId: `p-${customerId}`, customerId, occurredAt: at('01-01'), country });
 const REF = (eventId: string, referralId: string, stage: string, referrerId: string, d: string, referredCustomerId?: string) => ({
   type: 'referral', eventId, referralId, stage, referrerId, occurredAt: at(d), ...(referredCustomerId ? { referredCustomerId } : {}),
@@ -35,6 +38,7 @@ const kept = [
   S('sa', 'a', '02-16', 3), S('sb', 'b', '03-06', 9), S('sc', 'c', '03-01', 10),
   C('a', 'US'), C('b', 'US'), C('c', 'FR'),
   REF('r2-i', 'r2', 'INVITED', 'a', '01-01'), REF('r3-s', 'r3', 'SIGNED_UP', 'a', '01-15', 'b'), REF('r4-c', 'r4', 'CLICKED', 'b', '02-03'),
+  L('la', 'a', '01-02', 'JOINED', { tier: 'Gold' }), L('lb', 'b', '01-05', 'JOINED'), L('lb-e', 'b', '02-02', 'POINTS_EARNED', { points: 40 }),
 ];
 const erased = [
   TOUCH('tx', 'x', '01-04', 'SENT'), TOUCH('tx-o', 'x', '01-05', 'OPENED'), TOUCH('ty', 'y', '01-07', 'HELD_OUT'),
@@ -43,6 +47,7 @@ const erased = [
   S('sx', 'x', '02-11', 10), S('sy', 'y', '02-12', 0), C('x', 'DE'), C('y', 'DE'),
   REF('r1-i', 'r1', 'INVITED', 'x', '01-25'), REF('r1-s', 'r1', 'SIGNED_UP', 'x', '02-01', 'c'),
   REF('r2-s', 'r2', 'SIGNED_UP', 'a', '01-03', 'x'), REF('r4-s', 'r4', 'SIGNED_UP', 'b', '02-05', 'y'),
+  L('lx', 'x', '01-03', 'JOINED', { tier: 'Gold' }), L('lx-e', 'x', '02-01', 'POINTS_EARNED', { points: 100 }), L('ly', 'y', '01-04', 'JOINED'),
 ];
 const KEY = 'test-erasure-key-0123456789';
 const ASOF = ['2024-04-01T00:00:00Z', '2024-02-12T00:00:00Z'];
@@ -50,7 +55,8 @@ const FROM = '2024-01-01T00:00:00Z';
 const TO = '2024-04-01T00:00:00Z';
 
 const SNAPSHOT = `query($asOf: DateTime) { kpiSnapshot(from: "${FROM}", to: "${TO}", currency: "USD", asOf: $asOf) {
-  customers orders newCustomers repeatPurchaseRate revenue refundAmount cancelledOrders averageOrderValue referralConversionRate nps retentionRate clv } }`;
+  customers orders newCustomers repeatPurchaseRate revenue refundAmount cancelledOrders averageOrderValue referralConversionRate nps retentionRate clv
+  loyaltyMembers pointsOutstanding } }`;
 /** Every KPI and list the erasure must reach, each answered by the store under test and by `ref`. */
 const QUERIES: Record<string, string> = {
   snapshot: SNAPSHOT,
@@ -63,6 +69,9 @@ const QUERIES: Record<string, string> = {
   impact: `query($asOf: DateTime) { referralImpact(from: "${FROM}", to: "${TO}", currency: "USD", asOf: $asOf) { kFactor referred { customers repeatCustomers averageRevenue } organic { customers repeatCustomers averageRevenue } } }`,
   nps: `query($asOf: DateTime) { nps(from: "${FROM}", to: "${TO}", asOf: $asOf) { responses promoters detractors score series { periodStart responses } } }`,
   referredFilter: `query($asOf: DateTime) { repeatPurchaseRate(from: "${FROM}", to: "${TO}", asOf: $asOf, filter: { referred: true }) { customers orders } }`,
+  loyalty: `query($asOf: DateTime) { loyaltyProgram(from: "${FROM}", to: "${TO}", currency: "USD", asOf: $asOf) {
+    members joined pointsEarned pointsOutstanding memberGroup { customers activeCustomers revenuePerCustomer } nonMemberGroup { customers } tiers { tier customers } } }`,
+  memberFilter: `query($asOf: DateTime) { repeatPurchaseRate(from: "${FROM}", to: "${TO}", asOf: $asOf, filter: { loyaltyTier: ["Gold"] }) { customers orders } }`,
   countryFilter: `query($asOf: DateTime) { repeatPurchaseRate(from: "${FROM}", to: "${TO}", asOf: $asOf, filter: { country: ["DE", "US"] }) { customers orders } }`,
   customers: `query($asOf: DateTime) { customers(ids: ["a", "b", "c", "x", "y"], asOf: $asOf) { customerId country firstPurchaseAt orders revenue { amount } } }`,
   dimensions: `query($asOf: DateTime) { storeDimensions(asOf: $asOf) { countries } }`,
@@ -148,7 +157,7 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
   it('erases every event of the customers, and every figure equals a store that never had them', async () => {
     // Before: the snapshot counts x (hand-computed: 8 orders, 550 net, r1 r2 r3 of r1..r4 converted).
     const before = await svc.gql(SNAPSHOT, { asOf: ASOF[0] });
-    expect(before.data.kpiSnapshot).toMatchObject({ customers: 4, orders: 8, revenue: 550, referralConversionRate: 0.75, nps: 20 });
+    expect(before.data.kpiSnapshot).toMatchObject({ customers: 4, orders: 8, revenue: 550, referralConversionRate: 0.75, nps: 20, loyaltyMembers: 4, pointsOutstanding: 140 });
     // Fit and cache the predictive model, and store a snapshot: the erasure must not reach the latter.
     const risk = await svc.gql(QUERIES.atRisk!, { asOf: ASOF[0] });
     expect(risk.data.atRiskCustomers.customers.map((c: { customerId: string }) => c.customerId).sort()).toEqual(['a', 'b', 'x']);
@@ -157,9 +166,10 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
 
     const r = await svc.gql(ERASE, { ids: ['x', 'y', 'x'] });
     expect(r.errors).toBeUndefined();
-    // x: 3 purchases, a refund, a survey, a profile, two touches and r1-i, r1-s, r2-s; y: a survey, a profile, a touch and r4-s.
-    expect(r.data.eraseCustomers).toMatchObject({ erasedAt: '2024-06-01T00:00:00.000Z', customers: 2, events: 15 });
-    expect([await metric(svc, 'kpi_erasures_total'), await metric(svc, 'kpi_erased_events_total'), await metric(svc, 'kpi_erasure_unfinished')]).toEqual([1, 15, 0]);
+    // x: 3 purchases, a refund, a survey, a profile, two touches, r1-i, r1-s, r2-s and two loyalty events;
+    // y: a survey, a profile, a touch, r4-s and a loyalty event.
+    expect(r.data.eraseCustomers).toMatchObject({ erasedAt: '2024-06-01T00:00:00.000Z', customers: 2, events: 18 });
+    expect([await metric(svc, 'kpi_erasures_total'), await metric(svc, 'kpi_erased_events_total'), await metric(svc, 'kpi_erasure_unfinished')]).toEqual([1, 18, 0]);
     // Campaign F keeps a (sent) and b (held out) only.
     expect((await svc.gql(QUERIES.campaigns!, { asOf: ASOF[0] })).data.followUpCampaigns).toEqual([{ campaign: 'F', sent: 1, heldOut: 1, opened: 0 }]);
 
@@ -167,7 +177,7 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
     // NPS a 3, b 9, c 10. At 02-12: a1 and b1 only; r2..r4 started; no NPS response yet.
     expect((await svc.gql(SNAPSHOT, { asOf: ASOF[0] })).data.kpiSnapshot).toMatchObject({
       customers: 3, orders: 5, newCustomers: 3, repeatPurchaseRate: 2 / 3, revenue: 260, refundAmount: 20, cancelledOrders: 0,
-      averageOrderValue: 52, referralConversionRate: 1 / 3, nps: 100 / 3,
+      averageOrderValue: 52, referralConversionRate: 1 / 3, nps: 100 / 3, loyaltyMembers: 2, pointsOutstanding: 40,
     });
     expect((await svc.gql(SNAPSHOT, { asOf: ASOF[1] })).data.kpiSnapshot).toMatchObject({
       customers: 2, orders: 2, newCustomers: 2, repeatPurchaseRate: 0, revenue: 180, averageOrderValue: 90, referralConversionRate: 1 / 3, nps: null,
@@ -334,9 +344,9 @@ describe('customer erasure interrupted by a crash', { timeout: 120_000 }, () => 
       try {
         await expectSameAs(restarted, ref);
         const list = (await restarted.gql(LIST, {})).data.erasures;
-        expect(list).toMatchObject([{ customers: 2, events: 15 }]);
+        expect(list).toMatchObject([{ customers: 2, events: 18 }]);
         // Finished at start, before the service listened.
-        expect([await metric(restarted, 'kpi_erasures_total'), await metric(restarted, 'kpi_erased_events_total'), await metric(restarted, 'kpi_erasure_unfinished')]).toEqual([1, 15, 0]);
+        expect([await metric(restarted, 'kpi_erasures_total'), await metric(restarted, 'kpi_erased_events_total'), await metric(restarted, 'kpi_erasure_unfinished')]).toEqual([1, 18, 0]);
       } finally {
         await restarted.stop();
       }

@@ -149,6 +149,29 @@ describe('npm run ingest', { timeout: 90_000 }, () => {
     expect(((await res.json()) as { data: unknown }).data).toEqual({ nps: { responses: 1, promoters: 1 } });
   });
 
+  it('reads loyalty events from CSV with --type, points as numbers', async () => {
+    const file = join(dir, 'loyalty.csv');
+    writeFileSync(
+      file,
+      [
+        'eventId,customerId,occurredAt,action,tier,points',
+        'lc-1,m1,2024-04-01T10:00:00Z,JOINED,Gold,',
+        'lc-2,m1,2024-04-02T10:00:00Z,POINTS_EARNED,,120',
+        'lc-3,m1,2024-04-03T10:00:00Z,TIER_CHANGED,,',
+        '',
+      ].join('\n'),
+    );
+    const r = await runTsx('scripts/ingest.ts', [file, '--url', service.url, '--type', 'loyalty']);
+    expect(r.stdout.match(SUMMARY)?.slice(1)).toEqual(['3', '2', '0', '1', `${file}.rejected.ndjson`]);
+    expect(sideLines(file).map((l) => [l.line, l.errors])).toEqual([[4, ['tier: required when action is TIER_CHANGED']]]);
+    const res = await fetch(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ loyaltyProgram(from: "2024-04-01T00:00:00Z", to: "2024-05-01T00:00:00Z", filter: { loyaltyTier: ["Gold"] }) { members pointsEarned } }' }),
+    });
+    expect(((await res.json()) as { data: unknown }).data).toEqual({ loyaltyProgram: { members: 1, pointsEarned: 120 } });
+  });
+
   it('keeps the side file complete past the 1,000 rejected lines an answer lists (and takes a --url ending in /)', async () => {
     const file = join(dir, 'many-bad.ndjson');
     // Line n: blank when n % 50 == 0, valid when n % 5 == 1, else invalid.
@@ -193,7 +216,7 @@ describe('npm run ingest', { timeout: 90_000 }, () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toBe(
       `ingest failed: ${file}: the CSV header has no "type" column (columns: eventId, customerId, occurredAt, amount, currency). ` +
-        'Add a type column (purchase, refund, referral, survey, customer, touch) or pass --type when every row is of one type.',
+        'Add a type column (purchase, refund, referral, survey, customer, loyalty, touch) or pass --type when every row is of one type.',
     );
     expect(existsSync(`${file}.rejected.ndjson`)).toBe(false);
     const typed = await runTsx('scripts/ingest.ts', [file, '--url', service.url, '--type', 'purchase']);

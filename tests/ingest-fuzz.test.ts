@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from './helpers/service.js';
 
-// Seeded fuzzing of POST /v1/events. Each line is a valid event of one of the four types,
+// Seeded fuzzing of POST /v1/events. Each line is a valid event of one of the event types,
 // then one mutation; the test knows from the mutation alone whether the line must be
 // accepted (spec section 1 and 10), never from the service's validator. It then checks the
 // answers (no 5xx, every non-blank line accounted for, exactly the rejected line numbers)
@@ -30,9 +30,11 @@ function rng(seed: number) {
 }
 type Rng = ReturnType<typeof rng>;
 type Obj = Record<string, unknown>;
-type Type = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'touch';
-const TABLE: Record<Type, string> = { purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', touch: 'touches' };
-const TYPES: Type[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'touch'];
+type Type = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'loyalty' | 'touch';
+const TABLE: Record<Type, string> = {
+  purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', loyalty: 'loyalty_events', touch: 'touches',
+};
+const TYPES: Type[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'loyalty', 'touch'];
 
 function baseEvent(r: Rng, type: Type, eventId: string): Obj {
   const at = `202${r.int(6)}-0${1 + r.int(9)}-1${r.int(10)}T0${r.int(10)}:${10 + r.int(50)}:${10 + r.int(50)}${r.chance(0.5) ? `.${r.int(1000)}` : ''}Z`;
@@ -52,6 +54,9 @@ function baseEvent(r: Rng, type: Type, eventId: string): Obj {
     }
     case 'customer':
       return { type, eventId, customerId: id(), occurredAt: at, country: r.pick(['US', 'DE', 'JP', 'BR']), channel: 'ads', segment: 'smb' };
+    // Always a points action, so that `points` is required and `tier` optional whatever the mutation.
+    case 'loyalty':
+      return { type, eventId, customerId: id(), occurredAt: at, action: r.pick(['POINTS_EARNED', 'POINTS_REDEEMED']), points: 1 + r.int(1_000_000_000), tier: r.pick(['Gold', 'ü'.repeat(64)]) };
     case 'touch':
       return { type, eventId, customerId: id(), occurredAt: at, campaign: r.pick(['spring', 'win-back ☕']), stage: r.pick(['SENT', 'OPENED', 'CLICKED', 'HELD_OUT']), channel: r.pick(['EMAIL', 'SMS']) };
   }
@@ -63,6 +68,7 @@ const REQUIRED: Record<Type, string[]> = {
   referral: ['type', 'eventId', 'referralId', 'stage', 'referrerId', 'occurredAt'],
   survey: ['type', 'eventId', 'customerId', 'surveyId', 'kind', 'score', 'occurredAt'],
   customer: ['type', 'eventId', 'customerId', 'occurredAt'],
+  loyalty: ['type', 'eventId', 'customerId', 'occurredAt', 'action', 'points'],
   touch: ['type', 'eventId', 'customerId', 'occurredAt', 'campaign', 'stage'],
 };
 const OPTIONAL: Record<Type, string[]> = {
@@ -71,6 +77,7 @@ const OPTIONAL: Record<Type, string[]> = {
   referral: ['channel'],
   survey: ['comment'],
   customer: ['country', 'channel', 'segment'],
+  loyalty: ['tier'],
   touch: ['channel'],
 };
 /** String fields whose values are ids: 1..128 code points, no control characters. */
@@ -80,6 +87,7 @@ const ID_FIELDS: Record<Type, string[]> = {
   referral: ['eventId', 'referralId', 'referrerId', 'channel'],
   survey: ['eventId', 'customerId', 'surveyId'],
   customer: ['eventId', 'customerId', 'channel', 'segment'],
+  loyalty: ['eventId', 'customerId'],
   touch: ['eventId', 'customerId', 'campaign', 'channel'],
 };
 
@@ -125,7 +133,7 @@ function mutate(r: Rng, e: Obj, type: Type, firstLineOfBody: boolean, kind = r.i
     case 10: {
       // wrong JSON type; numbers only where no number is accepted
       const f = r.pick([...REQUIRED[type], ...OPTIONAL[type]]);
-      const numberOk = f === 'amount' || f === 'score';
+      const numberOk = f === 'amount' || f === 'score' || f === 'points';
       return { bytes: json({ ...e, [f]: r.pick(numberOk ? [true, {}, ['x']] : [42, true, {}, ['x']]) }), valid: false };
     }
     case 11: {
@@ -188,6 +196,11 @@ function mutate(r: Rng, e: Obj, type: Type, firstLineOfBody: boolean, kind = r.i
       if (type === 'refund') return { bytes: json({ ...e, amount: r.pick(['0', 0, '-5', '0.00001', '1000000000000.5']) }), valid: false };
       if (type === 'survey') return { bytes: json({ ...e, score: r.pick([-1, 11, 3.5, '9']) }), valid: false };
       if (type === 'referral') return { bytes: json({ ...e, stage: 'SIGNED_UP', referredCustomerId: undefined }), valid: false };
+      if (type === 'loyalty') {
+        return r.chance(0.5)
+          ? { bytes: json({ ...e, points: r.pick([0, 1_000_000_001, 2.5, '9']) }), valid: false }
+          : { bytes: json({ ...e, action: 'TIER_CHANGED', tier: r.pick([undefined, '', 'x'.repeat(65)]) }), valid: false };
+      }
       if (type === 'touch') return { bytes: json({ ...e, stage: r.pick(['sent', 'BOUNCED', 'INVITED']) }), valid: false };
       return { bytes: json({ ...e, country: r.pick(['UK', 'us', 'XK', 'DEU']) }), valid: false };
     }
@@ -211,8 +224,8 @@ describe('POST /v1/events under fuzzed input', { timeout: 60_000 }, () => {
 
   it(`accounts for every line and stores exactly the valid ones (seed ${SEED})`, async () => {
     const r = rng(SEED);
-    const stored: Record<Type, Map<string, Line>> = { purchase: new Map(), refund: new Map(), referral: new Map(), survey: new Map(), customer: new Map(), touch: new Map() };
-    const used: Record<Type, string[]> = { purchase: [], refund: [], referral: [], survey: [], customer: [], touch: [] };
+    const stored: Record<Type, Map<string, Line>> = { purchase: new Map(), refund: new Map(), referral: new Map(), survey: new Map(), customer: new Map(), loyalty: new Map(), touch: new Map() };
+    const used: Record<Type, string[]> = { purchase: [], refund: [], referral: [], survey: [], customer: [], loyalty: [], touch: [] };
     let serial = 0;
     for (let req = 0; req < REQUESTS; req++) {
       const parts: Buffer[] = [];

@@ -112,7 +112,7 @@ describe('valid events become rows with the ClickHouse column names', () => {
   });
 
   it('names the table of every type', () => {
-    expect(TABLE_OF).toEqual({ purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', touch: 'touches' });
+    expect(TABLE_OF).toEqual({ purchase: 'purchases', refund: 'refunds', referral: 'referrals', survey: 'survey_responses', customer: 'customers', loyalty: 'loyalty_events', touch: 'touches' });
   });
 });
 
@@ -121,12 +121,12 @@ describe('type', () => {
     expect(line(purchase, { type: 'return' })).toEqual({
       ok: false,
       eventId: 'p1',
-      errors: ['type: must be one of purchase, refund, referral, survey, customer, touch (got "return")'],
+      errors: ['type: must be one of purchase, refund, referral, survey, customer, loyalty, touch (got "return")'],
     });
   });
   it('rejects a missing or non-string type', () => {
     expect(errorsOf(line(purchase, { type: undefined }))).toEqual(['type: is required']);
-    expect(errorsOf(line(purchase, { type: 3 }))).toEqual(['type: must be one of purchase, refund, referral, survey, customer, touch (got 3)']);
+    expect(errorsOf(line(purchase, { type: 3 }))).toEqual(['type: must be one of purchase, refund, referral, survey, customer, loyalty, touch (got 3)']);
   });
   it('does not need type when the caller knows it (GraphQL inputs)', () => {
     const { type: _t, ...input } = purchase;
@@ -145,6 +145,7 @@ describe('missing fields are each reported', () => {
     ['referral', { type: 'referral' }, ['eventId', 'referralId', 'stage', 'referrerId', 'occurredAt']],
     ['survey', { type: 'survey' }, ['eventId', 'customerId', 'surveyId', 'kind', 'score', 'occurredAt']],
     ['customer', { type: 'customer' }, ['eventId', 'customerId', 'occurredAt']],
+    ['loyalty', { type: 'loyalty' }, ['eventId', 'customerId', 'occurredAt', 'action']],
   ];
   for (const [name, value, fields] of cases) {
     it(`lists every missing field of a ${name}`, () => {
@@ -214,6 +215,33 @@ describe('strings: ids and attributes', () => {
   });
   it('ignores unknown fields', () => {
     expect(line(purchase, { foo: 'bar', amountX: 'y', nested: { amount: 'zzz' } }).ok).toBe(true);
+  });
+});
+
+describe('loyalty events (spec section 14)', () => {
+  const loyalty = { type: 'loyalty', eventId: 'l1', customerId: 'c1', occurredAt: '2024-03-01T10:00:00+02:00', action: 'JOINED' };
+  it('maps a loyalty event, its tier and points null when absent', () => {
+    expect(rowOf(line(loyalty))).toEqual({ event_id: 'l1', customer_id: 'c1', occurred_at: '2024-03-01 08:00:00.000', action: 'JOINED', tier: null, points: null });
+    expect(rowOf(line(loyalty, { tier: 'Gold' }))).toMatchObject({ action: 'JOINED', tier: 'Gold' });
+    expect(rowOf(line(loyalty, { action: 'POINTS_EARNED', points: 1e9 }))).toMatchObject({ points: 1_000_000_000 });
+  });
+  it('requires a tier for TIER_CHANGED and points for the points actions, naming the action', () => {
+    expect(errorsOf(line(loyalty, { action: 'TIER_CHANGED' }))).toEqual(['tier: required when action is TIER_CHANGED']);
+    expect(errorsOf(line(loyalty, { action: 'POINTS_EARNED' }))).toEqual(['points: required when action is POINTS_EARNED']);
+    expect(errorsOf(line(loyalty, { action: 'POINTS_REDEEMED', points: null }))).toEqual(['points: required when action is POINTS_REDEEMED']);
+  });
+  it('takes points as integers from 1 to 1e9 only', () => {
+    expect(errorsOf(line(loyalty, { action: 'POINTS_EARNED', points: 0 }))).toEqual(['points: must be between 1 and 1000000000 (got 0)']);
+    expect(errorsOf(line(loyalty, { action: 'POINTS_EARNED', points: 1e9 + 1 }))).toEqual(['points: must be between 1 and 1000000000 (got 1000000001)']);
+    expect(errorsOf(line(loyalty, { action: 'POINTS_EARNED', points: 2.5 }))).toEqual(['points: must be an integer (got 2.5)']);
+    expect(errorsOf(line(loyalty, { action: 'POINTS_EARNED', points: '10' }))).toEqual(['points: must be an integer (got "10")']);
+  });
+  it('takes a tier of 1 to 64 code points without control characters, and a known action', () => {
+    expect(rowOf(line(loyalty, { action: 'TIER_CHANGED', tier: '😀'.repeat(64) })).tier).toBe('😀'.repeat(64));
+    expect(errorsOf(line(loyalty, { action: 'TIER_CHANGED', tier: 'x'.repeat(65) }))).toEqual(['tier: must be 1 to 64 characters long (got 65)']);
+    expect(errorsOf(line(loyalty, { action: 'TIER_CHANGED', tier: '' }))).toEqual(['tier: must be 1 to 64 characters long (got 0)']);
+    expect(errorsOf(line(loyalty, { tier: 'a\tb' }))).toEqual(['tier: must not contain control characters']);
+    expect(errorsOf(line(loyalty, { action: 'UPGRADED' }))).toEqual(['action: must be one of JOINED, TIER_CHANGED, POINTS_EARNED, POINTS_REDEEMED, LEFT (got "UPGRADED")']);
   });
 });
 

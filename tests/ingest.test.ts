@@ -76,7 +76,7 @@ describe('event ingestion', () => {
     expect(answer.accepted + answer.duplicates + answer.rejectedCount).toBe(1_800);
     expect(answer.rejected).toHaveLength(1_000);
     expect(answer.rejected.map((r: any) => r.line)).toEqual(invalid.slice(0, 1_000));
-    expect(answer.rejected[1]).toEqual({ line: 3, eventId: 'mix-3', errors: ['type: must be one of purchase, refund, referral, survey, customer, touch (got "return")'] });
+    expect(answer.rejected[1]).toEqual({ line: 3, eventId: 'mix-3', errors: ['type: must be one of purchase, refund, referral, survey, customer, loyalty, touch (got "return")'] });
 
     const atomic = await post(lines.map((l) => l.replace('"mix-', '"atomic-mix-')).join('\n'), '?atomic=true');
     expect(atomic.status).toBe(422);

@@ -119,7 +119,7 @@ describe('persisted KPI snapshots', () => {
 
       clock.set('2024-03-15T00:00:00.000Z');
       const daily = await waitFor('the daily snapshot', async () => (await latest('trailing-30d')) ?? undefined);
-      expect(daily).toMatchObject({ name: 'trailing-30d', createdAt: '2024-03-15T00:00:00.000Z', definitionsVersion: 3 });
+      expect(daily).toMatchObject({ name: 'trailing-30d', createdAt: '2024-03-15T00:00:00.000Z', definitionsVersion: 4 });
       // Window [Feb 14, Mar 15): a (Feb 20, Mar 05), b (Mar 01, Mar 10), c (Mar 12); new (first purchase ever inside): b only.
       expect(daily.snapshot).toMatchObject({
         from: '2024-02-14T00:00:00.000Z', to: '2024-03-15T00:00:00.000Z', asOf: '2024-03-15T00:00:00.000Z', grain: 'MONTH', currency: 'USD',
@@ -150,7 +150,7 @@ describe('persisted KPI snapshots', () => {
   it('keeps a stored snapshot as it was when events arrive later', async () => {
     const window = { from: '2024-03-01T00:00:00Z', to: '2024-04-01T00:00:00Z', asOf: '2024-04-10T00:00:00Z' };
     const { takeSnapshot: stored } = await admin.request(TakeSnapshotDocument, { name: 'adhoc', ...window });
-    expect(stored).toMatchObject({ name: 'adhoc', createdAt: appNow.toISOString(), definitionsVersion: 3 });
+    expect(stored).toMatchObject({ name: 'adhoc', createdAt: appNow.toISOString(), definitionsVersion: 4 });
     expect(stored.snapshot).toMatchObject({ customers: 4, orders: 5, revenue: 78, generatedAt: appNow.toISOString() });
 
     const late = await admin.request(IngestPurchasesDocument, {

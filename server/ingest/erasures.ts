@@ -17,6 +17,7 @@ export const CUSTOMER_COLUMNS: Record<TableName, readonly string[]> = {
   referrals: ['referrer_id', 'referred_customer_id'],
   survey_responses: ['customer_id'],
   customers: ['customer_id'],
+  loyalty_events: ['customer_id'],
   touches: ['customer_id'],
 };
 const RAW_TABLES = Object.keys(CUSTOMER_COLUMNS) as TableName[];

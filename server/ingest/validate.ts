@@ -31,25 +31,31 @@
 //   XCG both, the guilder is in transition; withdrawn codes such as HRK are rejected).
 //   country: the 249 officially assigned ISO 3166-1 alpha-2 codes (no XK, no UK). Both lists
 //   live in loaders/event-codes.ts: filter and currency arguments are checked against them too.
+// - loyalty (spec section 14): tier is 1..64 code points with the ids' rules (no control
+//   characters), required for TIER_CHANGED and kept when another action carries it (a JOINED
+//   with a tier sets it); points is an integer JSON number 1..1e9 like score, required for
+//   POINTS_EARNED and POINTS_REDEEMED and validated wherever it is given.
 // - With expectedType (GraphQL mutations) a `type` field, if any, is ignored.
 
 import { CALENDAR_END, CALENDAR_START } from '../../loaders/grain.js';
-import { ISO_3166_ALPHA2, ISO_4217, MAX_ID_LENGTH } from '../../loaders/event-codes.js';
+import { ISO_3166_ALPHA2, ISO_4217, MAX_ID_LENGTH, MAX_TIER_LENGTH } from '../../loaders/event-codes.js';
 import { NOT_AN_OBJECT, parseJsonLine } from './json-line.js';
 
-export type EventType = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'touch';
-export type TableName = 'purchases' | 'refunds' | 'referrals' | 'survey_responses' | 'customers' | 'touches';
+export type EventType = 'purchase' | 'refund' | 'referral' | 'survey' | 'customer' | 'loyalty' | 'touch';
+export type TableName = 'purchases' | 'refunds' | 'referrals' | 'survey_responses' | 'customers' | 'loyalty_events' | 'touches';
 export type ReferralStage = 'INVITED' | 'CLICKED' | 'SIGNED_UP';
 export type SurveyKind = 'NPS' | 'CSAT';
+export type LoyaltyAction = 'JOINED' | 'TIER_CHANGED' | 'POINTS_EARNED' | 'POINTS_REDEEMED' | 'LEFT';
 export type TouchStage = 'SENT' | 'OPENED' | 'CLICKED' | 'HELD_OUT';
 
-export const EVENT_TYPES: readonly EventType[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'touch'];
+export const EVENT_TYPES: readonly EventType[] = ['purchase', 'refund', 'referral', 'survey', 'customer', 'loyalty', 'touch'];
 export const TABLE_OF: Record<EventType, TableName> = {
   purchase: 'purchases',
   refund: 'refunds',
   referral: 'referrals',
   survey: 'survey_responses',
   customer: 'customers',
+  loyalty: 'loyalty_events',
   touch: 'touches',
 };
 
@@ -100,6 +106,16 @@ export interface CustomerRow {
   segment: string | null;
 }
 
+/** Spec section 14. */
+export interface LoyaltyRow {
+  event_id: string;
+  customer_id: string;
+  occurred_at: string;
+  action: LoyaltyAction;
+  tier: string | null;
+  points: number | null;
+}
+
 /** Spec section 15: a follow-up campaign's touch of a customer, or their holding out of it (HELD_OUT). */
 export interface TouchRow {
   event_id: string;
@@ -116,6 +132,7 @@ export type StoredEvent =
   | { type: 'referral'; row: ReferralRow }
   | { type: 'survey'; row: SurveyResponseRow }
   | { type: 'customer'; row: CustomerRow }
+  | { type: 'loyalty'; row: LoyaltyRow }
   | { type: 'touch'; row: TouchRow };
 
 export type ValidationResult = { ok: true; event: StoredEvent } | { ok: false; eventId: string | null; errors: string[] };
@@ -124,12 +141,17 @@ export const MAX_COMMENT_LENGTH = 5000;
 export const MAX_REASON_LENGTH = 500;
 export const MAX_AMOUNT = '1000000000000';
 export const MAX_AMOUNT_DECIMALS = 4;
+export const MAX_POINTS = 1_000_000_000;
 const END_MS = Date.parse(CALENDAR_END);
 
 const STAGES: readonly ReferralStage[] = ['INVITED', 'CLICKED', 'SIGNED_UP'];
 const KINDS: readonly SurveyKind[] = ['NPS', 'CSAT'];
 export const TOUCH_STAGES: readonly TouchStage[] = ['SENT', 'OPENED', 'CLICKED', 'HELD_OUT'];
 const SCORE_RANGE: Record<SurveyKind, readonly [number, number]> = { NPS: [0, 10], CSAT: [1, 5] };
+export const LOYALTY_ACTIONS: readonly LoyaltyAction[] = ['JOINED', 'TIER_CHANGED', 'POINTS_EARNED', 'POINTS_REDEEMED', 'LEFT'];
+/** The actions that need a field (spec section 14). */
+const NEEDS_TIER: readonly LoyaltyAction[] = ['TIER_CHANGED'];
+const NEEDS_POINTS: readonly LoyaltyAction[] = ['POINTS_EARNED', 'POINTS_REDEEMED'];
 
 /** Shows a rejected value in a message: JSON text, cut at 64 characters. */
 export function show(v: unknown): string {
@@ -175,6 +197,9 @@ export const messages = {
   scoreInteger: (v: unknown) => `score: must be an integer (got ${show(v)})`,
   scoreRange: (kind: SurveyKind, v: number) =>
     `score: must be between ${SCORE_RANGE[kind][0]} and ${SCORE_RANGE[kind][1]} for ${kind} (got ${v})`,
+  requiredFor: (f: string, action: LoyaltyAction) => `${f}: required when action is ${action}`,
+  pointsInteger: (v: unknown) => `points: must be an integer (got ${show(v)})`,
+  pointsRange: (v: number) => `points: must be between 1 and ${MAX_POINTS} (got ${v})`,
 } as const;
 
 type Obj = Record<string, unknown>;
@@ -285,6 +310,19 @@ export function validateEvent(value: unknown, expectedType?: EventType, amountLi
         },
       };
       break;
+    case 'loyalty': {
+      const customerId = reqId(o, 'customerId', errors);
+      const occurredAt = timestamp(o, 'occurredAt', errors);
+      const action = oneOf(o, 'action', LOYALTY_ACTIONS, errors);
+      const tier = optString(o, 'tier', 1, MAX_TIER_LENGTH, ID_SUSPECT, errors);
+      if (action !== undefined && NEEDS_TIER.includes(action) && o.tier == null) errors.push(messages.requiredFor('tier', action));
+      if (action !== undefined && NEEDS_POINTS.includes(action) && o.points == null) errors.push(messages.requiredFor('points', action));
+      event = {
+        type,
+        row: { event_id: eventId, customer_id: customerId, occurred_at: occurredAt, action: action as LoyaltyAction, tier, points: points(o.points, errors) },
+      };
+      break;
+    }
     case 'touch': {
       const customerId = reqId(o, 'customerId', errors);
       const occurredAt = timestamp(o, 'occurredAt', errors);
@@ -638,6 +676,15 @@ function score(v: unknown, kind: SurveyKind | undefined, errors: string[]): numb
     if (v < lo || v > hi) errors.push(messages.scoreRange(kind, v));
   }
   return v;
+}
+
+/** Returns the points, null when absent, or null after pushing an error. */
+function points(v: unknown, errors: string[]): number | null {
+  if (v == null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v)) errors.push(messages.pointsInteger(v));
+  else if (v < 1 || v > MAX_POINTS) errors.push(messages.pointsRange(v));
+  else return v;
+  return null;
 }
 
 /** The errors of an id given outside an event (an erasure's customerIds), by the events' own rules. */
