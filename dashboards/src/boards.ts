@@ -450,11 +450,58 @@ const FOLLOW_UP_GROUPS =
   '[$merge([{ "group": "treated" }, data.followUpImpact.treated]), $merge([{ "group": "held out" }, data.followUpImpact.control])]';
 const CAMPAIGN = 'customers assigned to $campaign in the range whose 30-day window has ended';
 
+/** The members' and the others' group of loyaltyProgram as two rows, then one row per tier. */
+const LOYALTY_GROUPS =
+  '[$merge([{ "group": "members" }, data.loyaltyProgram.memberGroup]), $merge([{ "group": "non-members" }, data.loyaltyProgram.nonMemberGroup])]';
+const LOYALTY_POPULATION = 'customers with a purchase before the range, split by membership (or tier) at its start; active = a purchase in the range';
+const LOYALTY_COLUMNS: [string, 'number', string][] = [
+  ['customers', 'number', 'Customers'],
+  ['activeCustomers', 'number', 'Active'],
+  ['activeRate', 'number', 'Active rate'],
+  ['activeRateLow', 'number', 'low'],
+  ['activeRateHigh', 'number', 'high'],
+  ['ordersPerCustomer', 'number', 'Orders per customer'],
+  ['revenuePerCustomer', 'number', 'Net revenue per customer'],
+];
+const LOYALTY_OVERRIDES = { 'Active rate': [unit('percentunit')], low: [unit('percentunit')], high: [unit('percentunit')], 'Orders per customer': [{ id: 'decimals', value: 2 }], 'Net revenue per customer': [{ id: 'decimals', value: 2 }] };
+
 const programs: BoardSpec = {
   uid: 'kpi-programs',
   title: 'Programs',
-  description: 'The retention programs themselves: follow-up campaigns measured against their held-out customers.',
+  description: 'The retention programs themselves: the loyalty program (members against the others, points) and follow-up campaigns measured against their held-out customers.',
   panels: [
+    stat({
+      title: 'Loyalty members', unit: 'short', w: 6, h: 5,
+      description: 'Members at the end of the range (latest JOINED or LEFT is a JOINED), with JOINED and LEFT events in the range.',
+      target: { doc: 'BoardLoyalty', root: 'data.loyaltyProgram', columns: [['members', 'number', 'Members'], ['joined', 'number', 'Joined'], ['left', 'number', 'Left']] },
+    }),
+    stat({
+      title: 'Points outstanding', unit: 'short', w: 6, h: 5,
+      description: 'Every point earned minus every point redeemed up to the end of the range: what the program owes.',
+      target: { doc: 'BoardLoyalty', root: 'data.loyaltyProgram', columns: [['pointsOutstanding', 'number', 'Points outstanding']] },
+    }),
+    stat({
+      title: 'Redemption rate', unit: 'percentunit', decimals: 1, w: 6, h: 5,
+      description: 'Points redeemed in the range over points earned in the range.',
+      target: { doc: 'BoardLoyalty', root: 'data.loyaltyProgram', columns: [['redemptionRate', 'number', 'Redemption rate']] },
+    }),
+    stat({
+      title: 'Members more active by', unit: 'percentunit', decimals: 1, w: 6, h: 5,
+      description: `Member active rate minus non-member active rate, with its 95% interval (Newcombe), over the ${LOYALTY_POPULATION}. An observed difference, not the program's effect: members chose to join.`,
+      target: { doc: 'BoardLoyalty', root: 'data.loyaltyProgram', columns: [['activeRateDifference', 'number', 'Difference'], ['activeRateDifferenceLow', 'number', 'low'], ['activeRateDifferenceHigh', 'number', 'high']] },
+    }),
+    table({
+      title: 'Members and non-members (${currency})', unit: 'short', w: 12, h: 6,
+      description: `Per group of the ${LOYALTY_POPULATION}: the active rate with its 95% Wilson interval, orders and net revenue in \${currency} per customer.`,
+      target: { doc: 'BoardLoyalty', root: LOYALTY_GROUPS, columns: [['group', 'string', 'Group'], ...LOYALTY_COLUMNS] },
+      overrides: LOYALTY_OVERRIDES,
+    }),
+    table({
+      title: 'Loyalty tiers (${currency})', unit: 'short', w: 12, h: 6,
+      description: `The same figures per tier held at the start of the range (members with a tier only), over the ${LOYALTY_POPULATION}.`,
+      target: { doc: 'BoardLoyalty', root: 'data.loyaltyProgram.tiers', columns: [['tier', 'string', 'Tier'], ...LOYALTY_COLUMNS] },
+      overrides: LOYALTY_OVERRIDES,
+    }),
     stat({
       title: 'Uplift of $campaign', unit: 'percentunit', decimals: 1, w: 8, h: 5,
       description: `Treated minus held-out 30-day conversion rate of the ${CAMPAIGN}, with its 95% interval (Newcombe). An interval containing 0 has not shown an effect yet.`,
