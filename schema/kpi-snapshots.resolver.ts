@@ -31,9 +31,11 @@ class KpiSnapshotsArgs {
 
 @Resolver()
 export class KpiSnapshotsResolver {
-  @Mutation(() => StoredKpiSnapshot, { description: 'Computes kpiSnapshot for the window now and stores it under `name` (scope admin).' })
+  @Mutation(() => StoredKpiSnapshot, { description: 'Computes kpiSnapshot for the window now and stores it under `name` (scope admin; refused by a read replica or a standby, like an event).' })
   async takeSnapshot(@Args(() => TakeSnapshotArgs) args: TakeSnapshotArgs, @Ctx() ctx: Context): Promise<StoredKpiSnapshot> {
     const name = checkSnapshotName(args.name);
+    // A stored snapshot is a write: a read replica or a standby refuses it like an event.
+    ctx.writer.assertMayWrite(ctx.requestId);
     return takeSnapshot(ctx.exec, ctx, name, await resolveSnapshot(args, ctx), ctx.now);
   }
 

@@ -66,6 +66,17 @@ export interface AppOptions {
   /** Extra Apollo plugins and routes contributed by feature modules. */
   plugins?: ApolloServerPlugin<Context>[];
   routes?: Route[];
+  /** Whether this instance stores writes, shown by GET /readyz (docs/architecture.md, "One writer"). */
+  writerRole?: () => WriterRole;
+}
+
+/**
+ * `writer`: this process stores events (the DATA_DIR lock or the writer lease); `standby`:
+ * another instance holds the lease, this one takes over when it expires; `replica`: INGEST=off.
+ */
+export interface WriterRole {
+  role: 'writer' | 'standby' | 'replica';
+  detail: string;
 }
 
 export type Route = (req: IncomingMessage, res: ServerResponse, meta: RouteMeta) => Promise<boolean> | boolean;
@@ -349,7 +360,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       // Not ready while writes fail or a state is being repaired: the KPIs may not be exact.
       const { problem, lastCheck } = writer.health();
       if (problem) writer.retryRepair();
-      const states = lastCheck ? { stateCheck: lastCheck } : {};
+      const states = { ...(opts.writerRole && { writer: opts.writerRole() }), ...(lastCheck && { stateCheck: lastCheck }) };
       if (problem && !closing) {
         sendJson(res, 503, { status: 'not ready', reason: problem, ...states });
         return;

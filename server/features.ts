@@ -41,6 +41,9 @@ export async function features(deps: FeatureDeps): Promise<Features> {
     clock: deps.clock ?? systemClock,
     reportingCurrency: config.reportingCurrency,
     grossMargin: config.grossMargin,
+    // Only the instance that stores writes takes scheduled snapshots: a standby or a read
+    // replica beside it would store each one twice.
+    mayWrite: (requestId) => writer.assertMayWrite(requestId),
     onResult: metrics.snapshotJob,
   });
   return {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { createApp, type App, type AppOptions } from './app.js';
+import { createApp, type App, type AppOptions, type WriterRole } from './app.js';
 import type { Config } from './config.js';
 import { Executor } from './storage/executor.js';
 import { migrate } from './storage/migrate.js';
@@ -105,7 +105,12 @@ export async function startService(
       // clean (a clean stop with exact states removes it); a server may have crashed on its own.
       await becomeWriter(storage.cluster === undefined && (lock === undefined || lock.unclean));
     }
-    const app = await createApp({ config, exec, writer, log, now: extra.now, routes: feature.routes, plugins: feature.plugins });
+    const writerRole = (): WriterRole => {
+      if (!config.ingest) return { role: 'replica', detail: 'INGEST=off: this instance stores no events' };
+      if (held === undefined) return { role: 'writer', detail: 'the only process serving this DATA_DIR (its lock file)' };
+      return { role: held.holding ? 'writer' : 'standby', detail: held.describe() };
+    };
+    const app = await createApp({ config, exec, writer, log, now: extra.now, routes: feature.routes, plugins: feature.plugins, writerRole });
     const { port, host } = await app.listen().catch(async (e: unknown) => {
       await feature.stop();
       await app.apollo.stop();

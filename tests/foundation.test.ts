@@ -16,7 +16,7 @@ describe('service foundation', () => {
     expect(await h.json()).toEqual({ status: 'ok' });
     const r = await fetch(`${svc.url}/readyz`);
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ status: 'ready', storage: 'embedded' });
+    expect(await r.json()).toMatchObject({ status: 'ready', storage: 'embedded', writer: { role: 'writer', detail: 'the only process serving this DATA_DIR (its lock file)' } });
   });
 
   it('serves GraphQL from the embedded engine', async () => {

@@ -1,9 +1,11 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKpiClient, IngestPurchasesDocument, KpiClientError, RepeatPurchaseRateDocument } from '../client/index.js';
+import { startService, type Service } from '../server/service.js';
 import { NotLeaseHolderError } from '../server/storage/errors.js';
 import { WriterLease, type LeaseIdentity } from '../server/storage/lease.js';
 import { FakeClock } from './helpers/fake-clock.js';
-import { startTestService, type TestService } from './helpers/service.js';
+import { startTestService, testConfig, type TestService } from './helpers/service.js';
 
 const T0 = '2026-01-10T12:00:00.000Z';
 const at = (offsetS: number) => new Date(Date.parse(T0) + offsetS * 1000).toISOString();
@@ -155,9 +157,14 @@ describe('writer lease on one database (two processes, one engine)', () => {
 });
 
 describe('INGEST=off: a read replica', () => {
-  let svc: TestService;
+  let svc: Service;
+  const clock = new FakeClock(Date.parse('2024-02-15T00:00:00Z'));
+  /** Resolves with the first log line of that message: the scheduler reports what it did. */
+  const logged = new Map<string, (line: Record<string, unknown>) => void>();
+  const log = pino({ level: 'info' }, { write: (text: string) => void logged.get(JSON.parse(text).msg)?.(JSON.parse(text)) });
+  const nextLine = (msg: string) => new Promise<Record<string, unknown>>((resolve) => logged.set(msg, resolve));
   beforeAll(async () => {
-    svc = await startTestService('t_ingest_off', { INGEST: 'off' });
+    svc = await startService(testConfig('t_ingest_off', { INGEST: 'off', SNAPSHOT_SCHEDULE: 'monthly=last-month@monthly' }), log, { clock });
   });
   afterAll(async () => {
     await svc?.stop();
@@ -197,5 +204,25 @@ describe('INGEST=off: a read replica', () => {
     expect(stored?.n).toBe(0);
     const text = await (await fetch(`${svc.url}/metrics`)).text();
     expect(text).toMatch(/^kpi_ingest_writer 0$/m);
+  });
+
+  it('says so in /readyz, still ready for reads', async () => {
+    const res = await fetch(`${svc.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ready', writer: { role: 'replica', detail: 'INGEST=off: this instance stores no events' } });
+  });
+
+  it('stores no snapshot: takeSnapshot is refused, and the schedule leaves its snapshots to the writer', async () => {
+    const res = await fetch(`${svc.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation { takeSnapshot(name: "m", from: "2024-01-01T00:00:00Z", to: "2024-02-01T00:00:00Z") { id } }' }),
+    });
+    expect((await res.json()).errors).toMatchObject([{ message: MESSAGE, extensions: { code: 'INGEST_DISABLED' } }]);
+    const skipped = nextLine('scheduled snapshot left to the writer');
+    clock.set('2024-03-01T00:00:00Z');
+    expect(await skipped).toMatchObject({ snapshot: 'monthly', reason: MESSAGE });
+    const [stored] = await svc.exec.rows<{ n: number }>({ query: 'SELECT count() AS n FROM {db:Identifier}.kpi_snapshots', query_params: {} }, { requestId: 'test' });
+    expect(stored?.n).toBe(0);
   });
 });

@@ -38,6 +38,8 @@ export interface SchedulerDeps {
   /** Unset: USD, as for queries. */
   reportingCurrency: string | undefined;
   grossMargin: number;
+  /** Throws when this instance must not write now (a standby, a read replica); that run is skipped. */
+  mayWrite?: (requestId: string) => void;
   onResult?: (r: SnapshotJobResult) => void;
 }
 
@@ -62,11 +64,18 @@ export function startSnapshotScheduler(entries: ScheduledSnapshot[], deps: Sched
     const started = performance.now();
     const { from, to } = windowAt(entry.window, t);
     const warnings = new Warnings();
+    const requestId = `snapshot-${entry.name}-${t.toISOString()}`;
+    try {
+      deps.mayWrite?.(requestId);
+    } catch (reason) {
+      log.info({ snapshot: entry.name, reason: reason instanceof Error ? reason.message : String(reason) }, 'scheduled snapshot left to the writer');
+      return;
+    }
     try {
       const currency = await resolveCurrency(entry.currency, { exec: deps.exec, config: { reportingCurrency: deps.reportingCurrency }, warnings });
       for (const w of warnings.list()) log.warn({ snapshot: entry.name, warning: w }, w.message);
       const args = { from, to, asOf: t, grain: entry.grain, currency, margin: deps.grossMargin };
-      const stored = await takeSnapshot(deps.exec, { requestId: `snapshot-${entry.name}-${t.toISOString()}` }, entry.name, args, () => clock.now());
+      const stored = await takeSnapshot(deps.exec, { requestId }, entry.name, args, () => clock.now());
       log.info({ snapshot: entry.name, id: stored.id, from, to }, 'scheduled snapshot stored');
       deps.onResult?.({ name: entry.name, ok: true, durationMs: performance.now() - started });
     } catch (err) {
