@@ -1,0 +1,18 @@
+/**
+ * What the service pushes to webhooks (issue 19). Producers (alert evaluation, the snapshot
+ * scheduler, ingestion, the at-risk job) publish through a Notifier; the webhook outbox is one.
+ * Kept free of any transport so every layer that produces an event can depend on it.
+ */
+export const NOTIFICATION_EVENTS = ['alert.firing', 'alert.resolved', 'snapshot.taken', 'survey.detractor', 'customer.at_risk'] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+export interface Notifier {
+  /**
+   * Stores one delivery per subscribed webhook before it resolves (durable once it returns);
+   * `payload` is the event's `data`, documented per event in docs/webhooks.md.
+   */
+  publish(event: NotificationEvent, payload: Record<string, unknown>, ctx: { requestId: string }): Promise<void>;
+}
+
+/** Publishes nowhere: the default until webhooks are configured, and in tests that do not look. */
+export const silentNotifier: Notifier = { publish: async () => undefined };
