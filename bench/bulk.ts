@@ -11,6 +11,12 @@
  * Refunds (issue 15), drawn per purchase from its event id: 2% of orders cancelled (half in
  * one refund of the amount, half in two that add up to it), 1% refunded 10-60%, each refund
  * uniformly within 60 days of the order and before the end.
+ *
+ * Programs (issue 18): a loyalty program of five events per member (JOINED silver, two
+ * POINTS_EARNED, then a TIER_CHANGED or a redemption, then a redemption or, for one in ten, a
+ * LEFT), members spread over every fifth customer; follow-up touches in ten campaigns, each
+ * assignment a HELD_OUT (20%) or a SENT followed by nothing, an OPENED, or an OPENED and a
+ * CLICKED.
  */
 import type { Executor } from '../server/storage/executor.js';
 
@@ -19,24 +25,36 @@ export interface BulkOptions {
   purchases: number;
   surveys: number;
   referralEvents: number;
+  /** Loyalty events, five per member. */
+  loyaltyEvents: number;
+  /** Campaign assignments: about 1.72 touch events each. */
+  touchAssignments: number;
   seed: number;
   start: Date;
   end: Date;
 }
 
 /** Bumped whenever the rows change, so that a store filled by an older version is filled again. */
-export const BULK_VERSION = 2;
+export const BULK_VERSION = 3;
 
 const YEAR_MS = 365.25 * 86_400_000;
 export const BULK_END = new Date('2026-11-01T00:00:00Z');
 
-/** 10 purchases per customer, as the issue's 10M / 1M; surveys at 10% and referral events at 5% of purchases. */
+/** Touch events per assignment: 20% one HELD_OUT; of the 80% SENT, 40% nothing more, 30% OPENED, 30% OPENED and CLICKED. */
+const TOUCHES_PER_ASSIGNMENT = 0.2 + 0.8 * (0.4 * 1 + 0.3 * 2 + 0.3 * 3);
+
+/**
+ * 10 purchases per customer, as the issue's 10M / 1M; surveys at 10% and referral events at 5%
+ * of purchases; loyalty events at 10% and touches at about 50% (issue 18: 1M and 5M at 10M).
+ */
 export function bulkOptions(purchases: number, seed = 1): BulkOptions {
   return {
     customers: Math.max(1, Math.round(purchases / 10)),
     purchases,
     surveys: Math.round(purchases / 10),
     referralEvents: Math.round(purchases / 20),
+    loyaltyEvents: 5 * Math.round(purchases / 50),
+    touchAssignments: Math.round(purchases / 2 / TOUCHES_PER_ASSIGNMENT),
     seed,
     start: new Date(BULK_END.getTime() - Math.round(3 * YEAR_MS)),
     end: BULK_END,
@@ -104,6 +122,29 @@ function statements(): string[] {
                     [intDiv(total * toInt64(10 + cityHash64({seed:UInt64}, 'rfp', event_id) % 51), 100)]) AS cents
           FROM {db:Identifier}.purchases WHERE cityHash64({seed:UInt64}, 'rf', event_id) % 1000 < 30)
         ARRAY JOIN arrayEnumerate(cents) AS part`,
+    // Member m is customer 5m (mod customers), joins after their acquisition; slot k of their five
+    // events lies k fifths of the way from the join to the end, jittered within that fifth, plus k
+    // ms, so the events of a member are in slot order and never share an instant.
+    `INSERT INTO {db:Identifier}.loyalty_events (event_id, customer_id, occurred_at, action, tier, points)
+        SELECT concat('bl-', toString(number)), ${customerId('c')}, ${instant(`j + k + intDiv(({end:Int64} - 1 - j) * (k * 20 + cityHash64({seed:UInt64}, 'lk', number) % 20), 100)`)},
+          multiIf(k = 0, 'JOINED', k < 3, 'POINTS_EARNED',
+                  k = 3, if(cityHash64({seed:UInt64}, 'lu', m) % 2 = 0, 'TIER_CHANGED', 'POINTS_REDEEMED'),
+                  if(cityHash64({seed:UInt64}, 'll', m) % 10 = 0, 'LEFT', 'POINTS_REDEEMED')) AS action,
+          multiIf(k = 0, 'silver', action = 'TIER_CHANGED', if(cityHash64({seed:UInt64}, 'lt', m) % 4 = 0, 'platinum', 'gold'), NULL),
+          multiIf(action = 'POINTS_EARNED', 100 + cityHash64({seed:UInt64}, 'lp', number) % 901,
+                  action = 'POINTS_REDEEMED', 50 + cityHash64({seed:UInt64}, 'lr', number) % 451, NULL)
+        FROM (SELECT number, intDiv(number, 5) AS m, number % 5 AS k, m * 5 % {customers:UInt64} AS c, ${laterMs('c', 'm', 'lj')} AS j
+              FROM numbers({loyaltyEvents:UInt64}))`,
+    // Assignment a: customer, campaign and instant from its number; its stages by an ARRAY JOIN,
+    // each a minute after the previous one.
+    `INSERT INTO {db:Identifier}.touches (event_id, customer_id, occurred_at, campaign, stage, channel)
+        SELECT concat('bt-', toString(a), '-', toString(i)), ${customerId('c')}, ${instant('t + (i - 1) * 60000')},
+          concat('campaign-', toString(a % 10)), stages[i], if(a % 10 < 5, 'EMAIL', 'SMS')
+        FROM (SELECT number AS a, cityHash64({seed:UInt64}, 'tc', a) % {customers:UInt64} AS c, ${laterMs('c', 'a', 'ta')} AS t,
+                cityHash64({seed:UInt64}, 'ts', a) % 100 AS h,
+                multiIf(h < 20, ['HELD_OUT'], h < 52, ['SENT'], h < 76, ['SENT', 'OPENED'], ['SENT', 'OPENED', 'CLICKED']) AS stages
+              FROM numbers({touchAssignments:UInt64}))
+        ARRAY JOIN arrayEnumerate(stages) AS i`,
   ];
 }
 
@@ -123,6 +164,8 @@ export async function fillBulkStore(exec: Executor, o: BulkOptions, onStep?: (ta
     purchases: o.purchases,
     surveys: o.surveys,
     referralEvents: o.referralEvents,
+    loyaltyEvents: o.loyaltyEvents,
+    touchAssignments: o.touchAssignments,
     seed: o.seed,
     start: o.start.getTime(),
     end: o.end.getTime(),
