@@ -160,6 +160,8 @@ export async function main(argv: string[]): Promise<void> {
   const baselineDir = join(serviceDir, '..', 'baseline');
 
   const service = await measureService(serviceDir, o, bulk.customers);
+  // Printed before the baselines run, so a failing baseline does not lose the service's figures.
+  for (const [name, r] of Object.entries(service.results)) console.log(`service ${name}: p50 ${stats(r.ms).p50.toFixed(0)} ms`);
   rmSync(baselineDir, { recursive: true, force: true });
   cpSync(serviceDir, baselineDir, { recursive: true });
   const baseline = (await worker('baseline', baselineDir, o.runs)) as Record<string, { ms: number[]; rows: any[][] }>;
