@@ -308,6 +308,33 @@ export class Executor {
     });
   }
 
+  /**
+   * A read's rows in the batches the engine sends them, for answers too large to hold (CSV
+   * exports): the caller pulls the next batch when it has written the last one, so memory stays
+   * one batch whatever the row count. The same guardrails as rows(); a connection lost before the
+   * first batch is retried like any read, one lost later ends the stream with the error (rows
+   * were already handed out). Stopping early (break, or the abort signal) cancels the statement.
+   */
+  async *stream<T>(q: SqlQuery, ctx: QueryContext, extra?: ClickHouseSettings): AsyncGenerator<T[]> {
+    const rs = await this.timed(q.query, ctx, 'read', extra, (queryId, settings) =>
+      this.storage.client.query({
+        query: q.query,
+        query_params: { db: this.database, ...q.query_params },
+        format: 'JSONEachRow',
+        query_id: queryId,
+        abort_signal: ctx.signal,
+        clickhouse_settings: settings,
+      }),
+    );
+    try {
+      for await (const batch of rs.stream<T>()) yield batch.map((row) => row.json<T>());
+    } catch (e) {
+      throw this.translate(e, q.query, ctx);
+    } finally {
+      rs.close();
+    }
+  }
+
   async command(q: SqlQuery | string, ctx: QueryContext, extra?: ClickHouseSettings): Promise<void> {
     const { query, query_params } = typeof q === 'string' ? { query: q, query_params: {} } : q;
     await this.timed(query, ctx, 'write', extra, (queryId, settings) =>
