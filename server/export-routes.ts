@@ -1,3 +1,5 @@
+// The exports reuse the resolvers' argument checks, whose modules declare type-graphql classes.
+import 'reflect-metadata';
 import { setMaxListeners } from 'node:events';
 import {
   coerceInputValue,
