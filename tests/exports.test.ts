@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvRecord, writeCsv } from '../server/csv.js';
+import { jsonEachRow } from '../server/storage/executor.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // A store of 20 000 customers made by the engine (INSERT … SELECT FROM numbers()): customer n
@@ -96,6 +97,26 @@ describe('CSV', () => {
     }
     await expect(writeCsv(stuck, ['id'], batches(), controller.signal)).rejects.toThrow(/abort/i);
     expect(pulled).toBe(0);
+  });
+});
+
+describe('Executor.stream parsing', () => {
+  async function collect(chunks: string[] | Buffer[], batchRows: number): Promise<unknown[][]> {
+    const out: unknown[][] = [];
+    for await (const b of jsonEachRow(chunks.map((c) => (Buffer.isBuffer(c) ? c : Buffer.from(c))), batchRows)) out.push(b);
+    return out;
+  }
+
+  it('cuts rows at newlines across chunks, a multi-byte character split between two, in batches of at most N', async () => {
+    const text = Buffer.from('{"id":"a"}\n{"id":"ü,\\n"}\n{"id":"c"}\n');
+    const cut = text.indexOf(Buffer.from('ü')) + 1;
+    expect(await collect([text.subarray(0, 3), text.subarray(3, cut), text.subarray(cut)], 2)).toEqual([[{ id: 'a' }, { id: 'ü,\n' }], [{ id: 'c' }]]);
+    expect(await collect([text], 5)).toEqual([[{ id: 'a' }, { id: 'ü,\n' }, { id: 'c' }]]);
+  });
+
+  it('refuses a stream that breaks off with error text or inside a row', async () => {
+    await expect(collect(['{"id":"a"}\nCode: 159. DB::Exception: Timeout exceeded\n'], 10)).rejects.toThrow(/broke off: Code: 159/);
+    await expect(collect(['{"id":"a"}\n{"id":'], 10)).rejects.toThrow(/ended inside a row/);
   });
 });
 
