@@ -103,7 +103,7 @@ export const STREAM_BATCH_ROWS = 4096;
  * UTF-8 newline byte never occurs inside a multi-byte character, and JSON escapes newlines in
  * strings). A line that is not JSON is a server's error text written after rows had gone out.
  */
-export async function* jsonEachRow<T>(bytes: AsyncIterable<Buffer>, batchRows: number): AsyncGenerator<T[]> {
+export async function* jsonEachRow<T>(bytes: AsyncIterable<Buffer> | Iterable<Buffer>, batchRows: number): AsyncGenerator<T[]> {
   let partial = Buffer.alloc(0);
   let batch: T[] = [];
   for await (const chunk of bytes) {
