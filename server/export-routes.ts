@@ -1,6 +1,5 @@
 // The exports reuse the resolvers' argument checks, whose modules declare type-graphql classes.
 import 'reflect-metadata';
-import { setMaxListeners } from 'node:events';
 import {
   coerceInputValue,
   getNamedType,
@@ -55,9 +54,14 @@ async function primed<T>(batches: AsyncIterable<T>): Promise<AsyncIterable<T>> {
   const it = batches[Symbol.asyncIterator]();
   const first = await it.next();
   return (async function* () {
-    if (first.done) return;
-    yield first.value;
-    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+    try {
+      if (first.done) return;
+      yield first.value;
+      for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+    } finally {
+      // A client that left stops the source too: the statement's response is destroyed.
+      await it.return?.();
+    }
   })();
 }
 
@@ -175,9 +179,8 @@ export interface ExportDeps {
 export function exportRoutes(deps: ExportDeps): Route {
   const now = deps.now ?? (() => new Date());
   return async (req, res, meta) => {
-    const match = PATH.exec(meta.url.pathname);
     if (!meta.url.pathname.startsWith('/v1/exports/')) return false;
-    const name = match?.[1];
+    const name = PATH.exec(meta.url.pathname)?.[1];
     const exp = name === undefined ? undefined : EXPORTS[name];
     if (!exp) {
       sendError(res, 404, 'NOT_FOUND', `No export at ${meta.url.pathname}; exports are ${Object.keys(EXPORTS).map((n) => `/v1/exports/${n}.csv`).join(', ')}`, meta.requestId);
@@ -190,8 +193,6 @@ export function exportRoutes(deps: ExportDeps): Route {
     const key = meta.authorize('read');
     if (key === false) return true;
     const controller = new AbortController();
-    // The stream's statement and the wait for a drain both listen on it.
-    setMaxListeners(4, controller.signal);
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });

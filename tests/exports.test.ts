@@ -194,3 +194,21 @@ describe('GET /v1/exports/at-risk.csv', () => {
     expect(await res.text()).toBe(expected.map((l) => `${l}\r\n`).join(''));
   });
 });
+
+describe('GET /v1/exports/*.csv with API keys', () => {
+  const READ = 'export-reader-0123456789';
+  const INGEST = 'export-ingester-0123456789';
+  let keyed: TestService;
+  beforeAll(async () => {
+    keyed = await startTestService('t_exports_keys', { API_KEYS: `crm:read:${READ},pipe:ingest:${INGEST}` });
+  });
+  afterAll(async () => {
+    await keyed?.stop();
+  });
+
+  it('needs the read scope, like every read route', async () => {
+    const url = `${keyed.url}/v1/exports/cohort-customers.csv?cohortStart=${JANUARY}&offset=0&asOf=${AS_OF}`;
+    const status = async (key?: string) => (await fetch(url, key ? { headers: { authorization: `Bearer ${key}` } } : {})).status;
+    expect([await status(), await status(INGEST), await status(READ)]).toEqual([401, 403, 200]);
+  });
+});
