@@ -29,7 +29,7 @@ type Fragments = ReturnType<typeof cohortFragments>;
 
 /**
  * One row per member of the cohorts (`key`, `customer_id`, cohort `c`) with the periods they
- * bought in up to offset `periods`, in the shape its source reads fastest, and `activeAt(k)`,
+ * bought in, in the shape its source reads fastest (the state's up to offset `periods`), and `activeAt(k)`,
  * whether a row's customer bought in the period at offset k. The histogram of
  * retentionCohorts counts these rows and cohortCustomers lists them: both read one definition
  * of who is in a cohort and who is active at an offset.
