@@ -1,5 +1,5 @@
 import { BadInputError } from './errors.js';
-import { periodsIn } from './calendar.js';
+import { isPeriodStart, periodsIn } from './calendar.js';
 import type { Breakdown } from './breakdown.sql.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { CALENDAR_END, CALENDAR_START, type Grain } from './grain.js';
@@ -65,6 +65,32 @@ export function checkPeriods(periods: number): number {
  * Refuses a window holding more periods than one call answers (spec section 2), before any
  * SQL: `offsets` is 1 for a series and the offsets per cohort for a cohort matrix.
  */
+/** A cell's offset from its cohort: one retentionCohorts can answer (0..MAX_PERIODS). */
+export function checkOffset(offset: number): number {
+  if (!Number.isInteger(offset) || offset < 0 || offset > MAX_PERIODS) {
+    throw new BadInputError(`"offset" must be an integer from 0 to ${MAX_PERIODS} (got ${offset})`, 'offset');
+  }
+  return offset;
+}
+
+/** A cohort is named by the start of its period, as retentionCohorts answers `cohortStart`. */
+export function checkCohortStart(cohortStart: Date, grain: Grain, timezone: string): Date {
+  checkInstant('cohortStart', cohortStart);
+  if (!isPeriodStart(grain, cohortStart, timezone)) {
+    throw new BadInputError(
+      `"cohortStart" must be the start of a ${grain} period in ${timezone}, as retentionCohorts answers it (got ${cohortStart.toISOString()})`,
+      'cohortStart',
+    );
+  }
+  return cohortStart;
+}
+
+/** A page size `first` from 1 to `max`. */
+export function checkFirst(first: number, max: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > max) throw new BadInputError(`"first" must be an integer from 1 to ${max} (got ${first})`, 'first');
+  return first;
+}
+
 export function checkPeriodCount(a: { grain: Grain; from: Date; to: Date; timezone?: string }, offsets = 1): void {
   const periods = periodsIn(a.grain, a.from, a.to, a.timezone);
   if (periods * offsets <= MAX_PERIODS_PER_CALL) return;

@@ -96,3 +96,42 @@ export function periodsIn(grain: Grain, from: Date, to: Date, timezone = 'UTC'):
   if (!(from.getTime() < to.getTime())) return 0;
   return ceilOrdinal(grain, to) - ceilOrdinal(grain, from) + (timezone === 'UTC' ? 0 : 1);
 }
+
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+/** The local calendar day of `t` in zone `tz`: year, month 1..12, day, ISO weekday 1 (Monday)..7. */
+function localDay(t: Date, tz: string): { y: number; m: number; d: number; weekday: number } {
+  let format = dayFormats.get(tz);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: 'numeric', day: 'numeric', weekday: 'short' });
+    dayFormats.set(tz, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(t).map((p) => [p.type, p.value]));
+  return { y: Number(parts.year), m: Number(parts.month), d: Number(parts.day), weekday: WEEKDAYS.indexOf(parts.weekday!) + 1 };
+}
+
+/**
+ * Whether `t` is where a period of `grain` begins in zone `tz`, as SQL's periodStart answers it:
+ * the first instant of a local day (local midnight, or the first instant after it where a zone
+ * skips midnight) that is the first day of its period.
+ */
+export function isPeriodStart(grain: Grain, t: Date, tz: string): boolean {
+  const day = localDay(t, tz);
+  const before = localDay(new Date(t.getTime() - 1), tz);
+  if (day.y === before.y && day.m === before.m && day.d === before.d) return false;
+  switch (grain) {
+    case Grain.DAY:
+      return true;
+    case Grain.WEEK:
+      return day.weekday === 1;
+    case Grain.MONTH:
+      return day.d === 1;
+    case Grain.QUARTER:
+      return day.d === 1 && (day.m - 1) % 3 === 0;
+    case Grain.YEAR:
+      return day.d === 1 && day.m === 1;
+    default:
+      throw new UnreachableCaseError(grain);
+  }
+}

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { BadInputError } from './errors.js';
-import { checkInstant } from './args.js';
+import { checkFirst, checkInstant } from './args.js';
 import { createLoaders } from './index.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE, type SnapshotCursor } from './kpi-snapshots.sql.js';
 import { KPI_DEFINITIONS_VERSION, runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.js';
 import { fromChDateTime, toChDateTime } from './sql.js';
@@ -103,26 +104,20 @@ export interface SnapshotPage {
   hasNextPage: boolean;
 }
 
-export function encodeCursor(s: Pick<StoredSnapshot, 'createdAt' | 'id'>): string {
-  return Buffer.from(JSON.stringify([s.createdAt.toISOString(), s.id])).toString('base64url');
+export function encodeSnapshotCursor(s: Pick<StoredSnapshot, 'createdAt' | 'id'>): string {
+  return encodeCursor([s.createdAt.toISOString(), s.id]);
 }
 
-function decodeCursor(cursor: string): SnapshotCursor {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const createdAt = new Date(at as string);
-    if (typeof at === 'string' && typeof id === 'string' && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
-  } catch {
-    // falls through to the error below
-  }
-  throw new BadInputError('"after" is not a cursor returned by kpiSnapshots', 'after');
+function decodeSnapshotCursor(cursor: string): SnapshotCursor {
+  const [at, id] = decodeCursor(cursor, 2, 'kpiSnapshots') as [string, string];
+  const createdAt = new Date(at);
+  if (Number.isNaN(createdAt.getTime())) throw new BadInputError('"after" is not a cursor returned by kpiSnapshots', 'after');
+  return { createdAt, id };
 }
 
 export function checkSnapshotList(a: SnapshotListArgs): SnapshotListArgs {
   checkSnapshotName(a.name);
-  if (!Number.isInteger(a.first) || a.first < 1 || a.first > MAX_PAGE) {
-    throw new BadInputError(`"first" must be an integer from 1 to ${MAX_PAGE} (got ${a.first})`, 'first');
-  }
+  checkFirst(a.first, MAX_PAGE);
   if (a.from) checkInstant('from', a.from);
   if (a.to) checkInstant('to', a.to, 'end');
   if (a.from && a.to && !(a.from.getTime() < a.to.getTime())) {
@@ -132,8 +127,8 @@ export function checkSnapshotList(a: SnapshotListArgs): SnapshotListArgs {
 }
 
 export async function listSnapshots(exec: Executor, ctx: QueryContext, a: SnapshotListArgs): Promise<SnapshotPage> {
-  const after = a.after === null ? null : decodeCursor(a.after);
+  const after = a.after === null ? null : decodeSnapshotCursor(a.after);
   const rows = await exec.rows<SnapshotRow>(snapshotPageSql({ name: a.name, from: a.from, to: a.to, after, limit: a.first + 1 }), ctx);
   const nodes = rows.slice(0, a.first).map(shape);
-  return { edges: nodes.map((node) => ({ cursor: encodeCursor(node), node })), hasNextPage: rows.length > a.first };
+  return { edges: nodes.map((node) => ({ cursor: encodeSnapshotCursor(node), node })), hasNextPage: rows.length > a.first };
 }

@@ -3,7 +3,8 @@ import { rateWithInterval } from './args.js';
 import { breakdownLoader, rowsByKey, wholeLoader } from './breakdown.js';
 import { kpiLoader } from './kpi-loader.js';
 import type { CohortArgs } from './cohort.sql.js';
-import { periodRetentionSql, pooledRetentionSql, retentionCohortsSql, type PeriodRetentionArgs } from './retention.sql.js';
+import { cohortCustomersSql, periodRetentionSql, pooledRetentionSql, retentionCohortsSql, type CohortCellArgs, type PeriodRetentionArgs } from './retention.sql.js';
+import { encodeCursor } from './cursor.js';
 import { fromChDateTime, ratio } from './sql.js';
 
 /** Retained customers at one offset, as counts and rates with their 95% Wilson interval. */
@@ -164,6 +165,31 @@ export async function runPooledRetention(exec: Executor, ctx: QueryContext, a: P
   return new Map(rows.map((r) => [r.key, pooled(r.previous, r.retained)]));
 }
 
+export interface CohortCustomersPageArgs extends CohortCellArgs {
+  first: number;
+  /** The last id of the previous page. */
+  after: string | null;
+}
+
+export interface CohortCustomersPage {
+  customerIds: string[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** One page of a cell's customer ids; one more row than the page tells whether another follows. */
+export async function runCohortCustomers(exec: Executor, ctx: QueryContext, a: CohortCustomersPageArgs): Promise<CohortCustomersPage> {
+  const { first, ...cell } = a;
+  const rows = await exec.rows<{ customer_id: string }>(cohortCustomersSql({ ...cell, limit: first + 1 }), ctx);
+  const customerIds = rows.slice(0, first).map((r) => r.customer_id);
+  const last = customerIds.at(-1);
+  return { customerIds, pageInfo: { hasNextPage: rows.length > first, endCursor: last === undefined ? null : encodeCursor([last]) } };
+}
+
+/** Every customer id of a cell, ascending, in the batches the engine sends: what the CSV export streams. */
+export function streamCohortCustomers(exec: Executor, ctx: QueryContext, a: CohortCellArgs): AsyncIterable<{ customer_id: string }[]> {
+  return exec.stream<{ customer_id: string }>(cohortCustomersSql({ ...a, after: null, limit: null }), ctx);
+}
+
 export function retentionLoaders(exec: Executor, ctx: QueryContext) {
   const cohorts = (a: CohortArgs) => runRetentionCohorts(exec, ctx, a);
   const periods = (a: PeriodRetentionArgs) => runPeriodRetention(exec, ctx, a);
@@ -178,5 +204,6 @@ export function retentionLoaders(exec: Executor, ctx: QueryContext) {
     periodRetentionBy: breakdownLoader(periods, (v) => v.previousCustomers > 0),
     pooledRetention: wholeLoader(pooledGroups.load.bind(pooledGroups), () => pooled(0, 0)),
     pooledRetentionGroups: pooledGroups,
+    cohortCustomers: (a: CohortCustomersPageArgs) => runCohortCustomers(exec, ctx, a),
   };
 }

@@ -27,39 +27,93 @@ export function retentionCohortsSql(a: CohortArgs, source: Source = 'auto'): Sql
 
 type Fragments = ReturnType<typeof cohortFragments>;
 
+/**
+ * One row per member of the cohorts (`key`, `customer_id`, cohort `c`) with the periods they
+ * bought in, in the shape its source reads fastest (the state's up to offset `periods`), and `activeAt(k)`,
+ * whether a row's customer bought in the period at offset k. The histogram of
+ * retentionCohorts counts these rows and cohortCustomers lists them: both read one definition
+ * of who is in a cohort and who is active at an offset.
+ */
+function cohortMembers(grain: Grain, f: Fragments, periods: string): { rows: string; activeAt: (k: string) => string } {
+  return f.state ? stateMembers(grain, f, periods) : rawMembers(f);
+}
+
+/** From raw orders: `offs`, the customer's distinct offsets (any, the histogram keeps those up to `periods`). */
+function rawMembers(f: Fragments) {
+  const rows = `
+    WITH members AS (${f.keyed(f.members)})
+    SELECT m.key AS key, pu.customer_id AS customer_id, m.c AS c, groupUniqArray(toInt32(${f.idx('pu.occurred_at')} - m.c)) AS offs
+    FROM (${ordersSql(f.asOf, f.source, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
+    GROUP BY pu.customer_id, m.c, m.key`;
+  return { rows, activeAt: (k: string) => `has(offs, toInt32(${k}))` };
+}
+
+/**
+ * From the state: `xs`, the customer's distinct period indexes up to offset `periods`, and
+ * `last_mark`, the marker value MARKER + (last active offset, capped at `periods`), so that a
+ * plain UInt16 array carries both without tuples. The key joins the cohorts' customers only,
+ * after the cohort filter.
+ */
+function stateMembers(grain: Grain, f: Fragments, periods: string) {
+  const rows = f.keyed(`
+      SELECT customer_id, ${monthToPeriod(grain, 'first_month')} AS c, ${statePeriods(grain, 'x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
+        toUInt16(${MARKER} + least(${monthToPeriod(grain, 'last_month')} - c, ${periods})) AS last_mark
+      FROM (${customerStateSql('months', f.asOf, f.filter)})
+      WHERE ${f.inCohorts('c')}`);
+  return { rows, activeAt: (k: string) => `has(xs, toUInt16(c + ${k}))` };
+}
+
 /** Per (key, cohort, offset): customers active in it, and customers whose last active offset it is (capped at `periods`). */
 function rawHistogram(f: Fragments, periods: string): string {
   return `
-    WITH members AS (${f.keyed(f.members)}),
-    per_customer AS (
-      SELECT m.key AS key, m.c AS c, groupUniqArray(toInt32(${f.idx('pu.occurred_at')} - m.c)) AS offs
-      FROM (${ordersSql(f.asOf, f.source, 'customer_id IN (SELECT customer_id FROM members)')}) AS pu INNER JOIN members AS m ON pu.customer_id = m.customer_id
-      GROUP BY pu.customer_id, m.c, m.key
-    )
     SELECT key, c, t.1 AS k, countIf(t.2 = 0) AS retained, countIf(t.2 = 1) AS last
-    FROM per_customer
+    FROM (${rawMembers(f).rows})
     ARRAY JOIN arrayConcat(
       arrayMap(o -> (o, 0), arrayFilter(o -> o <= ${periods}, offs)),
       [(least(arrayMax(offs), ${periods}), 1)]) AS t
     GROUP BY key, c, k`;
 }
 
-/**
- * The same histogram from the state, one pass: each customer's distinct active periods, plus one
- * marker value LAST + (last active offset) for the "or later" counts, so a plain UInt16 array
- * carries both without tuples. The key joins the cohorts' customers only, after the cohort filter.
- */
+/** The same histogram from the state, one pass: each member's periods plus their `last_mark` in one ARRAY JOIN. */
 function stateHistogram(grain: Grain, f: Fragments, periods: string): string {
   const LAST = MARKER;
   return `
     SELECT key, c, if(v >= ${LAST}, toInt32(v) - ${LAST}, toInt32(v) - c) AS k, countIf(v < ${LAST}) AS retained, countIf(v >= ${LAST}) AS last
-    FROM (${f.keyed(`
-      SELECT customer_id, ${monthToPeriod(grain, 'first_month')} AS c, ${statePeriods(grain, 'x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
-        toUInt16(${LAST} + least(${monthToPeriod(grain, 'last_month')} - c, ${periods})) AS last_mark
-      FROM (${customerStateSql('months', f.asOf, f.filter)})
-      WHERE ${f.inCohorts('c')}`)})
+    FROM (${stateMembers(grain, f, periods).rows})
     ARRAY JOIN arrayPushBack(xs, last_mark) AS v
     GROUP BY key, c, k`;
+}
+
+export interface CohortCellArgs {
+  grain: Grain;
+  /** The start of the cohort's period (retentionCohorts' cohortStart). */
+  cohortStart: Date;
+  offset: number;
+  /** true: the cell's retained customers; false: the cohort's others; null: the whole cohort. */
+  retained: boolean | null;
+  asOf: Date;
+  timezone: string;
+  filter?: CustomerFilterArgs | null;
+}
+
+/**
+ * The customer ids of one cell of retentionCohorts, ascending, after `after` (keyset
+ * pagination), at most `limit` (all of them for an export). The cohort is the one whose period starts at cohortStart: the
+ * window [cohortStart, cohortStart + 1 ms) holds that start only. A cell whose period starts
+ * after asOf does not exist (retentionCohorts omits it), so it lists no one.
+ */
+export function cohortCustomersSql(a: CohortCellArgs & { after: string | null; limit: number | null }, source: Source = 'auto'): SqlQuery {
+  const p = new Params(source);
+  const f = cohortFragments({ ...a, from: a.cohortStart, to: new Date(a.cohortStart.getTime() + 1), periods: a.offset }, p);
+  const offset = p.add('Int32', a.offset, 'offset');
+  const members = cohortMembers(a.grain, f, offset);
+  const where = [`${f.startOf(`toInt32(c + ${offset})`)} <= ${f.asOf}`];
+  if (a.retained !== null) where.push(`${members.activeAt(offset)} = ${p.add('Bool', a.retained, 'retained')}`);
+  if (a.after !== null) where.push(`customer_id > ${p.add('String', a.after, 'after')}`);
+  return p.sql(`
+    SELECT customer_id FROM (${members.rows})
+    WHERE ${where.join(' AND ')}
+    ORDER BY customer_id${a.limit === null ? '' : ` LIMIT ${p.add('UInt32', a.limit, 'limit')}`}`);
 }
 
 export interface PeriodRetentionArgs {

@@ -1,7 +1,8 @@
-import { Arg, Ctx, Float, Int, Query, Resolver } from 'type-graphql';
-import { checkInstant, checkMargin } from '../loaders/args.js';
+import { Arg, Args, ArgsType, Ctx, Field, Float, Int, Query, Resolver } from 'type-graphql';
+import { checkFirst, checkInstant, checkMargin } from '../loaders/args.js';
 import { daysPerUnit, TimeUnit, type CustomerPrediction as Prediction } from '../loaders/clv-model.loader.js';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
+import type { AtRiskArgs } from '../loaders/clv-model.sql.js';
 import type { Context } from './context.js';
 import { BadInputError } from '../loaders/errors.js';
 import { AtRiskCustomers, ClvModel, CustomerPrediction } from './clv-model.type.js';
@@ -10,6 +11,42 @@ import { DateTimeScalar } from './scalars.js';
 const MAX_IDS = 1000;
 const MAX_HORIZON_DAYS = 3660;
 const MAX_AT_RISK = 1000;
+
+@ArgsType()
+export class AtRiskCustomersArgs {
+  @Field(() => Int, { nullable: true, defaultValue: 50 })
+  first?: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Minimum revenue up to calibrationEnd; default 0.' })
+  minHistoricalValue?: number | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Default: now.' })
+  calibrationEnd?: Date | null;
+
+  @Field(() => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else USD." })
+  currency?: string | null;
+
+  @Field(() => Float, { nullable: true, defaultValue: 0.5, description: 'Listed when P(alive) is below this.' })
+  maxProbabilityAlive?: number | null;
+}
+
+/** atRiskCustomers' arguments checked, before any SQL; the CSV export (server/export-routes.ts) takes the same. */
+export async function resolveAtRisk(a: AtRiskCustomersArgs, ctx: Context): Promise<AtRiskArgs> {
+  const first = checkFirst(a.first ?? 50, MAX_AT_RISK);
+  const maxProbabilityAlive = a.maxProbabilityAlive ?? 0.5;
+  const minValue = a.minHistoricalValue ?? 0;
+  if (!Number.isFinite(minValue) || minValue < 0) throw new BadInputError(`"minHistoricalValue" must be >= 0 (got ${minValue})`, 'minHistoricalValue');
+  if (!(maxProbabilityAlive > 0 && maxProbabilityAlive <= 1)) {
+    throw new BadInputError(`"maxProbabilityAlive" must be in (0, 1] (got ${maxProbabilityAlive})`, 'maxProbabilityAlive');
+  }
+  return {
+    calibrationEnd: a.calibrationEnd ? checkInstant('calibrationEnd', a.calibrationEnd) : ctx.now(),
+    currency: await resolveCurrency(a.currency ?? null, ctx),
+    first,
+    minHistoricalValue: minValue,
+    maxProbabilityAlive,
+  };
+}
 
 function checkHoldout(calibrationEnd: Date, holdoutEnd: Date | null): Date | null {
   if (holdoutEnd) checkInstant('holdoutEnd', holdoutEnd, 'end');
@@ -76,28 +113,7 @@ export class ClvModelResolver {
   }
 
   @Query(() => AtRiskCustomers, { description: 'Valuable repeat customers the BG/NBD model thinks are probably gone, by revenue at risk.' })
-  async atRiskCustomers(
-    @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) firstArg: number | null,
-    @Arg('minHistoricalValue', () => Float, { nullable: true, description: 'Minimum revenue up to calibrationEnd; default 0.' }) minHistoricalValue: number | null,
-    @Arg('calibrationEnd', () => DateTimeScalar, { nullable: true, description: 'Default: now.' }) calibrationEnd: Date | null,
-    @Arg('currency', () => String, { nullable: true, description: "ISO 4217; default REPORTING_CURRENCY, else USD." }) currency: string | null,
-    @Arg('maxProbabilityAlive', () => Float, { nullable: true, defaultValue: 0.5, description: 'Listed when P(alive) is below this.' }) maxAlive: number | null,
-    @Ctx() ctx: Context,
-  ): Promise<AtRiskCustomers> {
-    const first = firstArg ?? 50;
-    const maxProbabilityAlive = maxAlive ?? 0.5;
-    if (!Number.isInteger(first) || first < 1 || first > MAX_AT_RISK) throw new BadInputError(`"first" must be from 1 to ${MAX_AT_RISK} (got ${first})`, 'first');
-    const minValue = minHistoricalValue ?? 0;
-    if (!Number.isFinite(minValue) || minValue < 0) throw new BadInputError(`"minHistoricalValue" must be >= 0 (got ${minValue})`, 'minHistoricalValue');
-    if (!(maxProbabilityAlive > 0 && maxProbabilityAlive <= 1)) {
-      throw new BadInputError(`"maxProbabilityAlive" must be in (0, 1] (got ${maxProbabilityAlive})`, 'maxProbabilityAlive');
-    }
-    return ctx.loaders.atRiskCustomers.load({
-      calibrationEnd: calibrationEnd ? checkInstant('calibrationEnd', calibrationEnd) : ctx.now(),
-      currency: await resolveCurrency(currency, ctx),
-      first,
-      minHistoricalValue: minValue,
-      maxProbabilityAlive,
-    });
+  async atRiskCustomers(@Args(() => AtRiskCustomersArgs) args: AtRiskCustomersArgs, @Ctx() ctx: Context): Promise<AtRiskCustomers> {
+    return ctx.loaders.atRiskCustomers.load(await resolveAtRisk(args, ctx));
   }
 }

@@ -107,6 +107,7 @@ const ESTIMATES: Record<string, Estimate> = {
   clvModel: money((a) => ({ rows: 1, statements: MODEL_STATEMENTS + (a.holdoutEnd ? 1 : 0) })),
   atRiskCustomers: money((a) => ({ rows: a.first ?? 50, statements: MODEL_STATEMENTS + 1 })),
   kpiSnapshots: (a) => ({ rows: a.first ?? 20, statements: 1 }),
+  cohortCustomers: filtered((a) => ({ rows: a.first ?? 100, statements: 1 })),
   erasures: (a) => ({ rows: a.first ?? 20, statements: 1 }),
   storageVersion: () => free,
   __schema: () => free,

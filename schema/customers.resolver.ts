@@ -6,6 +6,12 @@ import { BadInputError } from '../loaders/errors.js';
 import { CustomerStats } from './customers.type.js';
 import { DateTimeScalar } from './scalars.js';
 
+/** customers' arguments checked before any SQL; the CSV export (server/export-routes.ts) takes the same. */
+export function resolveCustomerList(ids: string[], asOf: Date | null | undefined, now: Date): { ids: string[]; asOf: Date } {
+  if (ids.length > MAX_CUSTOMER_IDS) throw new BadInputError(`"ids" holds at most ${MAX_CUSTOMER_IDS} ids per call (got ${ids.length})`, 'ids');
+  return { ids, asOf: asOf ? checkInstant('asOf', asOf) : now };
+}
+
 @Resolver()
 export class CustomersResolver {
   @Query(() => CustomerStats, { nullable: true, description: 'Null when no event names this customer as of asOf.' })
@@ -23,7 +29,7 @@ export class CustomersResolver {
     @Arg('asOf', () => DateTimeScalar, { nullable: true }) asOf: Date | null,
     @Ctx() ctx: Context,
   ): Promise<(CustomerStats | null)[]> {
-    if (ids.length > MAX_CUSTOMER_IDS) throw new BadInputError(`"ids" holds at most ${MAX_CUSTOMER_IDS} ids per call (got ${ids.length})`, 'ids');
-    return ctx.loaders.customerStats(asOf ? checkInstant('asOf', asOf) : ctx.now()).loadMany(ids) as Promise<(CustomerStats | null)[]>;
+    const list = resolveCustomerList(ids, asOf, ctx.now());
+    return ctx.loaders.customerStats(list.asOf).loadMany(list.ids) as Promise<(CustomerStats | null)[]>;
   }
 }

@@ -1,6 +1,7 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { Grain } from '../loaders/grain.js';
 import { groupOf } from './breakdown.type.js';
+import { PageInfo } from './kpi-snapshots.type.js';
 import { DateTimeScalar } from './scalars.js';
 
 @ObjectType({ description: 'One offset of a cohort: customers of the cohort active in that period.' })
@@ -63,3 +64,9 @@ export class PeriodRetentionSummary {
 
 export const RetentionCohortsGroup = groupOf(RetentionCohorts);
 export const PeriodRetentionGroup = groupOf(PeriodRetention, true);
+
+@ObjectType({ description: 'A page of the customer ids of one retentionCohorts cell, ascending.' })
+export class CohortCustomers {
+  @Field(() => [String]) customerIds!: string[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}

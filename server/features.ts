@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Context } from '../schema/context.js';
 import type { Executor } from './storage/executor.js';
 import { erasureRoute } from './erasure-route.js';
+import { exportRoutes } from './export-routes.js';
 import { ideRoute } from './ide.js';
 import { ingestRoute } from './ingest-route.js';
 import type { EventWriter } from './ingest/writer.js';
@@ -21,6 +22,8 @@ export interface FeatureDeps {
   log: Logger;
   /** The snapshot scheduler's time; tests pass a fake clock. */
   clock?: Clock;
+  /** Evaluation time of exports that leave `asOf` out, as of GraphQL queries (createApp's `now`). */
+  now?: () => Date;
   /** The configured comment retention and when this process last made the table enforce it (metrics). */
   retention?: CommentRetentionStatus;
 }
@@ -47,7 +50,7 @@ export async function features(deps: FeatureDeps): Promise<Features> {
     onResult: metrics.snapshotJob,
   });
   return {
-    routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
+    routes: [ingestRoute(config, writer), snapshotRoutes(exec), exportRoutes({ config, exec, writer, log, now: deps.now }), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
     async stop() {
       await scheduler.stop();

@@ -8,7 +8,7 @@ const STATUS: Record<ErrorCode, number> = { BAD_USER_INPUT: 400, TIMEOUT: 503, S
 /** Answers a KpiError with its status and code; false for any other error, left to the caller. */
 export function sendKpiError(res: ServerResponse, e: unknown, requestId: string): boolean {
   if (!(e instanceof KpiError) || res.headersSent) return false;
-  sendError(res, STATUS[e.code], e.code, e.message, requestId);
+  sendJson(res, STATUS[e.code], { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId } });
   return true;
 }
 

@@ -99,7 +99,7 @@ export async function startService(
         void becomeWriter(storage.cluster === undefined);
       });
     }
-    const feature = await features({ config, exec, writer, log, clock, retention });
+    const feature = await features({ config, exec, writer, log, clock, retention, now: extra.now });
     if (config.ingest && (held === undefined || held.holding)) {
       // Embedded, a lock file left behind by a process that is gone marks a stop that was not
       // clean (a clean stop with exact states removes it); a server may have crashed on its own.

@@ -95,6 +95,40 @@ export function chunkByBytes<T>(values: readonly T[], text: (v: T) => string, ma
   return chunks;
 }
 
+/** Rows per batch of Executor.stream: a CSV chunk of a few hundred KB. */
+export const STREAM_BATCH_ROWS = 4096;
+
+/**
+ * JSONEachRow rows of a byte stream, in batches of at most `batchRows`, cut at newlines (a
+ * UTF-8 newline byte never occurs inside a multi-byte character, and JSON escapes newlines in
+ * strings). A line that is not JSON is a server's error text written after rows had gone out.
+ */
+export async function* jsonEachRow<T>(bytes: AsyncIterable<Buffer> | Iterable<Buffer>, batchRows: number): AsyncGenerator<T[]> {
+  let partial = Buffer.alloc(0);
+  let batch: T[] = [];
+  for await (const chunk of bytes) {
+    let start = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+      const line = (partial.length > 0 ? Buffer.concat([partial, chunk.subarray(start, nl)]) : chunk.subarray(start, nl)).toString('utf8');
+      partial = Buffer.alloc(0);
+      start = nl + 1;
+      if (line.length === 0) continue;
+      try {
+        batch.push(JSON.parse(line) as T);
+      } catch {
+        throw new Error(`the result stream broke off: ${line.slice(0, 300)}`);
+      }
+      if (batch.length === batchRows) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (start < chunk.length) partial = Buffer.concat([partial, chunk.subarray(start)]);
+  }
+  if (partial.length > 0) throw new Error(`the result stream ended inside a row: ${partial.toString('utf8', 0, 300)}`);
+  if (batch.length > 0) yield batch;
+}
+
 export type QueryObserver = (event: { query: string; durationMs: number; ok: boolean }) => void;
 /** Sees the rows of every insert that succeeded, after it returned. */
 export type InsertObserver = (table: string, values: readonly object[]) => void;
@@ -306,6 +340,37 @@ export class Executor {
       });
       return rs.json<T>();
     });
+  }
+
+  /**
+   * A read's rows in batches of at most STREAM_BATCH_ROWS, for answers too large to hold (CSV
+   * exports): the caller pulls the next batch when it has written the last one, so the rows in
+   * hand stay one batch whatever the row count. The bytes are parsed here, line by line, rather
+   * than by ResultSet.stream(): that turns each received chunk into row objects at once, and
+   * embedded chDB delivers a whole result as one chunk (a million ids took 430 MB of heap that
+   * way, 14 MB this way: docs/architecture.md, "Exports").
+   * The same guardrails as rows(); a connection lost before the answer is retried like any read,
+   * one lost later ends the stream with the error (rows were already handed out). Stopping early
+   * (return, or the abort signal) destroys the response, which ends the statement.
+   */
+  async *stream<T>(q: SqlQuery, ctx: QueryContext, extra?: ClickHouseSettings): AsyncGenerator<T[]> {
+    const query = `${q.query}\nFORMAT JSONEachRow`;
+    const { stream } = await this.timed(q.query, ctx, 'read', extra, (queryId, settings) =>
+      this.storage.client.exec({
+        query,
+        query_params: { db: this.database, ...q.query_params },
+        query_id: queryId,
+        abort_signal: ctx.signal,
+        clickhouse_settings: settings,
+      }),
+    );
+    try {
+      yield* jsonEachRow<T>(stream, STREAM_BATCH_ROWS);
+    } catch (e) {
+      throw this.translate(e, q.query, ctx);
+    } finally {
+      stream.destroy();
+    }
   }
 
   async command(q: SqlQuery | string, ctx: QueryContext, extra?: ClickHouseSettings): Promise<void> {
