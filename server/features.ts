@@ -13,6 +13,9 @@ import { createMetrics, type CommentRetentionStatus } from './metrics.js';
 import { snapshotRoutes } from './snapshot-routes.js';
 import { verifyStateRoute } from './state-route.js';
 import { startSnapshotScheduler, systemClock, type Clock } from './snapshots/scheduler.js';
+import { startAtRiskJob } from './at-risk-job.js';
+import { WebhookOutbox } from './notifications/outbox.js';
+import { startWebhookWorker, type WebhookWorker } from './webhook-worker.js';
 
 export interface FeatureDeps {
   config: Config;
@@ -23,11 +26,14 @@ export interface FeatureDeps {
   clock?: Clock;
   /** The configured comment retention and when this process last made the table enforce it (metrics). */
   retention?: CommentRetentionStatus;
+  /** The webhook outbox producers publish to; one of its own when unset. */
+  outbox?: WebhookOutbox;
 }
 
 export interface Features {
   routes: Route[];
   plugins: ApolloServerPlugin<Context>[];
+  webhooks: WebhookWorker;
   stop(): Promise<void>;
 }
 
@@ -35,22 +41,33 @@ export interface Features {
 export async function features(deps: FeatureDeps): Promise<Features> {
   const { config, exec, writer, log } = deps;
   const metrics = createMetrics(exec, writer, deps.retention);
+  const clock = deps.clock ?? systemClock;
+  const outbox = deps.outbox ?? new WebhookOutbox(exec, () => clock.now());
+  // Like scheduled snapshots, deliveries and the at-risk job are the writer's: a standby or a
+  // replica beside it would send each delivery twice.
+  const mayWrite = (requestId: string) => writer.assertMayWrite(requestId);
+  const webhooks = startWebhookWorker({ exec, outbox, log, clock, allowed: config.webhookAllowedHosts, timeoutMs: config.webhookTimeoutMs, mayWrite });
+  const atRisk = startAtRiskJob({ exec, log, clock, notifier: outbox, reportingCurrency: config.reportingCurrency, mayWrite });
   const scheduler = startSnapshotScheduler(config.snapshotSchedule, {
     exec,
     log,
-    clock: deps.clock ?? systemClock,
+    clock,
     reportingCurrency: config.reportingCurrency,
     grossMargin: config.grossMargin,
     // Only the instance that stores writes takes scheduled snapshots: a standby or a read
     // replica beside it would store each one twice.
-    mayWrite: (requestId) => writer.assertMayWrite(requestId),
+    mayWrite,
     onResult: metrics.snapshotJob,
+    notifier: outbox,
   });
   return {
     routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
+    webhooks,
     async stop() {
       await scheduler.stop();
+      await atRisk.stop();
+      await webhooks.stop();
       metrics.stop();
     },
   };
