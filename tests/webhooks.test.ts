@@ -59,6 +59,7 @@ describe('webhooks', () => {
   let flaky: Awaited<ReturnType<typeof receiver>>;
   let offList: Awaited<ReturnType<typeof receiver>>;
   let redirecting: Awaited<ReturnType<typeof receiver>>;
+  let failing: Awaited<ReturnType<typeof receiver>>;
   let env: Record<string, string>;
 
   const create = async (url: string, events: string[], format = 'JSON') => {
@@ -78,8 +79,9 @@ describe('webhooks', () => {
     flaky = await receiver((n) => (n < 2 ? { status: 503, body: 'x'.repeat(3000) } : { status: 200, body: 'thanks' }));
     offList = await receiver();
     redirecting = await receiver(() => ({ status: 302, headers: { location: offList.url } }));
-    receivers.push(ok, flaky, offList, redirecting);
-    env = { WEBHOOK_ALLOWED_HOSTS: [ok, flaky, redirecting].map((r) => `127.0.0.1:${r.port}`).join(',') };
+    failing = await receiver(() => ({ status: 500 }));
+    receivers.push(ok, flaky, offList, redirecting, failing);
+    env = { WEBHOOK_ALLOWED_HOSTS: [ok, flaky, redirecting, failing].map((r) => `127.0.0.1:${r.port}`).join(','), ERASURE_HMAC_KEY: 'webhooks-test-erasure-key' };
     clock = new FakeClock(T0);
     svc = await startTestService(DATABASE, env, () => clock.now(), clock);
   });
@@ -215,13 +217,29 @@ describe('webhooks', () => {
     await remove(hook.id);
   });
 
+  it("deletes the deliveries naming an erased customer, pending ones included", async () => {
+    const hook = await create(failing.url, ['survey.detractor']);
+    const survey = (eventId: string, customerId: string) => ({ eventId, customerId, surveyId: 'q3', kind: 'NPS', score: 1, occurredAt: '2024-04-30T09:00:00Z' });
+    await svc.gql(SURVEYS, { events: [survey('e1', 'gone'), survey('e2', 'kept')] });
+    await svc.webhooksIdle();
+    expect(failing.requests).toHaveLength(2);
+    const erased = await svc.gql('mutation { eraseCustomers(customerIds: ["gone"]) { customers events } }');
+    expect(erased.data.eraseCustomers).toEqual({ customers: 1, events: 1 });
+    const left = await log(hook.id);
+    expect(left.map((d: { id: string }) => d.id)).toEqual([JSON.parse(failing.requests.find((r) => JSON.parse(r.body).data.customerId === 'kept')!.body).id]);
+    at(clock.now().getTime() + 30_000);
+    await svc.webhooksIdle();
+    expect(failing.requests.slice(2).map((r) => JSON.parse(r.body).data.customerId)).toEqual(['kept']);
+    await remove(hook.id);
+  });
+
   it('resumes pending deliveries after a restart on the same store', async () => {
     // A free port nothing listens on yet: the first attempt is refused.
     const down = await receiver();
     const port = down.port;
     await down.close();
     await svc.stop();
-    env = { WEBHOOK_ALLOWED_HOSTS: `${env.WEBHOOK_ALLOWED_HOSTS},127.0.0.1:${port}` };
+    env = { ...env, WEBHOOK_ALLOWED_HOSTS: `${env.WEBHOOK_ALLOWED_HOSTS},127.0.0.1:${port}` };
     svc = await startTestService(DATABASE, env, () => clock.now(), clock);
     const hook = await create(`http://127.0.0.1:${port}/hook`, ['snapshot.taken']);
     await svc.gql(SNAPSHOT);

@@ -36,6 +36,12 @@ export interface AttemptOutcome {
 
 const TABLE = 'webhook_deliveries';
 
+/**
+ * How an erasure (server/ingest/erasures.ts, spec section 16) finds the deliveries naming any of
+ * `{ids:Array(String)}`, and every customer id deliveries name; it deletes those rows whole.
+ */
+export const DELIVERIES_OF_CUSTOMERS = { table: TABLE, where: 'hasAny(customer_ids, {ids:Array(String)})', ids: `SELECT arrayJoin(customer_ids) AS k FROM {db:Identifier}.${TABLE}` };
+
 /** The customers a payload names: `customerId` (survey.detractor) and `customers[].customerId` (customer.at_risk). */
 export function customerIdsOf(payload: Record<string, unknown>): string[] {
   const ids = typeof payload.customerId === 'string' ? [payload.customerId] : [];
@@ -61,8 +67,10 @@ interface StateRow {
 
 // A delivery's state is its row of the highest seq; the tuple keeps the columns of that one row
 // together (argMax over a Nullable column alone would skip its NULLs and pick an older row).
+// `first_seq` 0 marks a delivery whose queued row exists: an attempt recorded while an erasure
+// deleted the delivery leaves a row without its body, which is neither sent nor listed.
 const STATE = `
-  SELECT id, webhook_id, any(event) AS event, max(seq) AS attempts, toUnixTimestamp64Milli(min(created_at)) AS created_ms,
+  SELECT id, webhook_id, min(seq) AS first_seq, any(event) AS event, max(seq) AS attempts, toUnixTimestamp64Milli(min(created_at)) AS created_ms,
          anyIf(body, seq = 0) AS body, any(customer_ids) AS customer_ids,
          argMax(tuple(status, toUnixTimestamp64Milli(next_attempt_at), status_code, error, response_body), seq) AS last
   FROM {db:Identifier}.webhook_deliveries`;
@@ -160,7 +168,7 @@ export class WebhookOutbox implements Notifier {
   async due(at: Date, limit: number, ctx: QueryContext): Promise<Delivery[]> {
     const rows = await this.exec.rows<StateRow>(
       {
-        query: `${STATE} GROUP BY id, webhook_id HAVING last.1 = 'PENDING' AND last.2 <= {at:Int64} ORDER BY last.2, id LIMIT {limit:UInt32}`,
+        query: `${STATE} GROUP BY id, webhook_id HAVING first_seq = 0 AND last.1 = 'PENDING' AND last.2 <= {at:Int64} ORDER BY last.2, id LIMIT {limit:UInt32}`,
         query_params: { at: at.getTime(), limit },
       },
       ctx,
@@ -171,7 +179,7 @@ export class WebhookOutbox implements Notifier {
   /** When the earliest pending delivery is due, or undefined when none is pending. */
   async nextDue(ctx: QueryContext): Promise<Date | undefined> {
     const [row] = await this.exec.rows<{ next: number | null }>(
-      { query: `SELECT min(last.2) AS next FROM (${STATE} GROUP BY id, webhook_id HAVING last.1 = 'PENDING')`, query_params: {} },
+      { query: `SELECT min(last.2) AS next FROM (${STATE} GROUP BY id, webhook_id HAVING first_seq = 0 AND last.1 = 'PENDING')`, query_params: {} },
       ctx,
     );
     return row?.next == null ? undefined : new Date(row.next);
