@@ -8,7 +8,7 @@ import type { Clock } from './snapshots/scheduler.js';
 
 /** Deliveries sent at once; the next batch starts when this one is recorded. */
 const BATCH = 20;
-/** A run that failed (storage down) or was left to another instance looks again after this. */
+/** A run that failed (storage down) or was left to another instance (a standby) looks again after this. */
 const RECHECK_MS = 60_000;
 
 export interface WebhookWorkerDeps {
@@ -32,8 +32,7 @@ export interface WebhookWorker {
 /**
  * Sends the outbox's due deliveries and records each attempt (docs/webhooks.md, "Delivery"). It
  * keeps nothing in memory between runs: each run reads what is due from ClickHouse and sets one
- * timer, on the injectable clock, for the earliest pending delivery; so a restart resumes where
- * the previous process stopped. A publish wakes it at once.
+ * timer, on the injectable clock, for the earliest pending delivery; so a restart resumes where the previous process stopped. A publish wakes it at once.
  */
 export function startWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
   const { clock, log, outbox } = deps;
