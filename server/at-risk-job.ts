@@ -67,8 +67,11 @@ export async function runAtRiskCheck(deps: AtRiskJobDeps, at: Date): Promise<{ e
   return { entered: entered.map((c) => c.customerId) };
 }
 
-/** Runs the check at every UTC midnight on the clock; a failed run is logged and the next day tries again. */
-export function startAtRiskJob(deps: AtRiskJobDeps): { stop(): Promise<void> } {
+/**
+ * Runs the check at every UTC midnight on the clock, with the latest midnight passed (a process
+ * that slept through several runs once); a failed run is logged and the next day tries again.
+ */
+export function startAtRiskJob(deps: AtRiskJobDeps): { idle(): Promise<void>; stop(): Promise<void> } {
   let cancel: (() => void) | undefined;
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
@@ -76,7 +79,7 @@ export function startAtRiskJob(deps: AtRiskJobDeps): { stop(): Promise<void> } {
     if (stopped) return;
     const next = addUnits('day', startOf('day', deps.clock.now()), 1);
     cancel = deps.clock.setTimer(Math.max(0, next.getTime() - deps.clock.now().getTime()), () => {
-      running = runAtRiskCheck(deps, next).then(
+      running = runAtRiskCheck(deps, startOf('day', deps.clock.now())).then(
         ({ entered }) => deps.log.info({ entered: entered.length }, 'customer.at_risk check done'),
         (err: unknown) => deps.log.error({ err }, 'customer.at_risk check failed'),
       ).finally(arm);
@@ -84,6 +87,7 @@ export function startAtRiskJob(deps: AtRiskJobDeps): { stop(): Promise<void> } {
   };
   arm();
   return {
+    idle: () => running,
     async stop() {
       stopped = true;
       cancel?.();

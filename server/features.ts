@@ -15,7 +15,7 @@ import { verifyStateRoute } from './state-route.js';
 import { startSnapshotScheduler, systemClock, type Clock } from './snapshots/scheduler.js';
 import { startAtRiskJob } from './at-risk-job.js';
 import { WebhookOutbox } from './notifications/outbox.js';
-import { startWebhookWorker, type WebhookWorker } from './webhook-worker.js';
+import { startWebhookWorker } from './webhook-worker.js';
 
 export interface FeatureDeps {
   config: Config;
@@ -33,7 +33,8 @@ export interface FeatureDeps {
 export interface Features {
   routes: Route[];
   plugins: ApolloServerPlugin<Context>[];
-  webhooks: WebhookWorker;
+  /** Resolves once neither the at-risk job nor the webhook worker has a run in progress (tests wait on it). */
+  notificationsIdle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +64,10 @@ export async function features(deps: FeatureDeps): Promise<Features> {
   return {
     routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
-    webhooks,
+    async notificationsIdle() {
+      await atRisk.idle();
+      await webhooks.idle();
+    },
     async stop() {
       await scheduler.stop();
       await atRisk.stop();

@@ -19,7 +19,7 @@ export interface Service {
   exec: Executor;
   storage: Storage;
   url: string;
-  /** Resolves once the webhook worker has no run in progress (tests wait for deliveries). */
+  /** Resolves once the at-risk job and the webhook worker have no run in progress (tests wait for deliveries). */
   webhooksIdle(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -130,7 +130,7 @@ export async function startService(
       exec,
       storage,
       url,
-      webhooksIdle: () => feature.webhooks.idle(),
+      webhooksIdle: () => feature.notificationsIdle(),
       stop() {
         stopping ??= (async () => {
           await app.close();

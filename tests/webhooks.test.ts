@@ -258,4 +258,46 @@ describe('webhooks', () => {
     expect((await log(hook.id))[0]).toMatchObject({ id: failed.id, status: 'DELIVERED', attempts: 2, lastStatusCode: 200, responseBody: 'ok' });
     await remove(hook.id);
   });
+
+  it('sends customer.at_risk at midnight for the customers that entered atRiskCustomers since the last run', async () => {
+    const P = (eventId: string, customerId: string, day: string, amount: string) => ({ eventId, customerId, occurredAt: `${day}T12:00:00Z`, amount, currency: 'USD' });
+    const ingest = async (events: object[]) => (await svc.gql('mutation($events: [PurchaseInput!]!) { ingestPurchases(events: $events) { accepted } }', { events })).data.ingestPurchases.accepted;
+    // tests/erasure.test.ts's buyers, whose BG/NBD fit converges at these midnights.
+    const purchases = [
+      P('p1', 'a', '2024-01-10', '100'), P('p2', 'a', '2024-02-15', '50'),
+      P('p3', 'b', '2024-01-20', '80'), P('p4', 'b', '2024-03-05', '20'),
+      P('p5', 'c', '2024-02-20', '30'),
+      P('p6', 'x', '2024-01-05', '200'), P('p7', 'x', '2024-02-10', '60'), P('p8', 'x', '2024-03-01', '40'),
+    ];
+    expect(await ingest(purchases)).toBe(8);
+    const hook = await create(ok.url, ['customer.at_risk']);
+    // The reference: the public list at each midnight, with the job's arguments.
+    const listed = async (day: string) =>
+      (await svc.gql(`{ atRiskCustomers(first: 1000, calibrationEnd: "${day}T00:00:00Z", currency: "USD") { customers { customerId } } }`)).data.atRiskCustomers.customers.map((c: { customerId: string }) => c.customerId).sort();
+    const before = ok.requests.length;
+
+    // The first run only stores its list: the repeat buyers a, b and x.
+    at(Date.parse('2024-05-02T00:00:00Z'));
+    await svc.webhooksIdle();
+    expect(ok.requests.length).toBe(before);
+    expect(await listed('2024-05-02')).toEqual(['a', 'b', 'x']);
+
+    // n buys twice in May; by July all four repeat buyers are listed, n for the first time.
+    expect(await ingest([P('p9', 'n', '2024-05-10', '70'), P('p10', 'n', '2024-05-25', '90')])).toBe(2);
+    at(Date.parse('2024-07-01T00:00:00Z'));
+    await svc.webhooksIdle();
+    expect(await listed('2024-07-01')).toEqual(['a', 'b', 'n', 'x']);
+    const sent = ok.requests.slice(before).map((r) => JSON.parse(r.body));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ event: 'customer.at_risk', data: { calibrationEnd: '2024-07-01T00:00:00.000Z', currency: 'USD', maxProbabilityAlive: 0.5 } });
+    expect(sent[0].data.customers.map((c: { customerId: string }) => c.customerId)).toEqual(['n']);
+    expect(sent[0].data.customers[0]).toMatchObject({ historicalRevenue: 160, orders: 2, lastPurchaseAt: '2024-05-25T12:00:00.000Z' });
+
+    // In October the same four: nobody entered, nothing sent.
+    at(Date.parse('2024-10-01T00:00:00Z'));
+    await svc.webhooksIdle();
+    expect(await listed('2024-10-01')).toEqual(['a', 'b', 'n', 'x']);
+    expect(ok.requests.length).toBe(before + 1);
+    await remove(hook.id);
+  });
 });
