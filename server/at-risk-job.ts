@@ -19,6 +19,7 @@ export interface AtRiskJobDeps {
   clock: Clock;
   notifier: Notifier;
   reportingCurrency: string | undefined;
+  /** Throws when this instance must not write (a standby, a read replica): the run is left to the writer. */
   mayWrite?: (requestId: string) => void;
 }
 
@@ -31,7 +32,6 @@ export interface AtRiskJobDeps {
  */
 export async function runAtRiskCheck(deps: AtRiskJobDeps, at: Date): Promise<{ entered: string[] }> {
   const ctx = { requestId: `at-risk-${at.toISOString()}` };
-  deps.mayWrite?.(ctx.requestId);
   if ((await listWebhooks(deps.exec, ctx, 'customer.at_risk')).length === 0) return { entered: [] };
   const currency = await resolveCurrency(undefined, { exec: deps.exec, config: { reportingCurrency: deps.reportingCurrency } });
   const list = await createLoaders({ exec: deps.exec, requestId: ctx.requestId }).atRiskCustomers.load({
@@ -79,7 +79,15 @@ export function startAtRiskJob(deps: AtRiskJobDeps): { idle(): Promise<void>; st
     if (stopped) return;
     const next = addUnits('day', startOf('day', deps.clock.now()), 1);
     cancel = deps.clock.setTimer(Math.max(0, next.getTime() - deps.clock.now().getTime()), () => {
-      running = runAtRiskCheck(deps, startOf('day', deps.clock.now())).then(
+      const t = startOf('day', deps.clock.now());
+      try {
+        deps.mayWrite?.(`at-risk-${t.toISOString()}`);
+      } catch (reason) {
+        deps.log.info({ reason: reason instanceof Error ? reason.message : String(reason) }, 'customer.at_risk check left to the writer');
+        arm();
+        return;
+      }
+      running = runAtRiskCheck(deps, t).then(
         ({ entered }) => deps.log.info({ entered: entered.length }, 'customer.at_risk check done'),
         (err: unknown) => deps.log.error({ err }, 'customer.at_risk check failed'),
       ).finally(arm);

@@ -1,4 +1,4 @@
-import type { Notifier } from '../notifications/events.js';
+import type { BatchNotifier } from '../notifications/events.js';
 import type { QueryContext } from '../storage/executor.js';
 import type { StoredEvent, SurveyResponseRow } from './validate.js';
 
@@ -24,12 +24,12 @@ export function detractorPayload(row: SurveyResponseRow): Record<string, unknown
 }
 
 /**
- * Queues survey.detractor for each newly stored detractor response. Called once the responses
- * are stored and before their writers are answered, so an answered write has its notifications
- * queued; a failure here is logged by the caller and loses only notifications, never events.
+ * Queues survey.detractor for each newly stored detractor response, in one outbox write. Called
+ * once the responses are stored and before their writers are answered, so an answered write has
+ * its notifications queued; a failure here is logged by the caller and loses only notifications,
+ * never events.
  */
-export async function publishDetractors(notifier: Notifier, stored: readonly StoredEvent[], ctx: QueryContext): Promise<void> {
-  for (const e of stored) {
-    if (e.type === 'survey' && isDetractor(e.row)) await notifier.publish('survey.detractor', detractorPayload(e.row), ctx);
-  }
+export async function publishDetractors(notifier: BatchNotifier, stored: readonly StoredEvent[], ctx: QueryContext): Promise<void> {
+  const events = stored.flatMap((e) => (e.type === 'survey' && isDetractor(e.row) ? [{ event: 'survey.detractor' as const, payload: detractorPayload(e.row) }] : []));
+  await notifier.publishAll(events, ctx);
 }

@@ -2,7 +2,7 @@ import { StorageUnavailableError } from '../storage/errors.js';
 import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext } from '../storage/executor.js';
 import { withRetries } from '../storage/retry.js';
 import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
-import type { Notifier } from '../notifications/events.js';
+import type { BatchNotifier } from '../notifications/events.js';
 import { publishDetractors } from './detractors.js';
 import { Erasures, type Erasure } from './erasures.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
@@ -127,7 +127,7 @@ export class EventWriter {
       checkStates?: boolean;
       erasures?: Erasures;
       mayWrite?: (requestId: string) => void;
-      notifier?: Notifier;
+      notifier?: BatchNotifier;
       onNotifyError?: (error: unknown) => void;
     } = {},
   ) {

@@ -20,10 +20,11 @@ export function parseAllowedHosts(raw: string): AllowedHosts {
   const anyPort = new Set<string>();
   const exact = new Set<string>();
   for (const entry of entries) {
-    // A URL parser is the reference for what a host is: it lower-cases names and refuses junk.
+    // The entry must come back as the URL's host unchanged (but for http's default port 80, which
+    // the parser drops): a user, a path or a scheme in it would not.
     const url = URL.canParse(`http://${entry}/`) ? new URL(`http://${entry}/`) : undefined;
     const given = entry.toLowerCase();
-    if (url === undefined || url.username !== '' || url.pathname !== '/' || (url.host !== given && `${url.hostname}:${url.port}` !== given && `${url.hostname}:80` !== given)) {
+    if (url === undefined || (url.host !== given && `${url.hostname}:80` !== given)) {
       throw new Error(`"${entry}" is not a host or host:port entry (e.g. hooks.example.com or 127.0.0.1:8080)`);
     }
     if (/:\d+$/.test(given)) exact.add(given);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Executor, QueryContext } from '../storage/executor.js';
-import type { NotificationEvent, Notifier } from './events.js';
+import type { BatchNotifier, NotificationEvent } from './events.js';
 import { ISO_DATES, listWebhooks } from './webhooks.js';
 
 export type DeliveryStatus = 'PENDING' | 'DELIVERED' | 'GAVE_UP';
@@ -104,7 +104,7 @@ export interface DeliveryPage {
  * (server/webhook-worker.ts) is told through `onQueued` and sends them. Deliveries are
  * at-least-once: an attempt whose outcome was not recorded (a crash) is made again.
  */
-export class WebhookOutbox implements Notifier {
+export class WebhookOutbox implements BatchNotifier {
   private readonly queued: (() => void)[] = [];
 
   constructor(
@@ -117,29 +117,38 @@ export class WebhookOutbox implements Notifier {
     this.queued.push(fn);
   }
 
-  async publish(event: NotificationEvent, payload: Record<string, unknown>, ctx: { requestId: string }): Promise<void> {
-    const hooks = await listWebhooks(this.exec, ctx, event);
-    if (hooks.length === 0) return;
+  publish(event: NotificationEvent, payload: Record<string, unknown>, ctx: { requestId: string }): Promise<void> {
+    return this.publishAll([{ event, payload }], ctx);
+  }
+
+  async publishAll(events: readonly { event: NotificationEvent; payload: Record<string, unknown> }[], ctx: { requestId: string }): Promise<void> {
+    if (events.length === 0) return;
+    const hooks = await listWebhooks(this.exec, ctx);
     const createdAt = this.now().toISOString();
-    const customerIds = customerIdsOf(payload);
-    const rows = hooks.map((h) => {
-      const id = randomUUID();
-      return {
-        id,
-        webhook_id: h.id,
-        event,
-        seq: 0,
-        status: 'PENDING',
-        body: JSON.stringify({ id, event, createdAt, data: payload }),
-        customer_ids: customerIds,
-        created_at: createdAt,
-        recorded_at: createdAt,
-        next_attempt_at: createdAt,
-        status_code: null,
-        error: '',
-        response_body: '',
-      };
+    const rows = events.flatMap(({ event, payload }) => {
+      const customerIds = customerIdsOf(payload);
+      return hooks
+        .filter((h) => h.events.includes(event))
+        .map((h) => {
+          const id = randomUUID();
+          return {
+            id,
+            webhook_id: h.id,
+            event,
+            seq: 0,
+            status: 'PENDING',
+            body: JSON.stringify({ id, event, createdAt, data: payload }),
+            customer_ids: customerIds,
+            created_at: createdAt,
+            recorded_at: createdAt,
+            next_attempt_at: createdAt,
+            status_code: null,
+            error: '',
+            response_body: '',
+          };
+        });
     });
+    if (rows.length === 0) return;
     await this.exec.insert(TABLE, rows, ctx, ISO_DATES);
     for (const fn of this.queued) fn();
   }
