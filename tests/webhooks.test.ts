@@ -151,6 +151,15 @@ describe('webhooks', () => {
       ['DELIVERED', 1, 200],
       ['DELIVERED', 1, 200],
     ]);
+    // Pages, newest first: the two came in one group, so by id within the same createdAt.
+    const page = async (after: string | null) =>
+      (await svc.gql('query($id: ID!, $after: String) { webhookDeliveries(webhookId: $id, first: 1, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }', { id: hook.id, after }))
+        .data.webhookDeliveries;
+    const ids = bodies.map((b) => b.id as string).sort().reverse();
+    const p1 = await page(null);
+    expect([p1.edges.map((e: { node: { id: string } }) => e.node.id), p1.pageInfo.hasNextPage]).toEqual([[ids[0]], true]);
+    const p2 = await page(p1.pageInfo.endCursor);
+    expect([p2.edges.map((e: { node: { id: string } }) => e.node.id), p2.pageInfo.hasNextPage]).toEqual([[ids[1]], false]);
     await remove(hook.id);
   });
 
