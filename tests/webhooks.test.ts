@@ -268,6 +268,24 @@ describe('webhooks', () => {
     await remove(hook.id);
   });
 
+  it('checks the allow-list again before each attempt: a host removed from it gets no further request', async () => {
+    const hook = await create(failing.url, ['snapshot.taken']);
+    const before = failing.requests.length;
+    await svc.gql(SNAPSHOT);
+    await svc.webhooksIdle();
+    expect(failing.requests.length).toBe(before + 1);
+    await svc.stop();
+    const narrower = { ...env, WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${ok.port}` };
+    clock = new FakeClock(clock.now().getTime() + 30_000);
+    svc = await startTestService(DATABASE, narrower, () => clock.now(), clock);
+    await svc.webhooksIdle();
+    expect(failing.requests.length).toBe(before + 1);
+    expect((await log(hook.id))[0]).toMatchObject({ status: 'GAVE_UP', attempts: 2, lastError: `not sent: host "127.0.0.1:${failing.port}" is not in WEBHOOK_ALLOWED_HOSTS (127.0.0.1:${ok.port})` });
+    await remove(hook.id);
+    await svc.stop();
+    svc = await startTestService(DATABASE, env, () => clock.now(), clock);
+  });
+
   it('sends customer.at_risk at midnight for the customers that entered atRiskCustomers since the last run', async () => {
     const P = (eventId: string, customerId: string, day: string, amount: string) => ({ eventId, customerId, occurredAt: `${day}T12:00:00Z`, amount, currency: 'USD' });
     const ingest = async (events: object[]) => (await svc.gql('mutation($events: [PurchaseInput!]!) { ingestPurchases(events: $events) { accepted } }', { events })).data.ingestPurchases.accepted;
