@@ -107,10 +107,19 @@ export interface DeliveryPage {
 export class WebhookOutbox implements BatchNotifier {
   private readonly queued: (() => void)[] = [];
 
+  /**
+   * On a cluster the table is Distributed, whose inserts are queued on the node and sent on
+   * later by default: waited for instead, so a stored delivery is on its shard and the worker's
+   * next read sees it.
+   */
+  private readonly settings: Record<string, string | number>;
+
   constructor(
     private readonly exec: Executor,
     private readonly now: () => Date,
-  ) {}
+  ) {
+    this.settings = exec.storage.cluster === undefined ? { ...ISO_DATES } : { ...ISO_DATES, insert_distributed_sync: 1 };
+  }
 
   /** Called after each publish that stored deliveries (the worker wakes up). */
   onQueued(fn: () => void): void {
@@ -149,7 +158,7 @@ export class WebhookOutbox implements BatchNotifier {
         });
     });
     if (rows.length === 0) return;
-    await this.exec.insert(TABLE, rows, ctx, ISO_DATES);
+    await this.exec.insert(TABLE, rows, ctx, this.settings);
     for (const fn of this.queued) fn();
   }
 
@@ -170,7 +179,7 @@ export class WebhookOutbox implements BatchNotifier {
       error: outcome.error ?? '',
       response_body: outcome.responseBody ?? '',
     };
-    await this.exec.insert(TABLE, [row], ctx, ISO_DATES);
+    await this.exec.insert(TABLE, [row], ctx, this.settings);
   }
 
   /** Pending deliveries whose next attempt is due at `at`, the longest waiting first. */
