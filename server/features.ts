@@ -38,14 +38,14 @@ export interface Features {
   stop(): Promise<void>;
 }
 
-/** Routes and plugins beyond GraphQL itself (ingestion, metrics, IDE, snapshots), in one list. */
+/** Routes, plugins and jobs beyond GraphQL itself (ingestion, metrics, IDE, snapshots, webhooks), in one list. */
 export async function features(deps: FeatureDeps): Promise<Features> {
   const { config, exec, writer, log } = deps;
   const metrics = createMetrics(exec, writer, deps.retention);
   const clock = deps.clock ?? systemClock;
   const outbox = deps.outbox ?? new WebhookOutbox(exec, () => clock.now());
-  // Like scheduled snapshots, deliveries and the at-risk job are the writer's: a standby or a
-  // replica beside it would send each delivery twice.
+  // Only the instance that stores writes runs the jobs: a standby or a read replica beside it
+  // would store each scheduled snapshot, and send each delivery, twice.
   const mayWrite = (requestId: string) => writer.assertMayWrite(requestId);
   const webhooks = startWebhookWorker({ exec, outbox, log, clock, allowed: config.webhookAllowedHosts, timeoutMs: config.webhookTimeoutMs, mayWrite });
   const atRisk = startAtRiskJob({ exec, log, clock, notifier: outbox, reportingCurrency: config.reportingCurrency, mayWrite });
@@ -55,8 +55,6 @@ export async function features(deps: FeatureDeps): Promise<Features> {
     clock,
     reportingCurrency: config.reportingCurrency,
     grossMargin: config.grossMargin,
-    // Only the instance that stores writes takes scheduled snapshots: a standby or a read
-    // replica beside it would store each one twice.
     mayWrite,
     onResult: metrics.snapshotJob,
     notifier: outbox,
