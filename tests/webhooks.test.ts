@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_HOSTS, parseAllowedHosts, urlProblem } from '../server/notifications/allowed-hosts.js';
 import { nextAttempt } from '../server/notifications/delivery.js';
+import { EventWriter } from '../server/ingest/writer.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
@@ -161,6 +162,20 @@ describe('webhooks', () => {
     const p2 = await page(p1.pageInfo.endCursor);
     expect([p2.edges.map((e: { node: { id: string } }) => e.node.id), p2.pageInfo.hasNextPage]).toEqual([[ids[1]], false]);
     await remove(hook.id);
+  });
+
+  it('stores and acknowledges the events when the outbox write fails, and says so', async () => {
+    const failures: unknown[] = [];
+    const broken = async () => {
+      throw new Error('outbox down');
+    };
+    const writer = new EventWriter(svc.exec, { notifier: { publish: broken, publishAll: broken }, onNotifyError: (e) => failures.push(e) });
+    const row = { event_id: 'lost-note', customer_id: 'c7', survey_id: 'q2', kind: 'NPS' as const, score: 2, occurred_at: '2024-04-30 09:00:00.000', comment: null };
+    const result = await writer.write([{ type: 'survey', row }], { requestId: 'outbox-down' });
+    expect(result.accepted).toBe(1);
+    expect(failures.map((e) => (e as Error).message)).toEqual(['outbox down']);
+    const stored = await svc.exec.rows<{ n: number }>({ query: "SELECT count() AS n FROM {db:Identifier}.survey_responses WHERE event_id = 'lost-note'", query_params: {} }, { requestId: 't' });
+    expect(stored[0]!.n).toBe(1);
   });
 
   it('retries a failing receiver on the clock with the same idempotency key, and logs each outcome (bodies cut at 1 KB)', async () => {
