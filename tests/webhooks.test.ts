@@ -343,3 +343,32 @@ describe('webhooks', () => {
     await remove(hook.id);
   });
 });
+
+describe('webhook scopes', () => {
+  const ADMIN = 'admin-key-0123456789';
+  const READER = 'reader-key-0123456789';
+  let svc: TestService;
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  beforeAll(async () => {
+    svc = await startTestService('t_webhooks_scopes', { API_KEYS: `ops:admin:${ADMIN},dash:read:${READER}`, WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com' });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('needs admin to change webhooks and read to list them, never showing a secret again', async () => {
+    const refused = await svc.gql(CREATE, { url: 'https://hooks.example.com/kpi', events: ['snapshot.taken'] }, as(READER));
+    expect(refused.errors[0]).toMatchObject({ message: 'This API key lacks the "admin" scope', extensions: { code: 'FORBIDDEN' } });
+    const created = await svc.gql(CREATE, { url: 'https://hooks.example.com/kpi', events: ['snapshot.taken'] }, as(ADMIN));
+    expect(created.data.createWebhook).toMatchObject({ url: 'https://hooks.example.com/kpi', events: ['snapshot.taken'], format: 'JSON' });
+    const { id } = created.data.createWebhook;
+    expect((await svc.gql('{ webhooks { id url events format } }', {}, as(READER))).data.webhooks).toEqual([{ id, url: 'https://hooks.example.com/kpi', events: ['snapshot.taken'], format: 'JSON' }]);
+    expect((await svc.gql('{ webhooks { secret } }', {}, as(ADMIN))).errors[0].message).toBe('Cannot query field "secret" on type "Webhook".');
+    expect((await svc.gql(DELIVERIES, { id }, as(READER))).data.webhookDeliveries).toEqual({ edges: [], pageInfo: { hasNextPage: false } });
+    expect((await svc.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id }, as(READER))).errors[0].extensions.code).toBe('FORBIDDEN');
+    expect((await svc.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id }, as(ADMIN))).data.deleteWebhook).toBe(true);
+    expect((await svc.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id }, as(ADMIN))).data.deleteWebhook).toBe(false);
+    expect((await svc.gql('{ webhooks { id } }', {}, as(READER))).data.webhooks).toEqual([]);
+  });
+});
