@@ -47,7 +47,7 @@ export async function features(deps: FeatureDeps): Promise<Features> {
   // Only the instance that stores writes runs the jobs: a standby or a read replica beside it
   // would store each scheduled snapshot, and send each delivery, twice.
   const mayWrite = (requestId: string) => writer.assertMayWrite(requestId);
-  const webhooks = startWebhookWorker({ exec, outbox, log, clock, allowed: config.webhookAllowedHosts, timeoutMs: config.webhookTimeoutMs, mayWrite });
+  const webhooks = await startWebhookWorker({ exec, outbox, log, clock, allowed: config.webhookAllowedHosts, timeoutMs: config.webhookTimeoutMs, mayWrite });
   const atRisk = startAtRiskJob({ exec, log, clock, notifier: outbox, reportingCurrency: config.reportingCurrency, mayWrite });
   const scheduler = startSnapshotScheduler(config.snapshotSchedule, {
     exec,

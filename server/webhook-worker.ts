@@ -32,9 +32,10 @@ export interface WebhookWorker {
 /**
  * Sends the outbox's due deliveries and records each attempt (docs/webhooks.md, "Delivery"). It
  * keeps nothing in memory between runs: each run reads what is due from ClickHouse and sets one
- * timer, on the injectable clock, for the earliest pending delivery; so a restart resumes where the previous process stopped. A publish wakes it at once.
+ * timer, on the injectable clock, for the earliest pending delivery; so a restart resumes where
+ * the previous process stopped. A publish wakes it at once.
  */
-export function startWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
+export async function startWebhookWorker(deps: WebhookWorkerDeps): Promise<WebhookWorker> {
   const { clock, log, outbox } = deps;
   const ctx = { requestId: 'webhooks' };
   let stopped = false;
@@ -97,7 +98,12 @@ export function startWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
   }
 
   outbox.onQueued(wake);
-  wake();
+  // The start only reads when the next pending delivery is due, and waits for that read: what
+  // the previous process left is resumed on the clock, and no delivery holds up the start.
+  arm(await outbox.nextDue(ctx).catch((err: unknown) => {
+    log.error({ err }, 'pending webhook deliveries could not be read; trying again later');
+    return new Date(clock.now().getTime() + RECHECK_MS);
+  }));
   return {
     async idle() {
       while (running) await running;

@@ -277,6 +277,9 @@ describe('webhooks', () => {
     receivers.push(back);
     clock = new FakeClock(clock.now().getTime() + 60_000);
     svc = await startTestService(DATABASE, env, () => clock.now(), clock);
+    // The start armed a timer for the overdue delivery: it fires as soon as time moves.
+    expect(back.requests).toHaveLength(0);
+    at(clock.now().getTime());
     await svc.webhooksIdle();
     expect(back.requests.map((r) => r.headers['idempotency-key'])).toEqual([failed.id]);
     expect((await log(hook.id))[0]).toMatchObject({ id: failed.id, status: 'DELIVERED', attempts: 2, lastStatusCode: 200, responseBody: 'ok' });
@@ -293,6 +296,7 @@ describe('webhooks', () => {
     const narrower = { ...env, WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${ok.port}` };
     clock = new FakeClock(clock.now().getTime() + 30_000);
     svc = await startTestService(DATABASE, narrower, () => clock.now(), clock);
+    at(clock.now().getTime());
     await svc.webhooksIdle();
     expect(failing.requests.length).toBe(before + 1);
     expect((await log(hook.id))[0]).toMatchObject({ status: 'GAVE_UP', attempts: 2, lastError: `not sent: host "127.0.0.1:${failing.port}" is not in WEBHOOK_ALLOWED_HOSTS (127.0.0.1:${ok.port})` });
