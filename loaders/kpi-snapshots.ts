@@ -69,6 +69,33 @@ export async function takeSnapshot(exec: Executor, ctx: QueryContext, name: stri
   return stored;
 }
 
+/**
+ * The `data` of the snapshot.taken event (docs/webhooks.md): the stored snapshot's name, id and
+ * window with its key figures; the full snapshot is one latestKpiSnapshot query away.
+ */
+export function snapshotTakenPayload(stored: StoredSnapshot): Record<string, unknown> {
+  const s = stored.snapshot;
+  return {
+    id: stored.id,
+    name: stored.name,
+    createdAt: stored.createdAt.toISOString(),
+    from: s.from.toISOString(),
+    to: s.to.toISOString(),
+    asOf: s.asOf.toISOString(),
+    grain: s.grain,
+    currency: s.currency,
+    customers: s.customers,
+    newCustomers: s.newCustomers,
+    orders: s.orders,
+    revenue: s.revenue,
+    repeatPurchaseRate: s.repeatPurchaseRate,
+    retentionRate: s.retentionRate,
+    clv: s.clv,
+    nps: s.nps,
+    csat: s.csat,
+  };
+}
+
 function shape(row: SnapshotRow): StoredSnapshot {
   const snapshot = JSON.parse(row.snapshot) as Record<string, unknown>;
   for (const f of DATE_FIELDS) snapshot[f] = new Date(snapshot[f] as string);

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import type { EventWriter } from '../server/ingest/writer.js';
+import type { AllowedHosts } from '../server/notifications/allowed-hosts.js';
+import type { Notifier } from '../server/notifications/events.js';
 import { createLoaders, type Loaders } from '../loaders/index.js';
 import { Warnings } from '../loaders/warnings.js';
 
@@ -12,6 +14,7 @@ export interface ContextConfig {
   reportingCurrency: string | undefined;
   grossMargin: number;
   ingestBatchLimit: number;
+  webhookAllowedHosts: AllowedHosts;
 }
 
 /** The API key of the request, as the HTTP edge identified it (server/auth.ts). */
@@ -24,6 +27,8 @@ export interface RequestKey {
 export interface Context extends QueryContext {
   exec: Executor;
   writer: EventWriter;
+  /** Where resolvers publish events (takeSnapshot: snapshot.taken). */
+  notifier: Notifier;
   config: ContextConfig;
   key: RequestKey | undefined;
   log: Logger;

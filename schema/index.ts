@@ -18,6 +18,7 @@ import { RetentionResolver } from './retention.resolver.js';
 import { SnapshotResolver } from './snapshot.resolver.js';
 import { StoreDimensionsResolver } from './store-dimensions.resolver.js';
 import { VoiceResolver } from './voice.resolver.js';
+import { WebhooksResolver } from './webhooks.resolver.js';
 
 export const RESOLVERS = [
   HealthResolver,
@@ -36,6 +37,7 @@ export const RESOLVERS = [
   ErasureResolver,
   LoyaltyResolver,
   FollowUpResolver,
+  WebhooksResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

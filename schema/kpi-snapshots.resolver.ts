@@ -1,5 +1,5 @@
 import { Arg, Args, ArgsType, Ctx, Field, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { checkSnapshotList, checkSnapshotName, latestSnapshot, listSnapshots, takeSnapshot } from '../loaders/kpi-snapshots.js';
+import { checkSnapshotList, checkSnapshotName, latestSnapshot, listSnapshots, snapshotTakenPayload, takeSnapshot } from '../loaders/kpi-snapshots.js';
 import type { Context } from './context.js';
 import { KpiSnapshotConnection, StoredKpiSnapshot } from './kpi-snapshots.type.js';
 import { DateTimeScalar } from './scalars.js';
@@ -36,7 +36,10 @@ export class KpiSnapshotsResolver {
     const name = checkSnapshotName(args.name);
     // A stored snapshot is a write: a read replica or a standby refuses it like an event.
     ctx.writer.assertMayWrite(ctx.requestId);
-    return takeSnapshot(ctx.exec, ctx, name, await resolveSnapshot(args, ctx), ctx.now);
+    const stored = await takeSnapshot(ctx.exec, ctx, name, await resolveSnapshot(args, ctx), ctx.now);
+    // The snapshot is stored whatever happens to its notification: a failed outbox write is logged, not answered.
+    await ctx.notifier.publish('snapshot.taken', snapshotTakenPayload(stored), ctx).catch((err: unknown) => ctx.log.error({ err, snapshot: stored.id }, 'snapshot.taken could not be queued'));
+    return stored;
   }
 
   @Query(() => KpiSnapshotConnection, { description: 'Stored snapshots of a name created in [from, to), newest first.' })

@@ -17,6 +17,7 @@ import { budgetPlugin } from './budget.js';
 import { createContext, type Context } from '../schema/context.js';
 import type { Executor } from './storage/executor.js';
 import type { EventWriter } from './ingest/writer.js';
+import { silentNotifier, type Notifier } from './notifications/events.js';
 import { BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, requestUrl, sendError, sendJson, sendKpiError } from './http.js';
 import { KpiError } from './storage/errors.js';
 import { stringifyYielding } from './json.js';
@@ -38,6 +39,8 @@ export const MUTATION_SCOPES: Record<string, Scope> = {
   upsertCustomers: 'ingest',
   takeSnapshot: 'admin',
   eraseCustomers: 'admin',
+  createWebhook: 'admin',
+  deleteWebhook: 'admin',
 };
 
 /** Queries that need more than `read`: what they show is the administrator's (spec section 16). */
@@ -63,6 +66,8 @@ export interface AppOptions {
   writer: EventWriter;
   log: Logger;
   now?: () => Date;
+  /** Where resolvers publish events; silent when unset. */
+  notifier?: Notifier;
   /** Extra Apollo plugins and routes contributed by feature modules. */
   plugins?: ApolloServerPlugin<Context>[];
   routes?: Route[];
@@ -176,6 +181,7 @@ export interface App {
 export async function createApp(opts: AppOptions): Promise<App> {
   const { config, exec, writer, log } = opts;
   const now = opts.now ?? (() => new Date());
+  const notifier = opts.notifier ?? silentNotifier;
   const limits = guardrails(config);
   // formatError also runs for errors Apollo raises before any plugin or context exists; this is how it knows the request.
   const requestScope = new AsyncLocalStorage<{ requestId: string; log: Logger }>();
@@ -265,7 +271,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
         context: async () => {
           const deadline = { at: Date.now() + config.graphqlMaxRequestTimeS * 1000, limitS: config.graphqlMaxRequestTimeS };
-          return createContext({ requestId, exec, writer, config, key, log: reqLog, now, signal: controller.signal, deadline });
+          return createContext({ requestId, exec, writer, notifier, config, key, log: reqLog, now, signal: controller.signal, deadline });
         },
       }),
     );

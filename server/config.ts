@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ISO_4217 } from '../loaders/event-codes.js';
 import { parseApiKeys, type ApiKey } from './auth.js';
+import { NO_HOSTS, parseAllowedHosts, type AllowedHosts } from './notifications/allowed-hosts.js';
 import { parseSnapshotSchedule, type ScheduledSnapshot } from './snapshots/schedule.js';
 import type { ClickHouseServerConfig } from './storage/client.js';
 
@@ -52,6 +53,10 @@ export interface Config {
   snapshotSchedule: ScheduledSnapshot[];
   /** ERASURE_HMAC_KEY; unset, erasures are refused (and writes too once erasures exist). */
   erasureHmacKey: string | undefined;
+  /** WEBHOOK_ALLOWED_HOSTS: the only hosts webhooks may target; empty, no webhook can be created or sent. */
+  webhookAllowedHosts: AllowedHosts;
+  /** WEBHOOK_TIMEOUT_MS: one delivery attempt, answer included. */
+  webhookTimeoutMs: number;
   logLevel: string;
   production: boolean;
 }
@@ -143,6 +148,9 @@ const ENV = z.object({
   HTTP_BODY_BUFFER_BYTES: int(1024, 2 ** 40).default(64 * 1024 ** 2),
   // Erased customers are kept only as HMAC-SHA256 under this key (docs/architecture.md, "Erasure").
   ERASURE_HMAC_KEY: z.string().min(16, 'is shorter than 16 characters: use a random secret, e.g. openssl rand -hex 32').optional(),
+  // Comma-separated host or host:port entries (docs/webhooks.md); parsed below.
+  WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
 });
 type Setting = keyof typeof ENV.shape;
 
@@ -155,7 +163,7 @@ const SECRETS = new Set<Setting>(['ERASURE_HMAC_KEY']);
 /** Read by this project's CLIs and boards, not by the service: never a look-alike. */
 const OTHER_OWN = new Set(['KPI_URL', 'KPI_API_KEY', 'KPI_API_URL', 'IMPORT_HMAC_KEY']);
 /** Prefixes no other software is known to use: any unknown name under them is a mistake. QUERY_STRING is CGI's. */
-const OWN_PREFIXES = ['GRAPHQL_MAX_', 'INGEST_', 'QUERY_', 'SNAPSHOT_', 'REPORTING_', 'WRITER_LEASE_'];
+const OWN_PREFIXES = ['GRAPHQL_MAX_', 'INGEST_', 'QUERY_', 'SNAPSHOT_', 'REPORTING_', 'WRITER_LEASE_', 'WEBHOOK_'];
 const FOREIGN = new Set(['QUERY_STRING']);
 
 function editDistance(a: string, b: string): number {
@@ -232,6 +240,12 @@ export function loadConfig(env: Env = process.env): Config {
   } catch (e) {
     problems.push(`API_KEYS: ${(e as Error).message}`);
   }
+  let webhookAllowedHosts = NO_HOSTS;
+  try {
+    webhookAllowedHosts = parseAllowedHosts(v.WEBHOOK_ALLOWED_HOSTS);
+  } catch (e) {
+    problems.push(`WEBHOOK_ALLOWED_HOSTS: ${(e as Error).message}`);
+  }
   const schedule = parseSnapshotSchedule(v.SNAPSHOT_SCHEDULE);
   problems.push(...schedule.problems);
   if (apiKeys.length === 0 && !isLoopback(v.HOST)) {
@@ -295,6 +309,8 @@ export function loadConfig(env: Env = process.env): Config {
     grossMargin: v.GROSS_MARGIN,
     snapshotSchedule: schedule.entries,
     erasureHmacKey: v.ERASURE_HMAC_KEY,
+    webhookAllowedHosts,
+    webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
     logLevel: v.LOG_LEVEL,
     production: v.NODE_ENV === 'production',
   };

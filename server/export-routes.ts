@@ -26,6 +26,7 @@ import type { Config } from './config.js';
 import { writeCsv, type CsvValue } from './csv.js';
 import { sendError, sendKpiError } from './http.js';
 import type { EventWriter } from './ingest/writer.js';
+import type { Notifier } from './notifications/events.js';
 import type { Executor } from './storage/executor.js';
 
 /**
@@ -166,6 +167,8 @@ export interface ExportDeps {
   config: Config;
   exec: Executor;
   writer: EventWriter;
+  /** The requests' context carries it; an export publishes nothing. */
+  notifier: Notifier;
   log: Logger;
   now?: () => Date;
 }
@@ -200,6 +203,7 @@ export function exportRoutes(deps: ExportDeps): Route {
       requestId: meta.requestId,
       exec: deps.exec,
       writer: deps.writer,
+      notifier: deps.notifier,
       config: deps.config,
       key,
       log: meta.log,

@@ -14,6 +14,9 @@ import { createMetrics, type CommentRetentionStatus } from './metrics.js';
 import { snapshotRoutes } from './snapshot-routes.js';
 import { verifyStateRoute } from './state-route.js';
 import { startSnapshotScheduler, systemClock, type Clock } from './snapshots/scheduler.js';
+import { startAtRiskJob } from './at-risk-job.js';
+import { WebhookOutbox } from './notifications/outbox.js';
+import { startWebhookWorker } from './webhook-worker.js';
 
 export interface FeatureDeps {
   config: Config;
@@ -26,34 +29,50 @@ export interface FeatureDeps {
   now?: () => Date;
   /** The configured comment retention and when this process last made the table enforce it (metrics). */
   retention?: CommentRetentionStatus;
+  /** The webhook outbox producers publish to; one of its own when unset. */
+  outbox?: WebhookOutbox;
 }
 
 export interface Features {
   routes: Route[];
   plugins: ApolloServerPlugin<Context>[];
+  /** Resolves once neither the at-risk job nor the webhook worker has a run in progress (tests wait on it). */
+  notificationsIdle(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Routes and plugins beyond GraphQL itself (ingestion, metrics, IDE, snapshots), in one list. */
+/** Routes, plugins and jobs beyond GraphQL itself (ingestion, metrics, IDE, snapshots, webhooks), in one list. */
 export async function features(deps: FeatureDeps): Promise<Features> {
   const { config, exec, writer, log } = deps;
   const metrics = createMetrics(exec, writer, deps.retention);
+  const clock = deps.clock ?? systemClock;
+  const outbox = deps.outbox ?? new WebhookOutbox(exec, () => clock.now());
+  // Only the instance that stores writes runs the jobs: a standby or a read replica beside it
+  // would store each scheduled snapshot, and send each delivery, twice.
+  const mayWrite = (requestId: string) => writer.assertMayWrite(requestId);
+  const webhooks = await startWebhookWorker({ exec, outbox, log, clock, allowed: config.webhookAllowedHosts, timeoutMs: config.webhookTimeoutMs, mayWrite });
+  const atRisk = startAtRiskJob({ exec, log, clock, notifier: outbox, reportingCurrency: config.reportingCurrency, mayWrite });
   const scheduler = startSnapshotScheduler(config.snapshotSchedule, {
     exec,
     log,
-    clock: deps.clock ?? systemClock,
+    clock,
     reportingCurrency: config.reportingCurrency,
     grossMargin: config.grossMargin,
-    // Only the instance that stores writes takes scheduled snapshots: a standby or a read
-    // replica beside it would store each one twice.
-    mayWrite: (requestId) => writer.assertMayWrite(requestId),
+    mayWrite,
     onResult: metrics.snapshotJob,
+    notifier: outbox,
   });
   return {
-    routes: [ingestRoute(config, writer), snapshotRoutes(exec), exportRoutes({ config, exec, writer, log, now: deps.now }), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
+    routes: [ingestRoute(config, writer), snapshotRoutes(exec), exportRoutes({ config, exec, writer, notifier: outbox, log, now: deps.now }), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
+    async notificationsIdle() {
+      await atRisk.idle();
+      await webhooks.idle();
+    },
     async stop() {
       await scheduler.stop();
+      await atRisk.stop();
+      await webhooks.stop();
       metrics.stop();
     },
   };

@@ -7,6 +7,7 @@ import { openStorage, type Storage } from './storage/client.js';
 import { features } from './features.js';
 import { Erasures, type ErasureOptions } from './ingest/erasures.js';
 import { EventWriter } from './ingest/writer.js';
+import { WebhookOutbox } from './notifications/outbox.js';
 import { listenError, preflight } from './preflight.js';
 import { systemClock, type Clock } from './snapshots/scheduler.js';
 import { IngestDisabledError } from './storage/errors.js';
@@ -18,6 +19,8 @@ export interface Service {
   exec: Executor;
   storage: Storage;
   url: string;
+  /** Resolves once the at-risk job and the webhook worker have no run in progress (tests wait for deliveries). */
+  webhooksIdle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +56,7 @@ export async function startService(
         ? new WriterLease(exec, { ...config.writerLease, clock, replicated: storage.cluster !== undefined })
         : undefined;
     lease = held;
+    const outbox = new WebhookOutbox(exec, () => clock.now());
     const erasures = new Erasures(exec, { key: config.erasureHmacKey, now: extra.now, afterStep: extra.afterStep });
     const writer = new EventWriter(exec, {
       checkStates: storage.cluster === undefined,
@@ -62,6 +66,8 @@ export async function startService(
             throw new IngestDisabledError(requestId);
           }
         : held && ((requestId) => held.check(requestId)),
+      notifier: outbox,
+      onNotifyError: (err) => log.error({ err }, 'survey.detractor could not be queued; the responses are stored'),
     });
     const retention = { days: config.commentRetentionDays, checkedAt: undefined as Date | undefined };
     // What the writer does before its first write: a crash in the middle of an insert can leave
@@ -99,7 +105,7 @@ export async function startService(
         void becomeWriter(storage.cluster === undefined);
       });
     }
-    const feature = await features({ config, exec, writer, log, clock, retention, now: extra.now });
+    const feature = await features({ config, exec, writer, log, clock, retention, now: extra.now, outbox });
     if (config.ingest && (held === undefined || held.holding)) {
       // Embedded, a lock file left behind by a process that is gone marks a stop that was not
       // clean (a clean stop with exact states removes it); a server may have crashed on its own.
@@ -110,7 +116,7 @@ export async function startService(
       if (held === undefined) return { role: 'writer', detail: 'the only process serving this DATA_DIR (its lock file)' };
       return { role: held.holding ? 'writer' : 'standby', detail: held.describe() };
     };
-    const app = await createApp({ config, exec, writer, log, now: extra.now, routes: feature.routes, plugins: feature.plugins, writerRole });
+    const app = await createApp({ config, exec, writer, log, now: extra.now, notifier: outbox, routes: feature.routes, plugins: feature.plugins, writerRole });
     const { port, host } = await app.listen().catch(async (e: unknown) => {
       await feature.stop();
       await app.apollo.stop();
@@ -124,6 +130,7 @@ export async function startService(
       exec,
       storage,
       url,
+      webhooksIdle: () => feature.notificationsIdle(),
       stop() {
         stopping ??= (async () => {
           await app.close();

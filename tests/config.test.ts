@@ -67,4 +67,17 @@ describe('configuration', () => {
       'WRITER_LEASE_TTL_MS=15000 is less than twice WRITER_LEASE_RENEW_MS=10000: the holder stops writing one renewal period before its lease expires, and must have renewed at least once by then',
     ]);
   });
+
+  it('allows no webhook host unless WEBHOOK_ALLOWED_HOSTS names some, and refuses entries that are not host or host:port', () => {
+    expect(loadConfig({}).webhookAllowedHosts.entries).toEqual([]);
+    expect(loadConfig({}).webhookTimeoutMs).toBe(10_000);
+    expect(loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'Hooks.Example.com, 127.0.0.1:8080' }).webhookAllowedHosts).toMatchObject({
+      anyPort: new Set(['hooks.example.com']),
+      exact: new Set(['127.0.0.1:8080']),
+    });
+    expect(problems({ WEBHOOK_ALLOWED_HOSTS: 'ok.example.com,https://x.example.com/path', WEBHOOK_TIMEOUT: '5' })).toEqual([
+      'WEBHOOK_TIMEOUT is not a setting of this service: did you mean WEBHOOK_TIMEOUT_MS?',
+      'WEBHOOK_ALLOWED_HOSTS: "https://x.example.com/path" is not a host or host:port entry (e.g. hooks.example.com or 127.0.0.1:8080)',
+    ]);
+  });
 });

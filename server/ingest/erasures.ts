@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BadInputError } from '../../loaders/errors.js';
+import { DELIVERIES_OF_CUSTOMERS } from '../notifications/outbox.js';
 import { deleteRows, keyedHash, keyedHashParams, keyedHashSql } from '../storage/erase.js';
 import { ErasureKeyMissingError } from '../storage/errors.js';
 import { chunkByBytes, type Executor, type QueryContext } from '../storage/executor.js';
@@ -218,7 +219,9 @@ export class Erasures {
       ctx,
     );
     for (const record of rows.map(toRecord)) {
-      const ids = await this.idsOf(key, RAW_TABLES.flatMap((t) => CUSTOMER_COLUMNS[t].map((c) => `SELECT ${c} AS k FROM {db:Identifier}.${t}`)), record.customerHashes, ctx);
+      // Webhook deliveries too: a crash may have come after the raw rows went and before they did.
+      const selects = [...RAW_TABLES.flatMap((t) => CUSTOMER_COLUMNS[t].map((c) => `SELECT ${c} AS k FROM {db:Identifier}.${t}`)), DELIVERIES_OF_CUSTOMERS.ids];
+      const ids = await this.idsOf(key, selects, record.customerHashes, ctx);
       const keys: Partial<Record<StateTable, string[]>> = {};
       for (const p of PRE_AGGREGATES) {
         // The state still holds the keys whose rebuild did not run; the raw table those still fed.
@@ -289,10 +292,14 @@ export class Erasures {
     }
   }
 
-  /** The raw rows of the customers go, then the state rows they fed are rebuilt from what remains. */
+  /**
+   * The raw rows of the customers go, with the webhook deliveries naming them (sent or not: their
+   * bodies carry the ids), then the state rows they fed are rebuilt from what remains.
+   */
   private async apply(record: ErasureRecord, ids: readonly string[], keys: Partial<Record<StateTable, string[]>>, ctx: QueryContext): Promise<void> {
     for (const chunk of chunkByBytes(ids, (id) => id)) {
       for (const table of RAW_TABLES) await deleteRows(this.exec, table, { query: namesAny(table), query_params: { ids: chunk } }, ctx);
+      await deleteRows(this.exec, DELIVERIES_OF_CUSTOMERS.table, { query: DELIVERIES_OF_CUSTOMERS.where, query_params: { ids: chunk } }, ctx);
     }
     await this.options.afterStep?.('deleted');
     for (const p of PRE_AGGREGATES) await rebuildKeys(this.exec, p.state, keys[p.state] ?? [], ctx);

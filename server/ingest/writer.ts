@@ -2,6 +2,8 @@ import { StorageUnavailableError } from '../storage/errors.js';
 import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext } from '../storage/executor.js';
 import { withRetries } from '../storage/retry.js';
 import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
+import type { BatchNotifier } from '../notifications/events.js';
+import { publishDetractors } from './detractors.js';
 import { Erasures, type Erasure } from './erasures.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
 
@@ -116,10 +118,18 @@ export class EventWriter {
    * so is every write (replays could not be recognized).
    * `mayWrite` throws when this process must not write (a read replica, or another process holds
    * the writer lease: docs/architecture.md, "One writer"); it is asked before each group.
+   * `notifier` queues survey.detractor for newly stored detractor responses (docs/webhooks.md);
+   * `onNotifyError` hears when that failed (the events are stored all the same).
    */
   constructor(
     private readonly exec: Executor,
-    private readonly options: { checkStates?: boolean; erasures?: Erasures; mayWrite?: (requestId: string) => void } = {},
+    private readonly options: {
+      checkStates?: boolean;
+      erasures?: Erasures;
+      mayWrite?: (requestId: string) => void;
+      notifier?: BatchNotifier;
+      onNotifyError?: (error: unknown) => void;
+    } = {},
   ) {
     this.erasures = options.erasures ?? new Erasures(exec, { key: undefined });
   }
@@ -306,7 +316,9 @@ export class EventWriter {
         continue;
       }
       try {
-        await this.writeGroup(group, results);
+        const stored = await this.writeGroup(group, results);
+        // Stored and durable: a failed notification must neither undo nor fail the write.
+        if (this.options.notifier) await publishDetractors(this.options.notifier, stored, { requestId: group[0]!.ctx.requestId }).catch((e: unknown) => this.options.onNotifyError?.(e));
         group.forEach((w, i) => w.resolve(results[i]!));
       } catch (e) {
         // Nobody in the group got an answer, so any part of it that was stored is re-sent
@@ -332,7 +344,8 @@ export class EventWriter {
     });
   }
 
-  private async writeGroup(group: Waiting[], results: WriteResult[]): Promise<void> {
+  /** Stores the group's new events and returns them (duplicates and erased ones left out). */
+  private async writeGroup(group: Waiting[], results: WriteResult[]): Promise<StoredEvent[]> {
     // One statement serves several requests: it carries the first one's id, and no abort
     // signal, since one client leaving must not cancel the others' events.
     const ctx: QueryContext = { requestId: group[0]!.ctx.requestId };
@@ -360,6 +373,7 @@ export class EventWriter {
       fresh.set(table, items);
     }
     const stored = await this.storedIds(new Map([...fresh].map(([table, items]) => [table, items.map((i) => i.event.row.event_id)])), ctx);
+    const inserted: StoredEvent[] = [];
     for (const [table, items] of fresh) {
       const rows: object[] = [];
       const firstSeq = table === 'customers' ? await this.reserveSeq(items.length, ctx) : 0;
@@ -367,11 +381,13 @@ export class EventWriter {
         if (stored.has(`${table}\n${item.event.row.event_id}`)) results[item.write]!.duplicates.add(item.index);
         else {
           rows.push(table === 'customers' ? { ...item.event.row, received_seq: firstSeq + rows.length } : item.event.row);
+          inserted.push(item.event);
           results[item.write]!.accepted++;
         }
       }
       await this.insert(table, rows as { event_id: string }[], ctx);
     }
+    return inserted;
   }
 
   /**

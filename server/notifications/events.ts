@@ -16,3 +16,11 @@ export interface Notifier {
 
 /** Publishes nowhere: the default until webhooks are configured, and in tests that do not look. */
 export const silentNotifier: Notifier = { publish: async () => undefined };
+
+/**
+ * A Notifier that also stores several events in one write: ingestion publishes the detractors of
+ * a whole group of writes at once, so a batch of 10 000 responses costs one outbox write, not one each.
+ */
+export interface BatchNotifier extends Notifier {
+  publishAll(events: readonly { event: NotificationEvent; payload: Record<string, unknown> }[], ctx: { requestId: string }): Promise<void>;
+}

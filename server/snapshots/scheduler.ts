@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { addUnits, startOf } from '../../loaders/calendar.js';
-import { takeSnapshot } from '../../loaders/kpi-snapshots.js';
+import { snapshotTakenPayload, takeSnapshot } from '../../loaders/kpi-snapshots.js';
 import { resolveCurrency } from '../../loaders/reporting-currency.js';
 import { Warnings } from '../../loaders/warnings.js';
+import type { Notifier } from '../notifications/events.js';
 import type { Executor } from '../storage/executor.js';
 import { windowAt, type ScheduledSnapshot } from './schedule.js';
 
@@ -41,6 +42,8 @@ export interface SchedulerDeps {
   /** Throws when this instance must not write now (a standby, a read replica); that run is skipped. */
   mayWrite?: (requestId: string) => void;
   onResult?: (r: SnapshotJobResult) => void;
+  /** Told of each stored snapshot (snapshot.taken). */
+  notifier?: Notifier;
 }
 
 export interface SnapshotScheduler {
@@ -78,6 +81,7 @@ export function startSnapshotScheduler(entries: ScheduledSnapshot[], deps: Sched
       const stored = await takeSnapshot(deps.exec, { requestId }, entry.name, args, () => clock.now());
       log.info({ snapshot: entry.name, id: stored.id, from, to }, 'scheduled snapshot stored');
       deps.onResult?.({ name: entry.name, ok: true, durationMs: performance.now() - started });
+      await deps.notifier?.publish('snapshot.taken', snapshotTakenPayload(stored), { requestId }).catch((err: unknown) => log.error({ err, snapshot: stored.id }, 'snapshot.taken could not be queued'));
     } catch (err) {
       // The next boundary tries again; one failed run must not stop the schedule.
       log.error({ err, snapshot: entry.name }, 'scheduled snapshot failed');
