@@ -16,7 +16,7 @@ import { ConfigError, loadConfig } from '../server/config.js';
 import { EventWriter } from '../server/ingest/writer.js';
 import { features } from '../server/features.js';
 import { createLogger } from '../server/logger.js';
-import { windowAt } from '../server/snapshots/schedule.js';
+import { windowAt } from '../loaders/snapshot-window.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { insertPurchases } from './helpers/events.js';
 import { waitFor } from '../scripts/lib/process.js';
