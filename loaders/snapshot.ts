@@ -1,3 +1,4 @@
+import type { CustomerFilterArgs } from './customer-filter.js';
 import type { Loaders } from './index.js';
 import type { Grain } from './grain.js';
 
@@ -19,7 +20,15 @@ export interface SnapshotArgs {
   currency: string;
   margin: number;
   asOf: Date;
+  /**
+   * Alerts only (kpiSnapshot itself takes none, spec section 9): the customers every field
+   * counts, except those of UNFILTERED_FIELDS, whose KPIs take no filter.
+   */
+  filter?: CustomerFilterArgs | null;
 }
+
+/** Fields a snapshot computes over every customer whatever its filter: their KPIs take none. */
+export const UNFILTERED_FIELDS = ['referralConversionRate', 'refundAmount', 'cancelledOrders'] as const satisfies readonly (keyof KpiSnapshotResult)[];
 
 export interface KpiSnapshotResult {
   from: Date;
@@ -45,12 +54,35 @@ export interface KpiSnapshotResult {
   pointsOutstanding: number;
 }
 
+/** Successes out of trials. */
+export interface Proportion {
+  successes: number;
+  n: number;
+}
+
+/**
+ * The counts behind the snapshot's rates that are binomial proportions, the ones the KPI queries
+ * give a Wilson interval for (repeatPurchaseRate, retentionRate); alerts compute the interval.
+ */
+export interface SnapshotProportions {
+  repeatPurchaseRate: Proportion;
+  retentionRate: Proportion;
+}
+
+export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, now: () => Date): Promise<KpiSnapshotResult> {
+  return (await runKpiSnapshotWithProportions(loaders, a, now)).snapshot;
+}
+
 /**
  * Every headline KPI of one window, each through the loader of its own module: no SQL
  * lives here, and a document that also asks a KPI directly shares its query.
  */
-export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, now: () => Date): Promise<KpiSnapshotResult> {
-  const window = { from: a.from, to: a.to, asOf: a.asOf, filter: null };
+export async function runKpiSnapshotWithProportions(
+  loaders: Omit<Loaders, 'kpiSnapshot'>,
+  a: SnapshotArgs,
+  now: () => Date,
+): Promise<{ snapshot: KpiSnapshotResult; proportions: SnapshotProportions }> {
+  const window = { from: a.from, to: a.to, asOf: a.asOf, filter: a.filter ?? null };
   const periods = { ...window, grain: a.grain, timezone: 'UTC' };
   const [repeat, newCustomers, clv, retention, nps, csat, referralConversionRate, refunds, loyalty] = await Promise.all([
     loaders.repeatPurchase.load(window),
@@ -63,7 +95,7 @@ export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: S
     loaders.refundSummary.load({ from: a.from, to: a.to, currency: a.currency, asOf: a.asOf }),
     loaders.loyaltyTotals.load(window),
   ]);
-  return {
+  const snapshot: KpiSnapshotResult = {
     from: a.from,
     to: a.to,
     asOf: a.asOf,
@@ -86,4 +118,9 @@ export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: S
     loyaltyMembers: loyalty.members,
     pointsOutstanding: loyalty.pointsOutstanding,
   };
+  const proportions = {
+    repeatPurchaseRate: { successes: repeat.repeatCustomers, n: repeat.customers },
+    retentionRate: { successes: retention.retainedCustomers, n: retention.previousCustomers },
+  };
+  return { snapshot, proportions };
 }
