@@ -3,7 +3,8 @@ import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { BadInputError } from './errors.js';
 import { checkInstant } from './args.js';
 import { createLoaders } from './index.js';
-import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE, type SnapshotCursor } from './kpi-snapshots.sql.js';
+import { checkPageSize, decodeCursor, encodeCursor } from './cursor.js';
+import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE } from './kpi-snapshots.sql.js';
 import { KPI_DEFINITIONS_VERSION, runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.js';
 import { fromChDateTime, toChDateTime } from './sql.js';
 import { snapshotNameProblem } from './snapshot-name.js';
@@ -24,7 +25,6 @@ interface SnapshotRow {
   createdAt: string;
 }
 
-export const MAX_PAGE = 100;
 const DATE_FIELDS = ['from', 'to', 'asOf', 'generatedAt'] as const;
 
 export function checkSnapshotName(name: string): string {
@@ -103,26 +103,9 @@ export interface SnapshotPage {
   hasNextPage: boolean;
 }
 
-export function encodeCursor(s: Pick<StoredSnapshot, 'createdAt' | 'id'>): string {
-  return Buffer.from(JSON.stringify([s.createdAt.toISOString(), s.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): SnapshotCursor {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const createdAt = new Date(at as string);
-    if (typeof at === 'string' && typeof id === 'string' && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
-  } catch {
-    // falls through to the error below
-  }
-  throw new BadInputError('"after" is not a cursor returned by kpiSnapshots', 'after');
-}
-
 export function checkSnapshotList(a: SnapshotListArgs): SnapshotListArgs {
   checkSnapshotName(a.name);
-  if (!Number.isInteger(a.first) || a.first < 1 || a.first > MAX_PAGE) {
-    throw new BadInputError(`"first" must be an integer from 1 to ${MAX_PAGE} (got ${a.first})`, 'first');
-  }
+  checkPageSize(a.first);
   if (a.from) checkInstant('from', a.from);
   if (a.to) checkInstant('to', a.to, 'end');
   if (a.from && a.to && !(a.from.getTime() < a.to.getTime())) {
@@ -132,8 +115,8 @@ export function checkSnapshotList(a: SnapshotListArgs): SnapshotListArgs {
 }
 
 export async function listSnapshots(exec: Executor, ctx: QueryContext, a: SnapshotListArgs): Promise<SnapshotPage> {
-  const after = a.after === null ? null : decodeCursor(a.after);
+  const after = a.after === null ? null : decodeCursor(a.after, 'kpiSnapshots');
   const rows = await exec.rows<SnapshotRow>(snapshotPageSql({ name: a.name, from: a.from, to: a.to, after, limit: a.first + 1 }), ctx);
   const nodes = rows.slice(0, a.first).map(shape);
-  return { edges: nodes.map((node) => ({ cursor: encodeCursor(node), node })), hasNextPage: rows.length > a.first };
+  return { edges: nodes.map((node) => ({ cursor: encodeCursor(node.createdAt, node.id), node })), hasNextPage: rows.length > a.first };
 }

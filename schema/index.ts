@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { DateTimeScalar, DecimalScalar } from './scalars.js';
+import { AlertsResolver } from './alerts.resolver.js';
 import { ClvResolver } from './clv.resolver.js';
 import { ClvModelResolver } from './clv-model.resolver.js';
 import { CustomersResolver } from './customers.resolver.js';
@@ -36,6 +37,7 @@ export const RESOLVERS = [
   ErasureResolver,
   LoyaltyResolver,
   FollowUpResolver,
+  AlertsResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -38,6 +38,9 @@ export const MUTATION_SCOPES: Record<string, Scope> = {
   upsertCustomers: 'ingest',
   takeSnapshot: 'admin',
   eraseCustomers: 'admin',
+  createAlert: 'admin',
+  updateAlert: 'admin',
+  deleteAlert: 'admin',
 };
 
 /** Queries that need more than `read`: what they show is the administrator's (spec section 16). */
