@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from 'pino';
+import { startAlertScheduler } from './alerts/scheduler.js';
 import type { Route } from './app.js';
 import { backupRoute } from './backup-route.js';
 import type { Config } from './config.js';
@@ -10,6 +11,7 @@ import { ideRoute } from './ide.js';
 import { ingestRoute } from './ingest-route.js';
 import type { EventWriter } from './ingest/writer.js';
 import { createMetrics, type CommentRetentionStatus } from './metrics.js';
+import { silentNotifier, type Notifier } from './notifications/events.js';
 import { snapshotRoutes } from './snapshot-routes.js';
 import { verifyStateRoute } from './state-route.js';
 import { startSnapshotScheduler, systemClock, type Clock } from './snapshots/scheduler.js';
@@ -19,8 +21,10 @@ export interface FeatureDeps {
   exec: Executor;
   writer: EventWriter;
   log: Logger;
-  /** The snapshot scheduler's time; tests pass a fake clock. */
+  /** The snapshot and alert schedulers' time; tests pass a fake clock. */
   clock?: Clock;
+  /** Where alert transitions are published (the webhook outbox); default: nowhere. */
+  notifier?: Notifier;
   /** The configured comment retention and when this process last made the table enforce it (metrics). */
   retention?: CommentRetentionStatus;
 }
@@ -35,22 +39,33 @@ export interface Features {
 export async function features(deps: FeatureDeps): Promise<Features> {
   const { config, exec, writer, log } = deps;
   const metrics = createMetrics(exec, writer, deps.retention);
+  const clock = deps.clock ?? systemClock;
+  // Only the instance that stores writes runs the schedules: a standby or a read replica beside
+  // it would store each snapshot and each alert transition twice.
+  const mayWrite = (requestId: string) => writer.assertMayWrite(requestId);
   const scheduler = startSnapshotScheduler(config.snapshotSchedule, {
     exec,
     log,
-    clock: deps.clock ?? systemClock,
+    clock,
     reportingCurrency: config.reportingCurrency,
     grossMargin: config.grossMargin,
-    // Only the instance that stores writes takes scheduled snapshots: a standby or a read
-    // replica beside it would store each one twice.
-    mayWrite: (requestId) => writer.assertMayWrite(requestId),
+    mayWrite,
     onResult: metrics.snapshotJob,
+  });
+  const alerts = startAlertScheduler({
+    exec,
+    log,
+    clock,
+    notifier: deps.notifier ?? silentNotifier,
+    reportingCurrency: config.reportingCurrency,
+    grossMargin: config.grossMargin,
+    mayWrite,
   });
   return {
     routes: [ingestRoute(config, writer), snapshotRoutes(exec), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
     async stop() {
-      await scheduler.stop();
+      await Promise.all([scheduler.stop(), alerts.stop()]);
       metrics.stop();
     },
   };
