@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { startService, type Service } from '../../server/service.js';
+import type { Clock } from '../../server/snapshots/scheduler.js';
 
 /** One engine directory per vitest worker process; each test file gets its own database in it. */
 export function workerDataDir(): string {
@@ -27,10 +28,10 @@ export interface TestService extends Service {
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: any; extensions?: any; status: number }>;
 }
 
-/** Starts the real service (real engine, real HTTP) on a free port. */
-export async function startTestService(database: string, env: Record<string, string> = {}, now?: () => Date): Promise<TestService> {
+/** Starts the real service (real engine, real HTTP) on a free port; `clock` drives its schedulers. */
+export async function startTestService(database: string, env: Record<string, string> = {}, now?: () => Date, clock?: Clock): Promise<TestService> {
   const config = testConfig(database, env);
-  const service = await startService(config, createLogger('silent'), now ? { now } : {});
+  const service = await startService(config, createLogger('silent'), { ...(now ? { now } : {}), ...(clock ? { clock } : {}) });
   return Object.assign(service, {
     async gql(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
       const res = await fetch(`${service.url}/graphql`, {
