@@ -9,42 +9,12 @@ import { checkCustomerFilter, type CustomerFilterArgs } from './customer-filter.
 import { BadInputError, UnreachableCaseError } from './errors.js';
 import { Grain } from './grain.js';
 import { parseWindowSpec, WINDOW_SYNTAX, windowAt, type WindowSpec } from './snapshot-window.js';
-import { UNFILTERED_FIELDS, type KpiSnapshotResult, type SnapshotProportions } from './snapshot.js';
+import { isProportion, PROPORTION_METRICS, SNAPSHOT_METRICS, UNFILTERED_FIELDS, type Proportion, type SnapshotMetric } from './snapshot.js';
 import { fromChDateTime, toChDateTime } from './sql.js';
 
-/** The numeric fields of kpiSnapshot: what an alert may watch. */
-type NumericField = { [K in keyof KpiSnapshotResult]-?: KpiSnapshotResult[K] extends number | null ? K : never }[keyof KpiSnapshotResult];
-
-// A Record over the type: a numeric field added to KpiSnapshotResult fails to compile until it
-// is listed here, so the closed list cannot fall behind the snapshot.
-const METRIC_FIELDS: Record<NumericField, true> = {
-  customers: true,
-  newCustomers: true,
-  orders: true,
-  repeatPurchaseRate: true,
-  revenue: true,
-  refundAmount: true,
-  cancelledOrders: true,
-  averageOrderValue: true,
-  clv: true,
-  retentionRate: true,
-  nps: true,
-  csat: true,
-  referralConversionRate: true,
-  loyaltyMembers: true,
-  pointsOutstanding: true,
-};
-
-/** The GraphQL enum AlertMetric: its values are the kpiSnapshot field names themselves. */
-export const AlertMetric = Object.fromEntries(Object.keys(METRIC_FIELDS).map((k) => [k, k])) as { [K in NumericField]: K };
-export type AlertMetric = NumericField;
-
-/** Metrics that are binomial proportions with a Wilson interval (OUTSIDE_INTERVAL needs one). */
-const INTERVAL_METRICS: Record<keyof SnapshotProportions, true> = { repeatPurchaseRate: true, retentionRate: true };
-
-function hasInterval(metric: AlertMetric): metric is keyof SnapshotProportions {
-  return Object.hasOwn(INTERVAL_METRICS, metric);
-}
+/** The GraphQL enum AlertMetric: the numeric kpiSnapshot fields, by their names (loaders/snapshot.ts derives them from its type). */
+export const AlertMetric = Object.fromEntries(SNAPSHOT_METRICS.map((k) => [k, k])) as { [K in SnapshotMetric]: K };
+export type AlertMetric = SnapshotMetric;
 
 export enum AlertConditionKind {
   BELOW = 'BELOW',
@@ -105,8 +75,8 @@ export function checkAlert(a: AlertInput, now: Date): AlertInput {
   if (a.name.trim() === '' || [...a.name].length > MAX_NAME) {
     throw new BadInputError(`"name" must be 1 to ${MAX_NAME} characters, not blank (got ${JSON.stringify(a.name)})`, 'name');
   }
-  if (!Object.hasOwn(METRIC_FIELDS, a.metric)) {
-    throw new BadInputError(`"metric" must be a numeric kpiSnapshot field: ${Object.keys(METRIC_FIELDS).join(', ')} (got ${JSON.stringify(a.metric)})`, 'metric');
+  if (!(SNAPSHOT_METRICS as string[]).includes(a.metric)) {
+    throw new BadInputError(`"metric" must be a numeric kpiSnapshot field: ${SNAPSHOT_METRICS.join(', ')} (got ${JSON.stringify(a.metric)})`, 'metric');
   }
   let spec: WindowSpec;
   try {
@@ -149,9 +119,9 @@ function checkCondition(c: AlertCondition, metric: AlertMetric): void {
       without('threshold', 'BELOW and ABOVE');
       return;
     case AlertConditionKind.OUTSIDE_INTERVAL:
-      if (!hasInterval(metric)) {
+      if (!isProportion(metric)) {
         throw new BadInputError(
-          `"condition.kind" OUTSIDE_INTERVAL needs a rate with a Wilson interval (${Object.keys(INTERVAL_METRICS).join(', ')}); ${metric} has none`,
+          `"condition.kind" OUTSIDE_INTERVAL needs a rate with a Wilson interval (${PROPORTION_METRICS.join(', ')}); ${metric} has none`,
           'condition.kind',
         );
       }
@@ -170,10 +140,10 @@ export function conditionText(c: AlertCondition): string {
   return c.kind;
 }
 
-/** One window's kpiSnapshot and the counts behind its rates, as runKpiSnapshotWithProportions gives them. */
-export interface WindowValues {
-  snapshot: KpiSnapshotResult;
-  proportions: SnapshotProportions;
+/** An alert's metric over one window, with its counts when it is a proportion (loaders/snapshot.ts snapshotMetric). */
+export interface MetricValue {
+  value: number | null;
+  proportion: Proportion | null;
 }
 
 export interface ConditionOutcome {
@@ -186,13 +156,12 @@ export interface ConditionOutcome {
 }
 
 /** Tests an alert's condition on the window's values and the previous window's. */
-export function testCondition(metric: AlertMetric, c: AlertCondition, current: WindowValues, previous: WindowValues): ConditionOutcome {
-  const value = current.snapshot[metric];
-  const previousValue = previous.snapshot[metric];
+export function testCondition(c: AlertCondition, current: MetricValue, previous: MetricValue): ConditionOutcome {
+  const value = current.value;
+  const previousValue = previous.value;
   let interval: ConditionOutcome['interval'] = null;
-  if (hasInterval(metric)) {
-    const { successes, n } = current.proportions[metric];
-    const ci = wilson(successes, n);
+  if (current.proportion) {
+    const ci = wilson(current.proportion.successes, current.proportion.n);
     if (ci.low !== null && ci.high !== null) interval = { low: ci.low, high: ci.high };
   }
   // Relative change in percent of the previous value; none from 0 or without both values.

@@ -163,7 +163,7 @@ describe('KPI alerts', () => {
     }
   });
 
-  it('computes each window once for every alert that reads it', async () => {
+  it('groups the alerts of one window: five alerts read four windows', async () => {
     const weekly = { window: 'last-week@weekly', condition: { kind: 'ABOVE', threshold: 1e9 } };
     const ids = [
       (await create({ ...weekly, name: 'w1', metric: 'orders' })).id,
@@ -175,9 +175,9 @@ describe('KPI alerts', () => {
     ];
     const deps = { exec: svc.exec, log: createLogger('silent'), clock: new FakeClock(0), notifier: recordingNotifier().notifier, reportingCurrency: undefined, grossMargin: 1 };
     // W4 and W3 for four alerts, March and February for one.
-    expect(await evaluateAlerts(deps, new Date('2024-03-31T23:00:00Z'), new Date('2024-04-01T00:00:00Z'))).toEqual({ evaluated: 5, transitions: 0, snapshots: 4, failed: 0 });
+    expect(await evaluateAlerts(deps, new Date('2024-03-31T23:00:00Z'), new Date('2024-04-01T00:00:00Z'))).toEqual({ evaluated: 5, transitions: 0, windows: 4, failed: 0 });
     // An hour later no boundary has come: nothing is due.
-    expect(await evaluateAlerts(deps, new Date('2024-04-01T00:00:00Z'), new Date('2024-04-01T01:00:00Z'))).toEqual({ evaluated: 0, transitions: 0, snapshots: 0, failed: 0 });
+    expect(await evaluateAlerts(deps, new Date('2024-04-01T00:00:00Z'), new Date('2024-04-01T01:00:00Z'))).toEqual({ evaluated: 0, transitions: 0, windows: 0, failed: 0 });
     for (const id of ids) await svc.gql('mutation($id: ID!) { deleteAlert(id: $id) }', { id }, asAdmin);
   });
 

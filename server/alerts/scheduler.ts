@@ -9,13 +9,13 @@ import {
   recordAlertEvent,
   testCondition,
   type Alert,
-  type WindowValues,
+  type MetricValue,
 } from '../../loaders/alerts.js';
 import { addUnits, startOf } from '../../loaders/calendar.js';
 import { createLoaders, type Loaders } from '../../loaders/index.js';
 import { resolveCurrency } from '../../loaders/reporting-currency.js';
 import { previousWindowAt, windowAt } from '../../loaders/snapshot-window.js';
-import { runKpiSnapshotWithProportions, type SnapshotArgs } from '../../loaders/snapshot.js';
+import { snapshotMetric, type SnapshotArgs } from '../../loaders/snapshot.js';
 import type { Notifier } from '../notifications/events.js';
 import type { Executor } from '../storage/executor.js';
 import type { Clock } from '../snapshots/scheduler.js';
@@ -37,8 +37,8 @@ export interface AlertSchedulerDeps {
 export interface AlertRunResult {
   evaluated: number;
   transitions: number;
-  /** Distinct kpiSnapshots computed (current and previous windows), shared by the alerts that need them. */
-  snapshots: number;
+  /** Distinct windows read (current and previous, with grain, filter and currency): each KPI query of one runs once, whatever the alerts on it. */
+  windows: number;
   failed: number;
 }
 
@@ -77,17 +77,18 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 }
 
 /**
- * Evaluates the alerts due in (since, now]. Alerts that share a window, grain, filter and
- * currency share its kpiSnapshot (and the previous window's), each computed once through the
- * loaders kpiSnapshot itself uses; a transition is published and then stored, so a failure in
- * between publishes again at the next boundary rather than never.
+ * Evaluates the alerts due in (since, now]. Each reads its metric through the kpiSnapshot
+ * assembly (loaders/snapshot.ts), so it sees what kpiSnapshot answers; alerts that share a
+ * window, grain, filter and currency share its queries (and the previous window's). A transition
+ * is published and then stored, so a failure in between publishes again at the next boundary
+ * rather than never.
  */
 export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now: Date): Promise<AlertRunResult> {
   const { exec, log } = deps;
   const ctx = { requestId: `alerts-${now.toISOString()}` };
   const [alerts, states] = await Promise.all([listAlerts(exec, ctx), alertStates(exec, ctx)]);
   const due = dueAlerts(alerts, since, now);
-  const result: AlertRunResult = { evaluated: 0, transitions: 0, snapshots: 0, failed: 0 };
+  const result: AlertRunResult = { evaluated: 0, transitions: 0, windows: 0, failed: 0 };
   if (due.length === 0) return result;
 
   const loaders: Loaders = createLoaders({ exec, requestId: ctx.requestId });
@@ -96,17 +97,15 @@ export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now:
     if (!currencies.has(asked)) currencies.set(asked, resolveCurrency(asked, { exec, config: { reportingCurrency: deps.reportingCurrency } }));
     return currencies.get(asked)!;
   };
-  const snapshots = new Map<string, Promise<WindowValues>>();
-  const snapshotOf = (a: SnapshotArgs) => {
-    const key = JSON.stringify(a);
-    if (!snapshots.has(key)) {
-      result.snapshots++;
-      snapshots.set(key, runKpiSnapshotWithProportions(loaders, a, () => now));
-    }
-    return snapshots.get(key)!;
+  // One set of loaders for the run: alerts reading the same window share each KPI query (the
+  // loaders cache by arguments), and only the queries behind the metrics asked for run.
+  const windows = new Set<string>();
+  const valueOf = (a: SnapshotArgs, alert: Alert): Promise<MetricValue> => {
+    windows.add(JSON.stringify(a));
+    return snapshotMetric(loaders, a, alert.metric);
   };
 
-  // One group per current window (and so per previous window): its snapshots are computed once.
+  // One group per current window (and so per previous window), evaluated one after the other.
   const groups = new Map<string, Due[]>();
   for (const d of due) {
     const { window } = alertSpec(d.alert);
@@ -115,36 +114,29 @@ export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now:
   }
 
   await pool([...groups.values()], deps.concurrency ?? DEFAULT_CONCURRENCY, async (group) => {
-    const { alert, at } = group[0]!;
-    const { window } = alertSpec(alert);
-    let current: WindowValues;
-    let previous: WindowValues;
-    try {
-      const base = { asOf: at, grain: alert.grain, filter: alert.filter, currency: await currencyOf(alert.currency), margin: deps.grossMargin };
-      // The previous window is read as of the same instant: late events and refunds count in both.
-      [current, previous] = await Promise.all([snapshotOf({ ...base, ...windowAt(window, at) }), snapshotOf({ ...base, ...previousWindowAt(window, at) })]);
-    } catch (err) {
-      // The next boundary tries again; one window that fails must not stop the others.
-      log.error({ err, alerts: group.map((d) => d.alert.id) }, 'alert evaluation failed');
-      result.failed += group.length;
-      return;
-    }
     for (const d of group) {
       try {
+        const { window } = alertSpec(d.alert);
+        const base = { asOf: d.at, grain: d.alert.grain, filter: d.alert.filter, currency: await currencyOf(d.alert.currency), margin: deps.grossMargin };
+        const current = { ...base, ...windowAt(window, d.at) };
+        // The previous window is read as of the same instant: late events and refunds count in both.
+        const [value, previous] = await Promise.all([valueOf(current, d.alert), valueOf({ ...base, ...previousWindowAt(window, d.at) }, d.alert)]);
         result.evaluated++;
-        if (await evaluateOne(deps, d, states.get(d.alert.id)?.state ?? AlertState.OK, current, previous)) result.transitions++;
+        if (await evaluateOne(deps, d, current, states.get(d.alert.id)?.state ?? AlertState.OK, value, previous)) result.transitions++;
       } catch (err) {
+        // The next boundary tries again; one alert that fails must not stop the others.
         log.error({ err, alert: d.alert.id }, 'alert evaluation failed');
         result.failed++;
       }
     }
   });
+  result.windows = windows.size;
   return result;
 }
 
 /** Tests one alert; on a change of state publishes it and stores it. True when the state changed. */
-async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, state: AlertState, current: WindowValues, previous: WindowValues): Promise<boolean> {
-  const outcome = testCondition(alert.metric, alert.condition, current, previous);
+async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, window: SnapshotArgs, state: AlertState, current: MetricValue, previous: MetricValue): Promise<boolean> {
+  const outcome = testCondition(alert.condition, current, previous);
   // Values that cannot say (a rate without denominator) leave the state as it is.
   if (outcome.holds === null) return false;
   const next = outcome.holds ? AlertState.FIRING : AlertState.OK;
@@ -160,15 +152,15 @@ async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, state: 
     metric: alert.metric,
     condition: conditionText(alert.condition),
     window: alert.window,
-    from: current.snapshot.from.toISOString(),
-    to: current.snapshot.to.toISOString(),
+    from: window.from.toISOString(),
+    to: window.to.toISOString(),
     evaluatedAt: at.toISOString(),
     value: outcome.value,
     previousValue: outcome.previousValue,
     interval: outcome.interval,
     grain: alert.grain,
     filter: alert.filter,
-    currency: current.snapshot.currency,
+    currency: window.currency,
     webhookIds: alert.webhookIds,
   };
   await deps.notifier.publish(next === AlertState.FIRING ? 'alert.firing' : 'alert.resolved', payload, ctx);
@@ -176,8 +168,8 @@ async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, state: 
     id,
     alertId: alert.id,
     at,
-    windowFrom: current.snapshot.from,
-    windowTo: current.snapshot.to,
+    windowFrom: window.from,
+    windowTo: window.to,
     metric: alert.metric,
     condition: payload.condition,
     value: outcome.value,
