@@ -233,6 +233,28 @@ describe('KPI alerts', () => {
     expect(published).toEqual([]);
   });
 
+  it('is evaluated only by the instance that may write', async () => {
+    const a = await create({ name: 'any customer', metric: 'customers', window: 'trailing-7d@daily', condition: { kind: 'ABOVE', threshold: 0 } });
+    const run = async (mayWrite?: (requestId: string) => void) => {
+      const clock = new FakeClock(Date.parse('2024-03-20T10:00:00Z'));
+      const { notifier, published } = recordingNotifier();
+      const scheduler = startAlertScheduler({ exec: svc.exec, log: createLogger('silent'), clock, notifier, reportingCurrency: undefined, grossMargin: 1, mayWrite });
+      clock.set('2024-03-21T00:00:00.000Z');
+      await scheduler.settled();
+      await scheduler.stop();
+      return published.map((p) => [p.event, p.payload.value]);
+    };
+    expect(
+      await run(() => {
+        throw new Error('standby: another instance holds the writer lease');
+      }),
+    ).toEqual([]);
+    expect(await history(a.id)).toEqual([]);
+    // Customers in [Mar 14, Mar 21): a and b (Mar 19).
+    expect(await run()).toEqual([['alert.firing', 2]]);
+    await svc.gql('mutation($id: ID!) { deleteAlert(id: $id) }', { id: a.id }, asAdmin);
+  });
+
   it('refuses bad definitions, naming the argument and why', async () => {
     const base = { name: 'x', metric: 'repeatPurchaseRate', window: 'last-week@weekly', condition: { kind: 'BELOW', threshold: 0.5 } };
     const refusal = async (vars: Record<string, unknown>) => {
