@@ -230,7 +230,7 @@ function shape(row: AlertRow, states: Map<string, { state: AlertState; since: Da
   };
 }
 
-export async function alertStates(exec: Executor, ctx: QueryContext): Promise<Map<string, { state: AlertState; since: Date }>> {
+async function alertStates(exec: Executor, ctx: QueryContext): Promise<Map<string, { state: AlertState; since: Date }>> {
   const rows = await exec.rows<{ alertId: string; state: AlertState; since: string }>(alertStatesSql(), ctx);
   return new Map(rows.map((r) => [r.alertId, { state: r.state, since: fromChDateTime(r.since) }]));
 }

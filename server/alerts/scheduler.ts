@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import {
   alertEventId,
   alertSpec,
-  alertStates,
   AlertState,
   conditionText,
   listAlerts,
@@ -86,8 +85,8 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now: Date): Promise<AlertRunResult> {
   const { exec, log } = deps;
   const ctx = { requestId: `alerts-${now.toISOString()}` };
-  const [alerts, states] = await Promise.all([listAlerts(exec, ctx), alertStates(exec, ctx)]);
-  const due = dueAlerts(alerts, since, now);
+  // Each with its state, the target of its latest stored transition.
+  const due = dueAlerts(await listAlerts(exec, ctx), since, now);
   const result: AlertRunResult = { evaluated: 0, transitions: 0, windows: 0, failed: 0 };
   if (due.length === 0) return result;
 
@@ -122,7 +121,7 @@ export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now:
         // The previous window is read as of the same instant: late events and refunds count in both.
         const [value, previous] = await Promise.all([valueOf(current, d.alert), valueOf({ ...base, ...previousWindowAt(window, d.at) }, d.alert)]);
         result.evaluated++;
-        if (await evaluateOne(deps, d, current, states.get(d.alert.id)?.state ?? AlertState.OK, value, previous)) result.transitions++;
+        if (await evaluateOne(deps, d, current, d.alert.state, value, previous)) result.transitions++;
       } catch (err) {
         // The next boundary tries again; one alert that fails must not stop the others.
         log.error({ err, alert: d.alert.id }, 'alert evaluation failed');
