@@ -4,7 +4,7 @@ import { evaluateAlerts, startAlertScheduler, type AlertScheduler } from '../ser
 import { createLogger } from '../server/logger.js';
 import type { NotificationEvent, Notifier } from '../server/notifications/events.js';
 import { FakeClock } from './helpers/fake-clock.js';
-import { insertPurchases } from './helpers/events.js';
+import { insertProfiles, insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 const DATABASE = 't_alerts';
@@ -233,7 +233,7 @@ describe('KPI alerts', () => {
     expect(published).toEqual([]);
   });
 
-  it('is evaluated only by the instance that may write', async () => {
+  it('is evaluated only by the instance that may write, over the customers of its filter', async () => {
     const a = await create({ name: 'any customer', metric: 'customers', window: 'trailing-7d@daily', condition: { kind: 'ABOVE', threshold: 0 } });
     const run = async (mayWrite?: (requestId: string) => void) => {
       const clock = new FakeClock(Date.parse('2024-03-20T10:00:00Z'));
@@ -253,6 +253,12 @@ describe('KPI alerts', () => {
     // Customers in [Mar 14, Mar 21): a and b (Mar 19).
     expect(await run()).toEqual([['alert.firing', 2]]);
     await svc.gql('mutation($id: ID!) { deleteAlert(id: $id) }', { id: a.id }, asAdmin);
+
+    // With a filter: of a and b only a is French.
+    await insertProfiles(svc.exec, [['a', '2024-01-01T00:00:00Z', 'FR', null, null], ['b', '2024-01-01T00:00:00Z', 'DE', null, null]]);
+    const fr = await create({ name: 'French', metric: 'customers', window: 'trailing-7d@daily', condition: { kind: 'ABOVE', threshold: 0 }, filter: { country: ['FR'] } });
+    expect(await run()).toEqual([['alert.firing', 1]]);
+    await svc.gql('mutation($id: ID!) { deleteAlert(id: $id) }', { id: fr.id }, asAdmin);
   });
 
   it('refuses bad definitions, naming the argument and why', async () => {
