@@ -13,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   healthz: () => import('./healthz.js'),
   backup: () => import('./backup.js'),
   erasure: () => import('./erasure.js'),
+  alerts: () => import('./alerts.js'),
 };
 
 const [name, ...argv] = process.argv.slice(2);

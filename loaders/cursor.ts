@@ -16,5 +16,29 @@ export function decodeCursor(cursor: string, length: number, query: string): str
   } catch {
     // falls through to the error below
   }
-  throw new BadInputError(`"after" is not a cursor returned by ${query}`, 'after');
+  throw notACursor(query);
+}
+
+/** Rows per page of a history list (kpiSnapshots, alertEvents, webhookDeliveries). */
+export const MAX_PAGE = 100;
+
+/** The histories (kpiSnapshots, alertEvents) page newest first by (instant, id). */
+export interface PageCursor {
+  at: Date;
+  id: string;
+}
+
+export function encodeTimeCursor(at: Date, id: string): string {
+  return encodeCursor([at.toISOString(), id]);
+}
+
+export function decodeTimeCursor(cursor: string, query: string): PageCursor {
+  const [at, id] = decodeCursor(cursor, 2, query) as [string, string];
+  const instant = new Date(at);
+  if (Number.isNaN(instant.getTime())) throw notACursor(query);
+  return { at: instant, id };
+}
+
+function notACursor(query: string): BadInputError {
+  return new BadInputError(`"after" is not a cursor returned by ${query}`, 'after');
 }

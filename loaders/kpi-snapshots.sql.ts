@@ -1,4 +1,5 @@
 import type { SqlQuery } from '../server/storage/executor.js';
+import type { PageCursor } from './cursor.js';
 import { Params, T } from './sql.js';
 
 /** The table name for inserts (the executor adds the database); reads go through T.snapshots. */
@@ -7,11 +8,6 @@ const TABLE = T.snapshots;
 const COLUMNS = `id, name, snapshot, definitions_version AS definitionsVersion, created_at AS createdAt`;
 /** Newest first; the id breaks ties between snapshots stored in the same millisecond. */
 const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC';
-
-export interface SnapshotCursor {
-  createdAt: Date;
-  id: string;
-}
 
 export function snapshotByIdSql(id: string): SqlQuery {
   const p = new Params();
@@ -27,7 +23,7 @@ export interface SnapshotPageArgs {
   name: string;
   from: Date | null;
   to: Date | null;
-  after: SnapshotCursor | null;
+  after: PageCursor | null;
   /** Rows to read: one more than the page, to learn whether another page follows. */
   limit: number;
 }
@@ -38,6 +34,6 @@ export function snapshotPageSql(a: SnapshotPageArgs): SqlQuery {
   const where = [`name = ${p.add('String', a.name)}`];
   if (a.from) where.push(`created_at >= ${p.time(a.from)}`);
   if (a.to) where.push(`created_at < ${p.time(a.to)}`);
-  if (a.after) where.push(`(created_at, id) < (${p.time(a.after.createdAt)}, ${p.add('String', a.after.id)})`);
+  if (a.after) where.push(`(created_at, id) < (${p.time(a.after.at)}, ${p.add('String', a.after.id)})`);
   return p.sql(`SELECT ${COLUMNS} FROM ${TABLE} WHERE ${where.join(' AND ')} ${NEWEST_FIRST} LIMIT ${p.add('UInt32', a.limit)}`);
 }

@@ -3,8 +3,8 @@ import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { BadInputError } from './errors.js';
 import { checkFirst, checkInstant } from './args.js';
 import { createLoaders } from './index.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
-import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE, type SnapshotCursor } from './kpi-snapshots.sql.js';
+import { decodeTimeCursor, encodeTimeCursor, MAX_PAGE } from './cursor.js';
+import { latestSnapshotSql, snapshotByIdSql, snapshotPageSql, SNAPSHOTS_TABLE } from './kpi-snapshots.sql.js';
 import { KPI_DEFINITIONS_VERSION, runKpiSnapshot, type KpiSnapshotResult, type SnapshotArgs } from './snapshot.js';
 import { fromChDateTime, toChDateTime } from './sql.js';
 import { snapshotNameProblem } from './snapshot-name.js';
@@ -25,7 +25,6 @@ interface SnapshotRow {
   createdAt: string;
 }
 
-export const MAX_PAGE = 100;
 const DATE_FIELDS = ['from', 'to', 'asOf', 'generatedAt'] as const;
 
 export function checkSnapshotName(name: string): string {
@@ -131,17 +130,6 @@ export interface SnapshotPage {
   hasNextPage: boolean;
 }
 
-export function encodeSnapshotCursor(s: Pick<StoredSnapshot, 'createdAt' | 'id'>): string {
-  return encodeCursor([s.createdAt.toISOString(), s.id]);
-}
-
-function decodeSnapshotCursor(cursor: string): SnapshotCursor {
-  const [at, id] = decodeCursor(cursor, 2, 'kpiSnapshots') as [string, string];
-  const createdAt = new Date(at);
-  if (Number.isNaN(createdAt.getTime())) throw new BadInputError('"after" is not a cursor returned by kpiSnapshots', 'after');
-  return { createdAt, id };
-}
-
 export function checkSnapshotList(a: SnapshotListArgs): SnapshotListArgs {
   checkSnapshotName(a.name);
   checkFirst(a.first, MAX_PAGE);
@@ -154,8 +142,8 @@ export function checkSnapshotList(a: SnapshotListArgs): SnapshotListArgs {
 }
 
 export async function listSnapshots(exec: Executor, ctx: QueryContext, a: SnapshotListArgs): Promise<SnapshotPage> {
-  const after = a.after === null ? null : decodeSnapshotCursor(a.after);
+  const after = a.after === null ? null : decodeTimeCursor(a.after, 'kpiSnapshots');
   const rows = await exec.rows<SnapshotRow>(snapshotPageSql({ name: a.name, from: a.from, to: a.to, after, limit: a.first + 1 }), ctx);
   const nodes = rows.slice(0, a.first).map(shape);
-  return { edges: nodes.map((node) => ({ cursor: encodeSnapshotCursor(node), node })), hasNextPage: rows.length > a.first };
+  return { edges: nodes.map((node) => ({ cursor: encodeTimeCursor(node.createdAt, node.id), node })), hasNextPage: rows.length > a.first };
 }

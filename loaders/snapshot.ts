@@ -1,3 +1,4 @@
+import type { CustomerFilterArgs } from './customer-filter.js';
 import type { Loaders } from './index.js';
 import type { Grain } from './grain.js';
 
@@ -19,7 +20,15 @@ export interface SnapshotArgs {
   currency: string;
   margin: number;
   asOf: Date;
+  /**
+   * Alerts only (kpiSnapshot itself takes none, spec section 9): the customers every field
+   * counts, except those of UNFILTERED_FIELDS, whose KPIs take no filter.
+   */
+  filter?: CustomerFilterArgs | null;
 }
+
+/** Fields a snapshot computes over every customer whatever its filter: their KPIs take none. */
+export const UNFILTERED_FIELDS = ['referralConversionRate', 'refundAmount', 'cancelledOrders'] as const satisfies readonly (keyof KpiSnapshotResult)[];
 
 export interface KpiSnapshotResult {
   from: Date;
@@ -45,45 +54,95 @@ export interface KpiSnapshotResult {
   pointsOutstanding: number;
 }
 
+/** Successes out of trials. */
+export interface Proportion {
+  successes: number;
+  n: number;
+}
+
+type Parts = ReturnType<typeof snapshotParts>;
+
 /**
- * Every headline KPI of one window, each through the loader of its own module: no SQL
- * lives here, and a document that also asks a KPI directly shares its query.
+ * The KPI queries a snapshot is assembled from, each through the loader of its own module: no
+ * SQL lives here, and a document (or an alert run) that asks a KPI with the same arguments again
+ * shares its query. Lazy, so that one field runs only the query behind it.
  */
-export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, now: () => Date): Promise<KpiSnapshotResult> {
-  const window = { from: a.from, to: a.to, asOf: a.asOf, filter: null };
+function snapshotParts(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs) {
+  const window = { from: a.from, to: a.to, asOf: a.asOf, filter: a.filter ?? null };
   const periods = { ...window, grain: a.grain, timezone: 'UTC' };
-  const [repeat, newCustomers, clv, retention, nps, csat, referralConversionRate, refunds, loyalty] = await Promise.all([
-    loaders.repeatPurchase.load(window),
-    loaders.newCustomers.load(window),
-    loaders.clvSummary.load({ ...periods, currency: a.currency, margin: a.margin }),
-    loaders.pooledRetention.load(periods),
-    loaders.nps.load({ ...periods, surveyId: null }),
-    loaders.csat.load({ ...periods, surveyId: null }),
-    loaders.referralConversion.load({ from: a.from, to: a.to, asOf: a.asOf }),
-    loaders.refundSummary.load({ from: a.from, to: a.to, currency: a.currency, asOf: a.asOf }),
-    loaders.loyaltyTotals.load(window),
-  ]);
   return {
-    from: a.from,
-    to: a.to,
-    asOf: a.asOf,
-    grain: a.grain,
-    currency: a.currency,
-    generatedAt: now(),
-    customers: repeat.customers,
-    newCustomers,
-    orders: repeat.orders,
-    repeatPurchaseRate: repeat.rate,
-    revenue: clv.revenue,
-    refundAmount: refunds.refundAmount,
-    cancelledOrders: refunds.cancelledOrders,
-    averageOrderValue: clv.averageOrderValue,
-    clv: clv.clv,
-    retentionRate: retention.pooledRate,
-    nps: nps.score,
-    csat: csat.score,
-    referralConversionRate,
-    loyaltyMembers: loyalty.members,
-    pointsOutstanding: loyalty.pointsOutstanding,
+    repeat: () => loaders.repeatPurchase.load(window),
+    newCustomers: () => loaders.newCustomers.load(window),
+    clv: () => loaders.clvSummary.load({ ...periods, currency: a.currency, margin: a.margin }),
+    retention: () => loaders.pooledRetention.load(periods),
+    nps: () => loaders.nps.load({ ...periods, surveyId: null }),
+    csat: () => loaders.csat.load({ ...periods, surveyId: null }),
+    referralConversion: () => loaders.referralConversion.load({ from: a.from, to: a.to, asOf: a.asOf }),
+    refunds: () => loaders.refundSummary.load({ from: a.from, to: a.to, currency: a.currency, asOf: a.asOf }),
+    loyalty: () => loaders.loyaltyTotals.load(window),
   };
+}
+
+/** The numeric fields of kpiSnapshot (what an alert may watch). */
+export type SnapshotMetric = { [K in keyof KpiSnapshotResult]-?: KpiSnapshotResult[K] extends number | null ? K : never }[keyof KpiSnapshotResult];
+
+// A Record over the type: a numeric field added to KpiSnapshotResult fails to compile until it
+// is read here, so neither the snapshot nor the alerts' closed list of metrics can miss it.
+const METRIC_VALUES: { [F in SnapshotMetric]: (p: Parts) => Promise<KpiSnapshotResult[F]> } = {
+  customers: async (p) => (await p.repeat()).customers,
+  newCustomers: (p) => p.newCustomers(),
+  orders: async (p) => (await p.repeat()).orders,
+  repeatPurchaseRate: async (p) => (await p.repeat()).rate,
+  revenue: async (p) => (await p.clv()).revenue,
+  refundAmount: async (p) => (await p.refunds()).refundAmount,
+  cancelledOrders: async (p) => (await p.refunds()).cancelledOrders,
+  averageOrderValue: async (p) => (await p.clv()).averageOrderValue,
+  clv: async (p) => (await p.clv()).clv,
+  retentionRate: async (p) => (await p.retention()).pooledRate,
+  nps: async (p) => (await p.nps()).score,
+  csat: async (p) => (await p.csat()).score,
+  referralConversionRate: (p) => p.referralConversion(),
+  loyaltyMembers: async (p) => (await p.loyalty()).members,
+  pointsOutstanding: async (p) => (await p.loyalty()).pointsOutstanding,
+};
+
+export const SNAPSHOT_METRICS = Object.keys(METRIC_VALUES) as SnapshotMetric[];
+
+/**
+ * The counts behind the snapshot's rates that are binomial proportions, the ones the KPI queries
+ * give a Wilson interval for; alerts compute the interval from them.
+ */
+const PROPORTIONS = {
+  repeatPurchaseRate: async (p: Parts): Promise<Proportion> => {
+    const r = await p.repeat();
+    return { successes: r.repeatCustomers, n: r.customers };
+  },
+  retentionRate: async (p: Parts): Promise<Proportion> => {
+    const r = await p.retention();
+    return { successes: r.retainedCustomers, n: r.previousCustomers };
+  },
+} satisfies Partial<Record<SnapshotMetric, unknown>>;
+
+export type ProportionMetric = keyof typeof PROPORTIONS;
+export const PROPORTION_METRICS = Object.keys(PROPORTIONS) as ProportionMetric[];
+
+export function isProportion(metric: SnapshotMetric): metric is ProportionMetric {
+  return Object.hasOwn(PROPORTIONS, metric);
+}
+
+/** Every headline KPI of one window. */
+export async function runKpiSnapshot(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, now: () => Date): Promise<KpiSnapshotResult> {
+  const p = snapshotParts(loaders, a);
+  const values = await Promise.all(SNAPSHOT_METRICS.map(async (m) => [m, await METRIC_VALUES[m](p)] as const));
+  return { from: a.from, to: a.to, asOf: a.asOf, grain: a.grain, currency: a.currency, generatedAt: now(), ...(Object.fromEntries(values) as Pick<KpiSnapshotResult, SnapshotMetric>) };
+}
+
+/**
+ * One field of the window's kpiSnapshot, running only the query behind it (shared through the
+ * loaders with every other field and alert that reads it), with its counts for a proportion.
+ */
+export async function snapshotMetric(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs, metric: SnapshotMetric): Promise<{ value: number | null; proportion: Proportion | null }> {
+  const p = snapshotParts(loaders, a);
+  const [value, proportion] = await Promise.all([METRIC_VALUES[metric](p), isProportion(metric) ? PROPORTIONS[metric](p) : null]);
+  return { value, proportion };
 }

@@ -14,6 +14,8 @@ export const T = {
   referralState: '{db:Identifier}.referral_state',
   refundOrders: '{db:Identifier}.refund_orders',
   snapshots: '{db:Identifier}.kpi_snapshots',
+  alerts: '{db:Identifier}.alerts',
+  alertEvents: '{db:Identifier}.alert_events',
 } as const;
 
 /**

@@ -1,4 +1,4 @@
-import { ArgsType, Field, InputType, Int, registerEnumType, type MiddlewareFn } from 'type-graphql';
+import { ArgsType, Field, InputType, Int, ObjectType, registerEnumType, type MiddlewareFn } from 'type-graphql';
 import { checkInstant, checkPeriodCount, checkPeriods, checkTimezone, checkWindow } from '../loaders/args.js';
 import { checkCustomerFilter, type CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { NpsGroup } from '../loaders/survey-bands.sql.js';
@@ -10,6 +10,8 @@ import { DateTimeScalar } from './scalars.js';
 registerEnumType(Grain, { name: 'Grain', description: 'Calendar period; WEEK is the ISO week starting Monday.' });
 registerEnumType(NpsGroup, { name: 'NpsGroup', description: "The band of a customer's latest NPS response as of asOf." });
 
+// Also an output type (CustomerFilterValue): an alert answers the filter it was given.
+@ObjectType('CustomerFilterValue', { description: 'A CustomerFilter as it was given.' })
 @InputType('CustomerFilter', {
   description: 'Selects customers by their latest profile as of asOf. Lists combine with OR, fields with AND.',
 })

@@ -1,5 +1,6 @@
 // The estimates reuse the resolvers' argument checks, whose modules declare type-graphql classes.
 import 'reflect-metadata';
+import { MAX_ALERTS } from '../loaders/alerts.js';
 import { periodsIn } from '../loaders/calendar.js';
 import { Grain } from '../loaders/grain.js';
 import { customerStatsChunks } from '../loaders/customers.loader.js';
@@ -109,6 +110,9 @@ const ESTIMATES: Record<string, Estimate> = {
   kpiSnapshots: (a) => ({ rows: a.first ?? 20, statements: 1 }),
   cohortCustomers: filtered((a) => ({ rows: a.first ?? 100, statements: 1 })),
   erasures: (a) => ({ rows: a.first ?? 20, statements: 1 }),
+  // The definitions and the states.
+  alerts: () => ({ rows: MAX_ALERTS, statements: 2 }),
+  alertEvents: (a) => ({ rows: a.first ?? 20, statements: 1 }),
   storageVersion: () => free,
   __schema: () => free,
   __type: () => free,

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { DateTimeScalar, DecimalScalar } from './scalars.js';
+import { AlertsResolver } from './alerts.resolver.js';
 import { ClvResolver } from './clv.resolver.js';
 import { ClvModelResolver } from './clv-model.resolver.js';
 import { CustomersResolver } from './customers.resolver.js';
@@ -38,6 +39,7 @@ export const RESOLVERS = [
   LoyaltyResolver,
   FollowUpResolver,
   WebhooksResolver,
+  AlertsResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -1,11 +1,10 @@
 import { Arg, Args, ArgsType, Ctx, Field, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { BadInputError } from '../loaders/errors.js';
+import { checkFirst } from '../loaders/args.js';
+import { MAX_PAGE } from '../loaders/cursor.js';
 import { deliveryLog } from '../server/notifications/outbox.js';
 import { createWebhook, deleteWebhook, listWebhooks } from '../server/notifications/webhooks.js';
 import type { Context } from './context.js';
 import { CreatedWebhook, Webhook, WebhookDeliveryConnection, WebhookFormat, type DeliveryStatus } from './webhooks.type.js';
-
-const MAX_PAGE = 100;
 
 @ArgsType()
 class CreateWebhookArgs {
@@ -52,8 +51,7 @@ export class WebhooksResolver {
 
   @Query(() => WebhookDeliveryConnection, { description: "A webhook's delivery log, newest first: status, attempts, the last answer." })
   async webhookDeliveries(@Args(() => WebhookDeliveriesArgs) args: WebhookDeliveriesArgs, @Ctx() ctx: Context): Promise<WebhookDeliveryConnection> {
-    const first = args.first ?? 20;
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw new BadInputError(`"first" must be from 1 to ${MAX_PAGE} (got ${first})`, 'first');
+    const first = checkFirst(args.first ?? 20, MAX_PAGE);
     const page = await deliveryLog(ctx.exec, args.webhookId, first, args.after ?? null, ctx);
     const edges = page.deliveries.map(({ body: _body, customerIds: _ids, webhookId: _hook, ...d }) => ({ cursor: d.id, node: { ...d, status: d.status as DeliveryStatus } }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };

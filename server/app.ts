@@ -41,6 +41,9 @@ export const MUTATION_SCOPES: Record<string, Scope> = {
   eraseCustomers: 'admin',
   createWebhook: 'admin',
   deleteWebhook: 'admin',
+  createAlert: 'admin',
+  updateAlert: 'admin',
+  deleteAlert: 'admin',
 };
 
 /** Queries that need more than `read`: what they show is the administrator's (spec section 16). */

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from 'pino';
+import { startAlertScheduler } from './alerts/scheduler.js';
 import type { Route } from './app.js';
 import { backupRoute } from './backup-route.js';
 import type { Config } from './config.js';
@@ -23,7 +24,7 @@ export interface FeatureDeps {
   exec: Executor;
   writer: EventWriter;
   log: Logger;
-  /** The snapshot scheduler's time; tests pass a fake clock. */
+  /** The snapshot and alert schedulers' time; tests pass a fake clock. */
   clock?: Clock;
   /** Evaluation time of exports that leave `asOf` out, as of GraphQL queries (createApp's `now`). */
   now?: () => Date;
@@ -48,7 +49,7 @@ export async function features(deps: FeatureDeps): Promise<Features> {
   const clock = deps.clock ?? systemClock;
   const outbox = deps.outbox ?? new WebhookOutbox(exec, () => clock.now());
   // Only the instance that stores writes runs the jobs: a standby or a read replica beside it
-  // would store each scheduled snapshot, and send each delivery, twice.
+  // would store each scheduled snapshot and alert transition, and send each delivery, twice.
   const mayWrite = (requestId: string) => writer.assertMayWrite(requestId);
   const webhooks = await startWebhookWorker({ exec, outbox, log, clock, allowed: config.webhookAllowedHosts, timeoutMs: config.webhookTimeoutMs, mayWrite });
   const atRisk = startAtRiskJob({ exec, log, clock, notifier: outbox, reportingCurrency: config.reportingCurrency, mayWrite });
@@ -62,6 +63,15 @@ export async function features(deps: FeatureDeps): Promise<Features> {
     onResult: metrics.snapshotJob,
     notifier: outbox,
   });
+  const alerts = startAlertScheduler({
+    exec,
+    log,
+    clock,
+    notifier: outbox,
+    reportingCurrency: config.reportingCurrency,
+    grossMargin: config.grossMargin,
+    mayWrite,
+  });
   return {
     routes: [ingestRoute(config, writer), snapshotRoutes(exec), exportRoutes({ config, exec, writer, notifier: outbox, log, now: deps.now }), metrics.route, verifyStateRoute(writer), backupRoute(exec, writer), erasureRoute(writer), ideRoute(config.apiKeys.length > 0)],
     plugins: [metrics.plugin],
@@ -70,8 +80,7 @@ export async function features(deps: FeatureDeps): Promise<Features> {
       await webhooks.idle();
     },
     async stop() {
-      await scheduler.stop();
-      await atRisk.stop();
+      await Promise.all([scheduler.stop(), alerts.stop(), atRisk.stop()]);
       await webhooks.stop();
       metrics.stop();
     },

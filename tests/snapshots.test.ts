@@ -16,7 +16,7 @@ import { ConfigError, loadConfig } from '../server/config.js';
 import { EventWriter } from '../server/ingest/writer.js';
 import { features } from '../server/features.js';
 import { createLogger } from '../server/logger.js';
-import { windowAt } from '../server/snapshots/schedule.js';
+import { windowAt } from '../loaders/snapshot-window.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { insertPurchases } from './helpers/events.js';
 import { waitFor } from '../scripts/lib/process.js';
@@ -113,8 +113,8 @@ describe('persisted KPI snapshots', () => {
     const config = testConfig(DATABASE, { SNAPSHOT_SCHEDULE: 'trailing-30d@daily; board=last-month@monthly,grain=WEEK' });
     const scheduled = await features({ config, exec: svc.exec, writer: new EventWriter(svc.exec), log: createLogger('silent'), clock });
     try {
+      // The alert scheduler's hourly wake-up fires on the way (no alerts: it does nothing); no snapshot yet.
       clock.set('2024-03-14T23:59:59.999Z');
-      expect(clock.fired).toBe(0);
       expect(await latest('trailing-30d')).toBeNull();
 
       clock.set('2024-03-15T00:00:00.000Z');

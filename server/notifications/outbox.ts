@@ -136,8 +136,11 @@ export class WebhookOutbox implements BatchNotifier {
     const createdAt = this.now().toISOString();
     const rows = events.flatMap(({ event, payload }) => {
       const customerIds = customerIdsOf(payload);
+      // An alert names the webhooks it notifies (docs/alerts.md); they get its events beside the
+      // webhooks subscribed to them.
+      const named = Array.isArray(payload.webhookIds) ? (payload.webhookIds as unknown[]) : [];
       return hooks
-        .filter((h) => h.events.includes(event))
+        .filter((h) => h.events.includes(event) || named.includes(h.id))
         .map((h) => {
           const id = randomUUID();
           return {

@@ -5,7 +5,8 @@ import { resolveCurrency } from '../../loaders/reporting-currency.js';
 import { Warnings } from '../../loaders/warnings.js';
 import type { Notifier } from '../notifications/events.js';
 import type { Executor } from '../storage/executor.js';
-import { windowAt, type ScheduledSnapshot } from './schedule.js';
+import { windowAt } from '../../loaders/snapshot-window.js';
+import type { ScheduledSnapshot } from './schedule.js';
 
 /** Time as the scheduler sees it; tests pass a fake one and move it by hand. */
 export interface Clock {

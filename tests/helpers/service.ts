@@ -28,7 +28,7 @@ export interface TestService extends Service {
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: any; extensions?: any; status: number }>;
 }
 
-/** Starts the real service (real engine, real HTTP) on a free port; `clock` drives its jobs (webhooks, snapshots). */
+/** Starts the real service (real engine, real HTTP) on a free port; `clock` drives its jobs (schedulers, webhook deliveries). */
 export async function startTestService(database: string, env: Record<string, string> = {}, now?: () => Date, clock?: Clock): Promise<TestService> {
   const config = testConfig(database, env);
   const service = await startService(config, createLogger('silent'), { ...(now ? { now } : {}), ...(clock ? { clock } : {}) });

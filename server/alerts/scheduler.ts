@@ -1,0 +1,240 @@
+import type { Logger } from 'pino';
+import {
+  alertEventId,
+  alertSpec,
+  AlertState,
+  conditionText,
+  listAlerts,
+  recordAlertEvent,
+  testCondition,
+  type Alert,
+  type MetricValue,
+} from '../../loaders/alerts.js';
+import { addUnits, startOf } from '../../loaders/calendar.js';
+import { createLoaders, type Loaders } from '../../loaders/index.js';
+import { resolveCurrency } from '../../loaders/reporting-currency.js';
+import { previousWindowAt, windowAt } from '../../loaders/snapshot-window.js';
+import { snapshotMetric, type SnapshotArgs } from '../../loaders/snapshot.js';
+import type { Notifier } from '../notifications/events.js';
+import type { Executor } from '../storage/executor.js';
+import type { Clock } from '../snapshots/scheduler.js';
+
+export interface AlertSchedulerDeps {
+  exec: Executor;
+  log: Logger;
+  clock: Clock;
+  notifier: Notifier;
+  /** Unset: USD, as for queries. */
+  reportingCurrency: string | undefined;
+  grossMargin: number;
+  /** Throws when this instance must not write now (a standby, a read replica); that run is skipped. */
+  mayWrite?: (requestId: string) => void;
+  /** Windows computed at once; the alerts of one window are evaluated one after the other. */
+  concurrency?: number;
+}
+
+export interface AlertRunResult {
+  evaluated: number;
+  transitions: number;
+  /** Distinct windows read (current and previous, with grain, filter and currency): each KPI query of one runs once, whatever the alerts on it. */
+  windows: number;
+  failed: number;
+}
+
+export interface AlertScheduler {
+  /** Resolves once the run in progress, if any, has ended (tests wait on it instead of polling). */
+  settled(): Promise<void>;
+  /** Cancels the next run and waits for the one in progress. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_CONCURRENCY = 2;
+/** Every cadence (hourly … yearly) starts at a UTC hour, so one hourly wake-up sees every boundary. */
+const WAKE_UNIT = 'hour';
+
+interface Due {
+  alert: Alert;
+  /** The boundary it is evaluated at: its window's end for `last-…`, and the asOf of both windows. */
+  at: Date;
+}
+
+/** The alerts with a boundary of their cadence in (since, now]: each is evaluated once, at its latest. */
+function dueAlerts(alerts: Alert[], since: Date, now: Date): Due[] {
+  return alerts.flatMap((alert) => {
+    const at = startOf(alertSpec(alert).cadence, now);
+    return at.getTime() > since.getTime() ? [{ alert, at }] : [];
+  });
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Evaluates the alerts due in (since, now]. Each reads its metric through the kpiSnapshot
+ * assembly (loaders/snapshot.ts), so it sees what kpiSnapshot answers; alerts that share a
+ * window, grain, filter and currency share its queries (and the previous window's). A transition
+ * is published and then stored, so a failure in between publishes again at the next boundary
+ * rather than never.
+ */
+export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now: Date): Promise<AlertRunResult> {
+  const { exec, log } = deps;
+  const ctx = { requestId: `alerts-${now.toISOString()}` };
+  // Each with its state, the target of its latest stored transition.
+  const due = dueAlerts(await listAlerts(exec, ctx), since, now);
+  const result: AlertRunResult = { evaluated: 0, transitions: 0, windows: 0, failed: 0 };
+  if (due.length === 0) return result;
+
+  const loaders: Loaders = createLoaders({ exec, requestId: ctx.requestId });
+  const currencies = new Map<string | null, Promise<string>>();
+  const currencyOf = (asked: string | null) => {
+    if (!currencies.has(asked)) currencies.set(asked, resolveCurrency(asked, { exec, config: { reportingCurrency: deps.reportingCurrency } }));
+    return currencies.get(asked)!;
+  };
+  // One set of loaders for the run: alerts reading the same window share each KPI query (the
+  // loaders cache by arguments), and only the queries behind the metrics asked for run.
+  const windows = new Set<string>();
+  const valueOf = (a: SnapshotArgs, alert: Alert): Promise<MetricValue> => {
+    windows.add(JSON.stringify(a));
+    return snapshotMetric(loaders, a, alert.metric);
+  };
+
+  // One group per current window (and so per previous window), evaluated one after the other.
+  const groups = new Map<string, Due[]>();
+  for (const d of due) {
+    const { window } = alertSpec(d.alert);
+    const key = JSON.stringify([windowAt(window, d.at), d.at, d.alert.grain, d.alert.filter, d.alert.currency]);
+    groups.set(key, [...(groups.get(key) ?? []), d]);
+  }
+
+  await pool([...groups.values()], deps.concurrency ?? DEFAULT_CONCURRENCY, async (group) => {
+    for (const d of group) {
+      try {
+        const { window } = alertSpec(d.alert);
+        const base = { asOf: d.at, grain: d.alert.grain, filter: d.alert.filter, currency: await currencyOf(d.alert.currency), margin: deps.grossMargin };
+        const current = { ...base, ...windowAt(window, d.at) };
+        // The previous window is read as of the same instant: late events and refunds count in both.
+        const [value, previous] = await Promise.all([valueOf(current, d.alert), valueOf({ ...base, ...previousWindowAt(window, d.at) }, d.alert)]);
+        result.evaluated++;
+        if (await evaluateOne(deps, d, current, d.alert.state, value, previous)) result.transitions++;
+      } catch (err) {
+        // The next boundary tries again; one alert that fails must not stop the others.
+        log.error({ err, alert: d.alert.id }, 'alert evaluation failed');
+        result.failed++;
+      }
+    }
+  });
+  result.windows = windows.size;
+  return result;
+}
+
+/** Tests one alert; on a change of state publishes it and stores it. True when the state changed. */
+async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, window: SnapshotArgs, state: AlertState, current: MetricValue, previous: MetricValue): Promise<boolean> {
+  const outcome = testCondition(alert.condition, current, previous);
+  // Values that cannot say (a rate without denominator) leave the state as it is.
+  if (outcome.holds === null) return false;
+  const next = outcome.holds ? AlertState.FIRING : AlertState.OK;
+  if (next === state) return false;
+  const id = alertEventId(alert.id, at);
+  const ctx = { requestId: `alert-${id}` };
+  const payload = {
+    eventId: id,
+    alertId: alert.id,
+    name: alert.name,
+    state: next,
+    previousState: state,
+    metric: alert.metric,
+    condition: conditionText(alert.condition),
+    window: alert.window,
+    from: window.from.toISOString(),
+    to: window.to.toISOString(),
+    evaluatedAt: at.toISOString(),
+    value: outcome.value,
+    previousValue: outcome.previousValue,
+    interval: outcome.interval,
+    grain: alert.grain,
+    filter: alert.filter,
+    currency: window.currency,
+    webhookIds: alert.webhookIds,
+  };
+  await deps.notifier.publish(next === AlertState.FIRING ? 'alert.firing' : 'alert.resolved', payload, ctx);
+  await recordAlertEvent(deps.exec, ctx, {
+    id,
+    alertId: alert.id,
+    at,
+    windowFrom: window.from,
+    windowTo: window.to,
+    metric: alert.metric,
+    condition: payload.condition,
+    value: outcome.value,
+    previousValue: outcome.previousValue,
+    intervalLow: outcome.interval?.low ?? null,
+    intervalHigh: outcome.interval?.high ?? null,
+    fromState: state,
+    toState: next,
+    webhookIds: alert.webhookIds,
+  });
+  deps.log.info({ alert: alert.id, state: next, value: outcome.value, at }, 'alert state changed');
+  return true;
+}
+
+/**
+ * Wakes at every UTC hour and evaluates each alert whose cadence has a boundary since the last
+ * run, at that boundary. Like scheduled snapshots, boundaries passed while the service was down
+ * are not evaluated afterwards, and a run that finds several passed (the process slept)
+ * evaluates each alert once, at its latest.
+ */
+export function startAlertScheduler(deps: AlertSchedulerDeps): AlertScheduler {
+  const { clock, log } = deps;
+  let since = clock.now();
+  let cancel: (() => void) | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  async function evaluate(now: Date): Promise<void> {
+    try {
+      deps.mayWrite?.(`alerts-${now.toISOString()}`);
+    } catch (reason) {
+      log.info({ reason: reason instanceof Error ? reason.message : String(reason) }, 'alert evaluation left to the writer');
+      return;
+    }
+    try {
+      const r = await evaluateAlerts(deps, since, now);
+      if (r.evaluated + r.failed > 0) log.info({ ...r, at: now }, 'alerts evaluated');
+    } catch (err) {
+      // Reading the alerts failed; the next boundary tries again.
+      log.error({ err }, 'alert evaluation failed');
+    }
+  }
+
+  async function run(): Promise<void> {
+    const now = clock.now();
+    await evaluate(now);
+    since = now;
+    arm();
+  }
+
+  function arm(): void {
+    if (stopped) return;
+    const now = clock.now();
+    const delay = addUnits(WAKE_UNIT, startOf(WAKE_UNIT, now), 1).getTime() - now.getTime();
+    cancel = clock.setTimer(delay, () => {
+      running = run();
+    });
+  }
+
+  arm();
+  return {
+    settled: () => running,
+    async stop() {
+      stopped = true;
+      cancel?.();
+      await running;
+    },
+  };
+}
