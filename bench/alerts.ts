@@ -7,22 +7,15 @@
  * alerts, and each KPI query of a window runs once for all of them. Prints the time, the alerts evaluated and
  * the distinct windows read.
  */
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AlertConditionKind, createAlert, type AlertInput } from '../loaders/alerts.js';
 import { Grain } from '../loaders/grain.js';
 import { evaluateAlerts } from '../server/alerts/scheduler.js';
-import { loadConfig } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
 import { silentNotifier } from '../server/notifications/events.js';
-import { createExecutor } from '../server/service.js';
-import { openStorage } from '../server/storage/client.js';
-import { migrate } from '../server/storage/migrate.js';
-import { BULK_END, bulkOptions, fillBulkStore } from './bulk.js';
+import { BULK_END, withFreshBulkStore } from './bulk.js';
 import type { Clock } from '../server/snapshots/scheduler.js';
 
-const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const ctx = { requestId: 'bench-alerts' };
 const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(2);
 
@@ -43,16 +36,7 @@ export async function main(argv: string[]): Promise<void> {
   const count = Number(values.alerts);
   if (!Number.isInteger(purchases) || purchases < 1) throw new Error(`--purchases must be a positive integer (got ${values.purchases})`);
   if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error(`--alerts must be an integer in 1..1000 (got ${values.alerts})`);
-  const config = loadConfig({ DATA_DIR: join(ROOT, '.bench', 'alerts'), CLICKHOUSE_DATABASE: 'bench_alerts', LOG_LEVEL: 'silent' });
-  const storage = await openStorage(config);
-  const exec = createExecutor(storage, config, createLogger('silent'));
-  try {
-    await exec.command('DROP DATABASE IF EXISTS {db:Identifier}', ctx);
-    await exec.command('CREATE DATABASE {db:Identifier}', ctx);
-    await migrate(exec);
-    let started = performance.now();
-    await fillBulkStore(exec, bulkOptions(purchases));
-    console.log(`alerts: ${purchases.toLocaleString('en')} purchases generated in ${seconds(started)} s`);
+  await withFreshBulkStore('alerts', purchases, async (exec) => {
     for (let i = 0; i < count; i++) {
       const { metric, condition } = CONDITIONS[i % CONDITIONS.length]!;
       const filter = FILTERS[Math.floor(i / WINDOWS.length) % FILTERS.length]!;
@@ -62,12 +46,10 @@ export async function main(argv: string[]): Promise<void> {
     const clock: Clock = { now: () => BULK_END, setTimer: () => () => undefined };
     const deps = { exec, log: createLogger('silent'), clock, notifier: silentNotifier, reportingCurrency: undefined, grossMargin: 1 };
     for (let run = 1; run <= 2; run++) {
-      started = performance.now();
+      const started = performance.now();
       // Since the epoch: every alert is due, at its cadence's latest boundary before the end of the store.
       const r = await evaluateAlerts(deps, new Date(0), BULK_END);
       console.log(`run ${run}: ${r.evaluated} alerts evaluated (${r.failed} failed, ${r.transitions} transitions) over ${r.windows} windows in ${seconds(started)} s`);
     }
-  } finally {
-    await storage.close();
-  }
+  });
 }

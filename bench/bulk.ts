@@ -18,7 +18,14 @@
  * assignment a HELD_OUT (20%) or a SENT followed by nothing, an OPENED, or an OPENED and a
  * CLICKED.
  */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../server/config.js';
+import { createLogger } from '../server/logger.js';
+import { createExecutor } from '../server/service.js';
+import { openStorage } from '../server/storage/client.js';
 import type { Executor } from '../server/storage/executor.js';
+import { migrate } from '../server/storage/migrate.js';
 
 export interface BulkOptions {
   customers: number;
@@ -175,5 +182,29 @@ export async function fillBulkStore(exec: Executor, o: BulkOptions, onStep?: (ta
     // One thread keeps insert blocks in row order, so the parts (and the views they feed) do not depend on scheduling.
     await exec.command({ query, query_params }, ctx, { max_threads: 1, max_insert_threads: '1', max_execution_time: 0 });
     onStep?.(/INTO \{db:Identifier\}\.(\w+)/.exec(query)![1]!, performance.now() - started);
+  }
+}
+
+/**
+ * Runs `run` on a fresh database `bench_<name>` under .bench/<name>, migrated and filled with
+ * `purchases` bulk purchases: for benchmarks that change the store (an erasure) or add to it
+ * (alerts), so each run starts from the same rows. Prints the fill time.
+ */
+export async function withFreshBulkStore(name: string, purchases: number, run: (exec: Executor) => Promise<void>): Promise<void> {
+  const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+  const config = loadConfig({ DATA_DIR: join(root, '.bench', name), CLICKHOUSE_DATABASE: `bench_${name}`, LOG_LEVEL: 'silent' });
+  const storage = await openStorage(config);
+  const exec = createExecutor(storage, config, createLogger('silent'));
+  const c = { requestId: `bench-${name}` };
+  try {
+    await exec.command('DROP DATABASE IF EXISTS {db:Identifier}', c);
+    await exec.command('CREATE DATABASE {db:Identifier}', c);
+    await migrate(exec);
+    const started = performance.now();
+    await fillBulkStore(exec, bulkOptions(purchases));
+    console.log(`${name}: ${purchases.toLocaleString('en')} purchases generated in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    await run(exec);
+  } finally {
+    await storage.close();
   }
 }

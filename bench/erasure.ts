@@ -5,20 +5,12 @@
  * writer as the service runs it, then a check that every state equals the raw tables. An erasure
  * changes the store, so each run fills a fresh database.
  */
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../server/config.js';
 import { Erasures } from '../server/ingest/erasures.js';
 import { EventWriter } from '../server/ingest/writer.js';
-import { createLogger } from '../server/logger.js';
-import { migrate } from '../server/storage/migrate.js';
-import { createExecutor } from '../server/service.js';
-import { openStorage } from '../server/storage/client.js';
 import { checkStates } from '../server/storage/state-check.js';
-import { bulkOptions, fillBulkStore } from './bulk.js';
+import { withFreshBulkStore } from './bulk.js';
 
-const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const ctx = { requestId: 'bench-erasure' };
 const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(2);
 
@@ -28,16 +20,7 @@ export async function main(argv: string[]): Promise<void> {
   const customers = Number(values.customers);
   if (!Number.isInteger(purchases) || purchases < 1) throw new Error(`--purchases must be a positive integer (got ${values.purchases})`);
   if (!Number.isInteger(customers) || customers < 1 || customers > 1000) throw new Error(`--customers must be an integer in 1..1000 (got ${values.customers})`);
-  const config = loadConfig({ DATA_DIR: join(ROOT, '.bench', 'erasure'), CLICKHOUSE_DATABASE: 'bench_erasure', LOG_LEVEL: 'silent' });
-  const storage = await openStorage(config);
-  const exec = createExecutor(storage, config, createLogger('silent'));
-  try {
-    await exec.command('DROP DATABASE IF EXISTS {db:Identifier}', ctx);
-    await exec.command('CREATE DATABASE {db:Identifier}', ctx);
-    await migrate(exec);
-    let started = performance.now();
-    await fillBulkStore(exec, bulkOptions(purchases));
-    console.log(`erasure: ${purchases.toLocaleString('en')} purchases generated in ${seconds(started)} s`);
+  await withFreshBulkStore('erasure', purchases, async (exec) => {
     // Customers spread over the store by hash, some of them referrers or referred customers.
     const ids = (
       await exec.rows<{ id: string }>(
@@ -46,13 +29,11 @@ export async function main(argv: string[]): Promise<void> {
       )
     ).map((r) => r.id);
     const writer = new EventWriter(exec, { erasures: new Erasures(exec, { key: 'bench-erasure-key-0123456789' }) });
-    started = performance.now();
+    let started = performance.now();
     const erasure = await writer.erase(ids, ctx);
     console.log(`erasure of ${erasure.customers} customers (${erasure.events.toLocaleString('en')} events): ${seconds(started)} s`);
     started = performance.now();
     const checks = await checkStates(exec, ctx);
     console.log(`states after the erasure: ${checks.every((c) => c.ok) ? 'exact' : 'DIFFER'} (check ${seconds(started)} s)`);
-  } finally {
-    await storage.close();
-  }
+  });
 }
