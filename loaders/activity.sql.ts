@@ -184,40 +184,39 @@ export function orderCountsSql(asOf: string, filter: string | null, keep: (m: st
  * A customer whose last purchase is at or before asOf is read as stored. Only customers with
  * purchases after asOf (none when asOf is now) need more: their months before asOf's UTC month
  * from the state, and asOf's own month from the raw purchases in [start of that month, asOf],
- * found through the raw table's customer_id key. When no purchase is later than asOf, the
- * `customer_id IN` set is empty and key analysis drops every granule of that branch unread; a
- * constant guard such as `(SELECT max(last_at) …) > asOf` does not: the engine still reads
- * the whole state for it (docs/performance.md).
+ * found through the raw table's customer_id key and joined to their state row. When no
+ * purchase is later than asOf, the `customer_id IN` set is empty and key analysis drops every
+ * granule of the join's right side unread; a constant guard such as `(SELECT max(last_at) …) >
+ * asOf` does not: the engine still reads the whole state for it. `cond` appears once, on the
+ * one scan of the state: each appearance of a filter builds its sets again, and reading the
+ * later customers in a branch of their own with the filter tripled a filtered query's time
+ * (docs/performance.md).
  */
 function stateRowsSql(column: 'months' | 'sales', asOf: string, cond: string): string {
   const asOfMonth = monthOf(asOf);
   const monthStart = `toDateTime64(toStartOfMonth(${asOf}), 3, 'UTC')`;
-  const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf} AND ${cond})`;
   const months = column === 'months';
-  // Per branch: the stored columns, the merged later ones, and asOf's own month from raw purchases.
-  const stored = months
-    ? 'months AS x'
-    : "tupleElement(sales, 'month') AS sale_month, tupleElement(sales, 'currency') AS sale_currency, " +
-      "tupleElement(sales, 'amount') AS sale_amount, tupleElement(sales, 'orders') AS sale_orders";
-  const merged = months
-    ? 'arrayMax(x) AS last_month, x'
-    : 'arrayMax(x.month) AS last_month, x.month AS sale_month, x.currency AS sale_currency, x.amount AS sale_amount, x.orders AS sale_orders';
-  const before = months ? `arrayFilter(m -> m < ${asOfMonth}, months)` : `arrayFilter(s -> s.month < ${asOfMonth}, sales)`;
+  // asOf's own month of the customers with purchases after asOf, from the raw purchases.
   const own = months
-    ? `arrayWithConstant(count(), ${asOfMonth})`
-    : `[CAST((${asOfMonth}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}')]`;
+    ? `SELECT customer_id, arrayWithConstant(count(), ${asOfMonth}) AS x FROM ${T.purchases}
+       WHERE customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}) AND occurred_at >= ${monthStart} AND occurred_at <= ${asOf}
+       GROUP BY customer_id`
+    : `SELECT customer_id, groupArray(e) AS x FROM (
+         SELECT customer_id, CAST((${asOfMonth}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}') AS e
+         FROM ${T.purchases}
+         WHERE customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}) AND occurred_at >= ${monthStart} AND occurred_at <= ${asOf}
+         GROUP BY customer_id, currency)
+       GROUP BY customer_id`;
+  const x = `if(s.last_at <= ${asOf}, s.${column}, arrayConcat(arrayFilter(e -> ${months ? 'e' : 'e.month'} < ${asOfMonth}, s.${column}), l.x))`;
+  const last = `if(s.last_at <= ${asOf}, ${monthOf('s.last_at')}, arrayMax(${months ? 'x' : "tupleElement(x, 'month')"}))`;
+  const columns = months
+    ? 'x'
+    : "tupleElement(x, 'month') AS sale_month, tupleElement(x, 'currency') AS sale_currency, " +
+      "tupleElement(x, 'amount') AS sale_amount, tupleElement(x, 'orders') AS sale_orders";
   return `
-    SELECT customer_id, first_at, ${monthOf('last_at')} AS last_month, ${stored} FROM ${T.activity} FINAL
-    WHERE first_at <= ${asOf} AND last_at <= ${asOf} AND ${cond}
-    UNION ALL
-    SELECT customer_id, first_at, ${merged} FROM (
-      SELECT customer_id, min(first_at) AS first_at, groupArrayArray(x) AS x FROM (
-        SELECT customer_id, first_at, ${before} AS x FROM ${T.activity} FINAL
-        WHERE ${later} AND first_at <= ${asOf}
-        UNION ALL
-        SELECT customer_id, min(occurred_at) AS first_at, ${own} AS x FROM ${T.purchases}
-        WHERE ${later} AND occurred_at >= ${monthStart} AND occurred_at <= ${asOf}
-        GROUP BY customer_id${months ? '' : ', currency'}
-      ) GROUP BY customer_id
+    SELECT customer_id, first_at, last_month, ${columns} FROM (
+      SELECT s.customer_id AS customer_id, s.first_at AS first_at, ${x} AS x, ${last} AS last_month
+      FROM (SELECT customer_id, first_at, last_at, ${column} FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND ${cond}) AS s
+      LEFT JOIN (${own}) AS l ON l.customer_id = s.customer_id
     )`;
 }

@@ -64,14 +64,18 @@ export function checkCustomerFilter<F extends CustomerFilterArgs>(f: F | null | 
 }
 
 /**
- * Each customer's latest profile version as of `asOf` (a placeholder): `customer_id` and
- * `latest`, the tuple (country, channel, segment) indexed by ATTRIBUTES. argMax over a tuple:
- * a plain argMax would skip NULLs and resurrect an attribute the latest version dropped.
+ * Each customer's latest profile version as of `asOf` (a placeholder), of those for which `only`
+ * holds (a condition on customer_id): `customer_id` and `latest`, the tuple (country, channel,
+ * segment) indexed by ATTRIBUTES, whole: a NULL in the latest version stays NULL rather than
+ * resurrecting an older value. The latest version is the last row of its customer in the
+ * table's order (customer_id, occurred_at, received_seq), so the table is read backwards in
+ * that order and the first row per customer kept; argMax over the tuple cost ten times as much
+ * (docs/performance.md).
  */
-export function latestProfilesSql(asOf: string): string {
+export function latestProfilesSql(asOf: string, only = 'true'): string {
   return (
-    `SELECT customer_id, argMax(tuple(country, channel, segment), (occurred_at, received_seq)) AS latest ` +
-    `FROM ${T.customers} WHERE occurred_at <= ${asOf} GROUP BY customer_id`
+    `SELECT customer_id, tuple(country, channel, segment) AS latest FROM ${T.customers} ` +
+    `WHERE occurred_at <= ${asOf} AND ${only} ORDER BY customer_id DESC, occurred_at DESC, received_seq DESC LIMIT 1 BY customer_id`
   );
 }
 

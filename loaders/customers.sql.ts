@@ -1,9 +1,9 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import type { FilteredWindow } from './args.js';
-import { customerFilterSql } from './customer-filter.js';
+import { customerFilterSql, latestProfilesSql } from './customer-filter.js';
 import { firstPurchasesSql } from './cohort.sql.js';
 import { ledgerSql } from './refunds.sql.js';
-import { Params, T, type Source } from './sql.js';
+import { Params, type Source } from './sql.js';
 
 /** Order history (net revenue per currency; refunds.sql.ts) and latest profile of many customers in one query (the DataLoader's batch). */
 export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
@@ -26,9 +26,7 @@ export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
       GROUP BY customer_id
     ) AS pu ON pu.customer_id = ids.id
     LEFT JOIN (
-      SELECT customer_id, argMax(tuple(country, channel, segment), (occurred_at, received_seq)) AS latest
-      FROM ${T.customers} WHERE customer_id IN ${list} AND occurred_at <= ${at}
-      GROUP BY customer_id
+      ${latestProfilesSql(at, `customer_id IN ${list}`)}
     ) AS pr ON pr.customer_id = ids.id`);
 }
 

@@ -69,7 +69,7 @@ export function followUpImpactSql(a: FollowUpImpactArgs, source: Source = 'auto'
         sumIf(l.amount, l.currency = ${currency} AND l.occurred_at > a.t0 AND l.occurred_at <= a.t0 + ${window}) AS revenue
       FROM (${assignmentsSql(asOf, from, to, campaign)}) AS a
       LEFT JOIN (
-        SELECT * FROM (${ledgerSql(asOf, source, assigned)}) WHERE occurred_at > ${from} AND occurred_at <= ${to} + ${window}
+        ${ledgerSql(asOf, source, assigned, (column) => `${column} > ${from} AND ${column} <= ${to} + ${window}`)}
       ) AS l ON l.customer_id = a.customer_id
       GROUP BY a.customer_id, a.t0, a.treated, a.opened, a.clicked
     )`);

@@ -6,7 +6,7 @@ import type { SqlQuery } from '../server/storage/executor.js';
 import { MAX_GROUPS } from './breakdown.sql.js';
 import { firstPurchasesSql } from './cohort.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
-import { ledgerSql } from './refunds.sql.js';
+import { ledgerSql, within } from './refunds.sql.js';
 import { Params, T, type Source } from './sql.js';
 
 /** A validated loyaltyProgram window; kpiSnapshot passes `filter: null`. */
@@ -121,8 +121,7 @@ export function loyaltyGroupsSql(a: LoyaltyProgramArgs, source: Source = 'auto')
       population AS (SELECT customer_id FROM (${firstPurchasesSql(asOf, source)}) WHERE first_at < ${from}${filter ? ` AND ${filter}` : ''}),
       bought AS (
         SELECT customer_id, countIf(is_order = 1) AS orders, sumIf(amount, currency = ${currency}) AS revenue
-        FROM (${ledgerSql(asOf, source)})
-        WHERE occurred_at >= ${from} AND occurred_at < ${end}
+        FROM (${ledgerSql(asOf, source, undefined, within(from, end))})
         GROUP BY customer_id
       )
     SELECT key.1 AS kind, key.2 AS tier, count() AS customers, countIf(window_orders > 0) AS active, sum(window_orders) AS orders,

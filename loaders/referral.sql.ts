@@ -2,7 +2,7 @@ import type { SqlQuery } from '../server/storage/executor.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import { firstPurchasesSql } from './cohort.sql.js';
-import { ledgerSql, ordersSql } from './refunds.sql.js';
+import { ledgerSql, ordersSql, within } from './refunds.sql.js';
 import { Params, T, type Source } from './sql.js';
 
 export const DEFAULT_ATTRIBUTION_DAYS = 90;
@@ -147,7 +147,7 @@ export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'
   const active =
     source === 'auto' && monthWindow(a.from, a.to)
       ? `SELECT countIf(arrayExists(m -> m >= ${monthOf(from)} AND m < ${monthOf(to)}, x)) FROM (${customerStateSql('months', asOf, null)})`
-      : `SELECT uniqExact(customer_id) FROM (${ordersSql(asOf, source)}) WHERE occurred_at >= ${from} AND occurred_at < ${to}`;
+      : `SELECT uniqExact(customer_id) FROM (${ordersSql(asOf, source, undefined, within(from, to))})`;
   const isReferred = `customer_id IN (${referredCustomersSql(asOf, p)}) AS is_referred`;
   const customers =
     source === 'auto' && monthWindow(a.from, a.to)

@@ -3,7 +3,7 @@ import { monthOf, monthWindow, orderCountsSql } from './activity.sql.js';
 import type { FilteredWindow } from './args.js';
 import { keyAggregate, withGroupKey } from './breakdown.sql.js';
 import { customerFilterSql } from './customer-filter.js';
-import { ordersSql } from './refunds.sql.js';
+import { ordersSql, within } from './refunds.sql.js';
 import { Params, type Source } from './sql.js';
 
 /**
@@ -21,8 +21,8 @@ export function repeatPurchaseSql(a: FilteredWindow, source: Source = 'auto'): S
   const perCustomer =
     source === 'auto' && monthWindow(a.from, a.to)
       ? orderCountsSql(asOf, filter, (m) => `${m} >= ${monthOf(from)} AND ${m} < ${monthOf(to)}`)
-      : `SELECT customer_id, count() AS n FROM (${ordersSql(asOf, source)})
-         WHERE occurred_at >= ${from} AND occurred_at < ${to}${filter ? ` AND ${filter}` : ''}
+      : `SELECT customer_id, count() AS n FROM (${ordersSql(asOf, source, undefined, within(from, to))})
+         ${filter ? `WHERE ${filter}` : ''}
          GROUP BY customer_id`;
   const g = keyAggregate(a.by);
   return p.sql(`

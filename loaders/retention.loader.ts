@@ -1,5 +1,6 @@
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { rateWithInterval } from './args.js';
+import { periodsIn } from './calendar.js';
 import { breakdownLoader, rowsByKey, wholeLoader } from './breakdown.js';
 import { kpiLoader } from './kpi-loader.js';
 import type { CohortArgs } from './cohort.sql.js';
@@ -161,6 +162,9 @@ export function pooled(previous: number, retained: number): PooledRetention {
  * for the periods. A group without activity has no entry.
  */
 export async function runPooledRetention(exec: Executor, ctx: QueryContext, a: PeriodRetentionArgs): Promise<Map<string | null, PooledRetention>> {
+  // No period starts in the window (a week's alert or snapshot under grain MONTH): nothing to
+  // pool, and the query would still read every customer's state to find that out.
+  if (periodsIn(a.grain, a.from, a.to, a.timezone) === 0) return new Map();
   const rows = await exec.rows<{ key: string | null; previous: number; retained: number }>(pooledRetentionSql(a), ctx);
   return new Map(rows.map((r) => [r.key, pooled(r.previous, r.retained)]));
 }

@@ -4,7 +4,7 @@ import { keyAggregate, type Breakdown } from './breakdown.sql.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { Grain } from './grain.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
-import { ordersSql } from './refunds.sql.js';
+import { ordersSql, within } from './refunds.sql.js';
 import { Params, type Source } from './sql.js';
 
 /**
@@ -196,9 +196,8 @@ function retentionInputs(a: PeriodRetentionArgs, source: Source) {
       ? `SELECT customer_id, ${monthsToPeriods(a.grain, 'x')} AS arr FROM (${customerStateSql('months', f.asOf, f.filter)})`
       : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
-      FROM (${ordersSql(f.asOf, source)})
-      WHERE occurred_at >= ${f.startOf('toInt32(lo - 1)')} AND occurred_at < ${f.startOf('toInt32(hi)')}
-        ${f.filter ? `AND ${f.filter}` : ''}
+      FROM (${ordersSql(f.asOf, source, undefined, within(f.startOf('toInt32(lo - 1)'), f.startOf('toInt32(hi)')))})
+      ${f.filter ? `WHERE ${f.filter}` : ''}
       GROUP BY customer_id`,
   );
   const head = `WITH ${f.ceilIdx(f.from)} AS lo, ${f.ceilIdx(f.to)} AS hi, activity AS (${activity})`;

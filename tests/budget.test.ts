@@ -51,6 +51,21 @@ describe('periods per call and the per-request budget (default limits)', () => {
     expect(r.errors.every((e: any) => e.extensions.code === 'BAD_USER_INPUT' && e.message.includes('at most 20000'))).toBe(true);
   });
 
+  it('asks the engine nothing for the retention of a window in which no period of the grain starts', async () => {
+    const weekDoc = '{ kpiSnapshot(grain: MONTH, from: "1990-01-02T00:00:00Z", to: "1990-01-09T00:00:00Z", asOf: "1990-02-01T00:00:00Z") { retentionRate } }';
+    // Once ahead, so that the store's currencies (counted once per service) are known to both below.
+    await counted(svc, weekDoc);
+    // January and February, where February starts and a's January is followed by nothing.
+    const months = await counted(svc, '{ kpiSnapshot(grain: MONTH, from: "1990-01-01T00:00:00Z", to: "1990-03-01T00:00:00Z", asOf: "1990-03-01T00:00:00Z") { retentionRate } }');
+    expect(months.data.kpiSnapshot).toEqual({ retentionRate: 0 });
+    // 1990-01-02 .. 1990-01-09 holds no month start: no period, so no previous customers.
+    const week = await counted(svc, weekDoc);
+    expect(week.errors).toBeUndefined();
+    expect(week.data.kpiSnapshot).toEqual({ retentionRate: null });
+    // The snapshot runs its other parts either way; the week's leaves out the retention query.
+    expect(week.statements).toBe(months.statements - 1);
+  });
+
   it('refuses a cohort matrix of more cells than one call answers, naming periods', async () => {
     // 366 daily cohorts of 2024 (a leap year) x 121 offsets.
     const r = await counted(svc, '{ retentionCohorts(grain: DAY, periods: 120, from: "2024-01-01T00:00:00Z", to: "2025-01-01T00:00:00Z") { cohorts { size } } }');
