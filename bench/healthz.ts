@@ -73,7 +73,9 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseOptions(argv);
   const dir = await benchStore(o.purchases);
   const port = await freePort();
-  const service = node('server/main.ts', [], { DATA_DIR: dir, CLICKHOUSE_DATABASE: BENCH_DATABASE, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', API_KEYS: '' });
+  // Sharing off: six identical documents at once would otherwise run once (server/shared-reads.ts),
+  // and the point is six running side by side, as six different ones would.
+  const service = node('server/main.ts', [], { DATA_DIR: dir, CLICKHOUSE_DATABASE: BENCH_DATABASE, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', API_KEYS: '', GRAPHQL_SHARE_WINDOW_MS: '0' });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor('the service', async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined), 120_000);

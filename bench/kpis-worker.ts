@@ -45,10 +45,12 @@ async function fill(dir: string, purchases: number, retriesFile: string): Promis
   return { steps };
 }
 
-async function baseline(dir: string, runs: number): Promise<object> {
+/** Times the baselines (only those named, when `only` lists some) `runs` times after one warm-up, and returns their rows. */
+async function baseline(dir: string, runs: number, only: string[]): Promise<object> {
   const { storage, exec } = await open(dir);
   const out: Record<string, { ms: number[]; rows: unknown[][] }> = {};
   for (const [name, queries] of Object.entries(BASELINES)) {
+    if (only.length > 0 && !only.includes(name)) continue;
     const ms: number[] = [];
     let rows: unknown[][] = [];
     for (let run = -1; run < runs; run++) {
@@ -64,8 +66,8 @@ async function baseline(dir: string, runs: number): Promise<object> {
   return out;
 }
 
-const [role, dir, arg] = process.argv.slice(2);
+const [role, dir, arg, names] = process.argv.slice(2);
 const result =
-  role === 'fill' ? await fill(dir!, Number(arg), join(dir!, '..', 'retries.ndjson')) : role === 'baseline' ? await baseline(dir!, Number(arg)) : undefined;
+  role === 'fill' ? await fill(dir!, Number(arg), join(dir!, '..', 'retries.ndjson')) : role === 'baseline' ? await baseline(dir!, Number(arg), names?.split(',') ?? []) : undefined;
 if (!result) throw new Error(`unknown role ${role}`);
 process.stdout.write(`${JSON.stringify(result)}\n`);

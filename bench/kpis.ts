@@ -51,8 +51,8 @@ export function node(script: string, args: string[], env: Record<string, string>
   return { child, done };
 }
 
-async function worker(role: string, dir: string, arg: number): Promise<any> {
-  const out = await node('bench/kpis-worker.ts', [role, dir, String(arg)]).done;
+export async function worker(role: string, dir: string, arg: number, ...rest: string[]): Promise<any> {
+  const out = await node('bench/kpis-worker.ts', [role, dir, String(arg), ...rest]).done;
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
 
@@ -60,7 +60,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function stats(ms: number[]) {
+export function stats(ms: number[]) {
   const s = [...ms].sort((a, b) => a - b);
   return { p50: percentile(s, 50), p95: percentile(s, 95) };
 }
@@ -88,27 +88,42 @@ function lateEvents(customers: number): string[] {
   return lines;
 }
 
-async function measureService(dir: string, o: Options, customers: number) {
+/** A service in its own process on `dir` (the bench database, no keys), ready, with a GraphQL helper that times each request. */
+export async function startService(dir: string) {
   const port = await freePort();
   const service = node('server/main.ts', [], { DATA_DIR: dir, CLICKHOUSE_DATABASE: BENCH_DATABASE, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', API_KEYS: '' });
   const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    service.child.kill('SIGTERM');
+    await service.done.catch(() => undefined);
+  };
   try {
     await waitFor('the service', async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined), 120_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const gql = async (query: string) => {
+    const started = performance.now();
+    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const json = (await res.json()) as { data?: any; errors?: unknown };
+    const ms = performance.now() - started;
+    if (json.errors) throw new Error(`GraphQL errors: ${JSON.stringify(json.errors)}`);
+    return { ms, data: json.data };
+  };
+  return { url, pid: service.child.pid!, gql, stop };
+}
+
+async function measureService(dir: string, o: Options, customers: number) {
+  const { url, pid, gql, stop } = await startService(dir);
+  try {
     const body = [...lateEvents(customers), readFileSync(join(dir, '..', 'retries.ndjson'), 'utf8').trim()].join('\n') + '\n';
     const ingest = await fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
     const ingested = (await ingest.json()) as { accepted: number };
     console.log(`ingested through POST /v1/events: ${JSON.stringify(ingested)}`);
 
-    const gql = async (query: string) => {
-      const started = performance.now();
-      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-      const json = (await res.json()) as { data?: any; errors?: unknown };
-      const ms = performance.now() - started;
-      if (json.errors) throw new Error(`GraphQL errors: ${JSON.stringify(json.errors)}`);
-      return { ms, data: json.data };
-    };
     let peakRss = 0;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(service.child.pid!))), 50);
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(pid))), 50);
     // Straight after a write the new parts are not merged yet and FINAL merges them while reading.
     const afterWrite = ingested.accepted > 0 ? (await gql(CASES[0]!.query)).ms : undefined;
     // Then the steady state: the engine folds the written partitions back into one part within seconds.
@@ -129,8 +144,7 @@ async function measureService(dir: string, o: Options, customers: number) {
     clearInterval(sampler);
     return { results, peakRss, afterWrite };
   } finally {
-    service.child.kill('SIGTERM');
-    await service.done.catch(() => undefined);
+    await stop();
   }
 }
 
@@ -195,14 +209,14 @@ export async function main(argv: string[]): Promise<void> {
   ];
   const report = [...header, ...lines, ...footer].join('\n');
   console.log(`\n${report}\n`);
-  recordInDocs(o.purchases, report);
+  recordInDocs(`kpis ${o.purchases}`, report);
 }
 
-/** Replaces this size's block of docs/performance.md (between its markers) with the latest run, or appends one. */
-function recordInDocs(purchases: number, report: string): void {
+/** Replaces a run's block of docs/performance.md (between its markers, `<!-- bench KEY -->`) with the latest one, or appends it. */
+export function recordInDocs(key: string, report: string): void {
   const file = join(ROOT, 'docs', 'performance.md');
-  const open = `<!-- bench kpis ${purchases} -->`;
-  const close = `<!-- /bench kpis ${purchases} -->`;
+  const open = `<!-- bench ${key} -->`;
+  const close = `<!-- /bench ${key} -->`;
   const block = `${open}\n${report}\n${close}`;
   const doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Performance\n';
   const start = doc.indexOf(open);

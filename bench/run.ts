@@ -14,6 +14,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   backup: () => import('./backup.js'),
   erasure: () => import('./erasure.js'),
   alerts: () => import('./alerts.js'),
+  steady: () => import('./steady.js'),
 };
 
 const [name, ...argv] = process.argv.slice(2);

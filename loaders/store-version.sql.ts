@@ -1,4 +1,5 @@
 import type { SqlQuery } from '../server/storage/executor.js';
+import { systemParts } from '../server/storage/parts.js';
 
 export type VersionedTable = 'purchases' | 'refunds';
 
@@ -10,12 +11,10 @@ export type VersionedTable = 'purchases' | 'refunds';
  * a recomputation. On a cluster the parts sit on every shard under `<table>_local`.
  */
 export function storeVersionSql(tables: readonly VersionedTable[], cluster: string | undefined): SqlQuery {
-  // The cluster name passed config's identifier check: it cannot carry anything but [A-Za-z0-9_].
-  const parts = cluster === undefined ? 'system.parts' : `clusterAllReplicas(${cluster}, system.parts)`;
   return {
     query: `
       SELECT table, toString(sum(rows)) AS rows, toString(max(max_block_number)) AS block, toString(max(data_version)) AS version
-      FROM ${parts}
+      FROM ${systemParts(cluster)}
       WHERE database = {db:String} AND table IN {tables:Array(String)} AND active
       GROUP BY table
       ORDER BY table`,

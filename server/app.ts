@@ -22,6 +22,7 @@ import { BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, reque
 import { KpiError } from './storage/errors.js';
 import { stringifyYielding } from './json.js';
 import { pendingMigrations } from './storage/migrate.js';
+import { sharedReadsPlugin } from './shared-reads.js';
 import { getSchema } from '../schema/index.js';
 
 const GRAPHQL_BODY_LIMIT = 2 * 1024 * 1024;
@@ -205,6 +206,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       ApolloServerPluginCacheControlDisabled(),
       scopePlugin(),
       warningsPlugin(),
+      // After warningsPlugin: a shared answer carries the warnings of the request that ran it.
+      sharedReadsPlugin(exec, config.graphqlShareWindowMs, () => now().getTime()),
       ...limits.plugins,
       ...(opts.plugins ?? []),
     ],

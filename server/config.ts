@@ -37,6 +37,8 @@ export interface Config {
   graphqlMaxStatements: number;
   /** Per-request deadline (GRAPHQL_MAX_REQUEST_TIME) in seconds: no statement starts after it, none runs past it. */
   graphqlMaxRequestTimeS: number;
+  /** GRAPHQL_SHARE_WINDOW_MS: an identical query arriving this soon after a running one shares its answer; 0 never shares (server/shared-reads.ts). */
+  graphqlShareWindowMs: number;
   ingestMaxBodyBytes: number;
   ingestBatchLimit: number;
   /** INGEST: false on a read replica, which takes no writer lease and refuses every write (docs/architecture.md, "One writer"). */
@@ -127,6 +129,7 @@ const ENV = z.object({
   GRAPHQL_MAX_RESULT_ROWS: int(100, 100_000_000).default(20_000),
   GRAPHQL_MAX_STATEMENTS: int(10, 1_000_000).default(1_000),
   GRAPHQL_MAX_REQUEST_TIME: number(0.1, 86_400).default(120),
+  GRAPHQL_SHARE_WINDOW_MS: int(0, 60_000).default(1_000),
   INGEST_MAX_BODY_BYTES: int(1024, 2 ** 40).default(256 * 1024 ** 2),
   INGEST_BATCH_LIMIT: int(1, 1_000_000).default(10_000),
   INGEST: bool.default(true),
@@ -293,6 +296,7 @@ export function loadConfig(env: Env = process.env): Config {
     graphqlMaxResultRows: v.GRAPHQL_MAX_RESULT_ROWS,
     graphqlMaxStatements: v.GRAPHQL_MAX_STATEMENTS,
     graphqlMaxRequestTimeS: v.GRAPHQL_MAX_REQUEST_TIME,
+    graphqlShareWindowMs: v.GRAPHQL_SHARE_WINDOW_MS,
     ingestMaxBodyBytes: v.INGEST_MAX_BODY_BYTES,
     ingestBatchLimit: v.INGEST_BATCH_LIMIT,
     ingest: v.INGEST,

@@ -6,6 +6,8 @@ import type { Executor } from './storage/executor.js';
 import type { EventWriter } from './ingest/writer.js';
 import type { SnapshotJobResult } from './snapshots/scheduler.js';
 import { commentsPastRetention } from './storage/comment-retention.js';
+import { activePartsByTable } from './storage/parts.js';
+import { SHARED_ANSWER_HEADER } from './shared-reads.js';
 import { sendError } from './http.js';
 
 /**
@@ -44,6 +46,12 @@ export function createMetrics(exec: Executor, writer: EventWriter, retention: Co
     help: 'GraphQL request latency from parse to response, by operation name and type.',
     labelNames: ['operation', 'type'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const sharedAnswers = new Counter({
+    name: 'kpi_graphql_shared_answers_total',
+    help: 'GraphQL queries answered with the answer of an identical query that was running (GRAPHQL_SHARE_WINDOW_MS), by operation name; they are counted in kpi_graphql_requests_total too.',
+    labelNames: ['operation'] as const,
     registers: [registry],
   });
   const ingested = new Counter({
@@ -137,6 +145,18 @@ export function createMetrics(exec: Executor, writer: EventWriter, retention: Co
       await commentsPastRetention(exec, retention.days).then((n) => this.set(n), () => undefined);
     },
   });
+  new Gauge({
+    name: 'kpi_clickhouse_partition_parts_max',
+    help: 'The most active parts in one partition of each table (on a cluster, of any replica). Inserts slow down and then fail with TOO_MANY_PARTS when it passes the MergeTree settings parts_to_delay_insert / parts_to_throw_insert (1000 / 3000 by default in ClickHouse 26).',
+    labelNames: ['table'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      // A failed read leaves the series out rather than failing the whole scrape.
+      const parts = await activePartsByTable(exec).catch(() => new Map<string, number>());
+      for (const [table, n] of parts) this.set({ table }, n);
+    },
+  });
   const unobserveRepairs = writer.observeRepairs((table, partitions) => repairs.inc({ table }, partitions));
   const unobserveErasures = writer.erasures.observe((erasure) => {
     erasures.inc();
@@ -170,6 +190,7 @@ export function createMetrics(exec: Executor, writer: EventWriter, retention: Co
           const labels = operation ? { operation: operationLabel(operationName), type: operation.operation } : { operation: '(invalid)', type: 'unknown' };
           const failed = (errors?.length ?? 0) > 0 || (response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0);
           requests.inc({ ...labels, result: failed ? 'error' : 'success' });
+          if (response.http.headers.get(SHARED_ANSWER_HEADER) !== undefined) sharedAnswers.inc({ operation: labels.operation });
           latency.observe(labels, (performance.now() - started) / 1000);
         },
       };

@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBoards } from '../dashboards/src/boards.js';
 import { QUERIES_DIR, VARIABLES_DIR } from '../dashboards/src/documents.js';
+import { ALL, interpolate as fillTemplate, VARIABLE, type Selection } from '../dashboards/src/grafana.js';
 import { usedDocuments } from '../dashboards/src/panels.js';
 import { generateStore, type StoreEvent } from '../scripts/generate/store.js';
 import { SETTINGS } from '../server/config.js';
@@ -60,35 +61,8 @@ function campaignsAssignedIn(range: { from: string; to: string }): string[] {
 const boards: Json[] = readdirSync(BOARDS_DIR).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(join(BOARDS_DIR, f), 'utf8')));
 const allPanels = boards.flatMap((b) => (b.panels as Json[]).map((p) => ({ board: b, panel: p })));
 
-// --- Grafana's interpolation, as far as the boards use it ---
-
-/** A selection: one value, several, or "All". */
-type Selection = string | string[];
-const ALL = '$__all';
-const VARIABLE = /\$(\w+)|\$\{(\w+)(?::([^}]+))?\}/g;
-
-/** What Grafana's template service does to a query text (templateSrv.replace), for the formats the boards use. */
-function interpolate(text: string, board: Json, values: Record<string, Selection>, range: { from: string; to: string }): string {
-  const defs = new Map<string, Json>((board.templating.list as Json[]).map((v) => [v.name, v]));
-  return text.replace(VARIABLE, (match, plain: string | undefined, braced: string | undefined, format: string | undefined) => {
-    const name = (plain ?? braced)!;
-    if (name === '__timeFrom' || name === '__timeTo') {
-      expect(format).toBe('date:iso');
-      return name === '__timeFrom' ? range.from : range.to;
-    }
-    const def = defs.get(name);
-    if (!def) return match; // Grafana leaves unknown names as they are.
-    // A query variable without a saved selection gets the first value the API lists.
-    const value = values[name] ?? def.current?.value ?? optionsOf(def)[0]!;
-    const isAll = value === ALL || (Array.isArray(value) && value.includes(ALL));
-    // A custom all value is written as is, whatever the format.
-    if (isAll && def.allValue) return def.allValue;
-    const list = Array.isArray(value) ? value : [value];
-    if (format === 'json') return JSON.stringify(def.multi ? list : list[0]);
-    expect(format).toBeUndefined();
-    return list.length === 1 ? list[0]! : `{${list.join(',')}}`; // the plugin's default format: glob
-  });
-}
+/** Grafana's interpolation (dashboards/src/grafana.ts) over this store's variable values. */
+const interpolate = (text: string, board: Json, values: Record<string, Selection>, range: { from: string; to: string }) => fillTemplate(text, board, values, range, optionsOf);
 
 /** The values a variable offers: a custom one's "text : value" pairs or plain values; a query one's, the store's. */
 function optionsOf(def: Json): string[] {

@@ -32,4 +32,33 @@ describe('Executor settings', () => {
     await svc.exec.insert('t_settings', [{ t: '2024-03-01T09:30:00+02:00' }], { requestId: 't' }, { date_time_input_format: 'best_effort' });
     expect(await setting('date_time_input_format')).toBe(before);
   });
+
+  // chDB runs parameterized statements one at a time per process: the executor queues them.
+  it('runs waiting statements in arrival order, an urgent one first, and drops one whose request was aborted while it waited', async () => {
+    const done: string[] = [];
+    const read = (name: string, ctx: { requestId: string; urgent?: boolean; signal?: AbortSignal } = { requestId: name }) =>
+      svc.exec.rows({ query: 'SELECT {n:String} AS n', query_params: { n: name } }, ctx).then(
+        () => done.push(name),
+        (e: Error) => done.push(`${name}: ${e.name}`),
+      );
+    const gone = new AbortController();
+    // Issued in one go (each call queues synchronously): 'first' takes the engine, the others
+    // wait behind it; 'aborted' is then aborted while it waits. Were it left in the queue, the
+    // turn would pass to it and nothing after it would run.
+    const all = [read('first'), read('aborted', { requestId: 'x', signal: gone.signal }), read('b'), read('c'), read('urgent', { requestId: 'u', urgent: true })];
+    gone.abort();
+    await Promise.all(all);
+    expect(done).toContain('aborted: AbortError');
+    expect(done.filter((d) => !d.startsWith('aborted'))).toEqual(['first', 'urgent', 'b', 'c']);
+  });
+
+  it('stores an urgent insert (the ingest path) beside a running read instead of after it', async () => {
+    await svc.exec.command('CREATE TABLE IF NOT EXISTS {db:Identifier}.t_lanes (x UInt8) ENGINE = Memory', { requestId: 't' });
+    const done: string[] = [];
+    // The read holds the main session for 3 s; queued behind it, the insert would end after it.
+    const slow = svc.exec.rows({ query: 'SELECT sleep(3) AS s', query_params: {} }, { requestId: 'slow' }).then(() => done.push('slow read'));
+    const insert = svc.exec.insert('t_lanes', [{ x: 1 }], { requestId: 'ingest', urgent: true }).then(() => done.push('urgent insert'));
+    await Promise.all([slow, insert]);
+    expect(done).toEqual(['urgent insert', 'slow read']);
+  });
 });

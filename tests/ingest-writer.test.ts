@@ -1,3 +1,4 @@
+import type { ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../server/storage/errors.js';
@@ -30,21 +31,22 @@ describe('EventWriter', () => {
 
   beforeAll(async () => {
     svc = await startTestService('t_ingest_writer');
-    const real = svc.exec.storage.client;
-    const client = new Proxy(real, {
-      get(target, prop) {
-        if (prop !== 'insert') return Reflect.get(target, prop, target);
-        return async (params: Parameters<typeof real.insert>[0]) => {
-          inserts++;
-          const fault = faults.shift();
-          if (fault === 'refused') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
-          const result = await target.insert(params);
-          if (fault === 'lost-response') throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-          return result;
-        };
-      },
-    });
-    exec = new Executor({ ...svc.exec.storage, client }, { maxExecutionTimeS: 10, maxMemoryBytes: 1e9, maxRetries: 2 }, pino({ level: 'silent' }));
+    // Both sessions: the writer's inserts go to the ingest one (Storage.ingestClient).
+    const faulty = (real: ClickHouseClient) =>
+      new Proxy(real, {
+        get(target, prop) {
+          if (prop !== 'insert') return Reflect.get(target, prop, target);
+          return async (params: Parameters<typeof real.insert>[0]) => {
+            inserts++;
+            const fault = faults.shift();
+            if (fault === 'refused') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+            const result = await target.insert(params);
+            if (fault === 'lost-response') throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+            return result;
+          };
+        },
+      });
+    exec = new Executor({ ...svc.exec.storage, client: faulty(svc.exec.storage.client), ingestClient: faulty(svc.exec.storage.ingestClient) }, { maxExecutionTimeS: 10, maxMemoryBytes: 1e9, maxRetries: 2 }, pino({ level: 'silent' }));
   });
   afterAll(async () => {
     await svc?.stop();

@@ -84,6 +84,24 @@ describe('Prometheus metrics', () => {
     expect(text).toMatch(/^# TYPE process_cpu_user_seconds_total counter$/m);
   });
 
+  it('reports the most active parts in one partition of each table', async () => {
+    // With merges stopped, each insert stays one part: three separate 2025 purchases make three
+    // parts in purchases' 2025 partition, whatever the table held before (other years).
+    await svc.exec.command('SYSTEM STOP MERGES {db:Identifier}.purchases', { requestId: 't' });
+    try {
+      for (const id of ['p1', 'p2', 'p3']) {
+        const body = JSON.stringify({ type: 'purchase', eventId: id, customerId: 'z', occurredAt: '2025-03-01T10:00:00Z', amount: 1, currency: 'USD' });
+        const res = await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${PIPELINE}`, 'content-type': 'application/x-ndjson' }, body });
+        expect(await res.json()).toMatchObject({ accepted: 1 });
+      }
+      const text = await metrics();
+      expect(sample(text, 'kpi_clickhouse_partition_parts_max{table="purchases"}')).toBe(3);
+      expect(sample(text, 'kpi_clickhouse_partition_parts_max{table="webhooks"}')).toBeUndefined();
+    } finally {
+      await svc.exec.command('SYSTEM START MERGES {db:Identifier}.purchases', { requestId: 't' });
+    }
+  });
+
   it('counts scheduled snapshot runs in a registry of its own', async () => {
     // A second registry in the same process as the service's: prom-client's global registry would refuse the names twice.
     const own = createMetrics(svc.exec, new EventWriter(svc.exec));

@@ -335,7 +335,7 @@ export class EventWriter {
 
   /** The group's results with the events of erased customers marked; finishes an unfinished erasure first. */
   private async screen(group: Waiting[]): Promise<WriteResult[]> {
-    const ctx = { requestId: group[0]!.ctx.requestId };
+    const ctx = { requestId: group[0]!.ctx.requestId, urgent: true };
     await this.erasures.finishPending(ctx);
     return group.map((w): WriteResult => {
       const erased = new Set<number>();
@@ -347,8 +347,9 @@ export class EventWriter {
   /** Stores the group's new events and returns them (duplicates and erased ones left out). */
   private async writeGroup(group: Waiting[], results: WriteResult[]): Promise<StoredEvent[]> {
     // One statement serves several requests: it carries the first one's id, and no abort
-    // signal, since one client leaving must not cancel the others' events.
-    const ctx: QueryContext = { requestId: group[0]!.ctx.requestId };
+    // signal, since one client leaving must not cancel the others' events. Urgent: embedded,
+    // it runs before the KPI reads waiting for the session (Executor, QueryContext.urgent).
+    const ctx: QueryContext = { requestId: group[0]!.ctx.requestId, urgent: true };
     const byTable = new Map<TableName, Item[]>();
     group.forEach((w, write) =>
       w.events.forEach((event, index) => {

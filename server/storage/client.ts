@@ -34,6 +34,14 @@ export interface StorageConfig {
 
 export interface Storage {
   client: ClickHouseClient;
+  /**
+   * Where urgent statements (QueryContext.urgent: the ingest path) go. Embedded, a second chDB
+   * session on the same directory: chDB runs an insert (it has no parameters) beside the other
+   * statements, but not beside one of its own session, so the ingest path's inserts get a
+   * session the KPI reads do not hold. A server runs statements side by side: there it is
+   * `client` itself.
+   */
+  ingestClient: ClickHouseClient;
   database: string;
   mode: 'embedded' | 'server';
   cluster: string | undefined;
@@ -76,17 +84,20 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
   const connection = createChdbConnection({ path }) as unknown as ConnectionOption;
   embeddedOpen = path;
   const client = createClient({ connection });
+  const ingestClient = createClient({ connection: createChdbConnection({ path }) as unknown as ConnectionOption });
   try {
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` });
     const version = await readVersion(client);
     return {
       client,
+      ingestClient,
       database: config.database,
       mode: 'embedded',
       cluster: undefined,
       version,
       async close() {
         await client.close();
+        await ingestClient.close();
         engine.close();
         const chdb = await import('chdb');
         await chdb.drainPending();
@@ -95,6 +106,7 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
     };
   } catch (e) {
     await client.close().catch(() => undefined);
+    await ingestClient.close().catch(() => undefined);
     engine.close();
     embeddedOpen = undefined;
     throw e;
@@ -208,6 +220,7 @@ async function openServer(config: StorageConfig): Promise<Storage> {
   }
   return {
     client,
+    ingestClient: client,
     database: config.database,
     mode: 'server',
     cluster: server.cluster,

@@ -1,4 +1,4 @@
-import type { ClickHouseError, ClickHouseSettings } from '@clickhouse/client';
+import type { ClickHouseClient, ClickHouseError, ClickHouseSettings } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Storage } from './client.js';
 import { RequestTimeoutError, StorageUnavailableError, TimeoutError } from './errors.js';
@@ -18,6 +18,13 @@ export interface QueryContext {
    * (Date.now() ms) and none runs past it.
    */
   deadline?: { at: number; limitS: number };
+  /**
+   * A statement of the ingest path (the duplicate lookup, the inserts). Embedded, where chDB runs
+   * one parameterized statement at a time, it goes before every read still waiting (Turns), and
+   * an insert runs on the ingest session (Storage.ingestClient): an acknowledgement waits for at
+   * most the one statement running, not for every queued KPI query.
+   */
+  urgent?: boolean;
 }
 
 export interface ExecutorLimits {
@@ -146,6 +153,59 @@ interface Session {
 }
 const sessions = new WeakMap<object, Session>();
 
+function sessionOf(client: object): Session {
+  let session = sessions.get(client);
+  if (!session) sessions.set(client, (session = { held: new Map(), restore: new Map() }));
+  return session;
+}
+
+/**
+ * Who runs next in the embedded engine. chDB runs parameterized statements one at a time per
+ * process, whatever the session (its bindings chain them: libchdb's parameter state is not
+ * isolated per connection; three `SELECT sleep(1), {x:String}` sent together take 3 s), and
+ * every statement of ours but an insert carries parameters. So they wait here instead of in
+ * chDB's chain, which lets us choose the order: urgent statements (QueryContext.urgent: the
+ * ingest path) before every waiting read, then arrival order; and a waiting statement whose
+ * request is aborted (a board closed, a client gone) leaves instead of running for nobody.
+ */
+class Turns {
+  private busy = false;
+  private readonly urgent: (() => void)[] = [];
+  private readonly others: (() => void)[] = [];
+
+  async run<T>(urgent: boolean, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.busy) await this.wait(urgent ? this.urgent : this.others, signal);
+    else this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      // The turn passes straight to the next waiter; the engine is free only when none waits.
+      const next = this.urgent.shift() ?? this.others.shift();
+      if (next) next();
+      else this.busy = false;
+    }
+  }
+
+  private wait(queue: (() => void)[], signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const go = () => {
+        signal?.removeEventListener('abort', leave);
+        resolve();
+      };
+      const leave = () => {
+        queue.splice(queue.indexOf(go), 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      queue.push(go);
+    });
+  }
+}
+
+/** One per process, as chDB's own chain is. */
+const turns = new Turns();
+
 const TIMEOUT_CODES = new Set([159, 160, 394]); // TIMEOUT_EXCEEDED, TOO_SLOW, QUERY_WAS_CANCELLED
 
 /**
@@ -208,8 +268,9 @@ export class Executor {
     return left < own ? { seconds: left, request: true } : { seconds: own, request: false };
   }
 
-  private async settings(maxExecutionTimeS: number, extra?: ClickHouseSettings): Promise<ClickHouseSettings> {
+  private async settings(client: ClickHouseClient, maxExecutionTimeS: number, extra?: ClickHouseSettings): Promise<ClickHouseSettings> {
     return this.unlessHeld(
+      client,
       {
         max_execution_time: maxExecutionTimeS,
         max_memory_usage: String(this.limits.maxMemoryBytes),
@@ -231,14 +292,12 @@ export class Executor {
    * of one statement (`extra`) must not hold for the next ones: the next statement that does
    * not ask for it sets it back to the session's earlier value.
    */
-  private async unlessHeld(all: ClickHouseSettings, extra: ClickHouseSettings | undefined): Promise<ClickHouseSettings> {
+  private async unlessHeld(client: ClickHouseClient, all: ClickHouseSettings, extra: ClickHouseSettings | undefined): Promise<ClickHouseSettings> {
     if (this.storage.mode !== 'embedded') return all;
-    let session = sessions.get(this.storage.client);
-    if (!session) sessions.set(this.storage.client, (session = { held: new Map(), restore: new Map() }));
-    const { held, restore } = session;
+    const { held, restore } = sessionOf(client);
     const unseen = Object.keys(extra ?? {}).filter((k) => !restore.has(k));
     if (unseen.length > 0) {
-      const rs = await this.storage.client.query({
+      const rs = await client.query({
         query: 'SELECT name, value FROM system.settings WHERE name IN {names:Array(String)}',
         query_params: { names: unseen },
         format: 'JSONEachRow',
@@ -257,8 +316,8 @@ export class Executor {
   }
 
   /** A failed statement's SETs may or may not have run. */
-  private forget(sent: ClickHouseSettings): void {
-    const held = sessions.get(this.storage.client)?.held;
+  private forget(client: ClickHouseClient, sent: ClickHouseSettings): void {
+    const held = sessions.get(client)?.held;
     for (const k of Object.keys(sent)) held?.set(k, UNKNOWN);
   }
 
@@ -273,9 +332,9 @@ export class Executor {
   private async timed<T>(
     query: string,
     ctx: QueryContext,
-    kind: 'read' | 'write',
+    kind: 'read' | 'write' | 'insert',
     extra: ClickHouseSettings | undefined,
-    run: (queryId: string, settings: ClickHouseSettings) => Promise<T>,
+    run: (client: ClickHouseClient, queryId: string, settings: ClickHouseSettings) => Promise<T>,
   ): Promise<T> {
     // Past the request's deadline nothing is sent (nor observed).
     let limit = this.timeLimit(ctx);
@@ -284,19 +343,25 @@ export class Executor {
     try {
       return await withRetries(
         async (attempt) => {
-          if (attempt > 0) limit = this.timeLimit(ctx);
           const queryId = this.queryId(ctx);
+          const client = ctx.urgent ? this.storage.ingestClient : this.storage.client;
           let settings: ClickHouseSettings = {};
           try {
-            settings = await this.settings(limit.seconds, extra);
-            const result = await run(queryId, settings);
-            ok = true;
-            return result;
+            return await this.turn(kind !== 'insert', ctx, async () => {
+              // After the wait for the session: the time spent queued is no longer the statement's to spend.
+              if (attempt > 0 || this.storage.mode === 'embedded') limit = this.timeLimit(ctx);
+              settings = await this.settings(client, limit.seconds, extra);
+              const result = await run(client, queryId, settings);
+              ok = true;
+              return result;
+            });
           } catch (e) {
-            this.forget(settings);
+            this.forget(client, settings);
+            // The request's time ran out while the statement waited for the session.
+            if (e instanceof RequestTimeoutError) throw e;
             if (limit.request && isTimeout(e)) throw new RequestTimeoutError(ctx.deadline!.limitS, ctx.requestId);
             if (!isConnectionFailure(e) || ctx.signal?.aborted) throw this.translate(e, query, ctx);
-            if (kind === 'write') {
+            if (kind !== 'read') {
               this.log.warn({ requestId: ctx.requestId, queryId, err: e, query }, 'connection lost during a write; outcome unknown');
               throw new OutcomeUnknownError(ctx.requestId, queryId);
             }
@@ -318,6 +383,16 @@ export class Executor {
     }
   }
 
+  /**
+   * Embedded, a statement with parameters waits for its turn (Turns); an insert has none, and
+   * chDB runs it beside the others (an urgent one on the ingest session, the main one being
+   * busy with reads). A server runs statements side by side.
+   */
+  private turn<T>(parameterized: boolean, ctx: QueryContext, fn: () => Promise<T>): Promise<T> {
+    if (this.storage.mode !== 'embedded' || !parameterized) return fn();
+    return turns.run(ctx.urgent === true, ctx.signal, fn);
+  }
+
   private translate(e: unknown, query: string, ctx: QueryContext): Error {
     if (isTimeout(e)) {
       this.log.warn({ requestId: ctx.requestId, code: e.code, query }, 'query stopped at its time limit');
@@ -329,8 +404,8 @@ export class Executor {
   }
 
   async rows<T>(q: SqlQuery, ctx: QueryContext, extra?: ClickHouseSettings): Promise<T[]> {
-    return this.timed(q.query, ctx, 'read', extra, async (queryId, settings) => {
-      const rs = await this.storage.client.query({
+    return this.timed(q.query, ctx, 'read', extra, async (client, queryId, settings) => {
+      const rs = await client.query({
         query: q.query,
         query_params: { db: this.database, ...q.query_params },
         format: 'JSONEachRow',
@@ -355,8 +430,8 @@ export class Executor {
    */
   async *stream<T>(q: SqlQuery, ctx: QueryContext, extra?: ClickHouseSettings): AsyncGenerator<T[]> {
     const query = `${q.query}\nFORMAT JSONEachRow`;
-    const { stream } = await this.timed(q.query, ctx, 'read', extra, (queryId, settings) =>
-      this.storage.client.exec({
+    const { stream } = await this.timed(q.query, ctx, 'read', extra, (client, queryId, settings) =>
+      client.exec({
         query,
         query_params: { db: this.database, ...q.query_params },
         query_id: queryId,
@@ -375,8 +450,8 @@ export class Executor {
 
   async command(q: SqlQuery | string, ctx: QueryContext, extra?: ClickHouseSettings): Promise<void> {
     const { query, query_params } = typeof q === 'string' ? { query: q, query_params: {} } : q;
-    await this.timed(query, ctx, 'write', extra, (queryId, settings) =>
-      this.storage.client.command({
+    await this.timed(query, ctx, 'write', extra, (client, queryId, settings) =>
+      client.command({
         query,
         query_params: { db: this.database, ...query_params },
         query_id: queryId,
@@ -406,8 +481,8 @@ export class Executor {
 
   async insert(table: string, values: readonly object[], ctx: QueryContext, extra?: ClickHouseSettings): Promise<void> {
     if (values.length === 0) return;
-    await this.timed(`INSERT INTO ${table}`, ctx, 'write', { wait_end_of_query: 1, ...extra }, (queryId, settings) =>
-      this.storage.client.insert({
+    await this.timed(`INSERT INTO ${table}`, ctx, 'insert', { wait_end_of_query: 1, ...extra }, (client, queryId, settings) =>
+      client.insert({
         table: `${this.database}.${table}`,
         values: values as object[],
         format: 'JSONEachRow',
