@@ -56,13 +56,14 @@ export async function worker(role: string, dir: string, arg: number, ...rest: st
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+/** The p-th percentile of `ms` (nearest rank); NaN when there is none. */
+export function percentile(ms: number[], p: number): number {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 export function stats(ms: number[]) {
-  const s = [...ms].sort((a, b) => a - b);
-  return { p50: percentile(s, 50), p95: percentile(s, 95) };
+  return { p50: percentile(ms, 50), p95: percentile(ms, 95) };
 }
 
 export function rssMb(pid: number): number {

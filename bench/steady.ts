@@ -20,11 +20,12 @@
 import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ALL, interpolate } from '../dashboards/src/grafana.js';
+import { ALL, customOptions, interpolate } from '../dashboards/src/grafana.js';
 import { Rng } from '../scripts/generate/prng.js';
 import { bulkOptions } from './bulk.js';
 import { AS_OF, CAMPAIGN, CASES, type Case } from './kpis-cases.js';
-import { benchStore, recordInDocs, rssMb, startService, stats, worker } from './kpis.js';
+import { sleep } from '../server/storage/retry.js';
+import { benchStore, percentile, recordInDocs, rssMb, startService, stats, worker } from './kpis.js';
 
 const TIMED = ['retentionCohorts', 'customerLifetimeValue', 'kpiSnapshot'];
 /** Grafana's "last 12 complete months" before the end of the data (`now-12M/M` to `now-1M/M`). */
@@ -41,18 +42,12 @@ function option(values: Record<string, string | undefined>, name: string, fallba
   return n;
 }
 
-const percentile = (ms: number[], p: number) => {
-  const s = [...ms].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
 const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 /** Every provisioned board with its panel queries, as Grafana sends them with the boards' saved selections (USD and the bench's campaign where a board asks for one). */
-export function boardLoads(): { board: string; queries: { name: string; query: string }[] }[] {
+function boardLoads(): { board: string; queries: { name: string; query: string }[] }[] {
   const chosen: Record<string, string> = { currency: 'USD', campaign: CAMPAIGN };
-  const optionsOf = (def: any): string[] =>
-    def.type === 'custom' ? String(def.query).split(',').map((o) => (o.includes(' : ') ? o.split(' : ')[1]! : o).trim()) : [chosen[def.name] ?? ALL];
+  const optionsOf = (def: any): string[] => (def.type === 'custom' ? customOptions(def) : [chosen[def.name] ?? ALL]);
   return readdirSync(BOARDS_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()

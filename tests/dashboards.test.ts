@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBoards } from '../dashboards/src/boards.js';
 import { QUERIES_DIR, VARIABLES_DIR } from '../dashboards/src/documents.js';
-import { ALL, interpolate as fillTemplate, VARIABLE, type Selection } from '../dashboards/src/grafana.js';
+import { ALL, customOptions, interpolate as fillTemplate, VARIABLE, type Selection } from '../dashboards/src/grafana.js';
 import { usedDocuments } from '../dashboards/src/panels.js';
 import { generateStore, type StoreEvent } from '../scripts/generate/store.js';
 import { SETTINGS } from '../server/config.js';
@@ -67,7 +67,7 @@ const interpolate = (text: string, board: Json, values: Record<string, Selection
 /** The values a variable offers: a custom one's "text : value" pairs or plain values; a query one's, the store's. */
 function optionsOf(def: Json): string[] {
   if (def.type === 'query') return STORE_VALUES[def.name]!;
-  return String(def.query).split(',').map((o) => (o.includes(' : ') ? o.split(' : ')[1]! : o).trim());
+  return customOptions(def);
 }
 
 // --- The plugin's selectors ---

@@ -10,6 +10,11 @@ export const VARIABLE = /\$(\w+)|\$\{(\w+)(?::([^}]+))?\}/g;
 /** A board is the JSON Grafana stores. */
 type Json = any;
 
+/** The values a custom variable offers, from its `text : value` pairs or plain values. */
+export function customOptions(def: Json): string[] {
+  return String(def.query).split(',').map((o) => (o.includes(' : ') ? o.split(' : ')[1]! : o).trim());
+}
+
 /**
  * What templateSrv.replace makes of a query text for a time range and the selected values (a
  * variable not selected keeps its saved selection, else the first of `optionsOf(def)`). Only the

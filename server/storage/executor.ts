@@ -342,14 +342,14 @@ export class Executor {
     let ok = false;
     try {
       return await withRetries(
-        async (attempt) => {
+        async () => {
           const queryId = this.queryId(ctx);
           const client = ctx.urgent ? this.storage.ingestClient : this.storage.client;
           let settings: ClickHouseSettings = {};
           try {
             return await this.turn(kind !== 'insert', ctx, async () => {
-              // After the wait for the session: the time spent queued is no longer the statement's to spend.
-              if (attempt > 0 || this.storage.mode === 'embedded') limit = this.timeLimit(ctx);
+              // Once its turn comes: time spent queued (or before a retry) is no longer the statement's to spend.
+              limit = this.timeLimit(ctx);
               settings = await this.settings(client, limit.seconds, extra);
               const result = await run(client, queryId, settings);
               ok = true;
