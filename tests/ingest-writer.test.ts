@@ -3,8 +3,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../server/storage/errors.js';
 import { Executor } from '../server/storage/executor.js';
-import { validateEvent, type StoredEvent } from '../server/ingest/validate.js';
-import { EventWriter } from '../server/ingest/writer.js';
+import { TABLE_OF, validateEvent, type StoredEvent } from '../server/ingest/validate.js';
+import { EventWriter, storedIdsSql } from '../server/ingest/writer.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // The EventWriter on the real embedded engine. For the insert retries, the engine's client
@@ -99,6 +99,35 @@ describe('EventWriter', () => {
     expect(await writer.write([purchase('fv-1', 'first-customer', '1')], ctx)).toEqual({ accepted: 1, duplicates: new Set(), erased: new Set() });
     expect(await writer.write([purchase('fv-1', 'other-customer', '2')], ctx)).toEqual({ accepted: 0, duplicates: new Set([0]), erased: new Set() });
     expect(await stored('fv-')).toEqual([{ event_id: 'fv-1', customer_id: 'first-customer', n: 1 }]);
+  });
+
+  it("looks up a batch's eventIds through each table's bloom filter, not by reading every granule", async () => {
+    // Four granules of 8192 purchases (one part); the look-up of one stored id and one new id
+    // may read the granule that holds the first and nothing else (a false positive is 1 in 10 000).
+    await svc.exec.command(
+      `INSERT INTO {db:Identifier}.purchases (event_id, customer_id, occurred_at, amount, currency)
+       SELECT concat('bf-', toString(number)), concat('bf-c', toString(number % 997)), toDateTime64('2021-03-01 00:00:00', 3, 'UTC') + number, 1, 'USD' FROM numbers(4 * 8192)`,
+      ctx,
+    );
+    const q = storedIdsSql(new Map([['purchases', ['bf-12345', 'bf-new']]]));
+    expect(await svc.exec.rows(q, ctx)).toEqual([{ t: 'purchases', event_id: 'bf-12345' }]);
+    const plan = (await svc.exec.rows<{ explain: string }>({ ...q, query: `EXPLAIN indexes = 1 ${q.query}` }, ctx)).map((r) => r.explain.trim());
+    const skip = plan.indexOf('Name: event_id_bloom');
+    expect(skip).toBeGreaterThan(0);
+    // The granules the bloom filter keeps of those it was given, in the 2021 part alone.
+    const [, kept, of] = /^Granules: (\d+)\/(\d+)$/.exec(plan.slice(skip).find((l) => l.startsWith('Granules:'))!)!.map(Number);
+    expect(of).toBe(4);
+    expect(kept).toBe(1);
+    // Every table the writer stores into has one.
+    const indexed = await svc.exec.rows<{ table: string }>(
+      { query: "SELECT table FROM system.data_skipping_indices WHERE database = {db:String} AND name = 'event_id_bloom' AND expr = 'event_id' ORDER BY table", query_params: {} },
+      ctx,
+    );
+    expect(indexed.map((r) => r.table)).toEqual([...new Set(Object.values(TABLE_OF))].sort());
+    // A bulk load's look-up (past 2 000 ids the filters are not used) finds the stored ones just the same.
+    const bulk = Array.from({ length: 2500 }, (_, i) => purchase(i < 2 ? `bf-${i * 100}` : `bf-bulk-${i}`));
+    const result = await new EventWriter(exec).write(bulk, ctx);
+    expect(result).toEqual({ accepted: 2498, duplicates: new Set([0, 1]), erased: new Set() });
   });
 
   it('stores writes that queued up meanwhile as one group, in arrival order', async () => {

@@ -85,6 +85,13 @@ describe('cluster rendering of every migration file', () => {
     expect(renderStatement('TRUNCATE TABLE ${db}.customer_activity', target)).toEqual(['TRUNCATE TABLE kpi.customer_activity_local ON CLUSTER c1']);
     expect(renderStatement('TRUNCATE TABLE IF EXISTS ${db}.customer_activity', { database: 'kpi', cluster: undefined })).toEqual(['TRUNCATE TABLE IF EXISTS kpi.customer_activity']);
   });
+
+  it('adds and builds a data-skipping index on the local tables, which hold the rows', () => {
+    expect(renderStatement('ALTER TABLE ${db}.purchases ADD INDEX IF NOT EXISTS event_id_bloom event_id TYPE bloom_filter(0.0001) GRANULARITY 1', target)).toEqual([
+      'ALTER TABLE kpi.purchases_local ON CLUSTER c1 ADD INDEX IF NOT EXISTS event_id_bloom event_id TYPE bloom_filter(0.0001) GRANULARITY 1',
+    ]);
+    expect(renderStatement('ALTER TABLE ${db}.purchases MATERIALIZE INDEX event_id_bloom', target)).toEqual(['ALTER TABLE kpi.purchases_local ON CLUSTER c1 MATERIALIZE INDEX event_id_bloom']);
+  });
   const files = readMigrations();
 
   it.each(files.map((f) => [f.name, f] as const))('%s renders to statements ClickHouse parses, every DDL ON CLUSTER', async (_name, file) => {

@@ -93,6 +93,9 @@ export function renderStatement(statement: string, target: RenderTarget): string
   // its shard, and is written there before the migration counts as applied.
   const insert = /^INSERT INTO (\$\{db\}\.\w+)\s/.exec(sql);
   if (insert) return [sub(sql.replace(insert[0], `INSERT INTO ${insert[1]} SETTINGS insert_distributed_sync = 1\n`))];
+  // A Distributed table has no data-skipping indexes: they are added to, and built on, the local tables.
+  const index = /^ALTER TABLE \$\{db\}\.(\w+)\s+((?:ADD|MATERIALIZE|DROP|CLEAR) INDEX\b[\s\S]*)$/i.exec(sql);
+  if (index) return [`ALTER TABLE ${db}.${index[1]}_local ON CLUSTER ${c} ${sub(index[2]!)}`];
   // A Distributed table holds no rows to truncate: each shard empties its local table.
   const truncate = /^TRUNCATE TABLE (IF EXISTS )?\$\{db\}\.(\w+)$/i.exec(sql);
   if (truncate) return [`TRUNCATE TABLE ${truncate[1] ?? ''}${db}.${truncate[2]}_local ON CLUSTER ${c}`];
@@ -148,8 +151,9 @@ export async function migrate(
   const applied: string[] = [];
   for (const f of files.filter((f) => !byVersion.has(f.version))) {
     // A backfill or rebuild reads the whole store: its time grows with the data, not with what a
-    // client asked, so the per-query time limit (QUERY_MAX_EXECUTION_TIME) does not apply.
-    for (const statement of renderMigration(f, target)) await exec.command(statement, SYSTEM_CTX, { max_execution_time: 0 });
+    // client asked, so the per-query time limit (QUERY_MAX_EXECUTION_TIME) does not apply. A
+    // mutation (MATERIALIZE INDEX) is waited for on every replica before the migration counts as applied.
+    for (const statement of renderMigration(f, target)) await exec.command(statement, SYSTEM_CTX, { max_execution_time: 0, mutations_sync: '2' });
     await exec.insert(
       'schema_migrations',
       [{ version: f.version, name: f.name, checksum: f.checksum, applied_at: new Date().toISOString() }],
