@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { chunkByBytes, type Executor, type QueryContext } from '../server/storage/executor.js';
 import type { FilteredWindow } from './args.js';
 import { customerStatsSql, newCustomersSql } from './customers.sql.js';
-import { kpiLoader } from './kpi-loader.js';
+import { windowsLoader } from './kpi-loader.js';
 import { fromChDateTime } from './sql.js';
 
 export interface CustomerStats {
@@ -74,6 +74,9 @@ export function customerLoaders(exec: Executor, ctx: QueryContext) {
       }
       return loader;
     },
-    newCustomers: kpiLoader(async (a: FilteredWindow) => (await exec.rows<{ n: number }>(newCustomersSql(a), ctx))[0]!.n),
+    newCustomers: windowsLoader<FilteredWindow, number>(async (a, windows) => {
+      const n = new Map((await exec.rows<{ w: number; n: number }>(newCustomersSql(a, windows), ctx)).map((r) => [r.w, r.n]));
+      return windows.map((_, i) => n.get(i + 1) ?? 0);
+    }),
   };
 }

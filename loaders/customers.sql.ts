@@ -1,9 +1,9 @@
 import type { SqlQuery } from '../server/storage/executor.js';
-import type { FilteredWindow } from './args.js';
+import type { FilteredWindow, Window } from './args.js';
 import { customerFilterSql, latestProfilesSql } from './customer-filter.js';
 import { firstPurchasesSql } from './cohort.sql.js';
 import { ledgerSql } from './refunds.sql.js';
-import { Params, type Source } from './sql.js';
+import { Params, windowList, type Source } from './sql.js';
 
 /** Order history (net revenue per currency; refunds.sql.ts) and latest profile of many customers in one query (the DataLoader's batch). */
 export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
@@ -30,12 +30,24 @@ export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
     ) AS pr ON pr.customer_id = ids.id`);
 }
 
-/** Customers whose first purchase ever lies in [from, to). */
-export function newCustomersSql(a: FilteredWindow, source: Source = 'auto'): SqlQuery {
+/**
+ * Customers whose first purchase ever lies in each window: a row `w, n` per window that has any
+ * (`w` its 1-based position). Every window is answered from one read of the first purchases, which
+ * is most of the cost (every customer's state, and the raw orders of those whose first order was
+ * cancelled), so a series or an alert run asks once for all of its windows.
+ */
+export function newCustomersSql(a: Omit<FilteredWindow, 'from' | 'to'>, windows: readonly Window[], source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
   const asOf = p.time(a.asOf, 'asOf');
   const filter = customerFilterSql(a.filter, asOf, p);
+  const w = windowList(windows, p);
   return p.sql(`
-    SELECT count() AS n FROM (${firstPurchasesSql(asOf, p.source)})
-    WHERE first_at >= ${p.time(a.from, 'from')} AND first_at < ${p.time(a.to, 'to')}${filter ? ` AND ${filter}` : ''}`);
+    SELECT w, count() AS n
+    FROM (
+      SELECT first_at FROM (${firstPurchasesSql(asOf, p.source)})
+      WHERE first_at >= ${w.from} AND first_at < ${w.to}${filter ? ` AND ${filter}` : ''}
+    )
+    ARRAY JOIN ${w.holding('first_at')} AS w
+    GROUP BY w
+    ORDER BY w`);
 }

@@ -1,5 +1,5 @@
 import type { Executor, QueryContext } from '../server/storage/executor.js';
-import { kpiLoader } from './kpi-loader.js';
+import { kpiLoader, windowsLoader } from './kpi-loader.js';
 import { referralCohortsSql, referralConversionSql, referralImpactSql, type ReferralCohortArgs, type ReferralImpactArgs } from './referral.sql.js';
 import { fromChDateTime, ratio } from './sql.js';
 
@@ -89,9 +89,9 @@ export function referralLoaders(exec: Executor, ctx: QueryContext) {
   return {
     referralCohorts: kpiLoader((a: ReferralCohortArgs) => runReferralCohorts(exec, ctx, a)),
     referralImpact: kpiLoader((a: ReferralImpactArgs) => runReferralImpact(exec, ctx, a)),
-    referralConversion: kpiLoader(async (a: Omit<ReferralImpactArgs, 'currency'>): Promise<number | null> => {
-      const [r] = await exec.rows<{ started: number; converted: number }>(referralConversionSql(a), ctx);
-      return ratio(r!.converted, r!.started);
+    referralConversion: windowsLoader<Omit<ReferralImpactArgs, 'currency'>, number | null>(async (a, windows) => {
+      const rows = new Map((await exec.rows<{ w: number; started: number; converted: number }>(referralConversionSql(a, windows), ctx)).map((r) => [r.w, r]));
+      return windows.map((_, i) => ratio(rows.get(i + 1)?.converted ?? 0, rows.get(i + 1)?.started ?? 0));
     }),
   };
 }

@@ -1,9 +1,10 @@
 import type { SqlQuery } from '../server/storage/executor.js';
+import type { Window } from './args.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import { firstPurchasesSql } from './cohort.sql.js';
 import { ledgerSql, ordersSql, within } from './refunds.sql.js';
-import { Params, T, type Source } from './sql.js';
+import { Params, T, windowList, type Source } from './sql.js';
 
 export const DEFAULT_ATTRIBUTION_DAYS = 90;
 
@@ -127,10 +128,22 @@ function startedInWindowSql(asOf: string, from: string, to: string, p: Params): 
   return `SELECT count() AS started, countIf(converted) AS converted FROM (${referralOutcomesSql(asOf, windowDays, p.source, { from, to })})`;
 }
 
-/** The snapshot's referral conversion rate: only the referrals of the window, without referralImpact's customer groups. */
-export function referralConversionSql(a: Omit<ReferralImpactArgs, 'currency'>, source: Source = 'auto'): SqlQuery {
+/**
+ * The snapshot's referral conversion of each window: a row `w, started, converted` per window
+ * in which a referral started (`w` its 1-based position), without referralImpact's customer
+ * groups. One statement answers every window (a series' periods): the outcomes are read once,
+ * for the span of them all.
+ */
+export function referralConversionSql(a: { asOf: Date }, windows: readonly Window[], source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
-  return p.sql(startedInWindowSql(p.time(a.asOf, 'asOf'), p.time(a.from, 'from'), p.time(a.to, 'to'), p));
+  const w = windowList(windows, p);
+  const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
+  return p.sql(`
+    SELECT w, count() AS started, countIf(converted) AS converted
+    FROM (${referralOutcomesSql(p.time(a.asOf, 'asOf'), windowDays, p.source, { from: w.from, to: w.to })})
+    ARRAY JOIN ${w.holding('started_at')} AS w
+    GROUP BY w
+    ORDER BY w`);
 }
 
 /**

@@ -83,6 +83,25 @@ function snapshotParts(loaders: Omit<Loaders, 'kpiSnapshot'>, a: SnapshotArgs) {
   };
 }
 
+/**
+ * The parts whose loaders answer many windows in one statement (windowsLoader): both read every
+ * customer's first purchase, most of a snapshot's time at 10M purchases.
+ */
+const WINDOWED_PARTS = ['newCustomers', 'referralConversion'] as const satisfies readonly (keyof Parts)[];
+
+/** Statements a series of `periods` snapshots runs at most: the windowed parts once for all periods. */
+export function seriesStatements(periods: number, perSnapshot: number): number {
+  return periods * (perSnapshot - WINDOWED_PARTS.length) + WINDOWED_PARTS.length;
+}
+
+/**
+ * Asks the windowed parts of every window in one tick, so each loader runs one statement for
+ * all of them; the snapshots of these windows then find them in the loaders' cache.
+ */
+export async function prefetchWindows(loaders: Omit<Loaders, 'kpiSnapshot'>, windows: readonly SnapshotArgs[]): Promise<void> {
+  await Promise.all(windows.flatMap((a) => WINDOWED_PARTS.map((part) => snapshotParts(loaders, a)[part]())));
+}
+
 /** The numeric fields of kpiSnapshot (what an alert may watch). */
 export type SnapshotMetric = { [K in keyof KpiSnapshotResult]-?: KpiSnapshotResult[K] extends number | null ? K : never }[keyof KpiSnapshotResult];
 

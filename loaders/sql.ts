@@ -1,4 +1,5 @@
 import type { SqlQuery } from '../server/storage/executor.js';
+import type { Window } from './args.js';
 import { argsKey } from './kpi-loader.js';
 
 /** Table references; the database is bound by the executor as `{db:Identifier}`. */
@@ -67,4 +68,21 @@ export function fromChDateTime(s: string): Date {
 /** Rates with a zero denominator are null, never 0 or NaN (spec section 2). */
 export function ratio(numerator: number, denominator: number): number | null {
   return denominator === 0 ? null : numerator / denominator;
+}
+
+/**
+ * Windows [from, to) bound as two arrays, for a KPI that answers several windows in one pass (a
+ * series' periods, an alert run's windows): `holding(instant)`, the 1-based positions of the
+ * windows that hold an instant, for an ARRAY JOIN (none: the row drops out), and `from`/`to`,
+ * the span of them all, to narrow what is read before.
+ */
+export function windowList(windows: readonly Window[], p: Params) {
+  const type = "Array(DateTime64(3, 'UTC'))";
+  const froms = p.add(type, windows.map((w) => toChDateTime(w.from)), 'windowFroms');
+  const tos = p.add(type, windows.map((w) => toChDateTime(w.to)), 'windowTos');
+  return {
+    holding: (instant: string) => `arrayFilter(i -> ${instant} >= ${froms}[i] AND ${instant} < ${tos}[i], arrayEnumerate(${froms}))`,
+    from: `arrayMin(${froms})`,
+    to: `arrayMax(${tos})`,
+  };
 }

@@ -6,6 +6,7 @@ import { Grain } from '../loaders/grain.js';
 import { customerStatsChunks } from '../loaders/customers.loader.js';
 import { MAX_CAMPAIGNS } from '../loaders/follow-up.sql.js';
 import { seriesPeriods } from '../loaders/kpi-series.js';
+import { seriesStatements } from '../loaders/snapshot.js';
 import { chunkByBytes } from '../server/storage/executor.js';
 import { resolveCohorts, resolvePeriods, resolveWindow, type CohortArgs, type PeriodArgs } from './common.args.js';
 import { resolveReferralCohorts, type ReferralCohortArgs } from './referral.type.js';
@@ -92,7 +93,7 @@ const ESTIMATES: Record<string, Estimate> = {
   kpiSeries: money((a, now) => {
     const { from, to } = resolveWindow(a as PeriodArgs, now);
     const n = seriesPeriods(a.grain ?? Grain.MONTH, from, to).length;
-    return { rows: n, statements: n * SNAPSHOT_STATEMENTS };
+    return { rows: n, statements: seriesStatements(n, SNAPSHOT_STATEMENTS) };
   }),
   customers: (a) => ({ rows: a.ids.length, statements: customerStatsChunks(a.ids).length }),
   customer: () => one,

@@ -271,7 +271,7 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
       const asOf = new Date(asOfText);
       for (const [w, filter] of [[windows[0]!, null], [windows[2]!, { referred: true }]] as const) {
         const cases: [string, (s: Source) => SqlQuery][] = [
-          ['newCustomers', (s) => newCustomersSql({ ...w, asOf, filter }, s)],
+          ['newCustomers', (s) => newCustomersSql({ asOf, filter }, [w, windows[1]!, { from: w.from, to: windows[2]!.to }], s)],
           ['referralCohorts', (s) => referralCohortsSql({ grain: Grain.MONTH, ...w, attributionWindowDays: 90, asOf, timezone: 'UTC' }, s)],
           ['referralImpact', (s) => referralImpactSql({ ...w, currency: 'USD', asOf }, s)],
         ];

@@ -166,6 +166,24 @@ describe('referral KPIs', () => {
     expect(r.data.kpiSnapshot.referralConversionRate).toBe(5 / 8);
   });
 
+  it("gives each month of a kpiSeries its own conversion and new customers, both from one statement for all the months", async () => {
+    const texts: string[] = [];
+    const stop = svc.exec.observe(({ query }) => texts.push(query));
+    const r = await svc.gql(`{ kpiSeries(grain: MONTH, from: "2024-01-01T00:00:00Z", to: "2024-04-01T00:00:00Z", asOf: "${AS_OF}") { from newCustomers referralConversionRate } }`);
+    stop();
+    expect(r.errors).toBeUndefined();
+    expect(r.data.kpiSeries).toEqual([
+      // R4 R1 R2 R3 started in January, R1 and R2 converted; c1 and o1 bought first.
+      { from: '2024-01-01T00:00:00.000Z', newCustomers: 2, referralConversionRate: 2 / 4 },
+      // R5 R6 R7 R8, R5 R6 R7 converted; c5, c6 and o2 bought first.
+      { from: '2024-02-01T00:00:00.000Z', newCustomers: 3, referralConversionRate: 3 / 4 },
+      // R9 alone, not converted by asOf; nobody bought first.
+      { from: '2024-03-01T00:00:00.000Z', newCustomers: 0, referralConversionRate: 0 },
+    ]);
+    // One statement per windowed part for all three months (each answers `w`, the window's position).
+    expect(texts.filter((t) => /^\s*SELECT w, count\(\)/.test(t)).length).toBe(2);
+  });
+
   it('sums revenue in the requested currency', async () => {
     const r = await svc.gql(impactQuery, { from: '2024-01-01T00:00:00Z', to: '2024-03-01T00:00:00Z', currency: 'EUR', asOf: AS_OF });
     expect(r.errors).toBeUndefined();

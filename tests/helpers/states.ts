@@ -161,7 +161,7 @@ export function kpiPairs(from: Date, to: Date, asOf: Date): [string, (s: Source)
     ['retentionCohorts', (s) => retentionCohortsSql(cohort, s)],
     ['clv', (s) => clvSql({ ...cohort, currency: 'USD', margin: 1 }, 6, s)],
     ['repeatPurchase', (s) => repeatPurchaseSql({ from, to, asOf, filter: null }, s)],
-    ['newCustomers', (s) => newCustomersSql({ from, to, asOf, filter: null }, s)],
+    ['newCustomers', (s) => newCustomersSql({ asOf, filter: null }, [{ from, to }], s)],
     ['referralCohorts', (s) => referralCohortsSql({ grain: Grain.MONTH, from, to, attributionWindowDays: 90, asOf, timezone: 'UTC' }, s)],
   ];
 }
