@@ -1,4 +1,6 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Executor } from '../server/storage/executor.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // The embedded engine keeps SETs for the rest of its session; the executor sends only the
@@ -60,5 +62,58 @@ describe('Executor settings', () => {
     const insert = svc.exec.insert('t_lanes', [{ x: 1 }], { requestId: 'ingest', urgent: true }).then(() => done.push('urgent insert'));
     await Promise.all([slow, insert]);
     expect(done).toEqual(['urgent insert', 'slow read']);
+  });
+
+  it('reads lists of values (the eventId look-up) beside a running read: rows of a temporary table, no parameters, no value in the SQL', async () => {
+    const ctx = { requestId: 'lookup', urgent: true };
+    const odd = "b'); DROP TABLE x; --";
+    await svc.exec.command('CREATE TABLE IF NOT EXISTS {db:Identifier}.t_ids (id String) ENGINE = Memory', ctx);
+    await svc.exec.insert('t_ids', [{ id: 'a' }, { id: odd }, { id: 'c' }], ctx);
+    const texts: string[] = [];
+    const unobserve = svc.exec.observe(({ query }) => texts.push(query));
+    const done: string[] = [];
+    const slow = svc.exec.rows({ query: 'SELECT sleep(3) AS s', query_params: {} }, { requestId: 'slow' }).then(() => done.push('slow read'));
+    const found = svc.exec
+      .rowsWithLists<{ l: number; id: string }>(
+        [[odd, 'x'], ['c', 'a', 'a']],
+        (list) => `SELECT * FROM (SELECT 0 AS l, id FROM {db:Identifier}.t_ids WHERE id IN ${list(0)} UNION ALL SELECT 1, id FROM {db:Identifier}.t_ids WHERE id IN ${list(1)}) ORDER BY l, id`,
+        ctx,
+      )
+      .then((rows) => {
+        done.push('lookup');
+        return rows;
+      });
+    expect(await found).toEqual([
+      { l: 0, id: odd },
+      { l: 1, id: 'a' },
+      { l: 1, id: 'c' },
+    ]);
+    await slow;
+    unobserve();
+    expect(done).toEqual(['lookup', 'slow read']);
+    expect(texts.filter((t) => t.includes('DROP TABLE x'))).toEqual([]);
+    // The table went with the look-up: the session holds no temporary table.
+    const left = await svc.exec.rows<{ n: number }>({ query: "SELECT count() AS n FROM system.tables WHERE is_temporary AND startsWith(name, 'kpi_lists_')", query_params: {} }, ctx);
+    expect(left).toEqual([{ n: 0 }]);
+  });
+
+  it("looks a one-off setting up once per session, not before every insert, even one the engine does not list", async () => {
+    // The look-up has parameters: chDB chains it behind the statement running, so before every
+    // insert it held each acknowledgement for the KPI read of the moment. `wait_end_of_query`, which
+    // every insert sets, is not in system.settings (chDB's adapter drops it as HTTP-only).
+    const texts: string[] = [];
+    const counting = new Proxy(svc.exec.storage.ingestClient, {
+      get(target, prop) {
+        if (prop !== 'query') return Reflect.get(target, prop, target);
+        return (params: Parameters<typeof target.query>[0]) => {
+          texts.push(params.query);
+          return target.query(params);
+        };
+      },
+    });
+    const exec = new Executor({ ...svc.exec.storage, ingestClient: counting }, { maxExecutionTimeS: 10, maxMemoryBytes: 1e9 }, pino({ level: 'silent' }));
+    await exec.command('CREATE TABLE IF NOT EXISTS {db:Identifier}.t_once (x UInt8) ENGINE = Memory', { requestId: 't', urgent: true });
+    for (let i = 0; i < 3; i++) await exec.insert('t_once', [{ x: i }], { requestId: 't', urgent: true });
+    expect(texts.filter((t) => t.includes('system.settings'))).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 import { StorageUnavailableError } from '../storage/errors.js';
-import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext, type SqlQuery } from '../storage/executor.js';
+import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext } from '../storage/executor.js';
 import { withRetries } from '../storage/retry.js';
 import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
 import type { BatchNotifier } from '../notifications/events.js';
@@ -447,7 +447,13 @@ export class EventWriter {
         if (!list) byTable.set(table, (list = []));
         list.push(id);
       }
-      const rows = await this.exec.rows<{ t: string; event_id: string }>(storedIdsSql(byTable), ctx, chunk.length > BLOOM_MAX_IDS ? { use_skip_indexes: 0 } : undefined);
+      const tables = [...byTable.keys()];
+      const rows = await this.exec.rowsWithLists<{ t: string; event_id: string }>(
+        tables.map((t) => byTable.get(t)!),
+        (list) => storedIdsSql(tables, list),
+        ctx,
+        chunk.length > BLOOM_MAX_IDS ? { use_skip_indexes: 0 } : undefined,
+      );
       for (const r of rows) found.add(`${r.t}\n${r.event_id}`);
     }
     return found;
@@ -466,14 +472,14 @@ export class EventWriter {
 }
 
 /**
- * Which of the ids each table holds: `t`, the table, and `event_id`. By event_id alone: a retry
- * may differ in every other column (the first stored version wins), so no sort-key prefix can
- * narrow the search. Each table's event_id bloom filter (migration 0024) skips the granules that
- * hold none of the ids, so the cost follows the batch rather than the store.
+ * Which of the ids each table holds: `t`, the table, and `event_id`, where `list(i)` is the set of
+ * ids to look for in the i-th table (Executor.rowsWithLists: embedded, the look-up then runs beside
+ * the KPI statements instead of after the one running). By event_id alone: a retry may differ in
+ * every other column (the first stored version wins), so no sort-key prefix can narrow the search.
+ * Each table's event_id bloom filter (migration 0024) skips the granules that hold none of the
+ * ids, so the cost follows the batch rather than the store. Table names come from the closed
+ * TableName set.
  */
-export function storedIdsSql(byTable: ReadonlyMap<TableName, readonly string[]>): SqlQuery {
-  const parts = [...byTable.keys()].map(
-    (table) => `SELECT {${table}_name:String} AS t, event_id FROM {db:Identifier}.{${table}_name:Identifier} WHERE event_id IN {${table}:Array(String)}`,
-  );
-  return { query: parts.join(' UNION ALL '), query_params: Object.fromEntries([...byTable].flatMap(([table, ids]) => [[table, ids], [`${table}_name`, table]])) };
+export function storedIdsSql(tables: readonly TableName[], list: (i: number) => string): string {
+  return tables.map((table, i) => `SELECT '${table}' AS t, event_id FROM {db:Identifier}.${table} WHERE event_id IN ${list(i)}`).join(' UNION ALL ');
 }

@@ -150,12 +150,19 @@ const UNKNOWN = Symbol('unknown');
 interface Session {
   held: Map<string, unknown>;
   restore: Map<string, string>;
+  /**
+   * One-off settings the engine does not list (`wait_end_of_query`, which chDB's adapter drops as
+   * HTTP-only): nothing to put back, and never looked up again. The look-up has parameters, so
+   * chDB chains it behind whatever statement runs: repeated before every insert, it held each
+   * acknowledgement for the running KPI statement (seconds at 10M; docs/performance.md).
+   */
+  unlisted: Set<string>;
 }
 const sessions = new WeakMap<object, Session>();
 
 function sessionOf(client: object): Session {
   let session = sessions.get(client);
-  if (!session) sessions.set(client, (session = { held: new Map(), restore: new Map() }));
+  if (!session) sessions.set(client, (session = { held: new Map(), restore: new Map(), unlisted: new Set() }));
   return session;
 }
 
@@ -227,6 +234,7 @@ function isTimeout(e: unknown): e is ClickHouseError {
  */
 export class Executor {
   private seq = 0;
+  private tempTables = 0;
   private readonly observers: QueryObserver[] = [];
   private readonly insertObservers: InsertObserver[] = [];
 
@@ -294,8 +302,8 @@ export class Executor {
    */
   private async unlessHeld(client: ClickHouseClient, all: ClickHouseSettings, extra: ClickHouseSettings | undefined): Promise<ClickHouseSettings> {
     if (this.storage.mode !== 'embedded') return all;
-    const { held, restore } = sessionOf(client);
-    const unseen = Object.keys(extra ?? {}).filter((k) => !restore.has(k));
+    const { held, restore, unlisted } = sessionOf(client);
+    const unseen = Object.keys(extra ?? {}).filter((k) => !restore.has(k) && !unlisted.has(k));
     if (unseen.length > 0) {
       const rs = await client.query({
         query: 'SELECT name, value FROM system.settings WHERE name IN {names:Array(String)}',
@@ -303,6 +311,7 @@ export class Executor {
         format: 'JSONEachRow',
       });
       for (const r of await rs.json<{ name: string; value: string }>()) restore.set(r.name, r.value);
+      for (const k of unseen) if (!restore.has(k)) unlisted.add(k);
     }
     const send: Record<string, unknown> = {};
     const set = (k: string, v: unknown) => {
@@ -335,6 +344,7 @@ export class Executor {
     kind: 'read' | 'write' | 'insert',
     extra: ClickHouseSettings | undefined,
     run: (client: ClickHouseClient, queryId: string, settings: ClickHouseSettings) => Promise<T>,
+    parameterized = kind !== 'insert',
   ): Promise<T> {
     // Past the request's deadline nothing is sent (nor observed).
     let limit = this.timeLimit(ctx);
@@ -347,7 +357,7 @@ export class Executor {
           const client = ctx.urgent ? this.storage.ingestClient : this.storage.client;
           let settings: ClickHouseSettings = {};
           try {
-            return await this.turn(kind !== 'insert', ctx, async () => {
+            return await this.turn(parameterized, ctx, async () => {
               // Once its turn comes: time spent queued (or before a retry) is no longer the statement's to spend.
               limit = this.timeLimit(ctx);
               settings = await this.settings(client, limit.seconds, extra);
@@ -415,6 +425,51 @@ export class Executor {
       });
       return rs.json<T>();
     });
+  }
+
+  /**
+   * rows() of a read whose values are lists of strings (the writer's eventId look-up), built by
+   * `build`, which writes `list(i)` where the query reads the i-th list as a set. On a server that
+   * is a parameter. Embedded, the lists travel as the rows of a temporary table of the session
+   * instead, and the statements carry no parameter at all: chDB runs parameterized statements one
+   * at a time process-wide (Turns), so an acknowledgement waited for whichever KPI statement
+   * was running (seconds at 10M purchases), while statements without parameters run beside it.
+   * The table's name is ours, its rows are data (never SQL text), and the database is a
+   * validated identifier (server/config.ts), so no value of a client's is spliced.
+   */
+  async rowsWithLists<T>(
+    lists: readonly (readonly string[])[],
+    build: (list: (i: number) => string) => string,
+    ctx: QueryContext,
+    extra?: ClickHouseSettings,
+  ): Promise<T[]> {
+    if (this.storage.mode !== 'embedded') {
+      const params = Object.fromEntries(lists.map((values, i) => [`list${i}`, values]));
+      return this.rows<T>({ query: build((i) => `{list${i}:Array(String)}`), query_params: params }, ctx, extra);
+    }
+    // The temporary table lives in the session the statements run on: ctx picks it (timed()).
+    const table = `kpi_lists_${++this.tempTables}`;
+    const unbound = <R>(query: string, kind: 'read' | 'write' | 'insert', run: (client: ClickHouseClient, queryId: string, settings: ClickHouseSettings) => Promise<R>) =>
+      this.timed(query, ctx, kind, undefined, run, false);
+    const command = (query: string) => unbound(query, 'write', (client, query_id, clickhouse_settings) => client.command({ query, query_id, clickhouse_settings }));
+    await command(`CREATE TEMPORARY TABLE ${table} (list UInt16, value String) ENGINE = Memory`);
+    try {
+      const rows = lists.flatMap((values, list) => values.map((value) => ({ list, value })));
+      await unbound(`INSERT INTO ${table}`, 'insert', (client, query_id, clickhouse_settings) =>
+        client.insert({ table, values: rows, format: 'JSONEachRow', query_id, clickhouse_settings }),
+      );
+      const query = build((i) => `(SELECT value FROM ${table} WHERE list = ${Number(i)})`).replaceAll('{db:Identifier}', `\`${this.database}\``);
+      return await this.timed(
+        query,
+        ctx,
+        'read',
+        extra,
+        async (client, query_id, clickhouse_settings) => (await client.query({ query, format: 'JSONEachRow', query_id, abort_signal: ctx.signal, clickhouse_settings })).json<T>(),
+        false,
+      );
+    } finally {
+      await command(`DROP TEMPORARY TABLE IF EXISTS ${table}`).catch(() => undefined);
+    }
   }
 
   /**
