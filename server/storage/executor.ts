@@ -213,6 +213,9 @@ class Turns {
 /** One per process, as chDB's own chain is. */
 const turns = new Turns();
 
+/** Numbers the look-ups' temporary tables: process-wide, since executors may share a session. */
+let tempTables = 0;
+
 const TIMEOUT_CODES = new Set([159, 160, 394]); // TIMEOUT_EXCEEDED, TOO_SLOW, QUERY_WAS_CANCELLED
 
 /**
@@ -234,7 +237,6 @@ function isTimeout(e: unknown): e is ClickHouseError {
  */
 export class Executor {
   private seq = 0;
-  private tempTables = 0;
   private readonly observers: QueryObserver[] = [];
   private readonly insertObservers: InsertObserver[] = [];
 
@@ -448,7 +450,7 @@ export class Executor {
       return this.rows<T>({ query: build((i) => `{list${i}:Array(String)}`), query_params: params }, ctx, extra);
     }
     // The temporary table lives in the session the statements run on: ctx picks it (timed()).
-    const table = `kpi_lists_${++this.tempTables}`;
+    const table = `kpi_lists_${++tempTables}`;
     const unbound = <R>(query: string, kind: 'read' | 'write' | 'insert', run: (client: ClickHouseClient, queryId: string, settings: ClickHouseSettings) => Promise<R>) =>
       this.timed(query, ctx, kind, undefined, run, false);
     const command = (query: string) => unbound(query, 'write', (client, query_id, clickhouse_settings) => client.command({ query, query_id, clickhouse_settings }));
