@@ -451,8 +451,12 @@ export class Executor {
     }
     // The temporary table lives in the session the statements run on: ctx picks it (timed()).
     const table = `kpi_lists_${++tempTables}`;
-    const unbound = <R>(query: string, kind: 'read' | 'write' | 'insert', run: (client: ClickHouseClient, queryId: string, settings: ClickHouseSettings) => Promise<R>) =>
-      this.timed(query, ctx, kind, undefined, run, false);
+    const unbound = <R>(
+      query: string,
+      kind: 'read' | 'write' | 'insert',
+      run: (client: ClickHouseClient, queryId: string, settings: ClickHouseSettings) => Promise<R>,
+      settings?: ClickHouseSettings,
+    ) => this.timed(query, ctx, kind, settings, run, false);
     const command = (query: string) => unbound(query, 'write', (client, query_id, clickhouse_settings) => client.command({ query, query_id, clickhouse_settings }));
     await command(`CREATE TEMPORARY TABLE ${table} (list UInt16, value String) ENGINE = Memory`);
     try {
@@ -461,13 +465,11 @@ export class Executor {
         client.insert({ table, values: rows, format: 'JSONEachRow', query_id, clickhouse_settings }),
       );
       const query = build((i) => `(SELECT value FROM ${table} WHERE list = ${Number(i)})`).replaceAll('{db:Identifier}', `\`${this.database}\``);
-      return await this.timed(
+      return await unbound(
         query,
-        ctx,
         'read',
-        extra,
         async (client, query_id, clickhouse_settings) => (await client.query({ query, format: 'JSONEachRow', query_id, abort_signal: ctx.signal, clickhouse_settings })).json<T>(),
-        false,
+        extra,
       );
     } finally {
       await command(`DROP TEMPORARY TABLE IF EXISTS ${table}`).catch(() => undefined);
