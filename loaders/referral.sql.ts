@@ -122,28 +122,28 @@ export interface ReferralImpactArgs {
   asOf: Date;
 }
 
-/** Referrals started in [from, to) and, of those, converted (default window): one row `started, converted`. */
-function startedInWindowSql(asOf: string, from: string, to: string, p: Params): string {
+/**
+ * Per window, the referrals started in it and, of those, converted (default window): a row
+ * `w, started, converted` per window in which a referral started (`w` its 1-based position).
+ * The outcomes are read once, for the span of all the windows.
+ */
+function startedInWindowsSql(asOf: string, windows: readonly Window[], p: Params): string {
+  const w = windowList(windows, p);
   const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
-  return `SELECT count() AS started, countIf(converted) AS converted FROM (${referralOutcomesSql(asOf, windowDays, p.source, { from, to })})`;
+  return `
+    SELECT w, count() AS started, countIf(converted) AS converted
+    FROM (${referralOutcomesSql(asOf, windowDays, p.source, { from: w.from, to: w.to })})
+    ARRAY JOIN ${w.holding('started_at')} AS w
+    GROUP BY w`;
 }
 
 /**
- * The snapshot's referral conversion of each window: a row `w, started, converted` per window
- * in which a referral started (`w` its 1-based position), without referralImpact's customer
- * groups. One statement answers every window (a series' periods): the outcomes are read once,
- * for the span of them all.
+ * The snapshot's referral conversion of each window (startedInWindowsSql), without
+ * referralImpact's customer groups: one statement answers every window (a series' periods).
  */
 export function referralConversionSql(a: { asOf: Date }, windows: readonly Window[], source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
-  const w = windowList(windows, p);
-  const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
-  return p.sql(`
-    SELECT w, count() AS started, countIf(converted) AS converted
-    FROM (${referralOutcomesSql(p.time(a.asOf, 'asOf'), windowDays, p.source, { from: w.from, to: w.to })})
-    ARRAY JOIN ${w.holding('started_at')} AS w
-    GROUP BY w
-    ORDER BY w`);
+  return p.sql(`${startedInWindowsSql(p.time(a.asOf, 'asOf'), windows, p)} ORDER BY w`);
 }
 
 /**
@@ -173,7 +173,7 @@ export function referralImpactSql(a: ReferralImpactArgs, source: Source = 'auto'
          GROUP BY customer_id
          HAVING minIf(occurred_at, is_order = 1) >= ${from} AND minIf(occurred_at, is_order = 1) < ${to}`;
   return p.sql(`
-    WITH (SELECT (started, converted) FROM (${startedInWindowSql(asOf, from, to, p)})) AS started
+    WITH (SELECT (sum(started), sum(converted)) FROM (${startedInWindowsSql(asOf, [a], p)})) AS started
     SELECT
       countIf(is_referred) AS referred_customers, countIf(is_referred AND orders >= 2) AS referred_repeat,
       toString(sumIf(revenue, is_referred)) AS referred_revenue,
