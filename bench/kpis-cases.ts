@@ -15,6 +15,11 @@ export const BENCH_DATABASE = 'bench';
 export const COHORTS = { from: '2023-11-01T00:00:00Z', to: '2026-11-01T00:00:00Z' };
 export const WINDOW = { from: '2025-11-01T00:00:00Z', to: '2026-11-01T00:00:00Z' };
 export const AS_OF = '2026-11-01T00:00:00Z';
+/** 104 weekly cohorts (Mondays, UTC) and 90 days up to AS_OF: issue 17's weekly cohorts and DAY retention. */
+export const WEEKS = { from: '2024-11-04T00:00:00Z', to: '2026-11-02T00:00:00Z' };
+export const DAYS = { from: '2026-08-03T00:00:00Z', to: '2026-11-01T00:00:00Z' };
+/** WINDOW's twelve months in Asia/Kathmandu (+05:45): local midnights of 2025-11-01 and 2026-11-01. */
+export const KATHMANDU_WINDOW = { from: '2025-10-31T18:15:00Z', to: '2026-10-31T18:15:00Z' };
 
 const chTime = (iso: string) => iso.replace('T', ' ').replace('Z', '');
 const params = {
@@ -22,8 +27,27 @@ const params = {
   cto: chTime(COHORTS.to),
   wfrom: chTime(WINDOW.from),
   wto: chTime(WINDOW.to),
+  kfrom: chTime(WEEKS.from),
+  kto: chTime(WEEKS.to),
+  dfrom: chTime(DAYS.from),
+  dto: chTime(DAYS.to),
+  zfrom: chTime(KATHMANDU_WINDOW.from),
+  zto: chTime(KATHMANDU_WINDOW.to),
+  nyc: 'America/New_York',
+  ktm: 'Asia/Kathmandu',
   asOf: chTime(AS_OF),
 };
+
+/** The plain SQL's calendar per grain: a period's start, the next one's, and the unit of dateDiff. */
+const CALENDAR = {
+  month: { start: 'toStartOfMonth', next: (d: string) => `addMonths(${d}, 1)`, before: (d: string) => `addMonths(${d}, -1)` },
+  week: { start: 'toMonday', next: (d: string) => `addWeeks(${d}, 1)`, before: (d: string) => `addWeeks(${d}, -1)` },
+  day: { start: 'toDate', next: (d: string) => `addDays(${d}, 1)`, before: (d: string) => `addDays(${d}, -1)` },
+} as const;
+type Unit = keyof typeof CALENDAR;
+/** A zone's bound parameter (none: UTC), and an instant column as that zone's wall clock. */
+type Zone = 'nyc' | 'ktm' | null;
+const local = (column: string, zone: Zone) => (zone ? `toTimeZone(${column}, {${zone}:String})` : column);
 const P = '{db:Identifier}.purchases';
 const sql = (query: string): SqlQuery => ({ query, query_params: params });
 const T = "DateTime64(3, 'UTC')";
@@ -57,30 +81,34 @@ const LEDGER = `(SELECT customer_id, occurred_at, amount, currency, toUInt8(1) A
  * channel, each customer's channel from their latest profile version as of asOf (NULL without
  * one) is one more key (ORDER BY puts NULL last).
  */
-const cohortSql = (byChannel: boolean) =>
+const cohortSql = (byChannel: boolean, unit: 'month' | 'week' = 'month', range: 'c' | 'k' = 'c', zone: Zone = null) =>
   sql(`
-  WITH f AS (SELECT customer_id, toStartOfMonth(min(occurred_at)) AS cohort FROM ${ORDERS} GROUP BY customer_id),
-       a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${ORDERS})${
+  WITH f AS (SELECT customer_id, ${CALENDAR[unit].start}(${local('min(occurred_at)', zone)}) AS cohort FROM ${ORDERS} GROUP BY customer_id),
+       a AS (SELECT DISTINCT customer_id, ${CALENDAR[unit].start}(${local('occurred_at', zone)}) AS m FROM ${ORDERS})${
          byChannel
            ? `,
        ch AS (SELECT customer_id, argMax(tuple(channel), (occurred_at, received_seq)).1 AS channel
               FROM {db:Identifier}.customers WHERE occurred_at <= {asOf:${T}} GROUP BY customer_id)`
            : ''
        }
-  SELECT ${byChannel ? 'channel, ' : ''}toString(cohort) AS cohort_start, dateDiff('month', cohort, m) AS k, uniqExact(customer_id) AS n
+  SELECT ${byChannel ? 'channel, ' : ''}toString(cohort) AS cohort_start, dateDiff('${unit}', cohort, m) AS k, uniqExact(customer_id) AS n
   FROM a INNER JOIN f USING customer_id${byChannel ? ' LEFT JOIN ch USING customer_id' : ''}
-  WHERE cohort >= toDate({cfrom:${T}}) AND cohort < toDate({cto:${T}}) AND k <= 12
+  WHERE cohort >= toDate({${range}from:${T}}) AND cohort < toDate({${range}to:${T}}) AND k <= 12
   GROUP BY ${byChannel ? 'channel, ' : ''}cohort, k ORDER BY ${byChannel ? 'channel, ' : ''}cohort, k`);
 
-/** Per month of the window `w` (WINDOW) or `c` (COHORTS): customers active the month before, and of those active in it. */
-const periodRetentionSql = (w: 'w' | 'c') =>
+/**
+ * Per period of the window `w` (WINDOW), `c` (COHORTS), `d` (DAYS) or `z` (KATHMANDU_WINDOW):
+ * customers active the period before, and of those active in it; in `zone`, the window's ends
+ * are that zone's period starts.
+ */
+const periodRetentionSql = (w: 'w' | 'c' | 'd' | 'z', unit: Unit = 'month', zone: Zone = null) =>
   sql(`
-  WITH a AS (SELECT DISTINCT customer_id, toStartOfMonth(occurred_at) AS m FROM ${ORDERS}
-             WHERE occurred_at >= addMonths({${w}from:${T}}, -1) AND occurred_at < {${w}to:${T}})
+  WITH a AS (SELECT DISTINCT customer_id, ${CALENDAR[unit].start}(${local('occurred_at', zone)}) AS m FROM ${ORDERS}
+             WHERE occurred_at >= ${CALENDAR[unit].before(`{${w}from:${T}}`)} AND occurred_at < {${w}to:${T}})
   SELECT toString(m) AS period, count() AS previous, sum(retained) AS retained
-  FROM (SELECT customer_id, addMonths(m, 1) AS m FROM a) AS prev
+  FROM (SELECT customer_id, ${CALENDAR[unit].next('m')} AS m FROM a) AS prev
   LEFT JOIN (SELECT customer_id, m, 1 AS retained FROM a) AS cur USING (customer_id, m)
-  WHERE m >= toDate({${w}from:${T}}) AND m < toDate({${w}to:${T}})
+  WHERE m >= toDate(${local(`{${w}from:${T}}`, zone)}) AND m < toDate(${local(`{${w}to:${T}}`, zone)})
   GROUP BY m ORDER BY m`);
 
 const repeatSql = sql(`
@@ -193,7 +221,11 @@ const followUpSql = sql(`
 export const BASELINES: Record<string, SqlQuery[]> = {
   retentionCohorts: [cohortSql(false)],
   retentionCohortsBy: [cohortSql(true)],
+  'retentionCohorts (WEEK)': [cohortSql(false, 'week', 'k')],
+  'retentionCohorts (America/New_York)': [cohortSql(false, 'month', 'c', 'nyc')],
   retentionRate: [periodRetentionSql('w')],
+  'retentionRate (DAY)': [periodRetentionSql('d', 'day')],
+  'retentionRate (Asia/Kathmandu)': [periodRetentionSql('z', 'month', 'ktm')],
   repeatPurchaseRate: [repeatSql],
   // customerLifetimeValue's from/to bound its cohorts, its summary and its churn alike.
   customerLifetimeValue: [clvCohortSql, clvSummarySql('c'), periodRetentionSql('c')],
@@ -229,15 +261,20 @@ const day = (iso: string) => iso.slice(0, 10);
 /** Money compared to the cent: the service divides and multiplies revenue per customer in floating point. */
 const cents = (x: number) => Math.round(x * 100);
 
+/** retentionCohorts' cells with retained customers, as (cohort start day, offset, retained): cohortSql's rows. */
+const COHORT_CELLS: Pick<Case, 'fromGraphql' | 'fromBaseline'> = {
+  fromGraphql: (d) =>
+    d.retentionCohorts.cohorts.flatMap((c: Data) => c.cells.filter((x: Data) => x.retained > 0).map((x: Data) => [day(c.cohortStart), x.offset, x.retained])),
+  fromBaseline: ([rows]) => rows!.map((r) => [r.cohort_start, r.k, r.n]),
+};
+
 export const CASES: Case[] = [
   {
     name: 'retentionCohorts',
     query: `{ retentionCohorts(grain: MONTH, ${coh}, periods: 12) { cohorts { cohortStart size cells { offset retained retainedOrLater rate } } } }`,
     targetMs: 250,
     minRatio: 10,
-    fromGraphql: (d) =>
-      d.retentionCohorts.cohorts.flatMap((c: Data) => c.cells.filter((x: Data) => x.retained > 0).map((x: Data) => [day(c.cohortStart), x.offset, x.retained])),
-    fromBaseline: ([rows]) => rows!.map((r) => [r.cohort_start, r.k, r.n]),
+    ...COHORT_CELLS,
   },
   {
     // One pass for every group: under twice one retentionCohorts (issue 18, docs/performance.md).
@@ -252,10 +289,45 @@ export const CASES: Case[] = [
     fromBaseline: ([rows]) => rows!.map((r) => [r.channel, r.cohort_start, r.k, r.n]),
   },
   {
+    // Issue 17: 104 weekly cohorts x 12 from the state's days.
+    name: 'retentionCohorts (WEEK)',
+    query: `{ retentionCohorts(grain: WEEK, from: "${WEEKS.from}", to: "${WEEKS.to}", asOf: "${AS_OF}", periods: 12) { cohorts { cohortStart size cells { offset retained } } } }`,
+    targetMs: 300,
+    minRatio: 10,
+    ...COHORT_CELLS,
+  },
+  {
+    // Issue 17: monthly cohorts in a zone with daylight saving, from the state's seconds. NY's
+    // local midnights are the same dates in UTC, so cohort starts compare by their UTC day.
+    name: 'retentionCohorts (America/New_York)',
+    query: `{ retentionCohorts(grain: MONTH, ${coh}, periods: 12, timezone: "America/New_York") { cohorts { cohortStart size cells { offset retained } } } }`,
+    targetMs: 300,
+    ...COHORT_CELLS,
+  },
+  {
     name: 'retentionRate',
     query: `{ retentionRate(grain: MONTH, ${win}) { periodStart previousCustomers retainedCustomers rate } }`,
     targetMs: 300,
     fromGraphql: (d) => d.retentionRate.map((x: Data) => [day(x.periodStart), x.previousCustomers, x.retainedCustomers]),
+    fromBaseline: ([rows]) => rows!.map((r) => [r.period, r.previous, r.retained]),
+  },
+  {
+    // Issue 17: DAY retention over 90 days, from the state's days.
+    name: 'retentionRate (DAY)',
+    query: `{ retentionRate(grain: DAY, from: "${DAYS.from}", to: "${DAYS.to}", asOf: "${AS_OF}") { periodStart previousCustomers retainedCustomers rate } }`,
+    targetMs: 300,
+    fromGraphql: (d) => d.retentionRate.filter((x: Data) => x.previousCustomers > 0).map((x: Data) => [day(x.periodStart), x.previousCustomers, x.retainedCustomers]),
+    fromBaseline: ([rows]) => rows!.map((r) => [r.period, r.previous, r.retained]),
+  },
+  {
+    // Issue 17: monthly retention at an odd offset (+05:45), from the state's seconds. A local
+    // midnight is 18:15 UTC the day before: its local date is 5 h 45 min later.
+    name: 'retentionRate (Asia/Kathmandu)',
+    query: `{ retentionRate(grain: MONTH, from: "${KATHMANDU_WINDOW.from}", to: "${KATHMANDU_WINDOW.to}", asOf: "${AS_OF}", timezone: "Asia/Kathmandu") {
+        periodStart previousCustomers retainedCustomers rate } }`,
+    targetMs: 300,
+    fromGraphql: (d) =>
+      d.retentionRate.map((x: Data) => [day(new Date(Date.parse(x.periodStart) + 345 * 60_000).toISOString()), x.previousCustomers, x.retainedCustomers]),
     fromBaseline: ([rows]) => rows!.map((r) => [r.period, r.previous, r.retained]),
   },
   {

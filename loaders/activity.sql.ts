@@ -1,28 +1,46 @@
 import { UnreachableCaseError } from './errors.js';
-import { Grain } from './grain.js';
+import { Grain, periodIndex } from './grain.js';
 import { ordersSql, refundedOrdersSql } from './refunds.sql.js';
 import { T } from './sql.js';
 
 /**
  * Reading the pre-aggregated per-customer state (migrations/0010_create_customer_activity.sql)
  * instead of raw purchases. The state keeps, per customer, the first and last purchase
- * instants and the UTC months with purchases (with per-month, per-currency sums), merged
- * exactly from whatever parts exist (FINAL). docs/architecture.md, "Pre-aggregation", has the
- * argument for why every query below equals its raw-table counterpart.
+ * instants, the UTC month and the second (Unix time) of each purchase (one entry per purchase,
+ * with per-month, per-currency sums), merged exactly from whatever parts exist (FINAL).
+ * docs/architecture.md, "Pre-aggregation", has the argument for why every query below equals
+ * its raw-table counterpart.
  */
 
 /** The type of one `sales` entry: per-insert partial sums of one (UTC month, currency). */
 export const SALE = 'Tuple(month UInt16, currency FixedString(3), amount Decimal(38, 4), orders UInt32)';
 
 /**
- * A value above every month number (2099-12 is 25199) and below UInt16's limit: a marker row a
- * query appends to each customer's months, so one ARRAY JOIN also counts customers.
+ * A value above every period index of the calendar (grain.ts: the largest, DAY's of
+ * 2099-12-31, is 47481; a month's is at most 25199) and below UInt16's limit: a marker row a
+ * query appends to each customer's periods, so one ARRAY JOIN also counts customers.
  */
 export const MARKER = 60000;
 
-/** Periods that are unions of whole UTC months: the only ones the month-level state can count. */
-export function monthAligned(grain: Grain, timezone: string): boolean {
-  return timezone === 'UTC' && (grain === Grain.MONTH || grain === Grain.QUARTER || grain === Grain.YEAR);
+/**
+ * The state's units of time: UTC months (`months`, `sales`) and seconds of Unix time
+ * (`seconds`: an instant to the second, so its period of any grain in any zone is computed from
+ * it; zone offsets are whole seconds, so dropping the milliseconds never changes the period).
+ */
+export type StateUnit = 'month' | 'second';
+
+/**
+ * The unit a period count of `grain` in `timezone` reads: the months when the periods are
+ * unions of UTC months (MONTH, QUARTER and YEAR in UTC: no conversion per purchase), the
+ * seconds otherwise (DAY and WEEK, and every grain in other zones).
+ */
+export function stateUnit(grain: Grain, timezone: string): StateUnit {
+  return timezone === 'UTC' && (grain === Grain.MONTH || grain === Grain.QUARTER || grain === Grain.YEAR) ? 'month' : 'second';
+}
+
+/** The state column that holds a unit's numbers, one per purchase. */
+export function stateColumn(unit: StateUnit): 'months' | 'seconds' {
+  return unit === 'month' ? 'months' : 'seconds';
 }
 
 /** Both ends of a window on UTC month starts: the state's per-month sums then cover it exactly. */
@@ -36,35 +54,45 @@ export function monthOf(instant: string): string {
   return `toUInt16(toYear(${instant}) * 12 + toMonth(${instant}) - 1)`;
 }
 
-/** A month number as the period index of `grain` (grain.ts periodIndex), for month-aligned grains. */
-export function monthToPeriod(grain: Grain, month: string): string {
-  switch (grain) {
-    case Grain.MONTH:
-      return `toInt32(${month})`;
-    case Grain.QUARTER:
-      return `toInt32(intDiv(${month}, 3))`;
-    case Grain.YEAR:
-      return `toInt32(intDiv(${month}, 12))`;
-    case Grain.DAY:
-    case Grain.WEEK:
-      throw new Error(`${grain} periods are not unions of months`);
-    default:
-      throw new UnreachableCaseError(grain);
-  }
+/** The state's number of `unit` of an instant: its UTC month, or its second of Unix time (the milliseconds dropped). */
+export function unitOf(unit: StateUnit, instant: string): string {
+  return unit === 'month' ? monthOf(instant) : `toUInt32(toUnixTimestamp(${instant}))`;
 }
 
-/** A state array of month numbers as period indexes of `grain`, UInt16 (a month number already is one). */
-export function monthsToPeriods(grain: Grain, months: string): string {
-  return grain === Grain.MONTH ? months : `arrayMap(m -> toUInt16(${monthToPeriod(grain, 'm')}), ${months})`;
+/** The instant the UTC month, or the second, holding `instant` starts at. */
+function unitStart(unit: StateUnit, instant: string): string {
+  return `toDateTime64(${unit === 'month' ? 'toStartOfMonth' : 'toStartOfSecond'}(${instant}), 3, 'UTC')`;
 }
 
 /**
- * The distinct period indexes of `grain` among a state array of month numbers, keeping only
- * those for which `keep(i)` holds. Filtering before the per-row arrayDistinct leaves it less
- * to hash (docs/performance.md).
+ * Period indexes of `grain` in zone `tz` (a bound placeholder) from the state's numbers of
+ * `unit` (stateUnit): `of(value)` for one, `all(array)` for an array, and `distinct(array,
+ * keep)`, the distinct ones for which `keep(i)` holds. A month number is its MONTH index and
+ * divides into QUARTER and YEAR ones (UInt16, as stored); a second goes through grain.ts
+ * periodIndex, the raw path's own arithmetic, as an Int32. Filtering before the per-row
+ * arrayDistinct leaves it less to hash (docs/performance.md).
  */
-export function statePeriods(grain: Grain, months: string, keep: (i: string) => string): string {
-  return `arrayDistinct(arrayFilter(i -> ${keep('i')}, ${monthsToPeriods(grain, months)}))`;
+export function statePeriods(grain: Grain, unit: StateUnit, tz: string) {
+  const of = (value: string): string => {
+    if (unit === 'second') return periodIndex(grain, `toDateTime(${value}, 'UTC')`, tz);
+    switch (grain) {
+      case Grain.MONTH:
+        return `toInt32(${value})`;
+      case Grain.QUARTER:
+        return `toInt32(intDiv(${value}, 3))`;
+      case Grain.YEAR:
+        return `toInt32(intDiv(${value}, 12))`;
+      case Grain.DAY:
+      case Grain.WEEK:
+        throw new Error(`${grain} periods are not unions of months`);
+      default:
+        throw new UnreachableCaseError(grain);
+    }
+  };
+  const all = (values: string): string =>
+    unit === 'month' && grain === Grain.MONTH ? values : `arrayMap(m -> ${unit === 'month' ? `toUInt16(${of('m')})` : of('m')}, ${values})`;
+  const distinct = (values: string, keep: (i: string) => string): string => `arrayDistinct(arrayFilter(i -> ${keep('i')}, ${all(values)}))`;
+  return { of, all, distinct };
 }
 
 /**
@@ -82,9 +110,9 @@ function refundFixesSql(asOf: string): string {
     GROUP BY customer_id`;
 }
 
-/** Per customer with an order cancelled as of `asOf`: `cancelled_months`, the month of each (a multiset, like `months`). */
-function cancelledMonthsSql(asOf: string): string {
-  return `SELECT customer_id, groupArray(${monthOf('purchased_at')}) AS cancelled_months FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled GROUP BY customer_id`;
+/** Per customer with an order cancelled as of `asOf`: `cancelled_units`, the `unit` number of each (a multiset, like `months` and `seconds`). */
+function cancelledUnitsSql(unit: StateUnit, asOf: string): string {
+  return `SELECT customer_id, groupArray(${unitOf(unit, 'purchased_at')}) AS cancelled_units FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled GROUP BY customer_id`;
 }
 
 /**
@@ -94,9 +122,14 @@ function cancelledMonthsSql(asOf: string): string {
  * cancelled; refund_orders knows the cancelled orders' instants) are looked up in their raw
  * orders, through the customer_id key. Both branches use the same set of cancelled
  * (customer, instant) pairs; the engine builds a set once for identical subqueries.
+ * The pairs are looked up by their 64-bit hash: a set of (String, DateTime64) tuples cost
+ * about 210 ms over the million state rows at 10M purchases, the hashes 40 ms. A collision
+ * cannot change an answer: it only sends a customer whose first order stands to the second
+ * branch, which finds that same order from the raw purchases, and both branches use the same
+ * test, so every customer is in exactly one.
  */
 export function firstPurchasesFromState(asOf: string): string {
-  const cancelled = `(customer_id, first_at) IN (SELECT customer_id, purchased_at FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled)`;
+  const cancelled = `cityHash64(customer_id, first_at) IN (SELECT cityHash64(customer_id, purchased_at) FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled)`;
   return `
     SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND NOT ${cancelled}
     UNION ALL
@@ -106,10 +139,11 @@ export function firstPurchasesFromState(asOf: string): string {
 }
 
 /**
- * One row per customer with an order at or before `asOf`, `filter` applied: `customer_id`,
- * `first_month` and `last_month` (the UTC months of their first and last order up to asOf) and
- * the state column restricted to purchases up to asOf: for `months`, `x` (may repeat a month);
- * for `sales`, its entries as four parallel arrays `sale_month`, `sale_currency`, `sale_amount`
+ * One row per customer with an order at or before `asOf`, `filter` applied, and the state
+ * column restricted to purchases up to asOf. For `months` and `seconds`: `first_unit` and
+ * `last_unit` (the UTC month or the second of their first and last order up to asOf) and `x`
+ * (may repeat a value). For `sales`: `first_month` and `last_month`, and its entries as four
+ * parallel arrays `sale_month`, `sale_currency`, `sale_amount`
  * and `sale_orders`, which a query can ARRAY JOIN without building tuples. They are taken with
  * tupleElement() from the whole column: the subcolumn syntax `sales.month` reads under FINAL
  * without merging the parts' arrays (ClickHouse 26.7), so a customer whose rows were not
@@ -118,22 +152,23 @@ export function firstPurchasesFromState(asOf: string): string {
  * Refunds (docs/architecture.md, "Refunds and cancellations"): the state holds every purchase,
  * refund_orders the refunded orders, both exact whatever the merges, and one LEFT JOIN puts a
  * customer's refund fixes next to their state row. Without fixes the row is read as stored.
- * `months` holds one entry per purchase, so a month keeps the entries that outnumber the
- * cancelled orders in it. `sales` gets the fixes summed into its entries per (month, currency):
+ * `months` and `seconds` hold one entry per purchase, so a month or second keeps the entries
+ * that outnumber the cancelled orders in it. `sales` gets the fixes summed into its entries per (month, currency):
  * a month whose orders were all cancelled keeps 0 orders, one with a partial refund its net
  * amount, and readers take activity from entries with orders. First and last months are those
  * with orders left; a customer with none left is no customer.
  */
-export function customerStateSql(column: 'months' | 'sales', asOf: string, filter: string | null): string {
+export function customerStateSql(column: 'months' | 'seconds' | 'sales', asOf: string, filter: string | null): string {
   const rows = stateRowsSql(column, asOf, filter ?? 'true');
-  if (column === 'months') {
-    const kept = 'arrayFilter(m -> countEqual(s.x, m) > countEqual(r.cancelled_months, m), arrayDistinct(s.x))';
+  if (column !== 'sales') {
+    const unit = column === 'seconds' ? 'second' : 'month';
+    const kept = 'arrayFilter(m -> countEqual(s.x, m) > countEqual(r.cancelled_units, m), arrayDistinct(s.x))';
     return `
-      SELECT customer_id, if(fixed, arrayMin(x), ${monthOf('first_at')}) AS first_month, if(fixed, arrayMax(x), last_month) AS last_month, x
+      SELECT customer_id, if(fixed, arrayMin(x), ${unitOf(unit, 'first_at')}) AS first_unit, if(fixed, arrayMax(x), last_unit) AS last_unit, x
       FROM (
-        SELECT s.customer_id AS customer_id, s.first_at AS first_at, s.last_month AS last_month, notEmpty(r.cancelled_months) AS fixed,
+        SELECT s.customer_id AS customer_id, s.first_at AS first_at, s.last_unit AS last_unit, notEmpty(r.cancelled_units) AS fixed,
           if(fixed, ${kept}, s.x) AS x
-        FROM (${rows}) AS s LEFT JOIN (${cancelledMonthsSql(asOf)}) AS r ON r.customer_id = s.customer_id
+        FROM (${rows}) AS s LEFT JOIN (${cancelledUnitsSql(unit, asOf)}) AS r ON r.customer_id = s.customer_id
       )
       WHERE notEmpty(x)`;
   }
@@ -144,10 +179,10 @@ export function customerStateSql(column: 'months' | 'sales', asOf: string, filte
   const sum = (col: string, i: number, zero: string) =>
     `arrayMap(k -> arraySum(arrayMap((x, m, c) -> if((m, c) = k, x, ${zero}), ${col}, s.sale_month, s.sale_currency)) + arraySum(t -> if((t.1, t.2) = k, t.${i}, ${zero}), r.fixes), fk)`;
   return `
-    SELECT customer_id, if(fixed, arrayMin(active), ${monthOf('first_at')}) AS first_month, if(fixed, arrayMax(active), last_month) AS last_month,
+    SELECT customer_id, if(fixed, arrayMin(active), ${monthOf('first_at')}) AS first_month, if(fixed, arrayMax(active), last_unit) AS last_month,
       sale_month, sale_currency, sale_amount, sale_orders
     FROM (
-      SELECT s.customer_id AS customer_id, s.first_at AS first_at, s.last_month AS last_month, notEmpty(r.fixes) AS fixed,
+      SELECT s.customer_id AS customer_id, s.first_at AS first_at, s.last_unit AS last_unit, notEmpty(r.fixes) AS fixed,
         arrayDistinct(arrayMap(t -> (t.1, t.2), r.fixes)) AS fk,
         if(fixed, arrayConcat(${kept('s.sale_month')}, arrayMap(k -> k.1, fk)), s.sale_month) AS sale_month,
         if(fixed, arrayConcat(${kept('s.sale_currency')}, arrayMap(k -> k.2, fk)), s.sale_currency) AS sale_currency,
@@ -178,12 +213,13 @@ export function orderCountsSql(asOf: string, filter: string | null, keep: (m: st
 
 /**
  * The stored state rows of the customers for which `cond` holds, with a purchase at or before
- * `asOf`, restricted to purchases up to asOf: `customer_id`, `first_at`, `last_month` and the
- * column (customerStateSql's shapes; `x` one entry per purchase), refunds not applied.
+ * `asOf`, restricted to purchases up to asOf: `customer_id`, `first_at`, `last_unit` (the UTC
+ * month, or the second for `seconds`, of their last purchase up to asOf) and the column
+ * (customerStateSql's shapes; `x` one entry per purchase), refunds not applied.
  *
  * A customer whose last purchase is at or before asOf is read as stored. Only customers with
- * purchases after asOf (none when asOf is now) need more: their months before asOf's UTC month
- * from the state, and asOf's own month from the raw purchases in [start of that month, asOf],
+ * purchases after asOf (none when asOf is now) need more: their months (seconds) before asOf's
+ * UTC month (second) from the state, and asOf's own from the raw purchases in [its start, asOf],
  * found through the raw table's customer_id key and joined to their state row. When no
  * purchase is later than asOf, the `customer_id IN` set is empty and key analysis drops every
  * granule of the join's right side unread; a constant guard such as `(SELECT max(last_at) …) >
@@ -192,30 +228,28 @@ export function orderCountsSql(asOf: string, filter: string | null, keep: (m: st
  * later customers in a branch of their own with the filter tripled a filtered query's time
  * (docs/performance.md).
  */
-function stateRowsSql(column: 'months' | 'sales', asOf: string, cond: string): string {
-  const asOfMonth = monthOf(asOf);
-  const monthStart = `toDateTime64(toStartOfMonth(${asOf}), 3, 'UTC')`;
-  const months = column === 'months';
-  // asOf's own month of the customers with purchases after asOf, from the raw purchases.
-  const own = months
-    ? `SELECT customer_id, arrayWithConstant(count(), ${asOfMonth}) AS x FROM ${T.purchases}
-       WHERE customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}) AND occurred_at >= ${monthStart} AND occurred_at <= ${asOf}
-       GROUP BY customer_id`
+function stateRowsSql(column: 'months' | 'seconds' | 'sales', asOf: string, cond: string): string {
+  const unit = column === 'seconds' ? 'second' : 'month';
+  const asOfUnit = unitOf(unit, asOf);
+  const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}) AND occurred_at >= ${unitStart(unit, asOf)} AND occurred_at <= ${asOf}`;
+  const sales = column === 'sales';
+  // asOf's own month (second) of the customers with purchases after asOf, from the raw purchases.
+  const own = !sales
+    ? `SELECT customer_id, arrayWithConstant(count(), ${asOfUnit}) AS x FROM ${T.purchases} WHERE ${later} GROUP BY customer_id`
     : `SELECT customer_id, groupArray(e) AS x FROM (
-         SELECT customer_id, CAST((${asOfMonth}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}') AS e
-         FROM ${T.purchases}
-         WHERE customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}) AND occurred_at >= ${monthStart} AND occurred_at <= ${asOf}
+         SELECT customer_id, CAST((${asOfUnit}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}') AS e
+         FROM ${T.purchases} WHERE ${later}
          GROUP BY customer_id, currency)
        GROUP BY customer_id`;
-  const x = `if(s.last_at <= ${asOf}, s.${column}, arrayConcat(arrayFilter(e -> ${months ? 'e' : 'e.month'} < ${asOfMonth}, s.${column}), l.x))`;
-  const last = `if(s.last_at <= ${asOf}, ${monthOf('s.last_at')}, arrayMax(${months ? 'x' : "tupleElement(x, 'month')"}))`;
-  const columns = months
+  const x = `if(s.last_at <= ${asOf}, s.${column}, arrayConcat(arrayFilter(e -> ${sales ? 'e.month' : 'e'} < ${asOfUnit}, s.${column}), l.x))`;
+  const last = `if(s.last_at <= ${asOf}, ${unitOf(unit, 's.last_at')}, arrayMax(${sales ? "tupleElement(x, 'month')" : 'x'}))`;
+  const columns = !sales
     ? 'x'
     : "tupleElement(x, 'month') AS sale_month, tupleElement(x, 'currency') AS sale_currency, " +
       "tupleElement(x, 'amount') AS sale_amount, tupleElement(x, 'orders') AS sale_orders";
   return `
-    SELECT customer_id, first_at, last_month, ${columns} FROM (
-      SELECT s.customer_id AS customer_id, s.first_at AS first_at, ${x} AS x, ${last} AS last_month
+    SELECT customer_id, first_at, last_unit, ${columns} FROM (
+      SELECT s.customer_id AS customer_id, s.first_at AS first_at, ${x} AS x, ${last} AS last_unit
       FROM (SELECT customer_id, first_at, last_at, ${column} FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND ${cond}) AS s
       LEFT JOIN (${own}) AS l ON l.customer_id = s.customer_id
     )`;

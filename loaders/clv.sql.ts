@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../server/storage/executor.js';
-import { customerStateSql, monthOf, monthsToPeriods, monthToPeriod, monthWindow } from './activity.sql.js';
+import { customerStateSql, monthOf, monthWindow, statePeriods } from './activity.sql.js';
 import { keyAggregate } from './breakdown.sql.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
 import { ledgerSql, within } from './refunds.sql.js';
@@ -15,10 +15,10 @@ export type ClvSummaryArgs = Omit<ClvArgs, 'periods'>;
 
 /**
  * Windows of up to this many months get the CLV summary from their raw purchases rather than
- * from every customer's state: at 10M purchases over three years, 300 ms against 850 ms for
- * one to three months, 730 against 900 for twelve (docs/performance.md).
+ * from every customer's state: at 10M purchases over three years, 580 ms against 860 ms for
+ * twelve months, 860 against 1 020 for 24 (docs/performance.md, "Set look-ups by hash").
  */
-const SUMMARY_RAW_MONTHS = 6;
+const SUMMARY_RAW_MONTHS = 24;
 
 /** Whole UTC months from `from` to `to`, both month starts. */
 function monthsBetween(from: Date, to: Date): number {
@@ -61,13 +61,14 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
       arrayMap(x -> toString(x), arrayCumSum(dense))), '${COHORT}'), ${where}))`;
 
   // The summary alone of a short window reads the window's raw purchases: fewer rows than every customer's state.
-  if (f.state && monthWindow(a.from, a.to) && (periods !== null || monthsBetween(a.from, a.to) > SUMMARY_RAW_MONTHS)) {
+  if (f.unit === 'month' && monthWindow(a.from, a.to) && (periods !== null || monthsBetween(a.from, a.to) > SUMMARY_RAW_MONTHS)) {
     const state = customerStateSql('sales', f.asOf, f.filter);
-    const period = (m: string) => `toInt32(${monthToPeriod(a.grain, m)})`;
+    const months = statePeriods(a.grain, 'month', f.tz);
+    const period = (m: string) => `toInt32(${months.of(m)})`;
     const wanted = (m: string) => `cur = ${currency} AND ${m} >= ${monthOf(f.from)} AND ${m} < ${monthOf(f.to)}`;
     // A customer's active periods: the distinct periods of their entries with orders in the window
     // and currency (an entry of refunds alone has 0 orders: activity.sql.ts).
-    const active = (w: string) => `arrayUniq(arrayFilter((i, yes, n) -> yes AND n > 0, ${monthsToPeriods(a.grain, 'sale_month')}, ${w}, sale_orders))`;
+    const active = (w: string) => `arrayUniq(arrayFilter((i, yes, n) -> yes AND n > 0, ${months.all('sale_month')}, ${w}, sale_orders))`;
     if (periods === null) {
       return p.sql(`
         SELECT ${g.key}, toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods, ${NO_COHORTS} AS cohorts

@@ -1,7 +1,7 @@
 // Cohort membership: a customer's first purchase ever, and the cohort of each customer by the
 // period that contains it. Every cohort KPI (retention, CLV) and the referral and customer
 // queries anchor on these fragments.
-import { firstPurchasesFromState, monthAligned } from './activity.sql.js';
+import { firstPurchasesFromState, stateUnit } from './activity.sql.js';
 import { withGroupKey, type Breakdown } from './breakdown.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { Grain, periodIndex, periodStart } from './grain.js';
@@ -46,8 +46,8 @@ export function cohortFragments(a: CohortArgs, p: Params) {
     SELECT customer_id, ${idx('first_at')} AS c
     FROM (${firstPurchasesSql(asOf, p.source)})
     WHERE ${inCohorts('c')}${filter ? ` AND ${filter}` : ''}`;
-  // The pre-aggregated state counts whole UTC months; other periods read raw purchases.
-  const state = p.source === 'auto' && monthAligned(a.grain, a.timezone);
+  // The pre-aggregated state: its UTC months or each purchase's second (activity.sql.ts, stateUnit).
+  const unit = p.source === 'auto' ? stateUnit(a.grain, a.timezone) : null;
   const keyed = (rows: string) => withGroupKey(rows, a.by, asOf, p);
-  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, keyed, state, source: p.source };
+  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, keyed, unit, source: p.source };
 }

@@ -96,9 +96,15 @@ export function ordersSql(asOf: string, source: Source, only?: string, during?: 
   // window applied outside: docs/performance.md).
   // The cancelled orders looked up are those in the window too: a set of a few percent of the
   // window's rows rather than of every cancelled order (half of a week's CLV at 10M purchases).
+  // A row's event id is first looked up by its 64-bit hash, and only rows whose hash is in the
+  // set (the cancelled ones, and a collision if any) are looked up by the id itself, so the
+  // answer is the id set's: a set of strings probed for every one of 10M rows cost 660 ms, the
+  // hashes 400 ms (`if` evaluates its second branch only on the rows that take it).
   const narrow = [only, during?.('occurred_at')].filter(Boolean);
+  const cancelled = cancelledIdsSql(asOf, source, during);
   return `SELECT ${PURCHASE_COLUMNS} FROM ${T.purchases}${narrow.length > 0 ? ` PREWHERE ${narrow.join(' AND ')}` : ''}
-    WHERE occurred_at <= ${asOf} AND event_id NOT IN (${cancelledIdsSql(asOf, source, during)})`;
+    WHERE occurred_at <= ${asOf}
+      AND if(cityHash64(event_id) IN (SELECT cityHash64(event_id) FROM (${cancelled})), event_id NOT IN (${cancelled}), true)`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { SqlQuery } from '../server/storage/executor.js';
-import { customerStateSql, MARKER, monthsToPeriods, monthToPeriod, statePeriods } from './activity.sql.js';
+import { customerStateSql, MARKER, stateColumn, statePeriods, type StateUnit } from './activity.sql.js';
 import { keyAggregate, type Breakdown } from './breakdown.sql.js';
 import type { CustomerFilterArgs } from './customer-filter.js';
 import { Grain } from './grain.js';
@@ -16,7 +16,7 @@ export function retentionCohortsSql(a: CohortArgs, source: Source = 'auto'): Sql
   const p = new Params(source);
   const f = cohortFragments(a, p);
   const periods = p.add('Int32', a.periods, 'periods');
-  const hist = f.state ? stateHistogram(a.grain, f, periods) : rawHistogram(f, periods);
+  const hist = f.unit ? stateHistogram(a.grain, f.unit, f, periods) : rawHistogram(f, periods);
   return p.sql(`
     WITH hist AS (${hist})
     SELECT key, c,
@@ -35,7 +35,7 @@ type Fragments = ReturnType<typeof cohortFragments>;
  * of who is in a cohort and who is active at an offset.
  */
 function cohortMembers(grain: Grain, f: Fragments, periods: string): { rows: string; activeAt: (k: string) => string } {
-  return f.state ? stateMembers(grain, f, periods) : rawMembers(f);
+  return f.unit ? stateMembers(grain, f.unit, f, periods) : rawMembers(f);
 }
 
 /** From raw orders: `offs`, the customer's distinct offsets (any, the histogram keeps those up to `periods`). */
@@ -54,13 +54,14 @@ function rawMembers(f: Fragments) {
  * plain UInt16 array carries both without tuples. The key joins the cohorts' customers only,
  * after the cohort filter.
  */
-function stateMembers(grain: Grain, f: Fragments, periods: string) {
+function stateMembers(grain: Grain, unit: StateUnit, f: Fragments, periods: string) {
+  const period = statePeriods(grain, unit, f.tz);
   const rows = f.keyed(`
-      SELECT customer_id, ${monthToPeriod(grain, 'first_month')} AS c, ${statePeriods(grain, 'x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
-        toUInt16(${MARKER} + least(${monthToPeriod(grain, 'last_month')} - c, ${periods})) AS last_mark
-      FROM (${customerStateSql('months', f.asOf, f.filter)})
+      SELECT customer_id, ${period.of('first_unit')} AS c, ${period.distinct('x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
+        toUInt16(${MARKER} + least(${period.of('last_unit')} - c, ${periods})) AS last_mark
+      FROM (${customerStateSql(stateColumn(unit), f.asOf, f.filter)})
       WHERE ${f.inCohorts('c')}`);
-  return { rows, activeAt: (k: string) => `has(xs, toUInt16(c + ${k}))` };
+  return { rows, activeAt: (k: string) => `has(xs, toInt32(c + ${k}))` };
 }
 
 /** Per (key, cohort, offset): customers active in it, and customers whose last active offset it is (capped at `periods`). */
@@ -75,11 +76,11 @@ function rawHistogram(f: Fragments, periods: string): string {
 }
 
 /** The same histogram from the state, one pass: each member's periods plus their `last_mark` in one ARRAY JOIN. */
-function stateHistogram(grain: Grain, f: Fragments, periods: string): string {
+function stateHistogram(grain: Grain, unit: StateUnit, f: Fragments, periods: string): string {
   const LAST = MARKER;
   return `
     SELECT key, c, if(v >= ${LAST}, toInt32(v) - ${LAST}, toInt32(v) - c) AS k, countIf(v < ${LAST}) AS retained, countIf(v >= ${LAST}) AS last
-    FROM (${stateMembers(grain, f, periods).rows})
+    FROM (${stateMembers(grain, unit, f, periods).rows})
     ARRAY JOIN arrayPushBack(xs, last_mark) AS v
     GROUP BY key, c, k`;
 }
@@ -192,8 +193,8 @@ function retentionInputs(a: PeriodRetentionArgs, source: Source) {
   const p = new Params(source);
   const f = cohortFragments({ ...a, periods: 0 }, p);
   const activity = f.keyed(
-    f.state
-      ? `SELECT customer_id, ${monthsToPeriods(a.grain, 'x')} AS arr FROM (${customerStateSql('months', f.asOf, f.filter)})`
+    f.unit
+      ? `SELECT customer_id, ${statePeriods(a.grain, f.unit, f.tz).all('x')} AS arr FROM (${customerStateSql(stateColumn(f.unit), f.asOf, f.filter)})`
       : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
       FROM (${ordersSql(f.asOf, source, undefined, within(f.startOf('toInt32(lo - 1)'), f.startOf('toInt32(hi)')))})
@@ -218,7 +219,7 @@ export function periodRetentionSql(a: PeriodRetentionArgs, source: Source = 'aut
     ${head},
     counts AS (${retentionCounts(maskFits)})
     SELECT ${g.key}, arrayMap(n -> toString(${f.startOf('toInt32(n)')}), range(lo, greatest(lo, hi))) AS starts,
-      groupArray((toUInt32(period - lo), previous, retained)) AS counts
+      arraySort(groupArray((toUInt32(period - lo), previous, retained))) AS counts
     FROM counts ${g.groupBy}`);
 }
 

@@ -136,6 +136,11 @@ describe('cluster rendering of every migration file', () => {
         for (const [, read] of mv.matchAll(/\bkpi\.(\w+)/g)) {
           if (read !== view[1]) expect(read).toMatch(/_local$/);
         }
+      } else if (/^ALTER TABLE \$\{db\}\.\w+\s+ADD COLUMN\b/.test(source)) {
+        // A column goes to every shard's local table, then to the Distributed table over them.
+        const [, name] = /^ALTER TABLE \$\{db\}\.(\w+)/.exec(source)!;
+        expect(await formatted(rendered[i++]!)).toMatch(new RegExp(`^ALTER TABLE kpi\\.${name}_local ON CLUSTER c1 \\(ADD COLUMN `));
+        expect(await formatted(rendered[i++]!)).toMatch(new RegExp(`^ALTER TABLE kpi\\.${name} ON CLUSTER c1 \\(ADD COLUMN `));
       } else if (/^TRUNCATE /.test(source)) {
         // A Distributed table holds no rows: every shard empties its own local table.
         expect(await formatted(rendered[i++]!)).toMatch(/^TRUNCATE TABLE IF EXISTS kpi\.\w+_local ON CLUSTER c1$/);

@@ -191,8 +191,8 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     { from: new Date('2023-04-01T00:00:00Z'), to: new Date('2024-07-01T00:00:00Z') },
     { from: new Date('2023-03-15T12:00:00Z'), to: new Date('2024-08-20T00:00:00Z') }, // not month-aligned
   ];
-  // MONTH at every asOf, and one of the other grains in turn (WEEK has no month-level answer: raw fallback).
-  const grainsAt = (j: number) => [Grain.MONTH, [Grain.QUARTER, Grain.YEAR, Grain.WEEK][j % 3]!];
+  // MONTH (from the months) and WEEK (from the seconds) at every asOf, and one of the other grains in turn.
+  const grainsAt = (j: number) => [Grain.MONTH, Grain.WEEK, [Grain.QUARTER, Grain.YEAR, Grain.DAY][j % 3]!];
 
   it('retention cohorts, period retention, CLV cohorts and summary, repeat purchases: identical rows for every combination', async () => {
     let i = 0;
@@ -201,8 +201,9 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
       for (const grain of grainsAt(j)) {
         {
           i++;
-          // Every fourth combination in a zone whose midnights are not UTC's: the raw fallback must answer there.
-          const timezone = i % 4 === 3 ? 'America/New_York' : 'UTC';
+          // Every fourth combination in a zone whose midnights are not UTC's (one with daylight saving,
+          // one at +05:45): the state's seconds answer retention there, CLV falls back to the raw SQL.
+          const timezone = i % 8 === 3 ? 'America/New_York' : i % 8 === 7 ? 'Asia/Kathmandu' : 'UTC';
           const asOf = new Date(asOfText);
           const filter = filters[i % filters.length]!;
           const window = windows[i % windows.length]!;
@@ -217,6 +218,8 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
             ['repeatPurchase', (s) => repeatPurchaseSql({ ...window, asOf, filter }, s)],
           ];
           const results = await Promise.all(cases.map(([, build]) => both(build)));
+          // Every grain in every zone: the state (its months or its seconds) answers the cohorts.
+          expect(results[0]!.usedState, `${grain} ${timezone} cohorts from the state`).toBe(true);
           for (const [k, r] of results.entries()) {
             expect(r.auto, `${cases[k]![0]} ${JSON.stringify(cohort)}`).toEqual(r.raw);
             expect(r.rawUsedState).toBe(false);
@@ -359,9 +362,9 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
         ],
       });
       // The summary alone (kpiSnapshot's) counts the same pairs from the state (a window longer
-      // than six months: shorter ones read their raw purchases).
+      // than two years: shorter ones read their raw purchases).
       const summary = await both((s) =>
-        clvSql({ grain: Grain.MONTH, from: new Date('2018-07-01T00:00:00Z'), to: new Date('2019-03-01T00:00:00Z'), asOf: new Date('2019-12-01T00:00:00Z'), timezone: 'UTC', currency: 'USD', margin: 1 }, null, s),
+        clvSql({ grain: Grain.MONTH, from: new Date('2016-07-01T00:00:00Z'), to: new Date('2019-03-01T00:00:00Z'), asOf: new Date('2019-12-01T00:00:00Z'), timezone: 'UTC', currency: 'USD', margin: 1 }, null, s),
       );
       expect(summary.usedState).toBe(true);
       expect(summary.auto).toEqual(summary.raw);

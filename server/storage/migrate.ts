@@ -96,6 +96,9 @@ export function renderStatement(statement: string, target: RenderTarget): string
   // A Distributed table has no data-skipping indexes: they are added to, and built on, the local tables.
   const index = /^ALTER TABLE \$\{db\}\.(\w+)\s+((?:ADD|MATERIALIZE|DROP|CLEAR) INDEX\b[\s\S]*)$/i.exec(sql);
   if (index) return [`ALTER TABLE ${db}.${index[1]}_local ON CLUSTER ${c} ${sub(index[2]!)}`];
+  // A new column goes to each shard's local table and to the Distributed table that reads them.
+  const column = /^ALTER TABLE \$\{db\}\.(\w+)\s+((?:ADD|DROP|MODIFY) COLUMN\b[\s\S]*)$/i.exec(sql);
+  if (column) return [`ALTER TABLE ${db}.${column[1]}_local ON CLUSTER ${c} ${sub(column[2]!)}`, `ALTER TABLE ${db}.${column[1]} ON CLUSTER ${c} ${sub(column[2]!)}`];
   // A Distributed table holds no rows to truncate: each shard empties its local table.
   const truncate = /^TRUNCATE TABLE (IF EXISTS )?\$\{db\}\.(\w+)$/i.exec(sql);
   if (truncate) return [`TRUNCATE TABLE ${truncate[1] ?? ''}${db}.${truncate[2]}_local ON CLUSTER ${c}`];

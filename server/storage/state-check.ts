@@ -28,6 +28,8 @@ export const PRE_AGGREGATES = [
       currency_orders: 'sum(arraySum(s -> (cityHash64(s.currency) % 65536) * s.orders, sales))',
       months: 'sum(arraySum(m -> toUInt64(m), months))',
       month_entries: 'sum(length(months))',
+      seconds: 'sum(arraySum(t -> toUInt128(t), seconds))',
+      second_entries: 'sum(length(seconds))',
       first_ms: 'sum(toInt128(toUnixTimestamp64Milli(first_at)))',
       last_ms: 'sum(toInt128(toUnixTimestamp64Milli(last_at)))',
       key_hash: 'sum(toUInt128(cityHash64(customer_id)))',
