@@ -1,13 +1,13 @@
 import { UnreachableCaseError } from './errors.js';
 import { Grain, periodIndex } from './grain.js';
-import { ordersSql, refundedOrdersSql } from './refunds.sql.js';
+import { refundedOrdersSql } from './refunds.sql.js';
 import { T } from './sql.js';
 
 /**
  * Reading the pre-aggregated per-customer state (migrations/0010_create_customer_activity.sql)
  * instead of raw purchases. The state keeps, per customer, the first and last purchase
- * instants, the UTC month and the second (Unix time) of each purchase (one entry per purchase,
- * with per-month, per-currency sums), merged exactly from whatever parts exist (FINAL).
+ * instants, the UTC month and the instant of each purchase (one entry per purchase, with
+ * per-month, per-currency sums), merged exactly from whatever parts exist (FINAL).
  * docs/architecture.md, "Pre-aggregation", has the argument for why every query below equals
  * its raw-table counterpart.
  */
@@ -23,24 +23,23 @@ export const SALE = 'Tuple(month UInt16, currency FixedString(3), amount Decimal
 export const MARKER = 60000;
 
 /**
- * The state's units of time: UTC months (`months`, `sales`) and seconds of Unix time
- * (`seconds`: an instant to the second, so its period of any grain in any zone is computed from
- * it; zone offsets are whole seconds, so dropping the milliseconds never changes the period).
+ * The state's units of time: UTC months (`months`, `sales`) and instants (`instants`, each
+ * purchase's occurred_at, from which its period of any grain in any zone is computed).
  */
-export type StateUnit = 'month' | 'second';
+export type StateUnit = 'month' | 'instant';
 
 /**
  * The unit a period count of `grain` in `timezone` reads: the months when the periods are
  * unions of UTC months (MONTH, QUARTER and YEAR in UTC: no conversion per purchase), the
- * seconds otherwise (DAY and WEEK, and every grain in other zones).
+ * instants otherwise (DAY and WEEK, and every grain in other zones).
  */
 export function stateUnit(grain: Grain, timezone: string): StateUnit {
-  return timezone === 'UTC' && (grain === Grain.MONTH || grain === Grain.QUARTER || grain === Grain.YEAR) ? 'month' : 'second';
+  return timezone === 'UTC' && (grain === Grain.MONTH || grain === Grain.QUARTER || grain === Grain.YEAR) ? 'month' : 'instant';
 }
 
-/** The state column that holds a unit's numbers, one per purchase. */
-export function stateColumn(unit: StateUnit): 'months' | 'seconds' {
-  return unit === 'month' ? 'months' : 'seconds';
+/** The state column that holds a unit's values, one per purchase. */
+export function stateColumn(unit: StateUnit): 'months' | 'instants' {
+  return unit === 'month' ? 'months' : 'instants';
 }
 
 /** Both ends of a window on UTC month starts: the state's per-month sums then cover it exactly. */
@@ -54,27 +53,22 @@ export function monthOf(instant: string): string {
   return `toUInt16(toYear(${instant}) * 12 + toMonth(${instant}) - 1)`;
 }
 
-/** The state's number of `unit` of an instant: its UTC month, or its second of Unix time (the milliseconds dropped). */
+/** The state's value of `unit` for an instant: its UTC month number, or the instant itself. */
 export function unitOf(unit: StateUnit, instant: string): string {
-  return unit === 'month' ? monthOf(instant) : `toUInt32(toUnixTimestamp(${instant}))`;
-}
-
-/** The instant the UTC month, or the second, holding `instant` starts at. */
-function unitStart(unit: StateUnit, instant: string): string {
-  return `toDateTime64(${unit === 'month' ? 'toStartOfMonth' : 'toStartOfSecond'}(${instant}), 3, 'UTC')`;
+  return unit === 'month' ? monthOf(instant) : instant;
 }
 
 /**
- * Period indexes of `grain` in zone `tz` (a bound placeholder) from the state's numbers of
+ * Period indexes of `grain` in zone `tz` (a bound placeholder) from the state's values of
  * `unit` (stateUnit): `of(value)` for one, `all(array)` for an array, and `distinct(array,
  * keep)`, the distinct ones for which `keep(i)` holds. A month number is its MONTH index and
- * divides into QUARTER and YEAR ones (UInt16, as stored); a second goes through grain.ts
+ * divides into QUARTER and YEAR ones (UInt16, as stored); an instant goes through grain.ts
  * periodIndex, the raw path's own arithmetic, as an Int32. Filtering before the per-row
  * arrayDistinct leaves it less to hash (docs/performance.md).
  */
 export function statePeriods(grain: Grain, unit: StateUnit, tz: string) {
   const of = (value: string): string => {
-    if (unit === 'second') return periodIndex(grain, `toDateTime(${value}, 'UTC')`, tz);
+    if (unit === 'instant') return periodIndex(grain, `toDateTime(${value}, 'UTC')`, tz);
     switch (grain) {
       case Grain.MONTH:
         return `toInt32(${value})`;
@@ -110,38 +104,54 @@ function refundFixesSql(asOf: string): string {
     GROUP BY customer_id`;
 }
 
-/** Per customer with an order cancelled as of `asOf`: `cancelled_units`, the `unit` number of each (a multiset, like `months` and `seconds`). */
+/** Per customer with an order cancelled as of `asOf`: `cancelled_units`, the `unit` value of each (a multiset, like `months` and `instants`). */
 function cancelledUnitsSql(unit: StateUnit, asOf: string): string {
   return `SELECT customer_id, groupArray(${unitOf(unit, 'purchased_at')}) AS cancelled_units FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled GROUP BY customer_id`;
+}
+
+/**
+ * The multiset `values` less one entry per entry of `cancelled`: the k-th occurrence of a value
+ * stays when k exceeds its count among the cancelled ones. arrayEnumerateUniq numbers the
+ * occurrences in one hash pass; counting each value's occurrences (countEqual per entry) was
+ * quadratic and cost 290 ms over 10M instants, whose values are nearly all distinct.
+ */
+function withoutCancelled(values: string, cancelled: string): string {
+  return `arrayFilter((v, k) -> k > countEqual(${cancelled}, v), ${values}, arrayEnumerateUniq(${values}))`;
 }
 
 /**
  * First purchase per customer as of `asOf`: a minimum over all purchases is at or before asOf
  * exactly when any purchase is, and it is the first order unless a refund cancelled it. Only
  * customers whose minimum is such an order (about one in fifty when 2% of the orders are
- * cancelled; refund_orders knows the cancelled orders' instants) are looked up in their raw
- * orders, through the customer_id key. Both branches use the same set of cancelled
- * (customer, instant) pairs; the engine builds a set once for identical subqueries.
+ * cancelled; refund_orders knows the cancelled orders' instants) need more: their first order
+ * is the earliest of their `instants` up to asOf that outnumbers their cancelled orders at that
+ * instant (a multiset, as customerStateSql takes cancelled months out); a customer with none
+ * left has no first purchase. Both branches use the same set of cancelled (customer, instant)
+ * pairs; the engine builds a set once for identical subqueries.
  * The pairs are looked up by their 64-bit hash: a set of (String, DateTime64) tuples cost
  * about 210 ms over the million state rows at 10M purchases, the hashes 40 ms. A collision
  * cannot change an answer: it only sends a customer whose first order stands to the second
- * branch, which finds that same order from the raw purchases, and both branches use the same
- * test, so every customer is in exactly one.
+ * branch, which finds that same order, and both branches use the same test, so every
+ * customer is in exactly one.
  */
 export function firstPurchasesFromState(asOf: string): string {
-  const cancelled = `cityHash64(customer_id, first_at) IN (SELECT cityHash64(customer_id, purchased_at) FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled)`;
+  const moved = `cityHash64(customer_id, first_at) IN (SELECT cityHash64(customer_id, purchased_at) FROM (${refundedOrdersSql(asOf, 'auto')}) WHERE cancelled)`;
+  const kept = `arrayFilter(t -> t <= ${asOf}, ${withoutCancelled('s.instants', 'r.cancelled_units')})`;
   return `
-    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND NOT ${cancelled}
+    SELECT customer_id, first_at FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND NOT ${moved}
     UNION ALL
-    SELECT customer_id, min(occurred_at) AS first_at
-    FROM (${ordersSql(asOf, 'auto', `customer_id IN (SELECT customer_id FROM ${T.activity} FINAL WHERE ${cancelled})`)})
-    GROUP BY customer_id`;
+    SELECT customer_id, arrayMin(kept) AS first_at FROM (
+      SELECT s.customer_id AS customer_id, ${kept} AS kept
+      FROM (SELECT customer_id, instants FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND ${moved}) AS s
+      LEFT JOIN (${cancelledUnitsSql('instant', asOf)}) AS r ON r.customer_id = s.customer_id
+    )
+    WHERE notEmpty(kept)`;
 }
 
 /**
  * One row per customer with an order at or before `asOf`, `filter` applied, and the state
- * column restricted to purchases up to asOf. For `months` and `seconds`: `first_unit` and
- * `last_unit` (the UTC month or the second of their first and last order up to asOf) and `x`
+ * column restricted to purchases up to asOf. For `months` and `instants`: `first_unit` and
+ * `last_unit` (the UTC month or the instant of their first and last order up to asOf) and `x`
  * (may repeat a value). For `sales`: `first_month` and `last_month`, and its entries as four
  * parallel arrays `sale_month`, `sale_currency`, `sale_amount`
  * and `sale_orders`, which a query can ARRAY JOIN without building tuples. They are taken with
@@ -152,17 +162,17 @@ export function firstPurchasesFromState(asOf: string): string {
  * Refunds (docs/architecture.md, "Refunds and cancellations"): the state holds every purchase,
  * refund_orders the refunded orders, both exact whatever the merges, and one LEFT JOIN puts a
  * customer's refund fixes next to their state row. Without fixes the row is read as stored.
- * `months` and `seconds` hold one entry per purchase, so a month or second keeps the entries
+ * `months` and `instants` hold one entry per purchase, so a month or instant keeps the entries
  * that outnumber the cancelled orders in it. `sales` gets the fixes summed into its entries per (month, currency):
  * a month whose orders were all cancelled keeps 0 orders, one with a partial refund its net
  * amount, and readers take activity from entries with orders. First and last months are those
  * with orders left; a customer with none left is no customer.
  */
-export function customerStateSql(column: 'months' | 'seconds' | 'sales', asOf: string, filter: string | null): string {
+export function customerStateSql(column: 'months' | 'instants' | 'sales', asOf: string, filter: string | null): string {
   const rows = stateRowsSql(column, asOf, filter ?? 'true');
   if (column !== 'sales') {
-    const unit = column === 'seconds' ? 'second' : 'month';
-    const kept = 'arrayFilter(m -> countEqual(s.x, m) > countEqual(r.cancelled_units, m), arrayDistinct(s.x))';
+    const unit = column === 'instants' ? 'instant' : 'month';
+    const kept = withoutCancelled('s.x', 'r.cancelled_units');
     return `
       SELECT customer_id, if(fixed, arrayMin(x), ${unitOf(unit, 'first_at')}) AS first_unit, if(fixed, arrayMax(x), last_unit) AS last_unit, x
       FROM (
@@ -214,43 +224,49 @@ export function orderCountsSql(asOf: string, filter: string | null, keep: (m: st
 /**
  * The stored state rows of the customers for which `cond` holds, with a purchase at or before
  * `asOf`, restricted to purchases up to asOf: `customer_id`, `first_at`, `last_unit` (the UTC
- * month, or the second for `seconds`, of their last purchase up to asOf) and the column
+ * month, or the instant for `instants`, of their last purchase up to asOf) and the column
  * (customerStateSql's shapes; `x` one entry per purchase), refunds not applied.
  *
  * A customer whose last purchase is at or before asOf is read as stored. Only customers with
- * purchases after asOf (none when asOf is now) need more: their months (seconds) before asOf's
- * UTC month (second) from the state, and asOf's own from the raw purchases in [its start, asOf],
- * found through the raw table's customer_id key and joined to their state row. When no
- * purchase is later than asOf, the `customer_id IN` set is empty and key analysis drops every
- * granule of the join's right side unread; a constant guard such as `(SELECT max(last_at) …) >
- * asOf` does not: the engine still reads the whole state for it. `cond` appears once, on the
- * one scan of the state: each appearance of a filter builds its sets again, and reading the
- * later customers in a branch of their own with the filter tripled a filtered query's time
- * (docs/performance.md).
+ * purchases after asOf (none when asOf is now) need more. Their instants are cut at asOf. Their
+ * months before asOf's UTC month come from the state, and asOf's own month from the raw
+ * purchases in [start of that month, asOf], found through the raw table's customer_id key and
+ * joined to their state row. When no purchase is later than asOf, the `customer_id IN` set is
+ * empty and key analysis drops every granule of the join's right side unread; a constant guard
+ * such as `(SELECT max(last_at) …) > asOf` does not: the engine still reads the whole state for
+ * it. `cond` appears once, on the one scan of the state: each appearance of a filter builds its
+ * sets again, and reading the later customers in a branch of their own with the filter tripled
+ * a filtered query's time (docs/performance.md).
  */
-function stateRowsSql(column: 'months' | 'seconds' | 'sales', asOf: string, cond: string): string {
-  const unit = column === 'seconds' ? 'second' : 'month';
-  const asOfUnit = unitOf(unit, asOf);
-  const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}) AND occurred_at >= ${unitStart(unit, asOf)} AND occurred_at <= ${asOf}`;
-  const sales = column === 'sales';
-  // asOf's own month (second) of the customers with purchases after asOf, from the raw purchases.
-  const own = !sales
-    ? `SELECT customer_id, arrayWithConstant(count(), ${asOfUnit}) AS x FROM ${T.purchases} WHERE ${later} GROUP BY customer_id`
+function stateRowsSql(column: 'months' | 'instants' | 'sales', asOf: string, cond: string): string {
+  const stored = `SELECT customer_id, first_at, last_at, ${column} FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND ${cond}`;
+  if (column === 'instants') {
+    return `
+      SELECT customer_id, first_at, if(last_at <= ${asOf}, last_at, arrayMax(x)) AS last_unit,
+        if(last_at <= ${asOf}, instants, arrayFilter(t -> t <= ${asOf}, instants)) AS x
+      FROM (${stored})`;
+  }
+  const asOfMonth = monthOf(asOf);
+  const later = `customer_id IN (SELECT customer_id FROM ${T.activity} WHERE last_at > ${asOf}) AND occurred_at >= toDateTime64(toStartOfMonth(${asOf}), 3, 'UTC') AND occurred_at <= ${asOf}`;
+  const months = column === 'months';
+  // asOf's own month of the customers with purchases after asOf, from the raw purchases.
+  const own = months
+    ? `SELECT customer_id, arrayWithConstant(count(), ${asOfMonth}) AS x FROM ${T.purchases} WHERE ${later} GROUP BY customer_id`
     : `SELECT customer_id, groupArray(e) AS x FROM (
-         SELECT customer_id, CAST((${asOfUnit}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}') AS e
+         SELECT customer_id, CAST((${asOfMonth}, toFixedString(toString(currency), 3), sum(toDecimal128(amount, 4)), toUInt32(count())), '${SALE}') AS e
          FROM ${T.purchases} WHERE ${later}
          GROUP BY customer_id, currency)
        GROUP BY customer_id`;
-  const x = `if(s.last_at <= ${asOf}, s.${column}, arrayConcat(arrayFilter(e -> ${sales ? 'e.month' : 'e'} < ${asOfUnit}, s.${column}), l.x))`;
-  const last = `if(s.last_at <= ${asOf}, ${unitOf(unit, 's.last_at')}, arrayMax(${sales ? "tupleElement(x, 'month')" : 'x'}))`;
-  const columns = !sales
+  const x = `if(s.last_at <= ${asOf}, s.${column}, arrayConcat(arrayFilter(e -> ${months ? 'e' : 'e.month'} < ${asOfMonth}, s.${column}), l.x))`;
+  const last = `if(s.last_at <= ${asOf}, ${monthOf('s.last_at')}, arrayMax(${months ? 'x' : "tupleElement(x, 'month')"}))`;
+  const columns = months
     ? 'x'
     : "tupleElement(x, 'month') AS sale_month, tupleElement(x, 'currency') AS sale_currency, " +
       "tupleElement(x, 'amount') AS sale_amount, tupleElement(x, 'orders') AS sale_orders";
   return `
     SELECT customer_id, first_at, last_unit, ${columns} FROM (
       SELECT s.customer_id AS customer_id, s.first_at AS first_at, ${x} AS x, ${last} AS last_unit
-      FROM (SELECT customer_id, first_at, last_at, ${column} FROM ${T.activity} FINAL WHERE first_at <= ${asOf} AND ${cond}) AS s
+      FROM (${stored}) AS s
       LEFT JOIN (${own}) AS l ON l.customer_id = s.customer_id
     )`;
 }

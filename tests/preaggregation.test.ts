@@ -191,7 +191,7 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     { from: new Date('2023-04-01T00:00:00Z'), to: new Date('2024-07-01T00:00:00Z') },
     { from: new Date('2023-03-15T12:00:00Z'), to: new Date('2024-08-20T00:00:00Z') }, // not month-aligned
   ];
-  // MONTH (from the months) and WEEK (from the seconds) at every asOf, and one of the other grains in turn.
+  // MONTH (from the months) and WEEK (from the instants) at every asOf, and one of the other grains in turn.
   const grainsAt = (j: number) => [Grain.MONTH, Grain.WEEK, [Grain.QUARTER, Grain.YEAR, Grain.DAY][j % 3]!];
 
   it('retention cohorts, period retention, CLV cohorts and summary, repeat purchases: identical rows for every combination', async () => {
@@ -202,7 +202,7 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
         {
           i++;
           // Every fourth combination in a zone whose midnights are not UTC's (one with daylight saving,
-          // one at +05:45): the state's seconds answer retention there, CLV falls back to the raw SQL.
+          // one at +05:45): the state's instants answer retention there, CLV falls back to the raw SQL.
           const timezone = i % 8 === 3 ? 'America/New_York' : i % 8 === 7 ? 'Asia/Kathmandu' : 'UTC';
           const asOf = new Date(asOfText);
           const filter = filters[i % filters.length]!;
@@ -218,7 +218,7 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
             ['repeatPurchase', (s) => repeatPurchaseSql({ ...window, asOf, filter }, s)],
           ];
           const results = await Promise.all(cases.map(([, build]) => both(build)));
-          // Every grain in every zone: the state (its months or its seconds) answers the cohorts.
+          // Every grain in every zone: the state (its months or its instants) answers the cohorts.
           expect(results[0]!.usedState, `${grain} ${timezone} cohorts from the state`).toBe(true);
           for (const [k, r] of results.entries()) {
             expect(r.auto, `${cases[k]![0]} ${JSON.stringify(cohort)}`).toEqual(r.raw);

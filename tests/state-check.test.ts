@@ -115,13 +115,13 @@ describe('pre-aggregate check and repair', () => {
   it('finds a doubled view part and a state row without raw rows, and removes them', async () => {
     // A view part written twice for ann, and a key whose partition holds no raw row at all.
     await exec.command(
-      `INSERT INTO {db:Identifier}.customer_activity SELECT customer_id, first_at, last_at, months, sales, seconds FROM {db:Identifier}.customer_activity FINAL WHERE customer_id = 'ann'`,
+      `INSERT INTO {db:Identifier}.customer_activity SELECT customer_id, first_at, last_at, months, sales, instants FROM {db:Identifier}.customer_activity FINAL WHERE customer_id = 'ann'`,
       ctx,
     );
     const used = new Set(await Promise.all(['ann', 'bob', 'cy', 'dan', 'poison'].map(partitionOf)));
     let ghost = '';
     for (let i = 0; ghost === ''; i++) if (!used.has(await partitionOf(`ghost${i}`))) ghost = `ghost${i}`;
-    await exec.insert('customer_activity', [{ customer_id: ghost, first_at: '2024-01-01 00:00:00', last_at: '2024-01-01 00:00:00', months: [24288], sales: [{ month: 24288, currency: 'USD', amount: '1', orders: 1 }], seconds: [1704067200] }], ctx);
+    await exec.insert('customer_activity', [{ customer_id: ghost, first_at: '2024-01-01 00:00:00', last_at: '2024-01-01 00:00:00', months: [24288], sales: [{ month: 24288, currency: 'USD', amount: '1', orders: 1 }], instants: ['2024-01-01 00:00:00'] }], ctx);
     await exec.insert('referral_state', [{ referral_id: 'r2', started_at: '2020-01-01 00:00:00', last_at: '2024-01-02 00:00:00', clicked: 1, signed_up: 0, referred: { none: 0, at: '2024-01-02 00:00:00', customer_id: 'bob' } }], ctx);
     expect(await mismatched()).toEqual({
       customer_activity: [await partitionOf('ann'), await partitionOf(ghost)].sort(),
