@@ -30,6 +30,9 @@ GROUP BY customer_id;
 
 TRUNCATE TABLE IF EXISTS ${db}.customer_activity;
 
+-- The rebuild groups every purchase by customer: at 10M purchases its aggregation states peaked
+-- the service at 3.3 GB. Past 256 MB they spill to disk (1.4-1.5 GB peak, the same rows).
+
 INSERT INTO ${db}.customer_activity
 SELECT customer_id, min(first_at) AS first_at, max(last_at) AS last_at,
   groupArrayArray(arrayWithConstant(orders, month)) AS months,
@@ -42,4 +45,5 @@ FROM (
   FROM ${db}.purchases
   GROUP BY customer_id, month, currency
 )
-GROUP BY customer_id;
+GROUP BY customer_id
+SETTINGS max_bytes_before_external_group_by = 268435456, max_bytes_ratio_before_external_group_by = 0;
