@@ -289,7 +289,7 @@ export const CASES: Case[] = [
     fromBaseline: ([rows]) => rows!.map((r) => [r.channel, r.cohort_start, r.k, r.n]),
   },
   {
-    // Issue 17: 104 weekly cohorts x 12 from the state's days.
+    // Issue 17: 104 weekly cohorts x 12 from the state's instants.
     name: 'retentionCohorts (WEEK)',
     query: `{ retentionCohorts(grain: WEEK, from: "${WEEKS.from}", to: "${WEEKS.to}", asOf: "${AS_OF}", periods: 12) { cohorts { cohortStart size cells { offset retained } } } }`,
     targetMs: 300,
@@ -297,7 +297,7 @@ export const CASES: Case[] = [
     ...COHORT_CELLS,
   },
   {
-    // Issue 17: monthly cohorts in a zone with daylight saving, from the state's seconds. NY's
+    // Issue 17: monthly cohorts in a zone with daylight saving, from the state's instants. NY's
     // local midnights are the same dates in UTC, so cohort starts compare by their UTC day.
     name: 'retentionCohorts (America/New_York)',
     query: `{ retentionCohorts(grain: MONTH, ${coh}, periods: 12, timezone: "America/New_York") { cohorts { cohortStart size cells { offset retained } } } }`,
@@ -312,7 +312,7 @@ export const CASES: Case[] = [
     fromBaseline: ([rows]) => rows!.map((r) => [r.period, r.previous, r.retained]),
   },
   {
-    // Issue 17: DAY retention over 90 days, from the state's days.
+    // Issue 17: DAY retention over 90 days, from the state's instants.
     name: 'retentionRate (DAY)',
     query: `{ retentionRate(grain: DAY, from: "${DAYS.from}", to: "${DAYS.to}", asOf: "${AS_OF}") { periodStart previousCustomers retainedCustomers rate } }`,
     targetMs: 300,
@@ -320,7 +320,7 @@ export const CASES: Case[] = [
     fromBaseline: ([rows]) => rows!.map((r) => [r.period, r.previous, r.retained]),
   },
   {
-    // Issue 17: monthly retention at an odd offset (+05:45), from the state's seconds. A local
+    // Issue 17: monthly retention at an odd offset (+05:45), from the state's instants. A local
     // midnight is 18:15 UTC the day before: its local date is 5 h 45 min later.
     name: 'retentionRate (Asia/Kathmandu)',
     query: `{ retentionRate(grain: MONTH, from: "${KATHMANDU_WINDOW.from}", to: "${KATHMANDU_WINDOW.to}", asOf: "${AS_OF}", timezone: "Asia/Kathmandu") {
