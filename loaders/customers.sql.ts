@@ -33,7 +33,7 @@ export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
 /**
  * Customers whose first purchase ever lies in each window: a row `w, n` per window that has any
  * (`w` its 1-based position). Every window is answered from one read of the first purchases, which
- * is most of the cost (every customer's state, and the raw orders of those whose first order was
+ * is most of the cost (every customer's state, and the instants of those whose first order was
  * cancelled), so a series or an alert run asks once for all of its windows.
  */
 export function newCustomersSql(a: Omit<FilteredWindow, 'from' | 'to'>, windows: readonly Window[], source: Source = 'auto'): SqlQuery {
