@@ -33,7 +33,7 @@ import { spawnTsx } from '../scripts/lib/process.js';
 import { startServiceProcess } from '../scripts/lib/service-process.js';
 import { BULK_END } from './bulk.js';
 
-interface Options {
+export interface Options {
   events: number;
   clients: number;
   batch: number;
@@ -98,7 +98,8 @@ function sampleRss(pid: number): { stop(): { peakRss: number; hwm: number } } {
   };
 }
 
-async function endpointRun(o: Options, dataDir: string) {
+/** `o.events` events through POST /v1/events of a service on `dataDir` (`env` added to its environment), `o.clients` requests of `o.batch` at a time. */
+export async function endpointRun(o: Pick<Options, 'events' | 'clients' | 'batch'>, dataDir: string, env: Record<string, string> = {}) {
   const bodies: string[] = [];
   let lines: string[] = [];
   for (const event of benchEvents(o.events)) {
@@ -109,7 +110,7 @@ async function endpointRun(o: Options, dataDir: string) {
     }
   }
   if (lines.length > 0) bodies.push(`${lines.join('\n')}\n`);
-  const service = await startServiceProcess(dataDir);
+  const service = await startServiceProcess(dataDir, env, { timeoutMs: 300_000 });
   const rss = sampleRss(service.pid);
   const totals = { accepted: 0, duplicates: 0, rejected: 0 };
   let next = 0;

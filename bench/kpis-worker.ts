@@ -1,7 +1,8 @@
 /**
  * The engine-side half of `npm run bench -- kpis`, one role per process (chDB opens one data
  * directory per process): `fill` creates and fills a store, `baseline` times the plain SQL a
- * user would write over the raw tables. Prints one JSON line for the orchestrator (bench/kpis.ts).
+ * user would write over the raw tables, `optimize` merges every table of a store into one part
+ * per partition (a settled store). Prints one JSON line for the orchestrator (bench/kpis.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,8 +67,27 @@ async function baseline(dir: string, runs: number, only: string[]): Promise<obje
   return out;
 }
 
+/** OPTIMIZE … FINAL on every MergeTree table of the bench database: what the background merges reach in the end. */
+async function optimize(dir: string): Promise<object> {
+  const { storage, exec } = await open(dir);
+  const started = performance.now();
+  const tables = await exec.rows<{ name: string }>(
+    { query: `SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' ORDER BY name`, query_params: {} },
+    ctx,
+  );
+  for (const { name } of tables) await exec.command({ query: 'OPTIMIZE TABLE {db:Identifier}.{table:Identifier} FINAL', query_params: { table: name } }, ctx);
+  await storage.close();
+  return { tables: tables.length, ms: Math.round(performance.now() - started) };
+}
+
 const [role, dir, arg, names] = process.argv.slice(2);
 const result =
-  role === 'fill' ? await fill(dir!, Number(arg), join(dir!, '..', 'retries.ndjson')) : role === 'baseline' ? await baseline(dir!, Number(arg), names?.split(',') ?? []) : undefined;
+  role === 'fill'
+    ? await fill(dir!, Number(arg), join(dir!, '..', 'retries.ndjson'))
+    : role === 'baseline'
+      ? await baseline(dir!, Number(arg), names?.split(',') ?? [])
+      : role === 'optimize'
+        ? await optimize(dir!)
+        : undefined;
 if (!result) throw new Error(`unknown role ${role}`);
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   erasure: () => import('./erasure.js'),
   alerts: () => import('./alerts.js'),
   steady: () => import('./steady.js'),
+  scale: () => import('./scale.js'),
 };
 
 const [name, ...argv] = process.argv.slice(2);

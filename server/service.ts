@@ -72,7 +72,8 @@ export async function startService(
     const retention = { days: config.commentRetentionDays, checkedAt: undefined as Date | undefined };
     // What the writer does before its first write: a crash in the middle of an insert can leave
     // a state short of its raw rows, so compare (and repair) them; make the survey table enforce
-    // the configured comment retention; finish an erasure a crash interrupted. A failure of any is
+    // the configured comment retention; finish an erasure a crash interrupted; load the filter of
+    // stored eventIds (a takeover: the previous writer may have stored more). A failure of any is
     // logged: the writer then refuses writes and /readyz says why, or the retention is applied at
     // the next start.
     const becomeWriter = async (checkStates: boolean) => {
@@ -93,6 +94,12 @@ export async function startService(
       // before each write.
       await writer.finishErasures({ requestId: 'start' }).catch(
         (e: unknown) => log.error({ err: e }, 'an unfinished erasure could not be finished'),
+      );
+      // The stored eventIds' filter, ahead of the first write; should it fail, the first write loads it.
+      const started = performance.now();
+      await writer.loadKeys({ requestId: 'start' }).then(
+        () => log.info({ ms: Math.round(performance.now() - started) }, 'eventId filter loaded'),
+        (e: unknown) => log.error({ err: e }, 'the eventId filter could not be loaded; the first write loads it'),
       );
     };
     if (held) {

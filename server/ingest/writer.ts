@@ -5,6 +5,7 @@ import { checkStates, type RepairMode, type StateCheck, type StateTable } from '
 import type { BatchNotifier } from '../notifications/events.js';
 import { publishDetractors } from './detractors.js';
 import { Erasures, type Erasure } from './erasures.js';
+import { loadKeyFilter, type KeyFilter } from './key-filter.js';
 import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
 
 /**
@@ -14,6 +15,8 @@ import { TABLE_OF, type StoredEvent, type TableName } from './validate.js';
  * without, 1 000 ids 40 against 90, 3 000 about even, 10 000 ids 190-450 against 100-160.
  */
 const BLOOM_MAX_IDS = 2_000;
+
+const RAW_TABLES = [...new Set(Object.values(TABLE_OF))];
 
 /** Most events one group stores: writes that queued up meanwhile are stored together up to this. */
 const GROUP_EVENTS = 100_000;
@@ -111,6 +114,12 @@ export class EventWriter {
   private nextSeq: number | undefined;
   private readonly observers: IngestObserver[] = [];
   private readonly repairObservers: RepairObserver[] = [];
+  /**
+   * Every stored eventId, approximately (key-filter.ts): loaded from the store before this
+   * process's first write and kept up by its writes; dropped when this process may not write (another
+   * may meanwhile) and when full, and loaded again before the next write.
+   */
+  private keys: KeyFilter | undefined;
   /** Why the states may be short (set by a failed write, cleared by a check that ends exact). */
   private dirty: string | undefined;
   private running: StateCheckTrigger | undefined;
@@ -147,6 +156,17 @@ export class EventWriter {
     const refused = this.refusal(ctx.requestId);
     if (refused !== undefined) return Promise.reject(refused);
     return this.exclusive(() => this.erasures.erase(customerIds, ctx));
+  }
+
+  /**
+   * Loads the filter of stored eventIds anew, between two groups: the service calls it as it
+   * becomes the writer (at start, or taking the lease over from a writer that may have written
+   * since), so no request waits for the load (seconds at tens of millions of events).
+   */
+  loadKeys(ctx: QueryContext): Promise<void> {
+    return this.exclusive(async () => {
+      this.keys = await loadKeyFilter(this.exec, RAW_TABLES, ctx);
+    });
   }
 
   /** Finishes an erasure a crash left unfinished; the writing process calls it before it takes writes. */
@@ -308,6 +328,7 @@ export class EventWriter {
       }
       // Asked again as each group starts: the lease may have lapsed while the writes queued.
       if (this.refusal(this.waiting[0]!.ctx.requestId) !== undefined) {
+        this.keys = undefined;
         for (const w of this.waiting.splice(0)) w.reject(this.refusal(w.ctx.requestId));
         continue;
       }
@@ -381,21 +402,32 @@ export class EventWriter {
       }
       fresh.set(table, items);
     }
-    const stored = await this.storedIds(new Map([...fresh].map(([table, items]) => [table, items.map((i) => i.event.row.event_id)])), ctx);
+    // Only the ids the filter may hold can be stored already; the raw tables answer for those.
+    const keys = this.keys ?? (this.keys = await loadKeyFilter(this.exec, RAW_TABLES, ctx));
+    const maybe = [...fresh].map(([table, items]) => [table, items.map((i) => i.event.row.event_id).filter((id) => keys.mayHold(table, id))] as const);
+    const stored = await this.storedIds(new Map(maybe), ctx);
     const inserted: StoredEvent[] = [];
+    const rowsOf = new Map<TableName, { event_id: string }[]>();
     for (const [table, items] of fresh) {
-      const rows: object[] = [];
+      const rows: { event_id: string }[] = [];
       const firstSeq = table === 'customers' ? await this.reserveSeq(items.length, ctx) : 0;
       for (const item of items) {
         if (stored.has(`${table}\n${item.event.row.event_id}`)) results[item.write]!.duplicates.add(item.index);
         else {
-          rows.push(table === 'customers' ? { ...item.event.row, received_seq: firstSeq + rows.length } : item.event.row);
+          const row = table === 'customers' ? { ...item.event.row, received_seq: firstSeq + rows.length } : item.event.row;
+          rows.push(row);
           inserted.push(item.event);
           results[item.write]!.accepted++;
         }
       }
-      await this.insert(table, rows as { event_id: string }[], ctx);
+      rowsOf.set(table, rows);
     }
+    // Into the filter before the rows into their tables: an insert that fails after storing part
+    // of them leaves keys of rows that never landed (one needless look-up each), never a stored
+    // row whose re-send the filter would let through.
+    for (const [table, rows] of rowsOf) for (const r of rows) keys.add(table, r.event_id);
+    for (const [table, rows] of rowsOf) await this.insert(table, rows, ctx);
+    if (keys.full) this.keys = undefined;
     return inserted;
   }
 
