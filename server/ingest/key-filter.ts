@@ -7,8 +7,6 @@ import type { TableName } from './validate.js';
  * so the engine can hash the stored eventIds and the writer the incoming ones alike.
  */
 export function murmur3(bytes: Uint8Array): number {
-  const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
-  const mix = (k: number) => Math.imul(rotl(Math.imul(k, 0xcc9e2d51), 15), 0x1b873593);
   const n = bytes.length;
   const whole = n & ~3;
   let h = 0;
@@ -24,6 +22,15 @@ export function murmur3(bytes: Uint8Array): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
+}
+
+// Module-level, not closures in murmur3: it runs twice per event ingested.
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+function mix(k: number): number {
+  return Math.imul(rotl(Math.imul(k, 0xcc9e2d51), 15), 0x1b873593);
 }
 
 /** A key's two hashes: of `table:eventId`, and of the same with a newline appended (the engine computes both the same way). */
@@ -96,8 +103,10 @@ export class KeyFilter {
   mayHold(table: TableName, eventId: string): boolean {
     const [h1, h2] = hashes(table, eventId);
     const b = (h1 & this.blockMask) << 6;
-    const has = (p: number) => (this.bits[b + (p >>> 3)]! & (1 << (p & 7))) !== 0;
-    return has(h2 & 511) && has((h2 >>> 9) & 511) && has((h2 >>> 18) & 511) && has(h1 >>> 23);
+    for (const p of [h2 & 511, (h2 >>> 9) & 511, (h2 >>> 18) & 511, h1 >>> 23]) {
+      if ((this.bits[b + (p >>> 3)]! & (1 << (p & 7))) === 0) return false;
+    }
+    return true;
   }
 }
 
