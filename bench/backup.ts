@@ -20,7 +20,8 @@ import { ensureBulkStore } from './bulk.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
-function bytesUnder(path: string): number {
+/** Bytes of the files under `path` (or of the file itself). */
+export function bytesUnder(path: string): number {
   const s = statSync(path);
   if (!s.isDirectory()) return s.size;
   return readdirSync(path).reduce((sum, name) => sum + bytesUnder(join(path, name)), 0);

@@ -16,9 +16,10 @@
  * its plain SQL; weekly cohorts >= 10x; at 1M, cohorts >= 10x; the ingest rate into the
  * largest store >= 80% of the rate into an empty one.
  */
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bytesUnder } from './backup.js';
 import { bulkOptions } from './bulk.js';
 import { endpointRun } from './ingest.js';
 import { BENCH_DATABASE, CASES, type Case } from './kpis-cases.js';
@@ -50,12 +51,6 @@ function parseOptions(argv: string[]): Options {
     else throw new Error(`unknown option ${flag} (--sizes N,N,…, --runs R, --events E)`);
   }
   return o;
-}
-
-function bytesUnder(dir: string): number {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .reduce((sum, e) => sum + statSync(join(e.parentPath, e.name)).size, 0);
 }
 
 const caseNamed = (name: string): Case => CASES.find((c) => c.name === name)!;

@@ -79,34 +79,46 @@ export class KeyFilter {
     return this.keys > this.capacity;
   }
 
-  /** The block from h1's low bits (at most 22 of them), the four bits in it from h2 and h1's top nine. */
   addHashes(h1: number, h2: number): void {
     this.keys++;
-    const b = (h1 & this.blockMask) << 6;
-    const bits = this.bits;
-    let p = h2 & 511;
-    bits[b + (p >>> 3)]! |= 1 << (p & 7);
-    p = (h2 >>> 9) & 511;
-    bits[b + (p >>> 3)]! |= 1 << (p & 7);
-    p = (h2 >>> 18) & 511;
-    bits[b + (p >>> 3)]! |= 1 << (p & 7);
-    p = h1 >>> 23;
-    bits[b + (p >>> 3)]! |= 1 << (p & 7);
-  }
-
-  add(table: TableName, eventId: string): void {
-    const [h1, h2] = hashes(table, eventId);
-    this.addHashes(h1, h2);
+    this.probe(h1, h2, true);
   }
 
   /** False only for a key that was never added. */
   mayHold(table: TableName, eventId: string): boolean {
     const [h1, h2] = hashes(table, eventId);
+    return this.probe(h1, h2, false);
+  }
+
+  /**
+   * mayHold, and the key added in the same pass (one hashing per event on the writer's path).
+   * Adding a key that turns out to be stored already, or whose rows then fail to land, only
+   * costs a look-up later: the filter may hold more than is stored, never less.
+   */
+  mayHoldThenAdd(table: TableName, eventId: string): boolean {
+    const [h1, h2] = hashes(table, eventId);
+    this.keys++;
+    return this.probe(h1, h2, true);
+  }
+
+  /**
+   * Whether the key's four bits are all set (setting them when `set`). The block from h1's low
+   * bits (at most 22 of them); the bits in it from h2's three lowest 9-bit fields and h1's top nine.
+   */
+  private probe(h1: number, h2: number, set: boolean): boolean {
     const b = (h1 & this.blockMask) << 6;
-    for (const p of [h2 & 511, (h2 >>> 9) & 511, (h2 >>> 18) & 511, h1 >>> 23]) {
-      if ((this.bits[b + (p >>> 3)]! & (1 << (p & 7))) === 0) return false;
+    let held = true;
+    for (let k = 0; k < 4; k++) {
+      const p = k < 3 ? (h2 >>> (9 * k)) & 511 : h1 >>> 23;
+      const byte = b + (p >>> 3);
+      const bit = 1 << (p & 7);
+      if ((this.bits[byte]! & bit) === 0) {
+        if (!set) return false;
+        held = false;
+        this.bits[byte]! |= bit;
+      }
     }
-    return true;
+    return held;
   }
 }
 

@@ -403,8 +403,11 @@ export class EventWriter {
       fresh.set(table, items);
     }
     // Only the ids the filter may hold can be stored already; the raw tables answer for those.
+    // Each key goes into the filter as it is tested, before any row is inserted: an insert that
+    // fails after storing part of the rows leaves keys of rows that never landed (one needless
+    // look-up each), never a stored row whose re-send the filter would let through.
     const keys = this.keys ?? (this.keys = await loadKeyFilter(this.exec, RAW_TABLES, ctx));
-    const maybe = [...fresh].map(([table, items]) => [table, items.map((i) => i.event.row.event_id).filter((id) => keys.mayHold(table, id))] as const);
+    const maybe = [...fresh].map(([table, items]) => [table, items.map((i) => i.event.row.event_id).filter((id) => keys.mayHoldThenAdd(table, id))] as const);
     const stored = await this.storedIds(new Map(maybe), ctx);
     const inserted: StoredEvent[] = [];
     const rowsOf = new Map<TableName, { event_id: string }[]>();
@@ -422,10 +425,6 @@ export class EventWriter {
       }
       rowsOf.set(table, rows);
     }
-    // Into the filter before the rows into their tables: an insert that fails after storing part
-    // of them leaves keys of rows that never landed (one needless look-up each), never a stored
-    // row whose re-send the filter would let through.
-    for (const [table, rows] of rowsOf) for (const r of rows) keys.add(table, r.event_id);
     for (const [table, rows] of rowsOf) await this.insert(table, rows, ctx);
     if (keys.full) this.keys = undefined;
     return inserted;
