@@ -3,7 +3,8 @@ import { customerStateSql, monthOf, monthWindow, statePeriods } from './activity
 import { keyAggregate } from './breakdown.sql.js';
 import { cohortFragments, type CohortArgs } from './cohort.sql.js';
 import { ledgerSql, within } from './refunds.sql.js';
-import { Params, type Source } from './sql.js';
+import type { Window } from './args.js';
+import { Params, windowList, type Source } from './sql.js';
 
 export interface ClvArgs extends CohortArgs {
   currency: string;
@@ -28,31 +29,32 @@ function monthsBetween(from: Date, to: Date): number {
 /** One cohort's curve as sent: exact Decimal sums as text, so nothing is rounded before the final division. */
 const COHORT = 'Tuple(c Int32, size UInt64, starts Array(String), revenue Array(String), cumulative Array(String))';
 
-/** No cohort curves: what the summary alone sends. */
-const NO_COHORTS = `CAST([], 'Array(${COHORT})')`;
+/**
+ * A summary row of a window and group counts only with an order or a refund in it: the state
+ * keeps the entry of a cancelled order (0 orders, net 0), which the raw ledger does not have,
+ * and refunds alone always sum to less than 0. Both paths then answer the same rows.
+ */
+const SOMETHING = 'sum(o) > 0 OR sum(r) != 0';
 
 /**
  * customerLifetimeValue's figures in one query and one row: the window summary in `currency`
- * (`revenue` as Decimal text, `orders`, distinct `customers`, and `active_customer_periods`,
- * the distinct (customer, `grain` period in `timezone`) pairs of those purchases) and, unless
- * `periods` is null, `cohorts`: per cohort its size, the period starts of offsets
+ * (clvSummarySql's columns) and `cohorts`: per cohort its size, the period starts of offsets
  * 0..periods+1 (the last ends the final cell) and its revenue per offset with the running total.
  *
  * From the state (month-aligned grain and window) both come out of one pass over every
  * customer's per-month sums: a cohort cell and the window totals are sums of the same
  * (first month, month, currency) cells, and a customer's active periods are the distinct
  * periods of their wanted entries (a month-aligned period is a union of whole UTC months).
- * That pass is faster than reading the state once per part. The summary alone takes
- * per-customer sums over the wanted entries instead, faster than the cells (figures in
- * docs/performance.md). Otherwise the raw purchases answer each part.
+ * That pass is faster than reading the state once per part. Otherwise the raw purchases answer
+ * each part.
  *
  * One row, or one per group key with a breakdown (breakdown.sql.ts).
  */
-export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source = 'auto'): SqlQuery {
+export function clvSql(a: ClvSummaryArgs, periods: number, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
-  const f = cohortFragments({ ...a, periods: periods ?? 0 }, p);
+  const f = cohortFragments({ ...a, periods }, p);
   const currency = p.add('String', a.currency, 'currency');
-  const maxOffset = p.add('Int32', periods ?? 0, 'periods');
+  const maxOffset = p.add('Int32', periods, 'periods');
   const g = keyAggregate(a.by);
   // Per cohort row (c, size, pairs (offset, revenue)): its curve, as one named tuple, sorted by cohort.
   const curves = (where: string) => `arraySort(x -> x.c, groupArrayIf(CAST((c, size,
@@ -60,25 +62,8 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
       arrayMap(x -> toString(x), arrayMap(k -> arraySum(arrayMap(t -> if(t.1 = k, t.2, toDecimal128(0, 4)), pairs)), range(0, ${maxOffset} + 1)) AS dense),
       arrayMap(x -> toString(x), arrayCumSum(dense))), '${COHORT}'), ${where}))`;
 
-  // The summary alone of a short window reads the window's raw purchases: fewer rows than every customer's state.
-  if (f.unit === 'month' && monthWindow(a.from, a.to) && (periods !== null || monthsBetween(a.from, a.to) > SUMMARY_RAW_MONTHS)) {
-    const state = customerStateSql('sales', f.asOf, f.filter);
-    const months = statePeriods(a.grain, 'month', f.tz);
-    const period = (m: string) => `toInt32(${months.of(m)})`;
-    const wanted = (m: string) => `cur = ${currency} AND ${m} >= ${monthOf(f.from)} AND ${m} < ${monthOf(f.to)}`;
-    // A customer's active periods: the distinct periods of their entries with orders in the window
-    // and currency (an entry of refunds alone has 0 orders: activity.sql.ts).
-    const active = (w: string) => `arrayUniq(arrayFilter((i, yes, n) -> yes AND n > 0, ${months.all('sale_month')}, ${w}, sale_orders))`;
-    if (periods === null) {
-      return p.sql(`
-        SELECT ${g.key}, toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods, ${NO_COHORTS} AS cohorts
-        FROM (${f.keyed(`
-          SELECT customer_id, arrayMap((m, cur) -> ${wanted('m')}, sale_month, sale_currency) AS w,
-            arraySum(arrayFilter((amount, yes) -> yes, sale_amount, w)) AS r, arraySum(arrayFilter((n, yes) -> yes, sale_orders, w)) AS o,
-            ${active('w')} AS ap
-          FROM (${state})`)})
-        ${g.groupBy}`);
-    }
+  if (f.unit === 'month' && monthWindow(a.from, a.to)) {
+    const { state, period, wanted, active } = stateSales(a, f, currency);
     // Cells per (month of first purchase, month, currency), grouped on the UInt16 month numbers
     // (a 7-byte key; periods come after). Each customer is counted once, at their first entry in
     // any currency: cohort sizes, window customers and active periods need no extra entry per customer.
@@ -104,23 +89,7 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
       ${g.groupBy}`);
   }
 
-  // Per customer first (the table is ordered by customer), each customer's distinct period
-  // indexes: uniqExact over the window's (customer, period) pairs was several times slower (docs/performance.md, "CLV definitions version 2").
-  // Net revenue: orders and the refunds of orders not cancelled (refunds.sql.ts); a customer
-  // with refunds alone in the window is not one of its customers.
-  const summary = `
-    SELECT ${g.key}, sum(r) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
-    FROM (${f.keyed(`
-      SELECT customer_id, sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
-      FROM (${ledgerSql(f.asOf, p.source, undefined, within(f.from, f.to))})
-      WHERE currency = ${currency}
-        ${f.filter ? `AND ${f.filter}` : ''}
-      GROUP BY customer_id`)})
-    ${g.groupBy}`;
-  if (periods === null) {
-    return p.sql(`
-      SELECT key, toString(revenue) AS revenue, orders, customers, active_customer_periods, ${NO_COHORTS} AS cohorts FROM (${summary})`);
-  }
+  const summary = rawSummarySql(f, p, currency, [a]);
   // With a breakdown, keys on one side only: the other side's columns are their defaults (0, an
   // empty list), and the summary's key is NULL exactly when it is missing or the NULL group
   // (isNotDistinctFrom matches NULL keys). Without one, both sides are one row with key NULL.
@@ -145,4 +114,79 @@ export function clvSql(a: ClvSummaryArgs, periods: number | null, source: Source
     SELECT ifNull(w.key, k.key) AS key, toString(w.revenue) AS revenue, w.orders AS orders, w.customers AS customers,
       w.active_customer_periods AS active_customer_periods, k.cohorts AS cohorts
     FROM (${summary}) AS w FULL JOIN curves_by_key AS k ON isNotDistinctFrom(w.key, k.key)`);
+}
+
+type Fragments = ReturnType<typeof cohortFragments>;
+
+/**
+ * The state's sales of each customer (customerStateSql) and what a month-aligned window reads of
+ * them: `period(m)`, the grain's period of a month number, `wanted(m)`, whether an entry of
+ * month m (and `cur`) is one of the window's in `currency`, and `active(w)`, the distinct
+ * periods of a customer's wanted entries with orders (an entry of refunds alone has 0 orders:
+ * activity.sql.ts).
+ */
+function stateSales(a: ClvSummaryArgs, f: Fragments, currency: string) {
+  const months = statePeriods(a.grain, 'month', f.tz);
+  return {
+    state: customerStateSql('sales', f.asOf, f.filter),
+    period: (m: string) => `toInt32(${months.of(m)})`,
+    wanted: (m: string) => `cur = ${currency} AND ${m} >= ${monthOf(f.from)} AND ${m} < ${monthOf(f.to)}`,
+    active: (w: string) => `arrayUniq(arrayFilter((i, yes, n) -> yes AND n > 0, ${months.all('sale_month')}, ${w}, sale_orders))`,
+  };
+}
+
+/**
+ * The window summary of customerLifetimeValue for each window of `windows` in `currency`: a row
+ * per group key (NULL without a breakdown) and window `w` (its 1-based position) with an order
+ * or a refund in it, in that order:
+ * `revenue` as Decimal text, `orders`, distinct `customers`, and `active_customer_periods`, the
+ * distinct (customer, `grain` period in `timezone`) pairs of their orders.
+ *
+ * One long month-aligned window (more than SUMMARY_RAW_MONTHS) takes per-customer sums over the
+ * state's wanted entries. Shorter ones read their raw ledger, and several windows (an alert
+ * run's) one ledger of their span, each entry counted in every window that holds it: the filter's
+ * sets and the cancelled orders' look-up are built once for all of them.
+ */
+export function clvSummarySql(a: Omit<ClvSummaryArgs, 'from' | 'to'>, windows: readonly Window[], source: Source = 'auto'): SqlQuery {
+  const only = windows.length === 1 ? windows[0]! : null;
+  const p = new Params(source);
+  // The fragments' own window is the first one: the state path reads it, the raw path the list.
+  const f = cohortFragments({ ...a, ...(only ?? windows[0] ?? { from: new Date(0), to: new Date(0) }), periods: 0 }, p);
+  const currency = p.add('String', a.currency, 'currency');
+  if (only && f.unit === 'month' && monthWindow(only.from, only.to) && monthsBetween(only.from, only.to) > SUMMARY_RAW_MONTHS) {
+    const { state, wanted, active } = stateSales({ ...a, ...only }, f, currency);
+    return p.sql(`
+      SELECT key, 1 AS w, toString(sum(r)) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(ap) AS active_customer_periods
+      FROM (${f.keyed(`
+        SELECT customer_id, arrayMap((m, cur) -> ${wanted('m')}, sale_month, sale_currency) AS w,
+          arraySum(arrayFilter((amount, yes) -> yes, sale_amount, w)) AS r, arraySum(arrayFilter((n, yes) -> yes, sale_orders, w)) AS o,
+          ${active('w')} AS ap
+        FROM (${state})`)})
+      GROUP BY key
+      HAVING ${SOMETHING}
+      ORDER BY key`);
+  }
+  return p.sql(`SELECT key, w, toString(revenue) AS revenue, orders, customers, active_customer_periods FROM (${rawSummarySql(f, p, currency, windows)}) ORDER BY key, w`);
+}
+
+/**
+ * clvSummarySql's rows from the raw ledger. Per customer first (the table is ordered by
+ * customer), each customer's distinct period indexes: uniqExact over the window's (customer,
+ * period) pairs was several times slower (docs/performance.md, "CLV definitions version 2").
+ * Net revenue: orders and the refunds of orders not cancelled (refunds.sql.ts); a customer with
+ * refunds alone in a window is not one of its customers.
+ */
+function rawSummarySql(f: Fragments, p: Params, currency: string, windows: readonly Window[]): string {
+  const w = windowList(windows, p);
+  return `
+    SELECT key, w, sum(r) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
+    FROM (${f.keyed(`
+      SELECT customer_id, w, sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
+      FROM (${ledgerSql(f.asOf, p.source, undefined, within(w.from, w.to))})
+      ARRAY JOIN ${w.holding('occurred_at')} AS w
+      WHERE currency = ${currency}
+        ${f.filter ? `AND ${f.filter}` : ''}
+      GROUP BY customer_id, w`)})
+    GROUP BY key, w
+    HAVING ${SOMETHING}`;
 }

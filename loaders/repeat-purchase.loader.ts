@@ -1,6 +1,7 @@
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { rateWithInterval, type FilteredWindow } from './args.js';
-import { breakdownLoader, wholeLoader } from './breakdown.js';
+import { breakdownLoader } from './breakdown.js';
+import { windowsLoader } from './kpi-loader.js';
 import { repeatPurchaseSql } from './repeat-purchase.sql.js';
 import { ratio } from './sql.js';
 
@@ -14,15 +15,17 @@ export interface RepeatPurchaseResult {
   averageOrdersPerCustomer: number | null;
 }
 
-type Row = { key: string | null; customers: number; repeat_customers: number; orders: number };
+type Row = { key: string | null; w: number; customers: number; repeat_customers: number; orders: number };
 
-/** Repeat purchase per group key (one key, NULL, without a breakdown); a group without customers has no entry. */
-export async function runRepeatPurchase(exec: Executor, ctx: QueryContext, a: FilteredWindow): Promise<Map<string | null, RepeatPurchaseResult>> {
-  const rows = await exec.rows<Row>(repeatPurchaseSql(a), ctx);
+const NONE = { customers: 0, repeat_customers: 0, orders: 0 };
+
+/** Repeat purchase per group key of a breakdown; a group without customers has no entry. */
+async function runRepeatPurchase(exec: Executor, ctx: QueryContext, { from, to, ...a }: FilteredWindow): Promise<Map<string | null, RepeatPurchaseResult>> {
+  const rows = await exec.rows<Row>(repeatPurchaseSql(a, [{ from, to }]), ctx);
   return new Map(rows.map((row) => [row.key, repeatPurchaseOf(row)]));
 }
 
-function repeatPurchaseOf({ customers, repeat_customers: repeatCustomers, orders }: Omit<Row, 'key'>): RepeatPurchaseResult {
+function repeatPurchaseOf({ customers, repeat_customers: repeatCustomers, orders }: Omit<Row, 'key' | 'w'>): RepeatPurchaseResult {
   return {
     customers,
     repeatCustomers,
@@ -33,9 +36,12 @@ function repeatPurchaseOf({ customers, repeat_customers: repeatCustomers, orders
 }
 
 export function repeatPurchaseLoaders(exec: Executor, ctx: QueryContext) {
-  const run = (a: FilteredWindow) => runRepeatPurchase(exec, ctx, a);
   return {
-    repeatPurchase: wholeLoader(run, () => repeatPurchaseOf({ customers: 0, repeat_customers: 0, orders: 0 })),
-    repeatPurchaseBy: breakdownLoader(run, (v) => v.customers > 0),
+    // Windows asked in one tick (a series' periods, an alert run's windows) share one statement.
+    repeatPurchase: windowsLoader<FilteredWindow, RepeatPurchaseResult>(async (a, windows) => {
+      const byWindow = new Map((await exec.rows<Row>(repeatPurchaseSql(a, windows), ctx)).map((row) => [row.w, row]));
+      return windows.map((_, i) => repeatPurchaseOf(byWindow.get(i + 1) ?? NONE));
+    }),
+    repeatPurchaseBy: breakdownLoader((a: FilteredWindow) => runRepeatPurchase(exec, ctx, a), (v) => v.customers > 0),
   };
 }

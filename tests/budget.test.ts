@@ -93,10 +93,10 @@ describe('periods per call and the per-request budget (default limits)', () => {
     const r = await counted(svc, doc);
     expect(r.statements).toBe(0);
     expect(r.status).toBe(400);
-    // 120 periods, each a kpiSnapshot of nine statements but for the two that one statement
+    // 120 periods, each a kpiSnapshot of nine statements but for the four that one statement
     // answers for every period, and the store's currencies counted once.
-    expect(r.errors[0].message).toContain(`asks for up to ${30 * (120 * 7 + 2 + 1)} SQL statements and the per-request budget is 1000 (GRAPHQL_MAX_STATEMENTS)`);
-    expect(r.errors[0].message).toContain('the largest field is "a0: kpiSeries" with 843');
+    expect(r.errors[0].message).toContain(`asks for up to ${30 * (120 * 5 + 4 + 1)} SQL statements and the per-request budget is 1000 (GRAPHQL_MAX_STATEMENTS)`);
+    expect(r.errors[0].message).toContain('the largest field is "a0: kpiSeries" with 605');
   });
 
   it('refuses thirty aliases of customers(ids) with 10,000 ids each, bound as a variable', async () => {
@@ -245,14 +245,14 @@ describe('a budget set lower by configuration', () => {
     expect(refused.errors[0].message).toContain('asks for up to 501 result rows');
   });
 
-  it('runs a kpiSeries of four months (31 statements at most: 4 x 7, new customers and referral conversion once for all four, the currency count) and refuses five', async () => {
+  it('runs a kpiSeries of six months (35 statements at most: 6 x 5; new customers, referral conversion, repeat purchase and the CLV summary once for all six; the currency count) and refuses seven', async () => {
     const doc = (to: string) => `{ kpiSeries(grain: MONTH, from: "2024-01-01T00:00:00Z", to: "${to}", currency: "USD") { from customers } }`;
-    const ok = await counted(svc, doc('2024-05-01T00:00:00Z'));
+    const ok = await counted(svc, doc('2024-07-01T00:00:00Z'));
     expect(ok.errors).toBeUndefined();
-    expect(ok.data.kpiSeries).toHaveLength(4);
-    expect(ok.statements).toBeLessThanOrEqual(31);
-    const refused = await counted(svc, doc('2024-06-01T00:00:00Z'));
+    expect(ok.data.kpiSeries).toHaveLength(6);
+    expect(ok.statements).toBeLessThanOrEqual(35);
+    const refused = await counted(svc, doc('2024-08-01T00:00:00Z'));
     expect(refused.statements).toBe(0);
-    expect(refused.errors[0].message).toContain('asks for up to 38 SQL statements and the per-request budget is 37 (GRAPHQL_MAX_STATEMENTS)');
+    expect(refused.errors[0].message).toContain('asks for up to 40 SQL statements and the per-request budget is 37 (GRAPHQL_MAX_STATEMENTS)');
   });
 });

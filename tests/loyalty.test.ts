@@ -209,7 +209,7 @@ describe('loyalty program (spec section 14), worked by hand', () => {
       const builders: [string, (s: Source) => { query: string; query_params: Record<string, unknown> }][] = [
         ['retentionCohorts', (s) => retentionCohortsSql(cohort, s)],
         ['clv', (s) => clvSql({ ...cohort, currency: 'USD', margin: 1 }, 3, s)],
-        ['repeatPurchase', (s) => repeatPurchaseSql({ from, to, asOf, filter }, s)],
+        ['repeatPurchase', (s) => repeatPurchaseSql({ asOf, filter }, [{ from, to }], s)],
         ['loyaltyGroups', (s) => loyaltyGroupsSql({ from: new Date(FROM), to, asOf, currency: 'USD', filter }, s)],
       ];
       for (const [name, build] of builders) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlQuery } from '../server/storage/executor.js';
-import { clvSql } from '../loaders/clv.sql.js';
+import { clvSql, clvSummarySql } from '../loaders/clv.sql.js';
 import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { newCustomersSql } from '../loaders/customers.sql.js';
 import { Grain } from '../loaders/grain.js';
@@ -214,8 +214,8 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
             ['periodRetention', (s) => periodRetentionSql(cohort, s)],
             ['pooledRetention', (s) => pooledRetentionSql(cohort, s)],
             ['clv', (s) => clvSql({ ...cohort, currency: i % 3 === 0 ? 'EUR' : 'USD', margin: 1 }, periods, s)],
-            ['clvSummary', (s) => clvSql({ ...cohort, currency: 'USD', margin: 1 }, null, s)],
-            ['repeatPurchase', (s) => repeatPurchaseSql({ ...window, asOf, filter }, s)],
+            ['clvSummary', (s) => clvSummarySql({ ...cohort, currency: 'USD', margin: 1 }, [window], s)],
+            ['repeatPurchase', (s) => repeatPurchaseSql({ asOf, filter }, [window], s)],
           ];
           const results = await Promise.all(cases.map(([, build]) => both(build)));
           // Every grain in every zone: the state (its months or its instants) answers the cohorts.
@@ -237,6 +237,38 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     expect(stateUsed).toBeGreaterThan(12);
   }, 120_000);
 
+
+  it('repeat purchases and the CLV summary of several windows in one statement: each window as its own statement answers it', async () => {
+    // Month windows alone read the state, the others the raw orders: each window's own statement
+    // is a second method for the windows the batch reads together from the raw orders.
+    const list = [
+      ...windows,
+      { from: new Date('2024-02-01T00:00:00Z'), to: new Date('2024-03-01T00:00:00Z') }, // a month
+      { from: new Date('2024-02-26T00:00:00Z'), to: new Date('2024-03-04T00:00:00Z') }, // a week across it
+      { from: new Date('2010-01-01T00:00:00Z'), to: new Date('2010-02-01T00:00:00Z') }, // nobody bought
+    ];
+    let rows = 0;
+    for (const [j, asOfText] of asOfs().entries()) {
+      const asOf = new Date(asOfText);
+      const filter = filters[j % filters.length]!;
+      const batches: [string, (ws: typeof list, s: Source) => SqlQuery][] = [
+        ['repeatPurchase', (ws, s) => repeatPurchaseSql({ asOf, filter }, ws, s)],
+        ['clvSummary', (ws, s) => clvSummarySql({ grain: Grain.MONTH, asOf, timezone: 'UTC', filter, currency: 'USD', margin: 1 }, ws, s)],
+      ];
+      for (const [name, build] of batches) {
+        const [batch, raw, ...singles] = await Promise.all([build(list, 'auto'), build(list, 'raw'), ...list.map((w) => build([w], 'auto'))].map((q) => svc.exec.rows<{ w: number }>(q, ctx)));
+        expect(batch, `${name} at ${asOfText}`).toEqual(raw);
+        expect(batch!.map(({ w }) => w)).toEqual(batch!.map(({ w }) => w).sort((x, y) => x - y));
+        expect(batch!.some(({ w }) => w === list.length)).toBe(false);
+        rows += batch!.length;
+        for (const [i, single] of singles.entries()) {
+          expect(batch!.filter((r) => r.w === i + 1).map(({ w: _w, ...r }) => r), `${name} window ${i} at ${asOfText}`).toEqual(single!.map(({ w: _w, ...r }) => r));
+        }
+      }
+    }
+    // Not vacuous: most windows had orders at most asOfs.
+    expect(rows).toBeGreaterThan(30);
+  });
   it('period retention of a window too wide for one mask: the rows of its two halves', async () => {
     // 72 months take the sorted-periods path, each 36-month half the 64-bit mask: two methods.
     const asOf = new Date('2025-06-01T00:00:00Z');
@@ -364,11 +396,11 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
       // The summary alone (kpiSnapshot's) counts the same pairs from the state (a window longer
       // than two years: shorter ones read their raw purchases).
       const summary = await both((s) =>
-        clvSql({ grain: Grain.MONTH, from: new Date('2016-07-01T00:00:00Z'), to: new Date('2019-03-01T00:00:00Z'), asOf: new Date('2019-12-01T00:00:00Z'), timezone: 'UTC', currency: 'USD', margin: 1 }, null, s),
+        clvSummarySql({ grain: Grain.MONTH, asOf: new Date('2019-12-01T00:00:00Z'), timezone: 'UTC', currency: 'USD', margin: 1 }, [{ from: new Date('2016-07-01T00:00:00Z'), to: new Date('2019-03-01T00:00:00Z') }], s),
       );
       expect(summary.usedState).toBe(true);
       expect(summary.auto).toEqual(summary.raw);
-      expect(summary.auto).toMatchObject([{ orders: 3, customers: 1, active_customer_periods: 2 }]);
+      expect(summary.auto).toMatchObject([{ w: 1, orders: 3, customers: 1, active_customer_periods: 2 }]);
     } finally {
       await svc.exec.command('SYSTEM START MERGES {db:Identifier}.customer_activity', ctx);
     }

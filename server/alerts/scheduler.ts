@@ -29,7 +29,7 @@ export interface AlertSchedulerDeps {
   grossMargin: number;
   /** Throws when this instance must not write now (a standby, a read replica); that run is skipped. */
   mayWrite?: (requestId: string) => void;
-  /** Windows computed at once; the alerts of one window are evaluated one after the other. */
+  /** Alerts tested (and their transitions stored) at once; their values are all asked up front. */
   concurrency?: number;
 }
 
@@ -91,11 +91,6 @@ export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now:
   if (due.length === 0) return result;
 
   const loaders: Loaders = createLoaders({ exec, requestId: ctx.requestId });
-  const currencies = new Map<string | null, Promise<string>>();
-  const currencyOf = (asked: string | null) => {
-    if (!currencies.has(asked)) currencies.set(asked, resolveCurrency(asked, { exec, config: { reportingCurrency: deps.reportingCurrency } }));
-    return currencies.get(asked)!;
-  };
   // One set of loaders for the run: alerts reading the same window share each KPI query (the
   // loaders cache by arguments), and only the queries behind the metrics asked for run.
   const windows = new Set<string>();
@@ -104,29 +99,41 @@ export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now:
     return snapshotMetric(loaders, a, alert.metric);
   };
 
-  // One group per current window (and so per previous window), evaluated one after the other.
-  const groups = new Map<string, Due[]>();
-  for (const d of due) {
-    const { window } = alertSpec(d.alert);
-    const key = JSON.stringify([windowAt(window, d.at), d.at, d.alert.grain, d.alert.filter, d.alert.currency]);
-    groups.set(key, [...(groups.get(key) ?? []), d]);
+  // Currencies first, so that every alert's two values are then asked in one tick: the loaders of
+  // window KPIs (windowsLoader) answer all the windows of one filter and asOf in one statement.
+  const currencies = new Map<string | null, string | Error>();
+  for (const asked of new Set(due.map((d) => d.alert.currency))) {
+    currencies.set(asked, await resolveCurrency(asked, { exec, config: { reportingCurrency: deps.reportingCurrency } }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
   }
+  const asked = due.map((d) => {
+    const values = async () => {
+      const { window } = alertSpec(d.alert);
+      const currency = currencies.get(d.alert.currency)!;
+      if (currency instanceof Error) throw currency;
+      const base = { asOf: d.at, grain: d.alert.grain, filter: d.alert.filter, currency, margin: deps.grossMargin };
+      const current = { ...base, ...windowAt(window, d.at) };
+      // The previous window is read as of the same instant: late events and refunds count in both.
+      const [value, previous] = await Promise.all([valueOf(current, d.alert), valueOf({ ...base, ...previousWindowAt(window, d.at) }, d.alert)]);
+      return { current, value, previous };
+    };
+    // Settled at once: a failure is this alert's, reported when its turn comes.
+    return values().then(
+      (v) => ({ ok: true as const, ...v }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
+  });
 
-  await pool([...groups.values()], deps.concurrency ?? DEFAULT_CONCURRENCY, async (group) => {
-    for (const d of group) {
-      try {
-        const { window } = alertSpec(d.alert);
-        const base = { asOf: d.at, grain: d.alert.grain, filter: d.alert.filter, currency: await currencyOf(d.alert.currency), margin: deps.grossMargin };
-        const current = { ...base, ...windowAt(window, d.at) };
-        // The previous window is read as of the same instant: late events and refunds count in both.
-        const [value, previous] = await Promise.all([valueOf(current, d.alert), valueOf({ ...base, ...previousWindowAt(window, d.at) }, d.alert)]);
-        result.evaluated++;
-        if (await evaluateOne(deps, d, current, d.alert.state, value, previous)) result.transitions++;
-      } catch (err) {
-        // The next boundary tries again; one alert that fails must not stop the others.
-        log.error({ err, alert: d.alert.id }, 'alert evaluation failed');
-        result.failed++;
-      }
+  await pool([...due.keys()], deps.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
+    const d = due[i]!;
+    try {
+      const v = await asked[i]!;
+      if (!v.ok) throw v.err;
+      result.evaluated++;
+      if (await evaluateOne(deps, d, v.current, d.alert.state, v.value, v.previous)) result.transitions++;
+    } catch (err) {
+      // The next boundary tries again; one alert that fails must not stop the others.
+      log.error({ err, alert: d.alert.id }, 'alert evaluation failed');
+      result.failed++;
     }
   });
   result.windows = windows.size;

@@ -160,7 +160,7 @@ export function kpiPairs(from: Date, to: Date, asOf: Date): [string, (s: Source)
   return [
     ['retentionCohorts', (s) => retentionCohortsSql(cohort, s)],
     ['clv', (s) => clvSql({ ...cohort, currency: 'USD', margin: 1 }, 6, s)],
-    ['repeatPurchase', (s) => repeatPurchaseSql({ from, to, asOf, filter: null }, s)],
+    ['repeatPurchase', (s) => repeatPurchaseSql({ asOf, filter: null }, [{ from, to }], s)],
     ['newCustomers', (s) => newCustomersSql({ asOf, filter: null }, [{ from, to }], s)],
     ['referralCohorts', (s) => referralCohortsSql({ grain: Grain.MONTH, from, to, attributionWindowDays: 90, asOf, timezone: 'UTC' }, s)],
   ];
