@@ -181,9 +181,9 @@ function rawSummarySql(f: Fragments, p: Params, currency: string, windows: reado
   return `
     SELECT key, w, sum(r) AS revenue, sum(o) AS orders, countIf(o > 0) AS customers, sum(length(ps)) AS active_customer_periods
     FROM (${f.keyed(`
-      SELECT customer_id, w, sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
+      SELECT customer_id, ${w.position('w')}, sum(amount) AS r, countIf(is_order = 1) AS o, groupUniqArrayIf(${f.idx('occurred_at')}, is_order = 1) AS ps
       FROM (${ledgerSql(f.asOf, p.source, undefined, within(w.from, w.to))})
-      ARRAY JOIN ${w.holding('occurred_at')} AS w
+      ${w.join('occurred_at', 'w')}
       WHERE currency = ${currency}
         ${f.filter ? `AND ${f.filter}` : ''}
       GROUP BY customer_id, w`)})

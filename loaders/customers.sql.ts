@@ -42,12 +42,12 @@ export function newCustomersSql(a: Omit<FilteredWindow, 'from' | 'to'>, windows:
   const filter = customerFilterSql(a.filter, asOf, p);
   const w = windowList(windows, p);
   return p.sql(`
-    SELECT w, count() AS n
+    SELECT ${w.position('w')}, count() AS n
     FROM (
       SELECT first_at FROM (${firstPurchasesSql(asOf, p.source)})
       WHERE first_at >= ${w.from} AND first_at < ${w.to}${filter ? ` AND ${filter}` : ''}
     )
-    ARRAY JOIN ${w.holding('first_at')} AS w
+    ${w.join('first_at', 'w')}
     GROUP BY w
     ORDER BY w`);
 }

@@ -131,9 +131,9 @@ function startedInWindowsSql(asOf: string, windows: readonly Window[], p: Params
   const w = windowList(windows, p);
   const windowDays = p.add('UInt32', DEFAULT_ATTRIBUTION_DAYS, 'windowDays');
   return `
-    SELECT w, count() AS started, countIf(converted) AS converted
+    SELECT ${w.position('w')}, count() AS started, countIf(converted) AS converted
     FROM (${referralOutcomesSql(asOf, windowDays, p.source, { from: w.from, to: w.to })})
-    ARRAY JOIN ${w.holding('started_at')} AS w
+    ${w.join('started_at', 'w')}
     GROUP BY w`;
 }
 

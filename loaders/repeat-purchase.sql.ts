@@ -30,9 +30,9 @@ export function repeatPurchaseSql(a: Omit<FilteredWindow, 'from' | 'to'>, window
   } else {
     const w = windowList(windows, p);
     perCustomer = `
-      SELECT customer_id, w, count() AS n
+      SELECT customer_id, ${w.position('w')}, count() AS n
       FROM (${ordersSql(asOf, source, undefined, within(w.from, w.to))})
-      ARRAY JOIN ${w.holding('occurred_at')} AS w
+      ${w.join('occurred_at', 'w')}
       ${filter ? `WHERE ${filter}` : ''}
       GROUP BY customer_id, w`;
   }

@@ -72,17 +72,23 @@ export function ratio(numerator: number, denominator: number): number | null {
 
 /**
  * Windows [from, to) bound as two arrays, for a KPI that answers several windows in one pass (a
- * series' periods, an alert run's windows): `holding(instant)`, the 1-based positions of the
- * windows that hold an instant, for an ARRAY JOIN (none: the row drops out), and `from`/`to`,
- * the span of them all, to narrow what is read before.
+ * series' periods, an alert run's windows): `from`/`to`, the span of them all, to narrow what is
+ * read before; `join(instant, alias)`, the ARRAY JOIN of each row to the 1-based positions of
+ * the windows that hold its instant (none: the row drops out), and `position(alias)`, the column
+ * the join gives. A reader narrowed to the span of one window has only rows it holds, so one
+ * window needs no join and its position is 1: the lambda per row cost a quarter of a 12-month
+ * CLV summary at 10M purchases (740-866 ms against 585-711).
  */
 export function windowList(windows: readonly Window[], p: Params) {
   const type = "Array(DateTime64(3, 'UTC'))";
   const froms = p.add(type, windows.map((w) => toChDateTime(w.from)), 'windowFroms');
   const tos = p.add(type, windows.map((w) => toChDateTime(w.to)), 'windowTos');
+  const one = windows.length === 1;
   return {
-    holding: (instant: string) => `arrayFilter(i -> ${instant} >= ${froms}[i] AND ${instant} < ${tos}[i], arrayEnumerate(${froms}))`,
     from: `arrayMin(${froms})`,
     to: `arrayMax(${tos})`,
+    join: (instant: string, alias: string) =>
+      one ? '' : `ARRAY JOIN arrayFilter(i -> ${instant} >= ${froms}[i] AND ${instant} < ${tos}[i], arrayEnumerate(${froms})) AS ${alias}`,
+    position: (alias: string) => (one ? `toUInt32(1) AS ${alias}` : alias),
   };
 }
