@@ -269,8 +269,9 @@ describe('npm run ingest', { timeout: 90_000 }, () => {
     expect(events).toBe(total);
     expect(rejected).toBe(0);
     expect(accepted! + duplicates!).toBe(total);
-    // Whatever the killed batch had stored before the crash came back as duplicates.
-    expect(await orders(service.url)).toBe(before + accepted!);
+    // The CLI sends one batch at a time: the one in flight at the kill may have been stored before
+    // the crash (its answer lost), and then comes back as duplicates; nothing else can.
+    expect(duplicates).toBeLessThanOrEqual(3000);
     expect(await orders(service.url)).toBe(before + total);
   });
 });
