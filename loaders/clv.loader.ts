@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { clvSql, clvSummarySql, type ClvArgs, type ClvSummaryArgs } from './clv.sql.js';
 import { breakdownLoader, wholeLoader } from './breakdown.js';
-import { windowsLoader } from './kpi-loader.js';
+import { GROUPED_WINDOWS_DEPTH, windowsLoader } from './kpi-loader.js';
 import { pooled, type PooledRetention } from './retention.loader.js';
 import type { PeriodRetentionArgs } from './retention.sql.js';
 import { fromChDateTime, ratio } from './sql.js';
@@ -127,7 +127,7 @@ export function clvLoaders(exec: Executor, ctx: QueryContext, pooledRetention: P
       ]);
       const byWindow = new Map(rows.map((row) => [row.w, row]));
       return windows.map((w, i) => clvOf({ ...a, ...w }, null, byWindow.get(i + 1) ?? NO_ROW, churn[i]!.get(null) ?? pooled(0, 0)));
-    }),
+    }, GROUPED_WINDOWS_DEPTH),
     clv: wholeLoader(clv, ({ periods, ...a }) => clvOf(a, periods, NO_ROW, pooled(0, 0))),
     // A group counts someone when it has customers in the window, a cohort, or customers in its churn.
     clvBy: breakdownLoader(clv, (v) => v.customers > 0 || v.cohorts.length > 0 || v.churnRate !== null),

@@ -1,7 +1,7 @@
 import type { Executor, QueryContext } from '../server/storage/executor.js';
 import { rateWithInterval, type FilteredWindow } from './args.js';
 import { breakdownLoader } from './breakdown.js';
-import { windowsLoader } from './kpi-loader.js';
+import { GROUPED_WINDOWS_DEPTH, windowsLoader } from './kpi-loader.js';
 import { repeatPurchaseSql } from './repeat-purchase.sql.js';
 import { ratio } from './sql.js';
 
@@ -41,7 +41,7 @@ export function repeatPurchaseLoaders(exec: Executor, ctx: QueryContext) {
     repeatPurchase: windowsLoader<FilteredWindow, RepeatPurchaseResult>(async (a, windows) => {
       const byWindow = new Map((await exec.rows<Row>(repeatPurchaseSql(a, windows), ctx)).map((row) => [row.w, row]));
       return windows.map((_, i) => repeatPurchaseOf(byWindow.get(i + 1) ?? NONE));
-    }),
+    }, GROUPED_WINDOWS_DEPTH),
     repeatPurchaseBy: breakdownLoader((a: FilteredWindow) => runRepeatPurchase(exec, ctx, a), (v) => v.customers > 0),
   };
 }

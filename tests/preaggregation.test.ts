@@ -4,6 +4,8 @@ import { clvSql, clvSummarySql } from '../loaders/clv.sql.js';
 import type { CustomerFilterArgs } from '../loaders/customer-filter.js';
 import { newCustomersSql } from '../loaders/customers.sql.js';
 import { Grain } from '../loaders/grain.js';
+import { createLoaders } from '../loaders/index.js';
+import { GROUPED_WINDOWS_DEPTH } from '../loaders/kpi-loader.js';
 import { referralCohortsSql, referralImpactSql } from '../loaders/referral.sql.js';
 import { repeatPurchaseSql } from '../loaders/repeat-purchase.sql.js';
 import { periodRetentionSql, pooledRetentionSql, retentionCohortsSql } from '../loaders/retention.sql.js';
@@ -269,6 +271,27 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     // Not vacuous: most windows had orders at most asOfs.
     expect(rows).toBeGreaterThan(30);
   });
+  it('splits overlapping windows asked at once into statements of bounded depth, each window answered as alone', async () => {
+    // Ten windows ending on one day, one to ten months long: ten hold that day, more than one
+    // statement takes. Ten disjoint months stay one statement.
+    const asOf = new Date('2025-06-01T00:00:00Z');
+    const end = Date.parse('2024-07-01T00:00:00Z');
+    const nested = Array.from({ length: 10 }, (_, i) => ({ from: new Date(end - (i + 1) * 30 * 86_400_000), to: new Date(end) }));
+    const disjoint = Array.from({ length: 10 }, (_, i) => ({ from: new Date(Date.UTC(2023, i, 1)), to: new Date(Date.UTC(2023, i + 1, 1)) }));
+    expect(nested.length).toBeGreaterThan(GROUPED_WINDOWS_DEPTH);
+    for (const [list, statements] of [[nested, 2], [disjoint, 1]] as const) {
+      let n = 0;
+      const stop = svc.exec.observe(({ query }) => (n += query.includes('repeat_customers') ? 1 : 0));
+      const loaders = createLoaders({ exec: svc.exec, requestId: 'windows-depth' });
+      const batch = await Promise.all(list.map((w) => loaders.repeatPurchase.load({ ...w, asOf, filter: null })));
+      stop();
+      expect(n).toBe(statements);
+      const alone = await Promise.all(list.map(async (w) => (await svc.exec.rows<{ customers: number; repeat_customers: number; orders: number }>(repeatPurchaseSql({ asOf, filter: null }, [w], 'raw'), ctx))[0]));
+      expect(batch.map((r) => [r.customers, r.repeatCustomers, r.orders])).toEqual(alone.map((r) => (r ? [r.customers, r.repeat_customers, r.orders] : [0, 0, 0])));
+      expect(batch.filter((r) => r.orders > 0).length).toBeGreaterThan(5);
+    }
+  });
+
   it('period retention of a window too wide for one mask: the rows of its two halves', async () => {
     // 72 months take the sorted-periods path, each 36-month half the 64-bit mask: two methods.
     const asOf = new Date('2025-06-01T00:00:00Z');

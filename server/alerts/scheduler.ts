@@ -116,18 +116,16 @@ export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now:
       const [value, previous] = await Promise.all([valueOf(current, d.alert), valueOf({ ...base, ...previousWindowAt(window, d.at) }, d.alert)]);
       return { current, value, previous };
     };
-    // Settled at once: a failure is this alert's, reported when its turn comes.
-    return values().then(
-      (v) => ({ ok: true as const, ...v }),
-      (err: unknown) => ({ ok: false as const, err }),
-    );
+    // A failure is this alert's, reported when its turn comes (handled now, awaited then).
+    const asking = values();
+    asking.catch(() => undefined);
+    return asking;
   });
 
   await pool([...due.keys()], deps.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
     const d = due[i]!;
     try {
       const v = await asked[i]!;
-      if (!v.ok) throw v.err;
       result.evaluated++;
       if (await evaluateOne(deps, d, v.current, d.alert.state, v.value, v.previous)) result.transitions++;
     } catch (err) {
