@@ -49,13 +49,15 @@ const GROUP_KEYS: Record<Breakdown, (asOf: string, p: Params) => GroupKeys> = {
 /**
  * `rows` (a subquery with a `customer_id` column) with one more column, `key` (Nullable(String)):
  * the customer's group under `by` as of `asOf`, or NULL for every row without a breakdown.
- * One LEFT JOIN against a hash table of the customers that have a key.
+ * One LEFT JOIN against a hash table of the customers that have a key. Nullable even where every
+ * customer has a key (REFERRED): a FULL JOIN of two keyed parts (clv.sql.ts) gives the missing
+ * side's key its type's default, which must be NULL, never the empty string.
  */
 export function withGroupKey(rows: string, by: Breakdown | null | undefined, asOf: string, p: Params): string {
   if (!by) return `SELECT *, CAST(NULL, 'Nullable(String)') AS key FROM (${rows})`;
   const keys = GROUP_KEYS[by](asOf, p);
   return `
-    SELECT r.*, ifNull(k.key, ${keys.otherwise}) AS key
+    SELECT r.*, CAST(ifNull(k.key, ${keys.otherwise}), 'Nullable(String)') AS key
     FROM (${rows}) AS r
     LEFT JOIN (SELECT customer_id, CAST(key, 'Nullable(String)') AS key FROM (${keys.rows})) AS k ON k.customer_id = r.customer_id`;
 }

@@ -55,6 +55,8 @@ export class StoreCurrencies {
   }
 
   async list(): Promise<DimensionValue[]> {
+    // The counts follow this process's inserts (onInsert): first those of every write acknowledged so far.
+    await this.exec.caughtUp({ requestId: 'store-currencies' });
     const now = this.clock();
     let c = this.count;
     if (!c || now.getTime() - c.at >= CURRENCY_REFRESH_MS) {

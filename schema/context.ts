@@ -41,6 +41,8 @@ export interface Context extends QueryContext {
 
 export function createContext(base: Omit<Context, 'loaders' | 'warnings'>): Context {
   const ctx = base as Context;
+  // The request's reads see every event acknowledged before it began, and wait for no later one.
+  ctx.since ??= base.writer.acknowledged;
   ctx.warnings = new Warnings();
   ctx.loaders = createLoaders(ctx);
   return ctx;

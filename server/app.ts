@@ -207,7 +207,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       scopePlugin(),
       warningsPlugin(),
       // After warningsPlugin: a shared answer carries the warnings of the request that ran it.
-      sharedReadsPlugin(exec, config.graphqlShareWindowMs, () => now().getTime()),
+      sharedReadsPlugin(exec, () => writer.acknowledged, config.graphqlShareWindowMs, () => now().getTime()),
       ...limits.plugins,
       ...(opts.plugins ?? []),
     ],

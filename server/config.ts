@@ -43,6 +43,12 @@ export interface Config {
   ingestBatchLimit: number;
   /** INGEST: false on a read replica, which takes no writer lease and refuses every write (docs/architecture.md, "One writer"). */
   ingest: boolean;
+  /**
+   * INGEST_LOG: acknowledge events once they are in the writer's durable log under DATA_DIR and
+   * apply them to the tables behind it (embedded only; default on there: docs/architecture.md,
+   * "Acknowledged before the views").
+   */
+  ingestLog: boolean;
   /** The writer lease's lifetime and renewal period (server mode only: embedded, the DATA_DIR lock is the one writer). */
   writerLease: { ttlMs: number; renewMs: number };
   /** COMMENT_RETENTION_DAYS; undefined keeps survey comments forever (docs/architecture.md, "Feedback retention"). */
@@ -133,6 +139,7 @@ const ENV = z.object({
   INGEST_MAX_BODY_BYTES: int(1024, 2 ** 40).default(256 * 1024 ** 2),
   INGEST_BATCH_LIMIT: int(1, 1_000_000).default(10_000),
   INGEST: bool.default(true),
+  INGEST_LOG: bool.optional(),
   // A holder that cannot renew stops writing one renewal period before its lease expires, so the
   // lease must outlive at least two periods (checked below).
   WRITER_LEASE_TTL_MS: int(1_000, 3_600_000).default(30_000),
@@ -237,6 +244,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (given.CLICKHOUSE_CLUSTER !== undefined && given.CLICKHOUSE_URL === undefined) {
     problems.push('CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: the embedded engine is a single node');
   }
+  // A server's writer may change hosts (the writer lease): a log on one host's disk could be left behind.
+  if (v.INGEST_LOG === true && url !== undefined) {
+    problems.push('INGEST_LOG=on needs the embedded store (no CLICKHOUSE_URL): on a server, events are acknowledged once inserted');
+  }
   let apiKeys: ApiKey[] = [];
   try {
     apiKeys = parseApiKeys(v.API_KEYS);
@@ -300,6 +311,7 @@ export function loadConfig(env: Env = process.env): Config {
     ingestMaxBodyBytes: v.INGEST_MAX_BODY_BYTES,
     ingestBatchLimit: v.INGEST_BATCH_LIMIT,
     ingest: v.INGEST,
+    ingestLog: v.INGEST_LOG ?? url === undefined,
     writerLease: { ttlMs: v.WRITER_LEASE_TTL_MS, renewMs: v.WRITER_LEASE_RENEW_MS },
     commentRetentionDays: v.COMMENT_RETENTION_DAYS,
     http: {

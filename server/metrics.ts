@@ -119,6 +119,14 @@ export function createMetrics(exec: Executor, writer: EventWriter, retention: Co
     },
   });
   new Gauge({
+    name: 'kpi_ingest_log_pending_events',
+    help: 'Events acknowledged from the ingest log and not yet inserted into the tables (INGEST_LOG; always 0 without it). Reads wait for those acknowledged before them; past 200000 new writes wait too.',
+    registers: [registry],
+    collect() {
+      this.set(writer.pendingEvents);
+    },
+  });
+  new Gauge({
     name: 'kpi_comment_retention_days',
     help: 'COMMENT_RETENTION_DAYS: survey comments older than this are removed by the engine; 0 keeps them forever.',
     registers: [registry],

@@ -6,9 +6,12 @@ import { migrate } from './storage/migrate.js';
 import { openStorage, type Storage } from './storage/client.js';
 import { features } from './features.js';
 import { Erasures, type ErasureOptions } from './ingest/erasures.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { AckLog, AckLogDamagedError } from './ingest/ack-log.js';
 import { EventWriter } from './ingest/writer.js';
 import { WebhookOutbox } from './notifications/outbox.js';
-import { listenError, preflight } from './preflight.js';
+import { listenError, preflight, StartupError } from './preflight.js';
 import { systemClock, type Clock } from './snapshots/scheduler.js';
 import { IngestDisabledError } from './storage/errors.js';
 import { WriterLease } from './storage/lease.js';
@@ -58,7 +61,29 @@ export async function startService(
     lease = held;
     const outbox = new WebhookOutbox(exec, () => clock.now());
     const erasures = new Erasures(exec, { key: config.erasureHmacKey, now: extra.now, afterStep: extra.afterStep });
+    // Embedded, events are acknowledged once in the writer's log and applied behind it; the
+    // groups a stop or crash left unapplied are applied before anything else. One log per
+    // database: tests serve several from one DATA_DIR.
+    const logDir = join(config.dataDir, 'ingest-log', storage.database);
+    const openLog = () =>
+      AckLog.open(logDir).catch((e: unknown) => {
+        throw e instanceof AckLogDamagedError ? new StartupError(e.message) : e;
+      });
+    const ackLog = config.ingest && config.ingestLog && storage.mode === 'embedded' ? await openLog() : undefined;
+    if (!ackLog && storage.mode === 'embedded' && existsSync(logDir)) {
+      // Turned off with acknowledged events still in the log: they would never be stored.
+      const left = await openLog();
+      await left.log.close();
+      if (left.unapplied.length > 0) {
+        throw new StartupError(
+          `${left.log.path} holds ${left.unapplied.length} acknowledged groups of events not yet stored, and INGEST_LOG is off${config.ingest ? '' : ' (or INGEST=off)'}: start once with INGEST_LOG on to store them, then turn it off`,
+        );
+      }
+    }
+    if (ackLog && ackLog.unapplied.length > 0) log.info({ groups: ackLog.unapplied.length, file: ackLog.log.path }, 'applying the acknowledged events the ingest log still holds');
     const writer = new EventWriter(exec, {
+      log: ackLog,
+      onApplyError: (err) => log.error({ err }, 'acknowledged events could not be stored from the ingest log; retrying'),
       checkStates: storage.cluster === undefined,
       erasures,
       mayWrite: !config.ingest
@@ -69,6 +94,7 @@ export async function startService(
       notifier: outbox,
       onNotifyError: (err) => log.error({ err }, 'survey.detractor could not be queued; the responses are stored'),
     });
+    exec.readBarrier = (ctx) => writer.visible(ctx);
     const retention = { days: config.commentRetentionDays, checkedAt: undefined as Date | undefined };
     // What the writer does before its first write: a crash in the middle of an insert can leave
     // a state short of its raw rows, so compare (and repair) them; make the survey table enforce
@@ -142,6 +168,7 @@ export async function startService(
         stopping ??= (async () => {
           await app.close();
           await feature.stop();
+          await writer.close();
           // Nothing writes any more: a standby may take over at once.
           await lease?.stop();
           await storage.close();

@@ -66,9 +66,11 @@ export class SharedReads {
 /**
  * The Apollo side of SharedReads: queries only (a mutation always runs), after the scope check
  * (didResolveOperation) and before execution. `generation` is bumped by every statement of this
- * process that is not a read.
+ * process that is not a read, and by every group of events acknowledged before its inserts
+ * (`acknowledged`, EventWriter with its ingest log): a query sent after that acknowledgement
+ * must not take the answer of one that began before it.
  */
-export function sharedReadsPlugin(exec: Executor, windowMs: number, now: () => number): ApolloServerPlugin<Context> {
+export function sharedReadsPlugin(exec: Executor, acknowledged: () => number, windowMs: number, now: () => number): ApolloServerPlugin<Context> {
   const shared = new SharedReads(windowMs, now);
   let generation = 0;
   exec.observe(({ query }) => {
@@ -81,7 +83,7 @@ export function sharedReadsPlugin(exec: Executor, windowMs: number, now: () => n
         async responseForOperation({ operation, request, contextValue }): Promise<GraphQLResponse | null> {
           if (windowMs <= 0 || operation.operation !== 'query') return null;
           const key = JSON.stringify([contextValue.key?.name ?? null, request.http?.headers.get('accept') ?? null, request.operationName ?? null, request.query, request.variables ?? null]);
-          const turn = shared.turn(key, generation, contextValue.requestId);
+          const turn = shared.turn(key, generation + acknowledged(), contextValue.requestId);
           if (turn.lead) {
             leading = turn;
             return null;

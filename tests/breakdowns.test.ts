@@ -202,6 +202,24 @@ describe('breakdowns (spec section 13)', () => {
     }
   }
 
+  it('keeps the key and cohorts of a CLV group without an order in the currency (raw path, weekly)', async () => {
+    // No order is in GBP: every group has cohort curves and no window summary. The two sides used
+    // to meet in a FULL JOIN where REFERRED's missing key became '' (an acceptance audit).
+    const clvArgs = 'grain: WEEK, from: "2024-01-01T00:00:00Z", to: "2024-04-01T00:00:00Z", periods: 2, currency: "GBP", asOf: $asOf';
+    const selection = 'revenue orders customers cohorts { cohortStart size cells { offset revenue } }';
+    for (const by of ['REFERRED', 'COUNTRY'] as const) {
+      const split = (await query(`query($asOf: DateTime) { g: customerLifetimeValueBy(by: ${by}, ${clvArgs}) { key value { ${selection} } } }`, { asOf: AS_OF })).g as { key: string | null; value: any }[];
+      expect(split.map((g) => g.key)).toEqual(by === 'REFERRED' ? ['organic', 'referred'] : ['DE', 'FR', 'US', null]);
+      for (const g of split) {
+        expect(g.value.customers).toBe(0);
+        expect(g.value.cohorts.length).toBeGreaterThan(0);
+        if (g.key === null) continue;
+        const filtered = await query(`query($asOf: DateTime, $filter: CustomerFilter) { v: customerLifetimeValue(${clvArgs}, filter: $filter) { ${selection} } }`, { asOf: AS_OF, filter: narrowed(by, g.key) });
+        expect(g.value, `${by} ${g.key}`).toEqual(filtered.v);
+      }
+    }
+  });
+
   it('gives the null group exactly the customers without a value', async () => {
     // Null groups by hand: CHANNEL's is {d, e}. Their CLV over January to April in USD: d 20 + 20 + 10, e 70,
     // 4 orders, active customer-months d 3 (Feb, Mar, Apr) + e 1; cohorts January {e}, February {d}.

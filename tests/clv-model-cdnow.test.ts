@@ -157,6 +157,9 @@ describe.skipIf(!haveCdnow)('CDNOW sample through the service', () => {
     expect(again.queries).toBe(1);
     const late = JSON.stringify({ type: 'purchase', eventId: 'late-1', customerId: 'late', occurredAt: '1999-01-01T00:00:00Z', amount: '1', currency: 'USD' });
     await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: late });
+    // The ingest log inserts the purchase behind the acknowledgement; a read waits for it, so
+    // only the model's own statements are counted below.
+    await svc.exec.rows({ query: 'SELECT 1', query_params: {} }, { requestId: 'applied' });
     const refit = await counted(MODEL);
     expect(refit.queries).toBe(2);
     // A purchase after calibration end changes nothing in the fit.

@@ -245,6 +245,24 @@ describe('BG/NBD', () => {
     },
   );
 
+  // The fit of a 21-customer store whose repeat buyers all stopped (an acceptance audit found its
+  // predictions NaN): a at the edge of the search space, b near 0. Euler's rewrite overflows there.
+  const edge: BgNbdParams = { r: 0.05805581985748002, alpha: 1.0924951010199833, a: 1835291.443126903, b: 5.448725883262569e-7 };
+  it.each([
+    [0, 0, 0],
+    [1, 1.1428571428571428, 142.85714285714286],
+    [3, 10, 100],
+  ] as const)('stays finite at a fit on the edge of its space, equal to the exactly summed closed form: x = %s', (x, recency, T) => {
+    const { r, alpha, a, b } = edge;
+    const t = 90 / 7;
+    const z = t / (alpha + T + t);
+    const c = a + b + x - 1;
+    const ifAlive = (c / (a - 1)) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1Reference(r + x, b + x, c, z));
+    const value = expectedPurchases(edge, t, x, recency, T);
+    expect(Number.isFinite(value)).toBe(true);
+    expectWithinRelative(value, probabilityAlive(edge, x, recency, T) * ifAlive, 1e-10);
+  });
+
   it('expects a positive number of purchases that grows with the horizon for heavy buyers with large b', () => {
     const horizons = [0.5, 1, 2, 4, 8, 13, 26, 39, 52, 78, 104, 260];
     for (const params of largeB) {

@@ -12,6 +12,15 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe('configuration', () => {
+  it('acknowledges from the ingest log embedded, after the inserts on a server, and refuses the log with CLICKHOUSE_URL', () => {
+    expect(loadConfig({}).ingestLog).toBe(true);
+    expect(loadConfig({ INGEST_LOG: 'off' }).ingestLog).toBe(false);
+    expect(loadConfig({ CLICKHOUSE_URL: 'http://ch:8123' }).ingestLog).toBe(false);
+    expect(problems({ INGEST_LOG: 'on', CLICKHOUSE_URL: 'http://ch:8123' })).toEqual([
+      'INGEST_LOG=on needs the embedded store (no CLICKHOUSE_URL): on a server, events are acknowledged once inserted',
+    ]);
+  });
+
   it('refuses variables that look like settings, saying which was meant', () => {
     expect(problems({ API_KEY: 'x', CLICKHOUSE_URI: 'http://h:8123', GRAPHQL_MAX_ALIAS: '5', SNAPSHOT_SCHEDULES: '', data_dir: '/d' })).toEqual([
       'API_KEY is not a setting of this service: did you mean API_KEYS?',
@@ -21,7 +30,7 @@ describe('configuration', () => {
       'data_dir is not a setting of this service: did you mean DATA_DIR?',
     ]);
     expect(problems({ INGEST_MAX_BODY: '5', QUERY_TIMEOUT: '3', REPORTING_CURENCY: 'EUR' })).toEqual([
-      'INGEST_MAX_BODY is not a setting of this service (known: INGEST_MAX_BODY_BYTES, INGEST_BATCH_LIMIT)',
+      'INGEST_MAX_BODY is not a setting of this service (known: INGEST_MAX_BODY_BYTES, INGEST_BATCH_LIMIT, INGEST_LOG)',
       'QUERY_TIMEOUT is not a setting of this service (known: QUERY_MAX_EXECUTION_TIME, QUERY_MAX_MEMORY_USAGE)',
       'REPORTING_CURENCY is not a setting of this service: did you mean REPORTING_CURRENCY?',
     ]);

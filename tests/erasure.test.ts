@@ -183,6 +183,21 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
       customers: 2, orders: 2, newCustomers: 2, repeatPurchaseRate: 0, revenue: 180, averageOrderValue: 90, referralConversionRate: 1 / 3, nps: null,
     });
     await expectSameAs(svc, ref);
+    // No plain id stays behind (spec: erased ids only as keyed hashes): no mutation's text names x
+    // or y, no part holds a row of theirs even masked, and the ids the mutations read are gone.
+    const ctx = { requestId: 't' };
+    const [named] = await svc.exec.rows<{ n: number }>(
+      { query: "SELECT count() AS n FROM system.mutations WHERE database = {db:String} AND (position(command, '\\'x\\'') > 0 OR position(command, '\\'y\\'') > 0)", query_params: {} },
+      ctx,
+    );
+    expect(named!.n).toBe(0);
+    const unmasked = { apply_deleted_mask: 0 };
+    for (const [table, where] of [['purchases', "customer_id IN ('x', 'y')"], ['touches', "customer_id IN ('x', 'y')"], ['referrals', "referrer_id IN ('x', 'y') OR referred_customer_id IN ('x', 'y')"], ['customer_activity', "customer_id IN ('x', 'y')"]]) {
+      const [held] = await svc.exec.rows<{ n: number }>({ query: `SELECT count() AS n FROM {db:Identifier}.${table} WHERE ${where}`, query_params: {} }, ctx, unmasked);
+      expect(held!.n, table).toBe(0);
+    }
+    const [ids] = await svc.exec.rows<{ n: number }>({ query: 'SELECT count() AS n FROM {db:Identifier}.erasure_ids', query_params: {} }, ctx);
+    expect(ids!.n).toBe(0);
     // A stored snapshot keeps its values (aggregates only).
     const stored = await svc.gql(`{ latestKpiSnapshot(name: "board") { snapshot { orders revenue } } }`);
     expect(stored.data.latestKpiSnapshot.snapshot).toEqual({ orders: 8, revenue: 550 });

@@ -5,15 +5,11 @@ import { StorageUnavailableError } from '../server/storage/errors.js';
 import { Executor } from '../server/storage/executor.js';
 import { TABLE_OF, validateEvent, type StoredEvent } from '../server/ingest/validate.js';
 import { EventWriter, storedIdsSql } from '../server/ingest/writer.js';
+import { faultyClient, type Fault } from './helpers/faulty-client.js';
 import { startTestService, type TestService } from './helpers/service.js';
 
 // The EventWriter on the real embedded engine. For the insert retries, the engine's client
-// loses chosen inserts the way a socket does in server mode: before the statement reached the
-// engine (refused) or after the engine stored it (the response was lost). The embedded engine
-// has no socket to break; the executor-level retries are tested on a real socket in
-// storage-retry.test.ts.
-
-type Fault = 'refused' | 'lost-response';
+// loses chosen inserts the way a socket does in server mode (helpers/faulty-client.ts).
 
 const ctx = { requestId: 'writer-test' };
 
@@ -32,22 +28,7 @@ describe('EventWriter', () => {
   beforeAll(async () => {
     svc = await startTestService('t_ingest_writer');
     // Both sessions: the writer's inserts go to the ingest one (Storage.ingestClient).
-    const faulty = (real: ClickHouseClient) =>
-      new Proxy(real, {
-        get(target, prop) {
-          if (prop !== 'insert') return Reflect.get(target, prop, target);
-          return async (params: Parameters<typeof real.insert>[0]) => {
-            // The eventId look-up's temporary table (Executor.rowsWithLists) has no database: not an insert of events.
-            if (!params.table.includes('.')) return target.insert(params);
-            inserts++;
-            const fault = faults.shift();
-            if (fault === 'refused') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
-            const result = await target.insert(params);
-            if (fault === 'lost-response') throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-            return result;
-          };
-        },
-      });
+    const faulty = (real: ClickHouseClient) => faultyClient(real, () => faults.shift(), () => inserts++);
     exec = new Executor({ ...svc.exec.storage, client: faulty(svc.exec.storage.client), ingestClient: faulty(svc.exec.storage.ingestClient) }, { maxExecutionTimeS: 10, maxMemoryBytes: 1e9, maxRetries: 2 }, pino({ level: 'silent' }));
   });
   afterAll(async () => {

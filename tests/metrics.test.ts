@@ -67,6 +67,8 @@ describe('Prometheus metrics', () => {
       body: ndjson,
     });
     expect(await http.json()).toMatchObject({ accepted: 1, duplicates: 1 });
+    // The ingest log inserts behind the acknowledgements: wait until it did, so the inserts are counted.
+    await svc.exec.caughtUp({ requestId: 't' });
 
     const text = await metrics();
     expect(sample(text, 'kpi_graphql_requests_total{operation="RepeatPurchaseRate",type="query",result="success"}')).toBe(1);
@@ -93,7 +95,10 @@ describe('Prometheus metrics', () => {
         const body = JSON.stringify({ type: 'purchase', eventId: id, customerId: 'z', occurredAt: '2025-03-01T10:00:00Z', amount: 1, currency: 'USD' });
         const res = await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${PIPELINE}`, 'content-type': 'application/x-ndjson' }, body });
         expect(await res.json()).toMatchObject({ accepted: 1 });
+        // Each its own insert: the ingest log would otherwise insert groups acknowledged meanwhile together.
+        await svc.exec.caughtUp({ requestId: 't' });
       }
+      expect(sample(await metrics(), 'kpi_ingest_log_pending_events')).toBe(0);
       const text = await metrics();
       expect(sample(text, 'kpi_clickhouse_partition_parts_max{table="purchases"}')).toBe(3);
       expect(sample(text, 'kpi_clickhouse_partition_parts_max{table="webhooks"}')).toBeUndefined();

@@ -381,14 +381,20 @@ describe('pre-aggregated KPIs equal the raw-table KPIs', () => {
     // Two requests store z2 in two parts of the state; with merges stopped they stay apart, and
     // FINAL must concatenate their sales arrays (the sales.month subcolumn syntax did not).
     await svc.exec.command('SYSTEM STOP MERGES {db:Identifier}.customer_activity', ctx);
+    // Each request its own insert: the ingest log applies the groups acknowledged meanwhile
+    // together, and a read waits until the request's group is applied.
+    const apart = async (events: Parameters<typeof post>[0]) => {
+      await post(events);
+      await svc.exec.rows({ query: 'SELECT 1', query_params: {} }, ctx);
+    };
     try {
-      await post([{ type: 'purchase', eventId: 'z2-a', customerId: 'z2', occurredAt: '2019-01-05T00:00:00Z', amount: '10.0001', currency: 'USD' }]);
-      await post([
+      await apart([{ type: 'purchase', eventId: 'z2-a', customerId: 'z2', occurredAt: '2019-01-05T00:00:00Z', amount: '10.0001', currency: 'USD' }]);
+      await apart([
         { type: 'purchase', eventId: 'z2-b', customerId: 'z2', occurredAt: '2019-02-07T00:00:00Z', amount: '20', currency: 'USD' },
         { type: 'purchase', eventId: 'z2-c', customerId: 'z2', occurredAt: '2019-02-08T00:00:00Z', amount: '7', currency: 'EUR' },
       ]);
       // February in USD again, in a third part: one (customer, month) pair however many entries hold it.
-      await post([{ type: 'purchase', eventId: 'z2-d', customerId: 'z2', occurredAt: '2019-02-20T00:00:00Z', amount: '5', currency: 'USD' }]);
+      await apart([{ type: 'purchase', eventId: 'z2-d', customerId: 'z2', occurredAt: '2019-02-20T00:00:00Z', amount: '5', currency: 'USD' }]);
       const [parts] = await svc.exec.rows<{ n: number }>(
         { query: "SELECT count() AS n FROM {db:Identifier}.customer_activity WHERE customer_id = 'z2'", query_params: {} },
         ctx,

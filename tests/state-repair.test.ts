@@ -49,7 +49,10 @@ const readyz = async () => {
 const rows = <T>(query: string) => svc.exec.rows<T>({ query, query_params: {} }, ctx);
 
 beforeAll(async () => {
-  svc = await startTestService(DATABASE);
+  // Acknowledged after the inserts (INGEST_LOG=off), so a failed insert is the request's answer;
+  // with the ingest log the writer acknowledges first and retries the inserts itself
+  // (tests/ack-log.test.ts).
+  svc = await startTestService(DATABASE, { INGEST_LOG: 'off' });
 });
 afterAll(async () => {
   await svc?.stop();

@@ -261,8 +261,12 @@ function expectedIfAliveFormula({ r, alpha, a, b }: BgNbdParams, t: number, x: n
   const c = a + b + x - 1;
   const z = t / (alpha + T + t);
   const oneMinusZ = (alpha + T) / (alpha + T + t);
-  const bracket = 1 - Math.pow(oneMinusZ, a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z);
-  return (c / (a - 1)) * bracket;
+  const euler = 1 - Math.pow(oneMinusZ, a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z);
+  if (Number.isFinite(euler)) return (c / (a - 1)) * euler;
+  // A fit at the edge of its space (a few customers, every repeat buyer gone: a in the millions,
+  // b near 0) makes the transformed series' terms overflow, while the original one, with c that
+  // large against r + x and b + x, is nearly 1 after a term or two.
+  return (c / (a - 1)) * (1 - Math.pow(oneMinusZ, r + x) * hyp2f1(r + x, b + x, c, z));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BadInputError } from '../../loaders/errors.js';
 import { DELIVERIES_OF_CUSTOMERS } from '../notifications/outbox.js';
-import { deleteRows, keyedHash, keyedHashParams, keyedHashSql } from '../storage/erase.js';
+import { deleteRows, keyedHash, keyedHashParams, keyedHashSql, withIdSet } from '../storage/erase.js';
 import { ErasureKeyMissingError } from '../storage/errors.js';
 import { chunkByBytes, type Executor, type QueryContext } from '../storage/executor.js';
 import { PRE_AGGREGATES, rebuildKeys, type StateTable } from '../storage/state-check.js';
@@ -83,7 +83,8 @@ const toRecord = (r: ErasureRow): ErasureRecord => ({
 const toErasure = ({ id, erasedAt, customers, events }: ErasureRecord): Erasure => ({ id, erasedAt, customers, events });
 
 /** `c1 IN {ids} OR c2 IN {ids}` over the columns of a raw table that name a customer. */
-const namesAny = (table: TableName) => CUSTOMER_COLUMNS[table].map((c) => `${c} IN {ids:Array(String)}`).join(' OR ');
+const namesIn = (table: TableName, ids: string) => CUSTOMER_COLUMNS[table].map((c) => `${c} IN ${ids}`).join(' OR ');
+const namesAny = (table: TableName) => namesIn(table, '{ids:Array(String)}');
 
 /** The distinct ids given, each checked like an event's customerId; BAD_USER_INPUT otherwise. */
 export function checkCustomerIds(ids: readonly unknown[]): string[] {
@@ -297,10 +298,10 @@ export class Erasures {
    * bodies carry the ids), then the state rows they fed are rebuilt from what remains.
    */
   private async apply(record: ErasureRecord, ids: readonly string[], keys: Partial<Record<StateTable, string[]>>, ctx: QueryContext): Promise<void> {
-    for (const chunk of chunkByBytes(ids, (id) => id)) {
-      for (const table of RAW_TABLES) await deleteRows(this.exec, table, { query: namesAny(table), query_params: { ids: chunk } }, ctx);
-      await deleteRows(this.exec, DELIVERIES_OF_CUSTOMERS.table, { query: DELIVERIES_OF_CUSTOMERS.where, query_params: { ids: chunk } }, ctx);
-    }
+    await withIdSet(this.exec, ids, ctx, async (set) => {
+      for (const table of RAW_TABLES) await deleteRows(this.exec, table, namesIn(table, set.in), ctx);
+      await deleteRows(this.exec, DELIVERIES_OF_CUSTOMERS.table, DELIVERIES_OF_CUSTOMERS.where(set), ctx);
+    });
     await this.options.afterStep?.('deleted');
     for (const p of PRE_AGGREGATES) await rebuildKeys(this.exec, p.state, keys[p.state] ?? [], ctx);
     await this.record(record, 1, ctx);

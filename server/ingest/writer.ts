@@ -3,6 +3,7 @@ import { chunkByBytes, OutcomeUnknownError, type Executor, type QueryContext } f
 import { withRetries } from '../storage/retry.js';
 import { checkStates, type RepairMode, type StateCheck, type StateTable } from '../storage/state-check.js';
 import type { BatchNotifier } from '../notifications/events.js';
+import type { AckLog, LoggedGroup, LoggedRow } from './ack-log.js';
 import { publishDetractors } from './detractors.js';
 import { Erasures, type Erasure } from './erasures.js';
 import { loadKeyFilter, type KeyFilter } from './key-filter.js';
@@ -20,6 +21,13 @@ const RAW_TABLES = [...new Set(Object.values(TABLE_OF))];
 
 /** Most events one group stores: writes that queued up meanwhile are stored together up to this. */
 const GROUP_EVENTS = 100_000;
+
+/** With a log: acknowledged events not yet applied, past which new groups wait for the applier. */
+const MAX_LOGGED_EVENTS = 200_000;
+
+/** Back-off between attempts to apply the log after a failure: doubling from the first to the last. */
+const APPLY_BACKOFF_MS = 500;
+const APPLY_BACKOFF_MAX_MS = 30_000;
 
 export type IngestSource = 'http' | 'graphql';
 
@@ -126,6 +134,20 @@ export class EventWriter {
   private last: LastStateCheck | undefined;
   private lastFailure: string | undefined;
   private lastAttempt = 0;
+  /**
+   * With a log (options.log): the groups acknowledged and not yet applied to the tables, in order,
+   * and their eventIds per table (a re-send meanwhile is a duplicate). `replayed`: read back at
+   * start, so some of its rows may have landed before a crash.
+   */
+  private readonly queue: { group: LoggedGroup; events: number; replayed: boolean }[] = [];
+  private readonly pending = new Map<TableName, Set<string>>();
+  private ackedSeq = 0;
+  private appliedSeq = 0;
+  private applying: Promise<void> | undefined;
+  /** Why the last attempt to apply the log's groups failed; cleared when one succeeds. */
+  private applyFailure: string | undefined;
+  private readonly listeners: (() => void)[] = [];
+  private closing = false;
 
   readonly erasures: Erasures;
 
@@ -137,6 +159,10 @@ export class EventWriter {
    * the writer lease: docs/architecture.md, "One writer"); it is asked before each group.
    * `notifier` queues survey.detractor for newly stored detractor responses (docs/webhooks.md);
    * `onNotifyError` hears when that failed (the events are stored all the same).
+   * `log`: acknowledge each group once it is in this durable log, and apply the log to the tables
+   * behind the acknowledgements (embedded; docs/architecture.md, "Acknowledged before the
+   * views"); its `unapplied` groups, read at open, are applied first. `onApplyError` hears each
+   * failed attempt to apply (they are retried).
    */
   constructor(
     private readonly exec: Executor,
@@ -146,9 +172,17 @@ export class EventWriter {
       mayWrite?: (requestId: string) => void;
       notifier?: BatchNotifier;
       onNotifyError?: (error: unknown) => void;
+      log?: { log: AckLog; unapplied: readonly LoggedGroup[] };
+      onApplyError?: (error: unknown) => void;
+      /** The first back-off after a failed apply (APPLY_BACKOFF_MS unless given: tests). */
+      applyBackoffMs?: number;
     } = {},
   ) {
     this.erasures = options.erasures ?? new Erasures(exec, { key: undefined });
+    const unapplied = options.log?.unapplied ?? [];
+    for (const group of unapplied) this.enqueue(group, true);
+    this.appliedSeq = unapplied.length > 0 ? unapplied[0]!.seq - 1 : 0;
+    this.kick();
   }
 
   /** Erases customers between two groups of writes (spec section 16); answers once it is durable. */
@@ -165,7 +199,7 @@ export class EventWriter {
    */
   loadKeys(ctx: QueryContext): Promise<void> {
     return this.exclusive(async () => {
-      this.keys = await loadKeyFilter(this.exec, RAW_TABLES, ctx);
+      this.keys = await this.loadKeyFilter(ctx);
     });
   }
 
@@ -189,7 +223,9 @@ export class EventWriter {
   }
 
   health(): WriterHealth {
-    const problem = this.erasures.unfinished
+    const problem = this.applyFailure
+      ? `${this.pendingEvents} acknowledged events wait in the ingest log to be stored: ${this.applyFailure}; retrying`
+      : this.erasures.unfinished
       ? 'an erasure was recorded and not finished; it is finished before the next write'
       : this.running
       ? `repair running: comparing the pre-aggregated states with the raw tables (${this.running})`
@@ -313,10 +349,12 @@ export class EventWriter {
     while (this.waiting.length > 0 || this.steps.length > 0) {
       const step = this.steps.shift();
       if (step) {
-        await step.run().then(step.resolve, step.reject);
+        // A step sees the tables with every acknowledged group in them.
+        await this.settled('exclusive step').then(step.run).then(step.resolve, step.reject);
         continue;
       }
-      if (this.dirty && this.options.checkStates !== false) {
+      // With a log, the applier repairs the states itself before it inserts again.
+      if (this.dirty && this.options.checkStates !== false && !this.options.log) {
         try {
           await this.runCheck('mismatched', 'after a failed write', { requestId: this.waiting[0]!.ctx.requestId });
         } catch {
@@ -354,8 +392,11 @@ export class EventWriter {
         // by its clients and found by the lookup: still exactly once for the raw rows. A view's
         // part may be missing though, so the states are repaired now, before the group is
         // answered: a client (or probe) that saw the failure sees the repair's outcome too.
-        this.markDirty(`a write failed (request ${group[0]!.ctx.requestId})`);
-        if (this.options.checkStates !== false) await this.runCheck('mismatched', 'after a failed write', { requestId: group[0]!.ctx.requestId }).catch(() => undefined);
+        // With a log, nothing was inserted here: the look-up or the log's write failed.
+        if (!this.options.log) {
+          this.markDirty(`a write failed (request ${group[0]!.ctx.requestId})`);
+          if (this.options.checkStates !== false) await this.runCheck('mismatched', 'after a failed write', { requestId: group[0]!.ctx.requestId }).catch(() => undefined);
+        }
         for (const w of group) w.reject(e);
       }
     }
@@ -373,12 +414,32 @@ export class EventWriter {
     });
   }
 
-  /** Stores the group's new events and returns them (duplicates and erased ones left out). */
+  /**
+   * Stores the group's new events and returns them (duplicates and erased ones left out): in the
+   * tables, or with a log, in the log (then applied behind the acknowledgement).
+   */
   private async writeGroup(group: Waiting[], results: WriteResult[]): Promise<StoredEvent[]> {
     // One statement serves several requests: it carries the first one's id, and no abort
     // signal, since one client leaving must not cancel the others' events. Urgent: embedded,
     // it runs before the KPI reads waiting for the session (Executor, QueryContext.urgent).
     const ctx: QueryContext = { requestId: group[0]!.ctx.requestId, urgent: true };
+    const { rowsOf, inserted } = await this.newRows(group, results, ctx);
+    const log = this.options.log?.log;
+    if (log) {
+      // Back-pressure: the log holds at most this many events not yet applied.
+      while (this.pendingEvents >= MAX_LOGGED_EVENTS) {
+        if (this.applyFailure !== undefined) throw new StorageUnavailableError(ctx.requestId);
+        await this.progress();
+      }
+      const rows = Object.fromEntries([...rowsOf].filter(([, list]) => list.length > 0));
+      if (Object.keys(rows).length > 0) this.enqueue(await log.append(rows), false);
+      this.kick();
+    } else for (const [table, rows] of rowsOf) await this.insert(table, rows, ctx);
+    return inserted;
+  }
+
+  /** The group's rows to store per table, eventIds seen earlier, stored or waiting in the log left out, and their events. */
+  private async newRows(group: Waiting[], results: WriteResult[], ctx: QueryContext): Promise<{ rowsOf: Map<TableName, LoggedRow[]>; inserted: StoredEvent[] }> {
     const byTable = new Map<TableName, Item[]>();
     group.forEach((w, write) =>
       w.events.forEach((event, index) => {
@@ -393,8 +454,9 @@ export class EventWriter {
     for (const [table, list] of byTable) {
       const seen = new Set<string>();
       const items: Item[] = [];
+      const waiting = this.pending.get(table);
       for (const item of list) {
-        if (seen.has(item.event.row.event_id)) results[item.write]!.duplicates.add(item.index);
+        if (seen.has(item.event.row.event_id) || waiting?.has(item.event.row.event_id)) results[item.write]!.duplicates.add(item.index);
         else {
           seen.add(item.event.row.event_id);
           items.push(item);
@@ -406,18 +468,18 @@ export class EventWriter {
     // Each key goes into the filter as it is tested, before any row is inserted: an insert that
     // fails after storing part of the rows leaves keys of rows that never landed (one needless
     // look-up each), never a stored row whose re-send the filter would let through.
-    const keys = this.keys ?? (this.keys = await loadKeyFilter(this.exec, RAW_TABLES, ctx));
+    const keys = this.keys ?? (this.keys = await this.loadKeyFilter(ctx));
     const maybe = [...fresh].map(([table, items]) => [table, items.map((i) => i.event.row.event_id).filter((id) => keys.mayHoldThenAdd(table, id))] as const);
     const stored = await this.storedIds(new Map(maybe), ctx);
     const inserted: StoredEvent[] = [];
-    const rowsOf = new Map<TableName, { event_id: string }[]>();
+    const rowsOf = new Map<TableName, LoggedRow[]>();
     for (const [table, items] of fresh) {
-      const rows: { event_id: string }[] = [];
+      const rows: LoggedRow[] = [];
       const firstSeq = table === 'customers' ? await this.reserveSeq(items.length, ctx) : 0;
       for (const item of items) {
         if (stored.has(`${table}\n${item.event.row.event_id}`)) results[item.write]!.duplicates.add(item.index);
         else {
-          const row = table === 'customers' ? { ...item.event.row, received_seq: firstSeq + rows.length } : item.event.row;
+          const row: LoggedRow = table === 'customers' ? { ...item.event.row, received_seq: firstSeq + rows.length } : { ...item.event.row };
           rows.push(row);
           inserted.push(item.event);
           results[item.write]!.accepted++;
@@ -425,9 +487,157 @@ export class EventWriter {
       }
       rowsOf.set(table, rows);
     }
-    for (const [table, rows] of rowsOf) await this.insert(table, rows, ctx);
     if (keys.full) this.keys = undefined;
-    return inserted;
+    return { rowsOf, inserted };
+  }
+
+  /**
+   * The filter of stored eventIds, read from the tables once every logged group is in them: a
+   * group applied while the filter was read could otherwise be in neither the filter nor the log.
+   */
+  private async loadKeyFilter(ctx: QueryContext): Promise<KeyFilter> {
+    await this.settled(ctx.requestId);
+    return loadKeyFilter(this.exec, RAW_TABLES, ctx);
+  }
+
+  /** Queues a logged group to apply and counts its eventIds as pending. */
+  private enqueue(group: LoggedGroup, replayed: boolean): void {
+    let events = 0;
+    for (const [table, rows] of Object.entries(group.rows) as [TableName, LoggedRow[]][]) {
+      let ids = this.pending.get(table);
+      if (!ids) this.pending.set(table, (ids = new Set()));
+      for (const row of rows) ids.add(row.event_id);
+      events += rows.length;
+    }
+    this.queue.push({ group, events, replayed });
+    this.ackedSeq = group.seq;
+  }
+
+  /** Events acknowledged from the log and not yet in the tables. */
+  get pendingEvents(): number {
+    return this.queue.reduce((n, q) => n + q.events, 0);
+  }
+
+  /** Groups acknowledged from the log so far (0 without a log, where a group is acknowledged once inserted). */
+  get acknowledged(): number {
+    return this.ackedSeq;
+  }
+
+  /** Starts the applier unless it runs or has nothing to do. */
+  private kick(): void {
+    if (this.applying || this.queue.length === 0 || this.closing) return;
+    this.applying = this.applyQueue().finally(() => {
+      this.applying = undefined;
+      this.notify();
+    });
+  }
+
+  /**
+   * Applies the logged groups in order, several at a time (up to GROUP_EVENTS rows), and marks
+   * them applied. A failed attempt is retried after a back-off, its states repaired first; it and
+   * every replayed group first look up which of their rows landed (an insert that failed may have
+   * stored part of them), so each row is stored once.
+   */
+  private async applyQueue(): Promise<void> {
+    const ctx: QueryContext = { requestId: 'ingest-log', urgent: true, behind: true };
+    let failures = 0;
+    while (this.queue.length > 0 && !(this.closing && failures > 0)) {
+      let n = 1;
+      let events = this.queue[0]!.events;
+      while (n < this.queue.length && events + this.queue[n]!.events <= GROUP_EVENTS) events += this.queue[n++]!.events;
+      const batch = this.queue.slice(0, n);
+      try {
+        await this.applyGroups(batch.map((b) => b.group), failures > 0 || batch.some((b) => b.replayed), ctx);
+      } catch (e) {
+        failures++;
+        this.applyFailure = (e as Error).message;
+        this.markDirty('an insert of the ingest log failed');
+        this.options.onApplyError?.(e);
+        this.notify();
+        if (this.closing) break;
+        // Unref'd: a stopped service does not stay up for the next attempt.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(APPLY_BACKOFF_MAX_MS, (this.options.applyBackoffMs ?? APPLY_BACKOFF_MS) * 2 ** Math.min(failures - 1, 10))).unref());
+        if (this.closing) break;
+        if (this.dirty && this.options.checkStates !== false) await this.runCheck('mismatched', 'after a failed write', ctx).catch(() => undefined);
+        continue;
+      }
+      failures = 0;
+      this.applyFailure = undefined;
+      this.queue.splice(0, n);
+      for (const { group } of batch) {
+        for (const [table, rows] of Object.entries(group.rows) as [TableName, LoggedRow[]][]) {
+          const ids = this.pending.get(table);
+          for (const row of rows) ids?.delete(row.event_id);
+        }
+      }
+      this.appliedSeq = batch[batch.length - 1]!.group.seq;
+      // A mark that did not reach the file only makes the next start look the group's rows up.
+      await this.options.log!.log.applied(batch.map((b) => b.group.seq)).catch(() => undefined);
+      this.notify();
+    }
+  }
+
+  private async applyGroups(groups: readonly LoggedGroup[], lookUp: boolean, ctx: QueryContext): Promise<void> {
+    const byTable = new Map<TableName, LoggedRow[]>();
+    for (const group of groups) {
+      for (const [table, rows] of Object.entries(group.rows) as [TableName, LoggedRow[]][]) {
+        const list = byTable.get(table);
+        if (list) list.push(...rows);
+        else byTable.set(table, [...rows]);
+      }
+    }
+    const landed = lookUp ? await this.storedIds(new Map([...byTable].map(([t, rows]) => [t, rows.map((r) => r.event_id)])), ctx) : new Set<string>();
+    for (const [table, rows] of byTable) await this.insert(table, rows.filter((r) => !landed.has(`${table}\n${r.event_id}`)), ctx);
+  }
+
+  /**
+   * Resolves once every event acknowledged before the read (before its request began, with
+   * `ctx.since`) is in the tables, so a read sees every write answered before it; rejects while
+   * the log cannot be applied. Undefined when
+   * nothing is to wait for (always without a log). The executor asks it before each read
+   * (Executor.readBarrier).
+   */
+  visible(ctx: QueryContext): Promise<void> | undefined {
+    // A request that fixed its target when it began (QueryContext.since) waits for that; any
+    // other read for every group acknowledged before it.
+    const target = ctx.since ?? this.ackedSeq;
+    if (this.appliedSeq >= target) return undefined;
+    return (async () => {
+      while (this.appliedSeq < target) {
+        if (this.applyFailure !== undefined) throw new StorageUnavailableError(ctx.requestId);
+        await this.progress();
+      }
+    })();
+  }
+
+  /** Resolves once no logged group waits; throws while they cannot be applied. */
+  private async settled(requestId: string): Promise<void> {
+    while (this.queue.length > 0) {
+      if (this.applyFailure !== undefined) throw new StorageUnavailableError(requestId);
+      this.kick();
+      await this.progress();
+    }
+  }
+
+  /** Resolves at the applier's next step (a batch applied or failed, or the applier stopped). */
+  private progress(): Promise<void> {
+    return new Promise((resolve) => this.listeners.push(resolve));
+  }
+
+  private notify(): void {
+    for (const resolve of this.listeners.splice(0)) resolve();
+  }
+
+  /**
+   * Applies what the log holds, then stops applying (the service stops). Groups that cannot be
+   * applied now stay in the log for the next start; health() then names them.
+   */
+  async close(): Promise<void> {
+    await this.settled('stop').catch(() => undefined);
+    this.closing = true;
+    // A failing applier sleeps before its next attempt and stops when it wakes.
+    if (this.applyFailure === undefined) await this.applying;
+    await this.options.log?.log.close();
   }
 
   /**

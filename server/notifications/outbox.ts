@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IdSet } from '../storage/erase.js';
 import type { Executor, QueryContext } from '../storage/executor.js';
 import type { BatchNotifier, NotificationEvent } from './events.js';
 import { ISO_DATES, listWebhooks } from './webhooks.js';
@@ -40,7 +41,7 @@ const TABLE = 'webhook_deliveries';
  * How an erasure (server/ingest/erasures.ts, spec section 16) finds the deliveries naming any of
  * `{ids:Array(String)}`, and every customer id deliveries name; it deletes those rows whole.
  */
-export const DELIVERIES_OF_CUSTOMERS = { table: TABLE, where: 'hasAny(customer_ids, {ids:Array(String)})', ids: `SELECT arrayJoin(customer_ids) AS k FROM {db:Identifier}.${TABLE}` };
+export const DELIVERIES_OF_CUSTOMERS = { table: TABLE, where: (set: IdSet) => `hasAny(customer_ids, ${set.array})`, ids: `SELECT arrayJoin(customer_ids) AS k FROM {db:Identifier}.${TABLE}` };
 
 /** The customers a payload names: `customerId` (survey.detractor) and `customers[].customerId` (customer.at_risk). */
 export function customerIdsOf(payload: Record<string, unknown>): string[] {

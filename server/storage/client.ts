@@ -42,6 +42,12 @@ export interface Storage {
    * `client` itself.
    */
   ingestClient: ClickHouseClient;
+  /**
+   * Where the ingest log's applier inserts (QueryContext.behind). Embedded, a third session: the
+   * acknowledgement path's look-ups run on the ingest session and would otherwise wait for the
+   * applier's insert running there. A server: `client` itself.
+   */
+  applyClient: ClickHouseClient;
   database: string;
   mode: 'embedded' | 'server';
   cluster: string | undefined;
@@ -85,12 +91,14 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
   embeddedOpen = path;
   const client = createClient({ connection });
   const ingestClient = createClient({ connection: createChdbConnection({ path }) as unknown as ConnectionOption });
+  const applyClient = createClient({ connection: createChdbConnection({ path }) as unknown as ConnectionOption });
   try {
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` });
     const version = await readVersion(client);
     return {
       client,
       ingestClient,
+      applyClient,
       database: config.database,
       mode: 'embedded',
       cluster: undefined,
@@ -98,6 +106,7 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
       async close() {
         await client.close();
         await ingestClient.close();
+        await applyClient.close();
         engine.close();
         const chdb = await import('chdb');
         await chdb.drainPending();
@@ -107,6 +116,7 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
   } catch (e) {
     await client.close().catch(() => undefined);
     await ingestClient.close().catch(() => undefined);
+    await applyClient.close().catch(() => undefined);
     engine.close();
     embeddedOpen = undefined;
     throw e;
@@ -221,6 +231,7 @@ async function openServer(config: StorageConfig): Promise<Storage> {
   return {
     client,
     ingestClient: client,
+    applyClient: client,
     database: config.database,
     mode: 'server',
     cluster: server.cluster,

@@ -1,6 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { compareVersions } from './client.js';
-import type { Executor, QueryContext, SqlQuery } from './executor.js';
+import type { Executor, QueryContext } from './executor.js';
 
 /**
  * Keyed hashes of customer ids (docs/architecture.md, "Erasure"): HMAC-SHA256 under
@@ -38,17 +37,54 @@ export function mutationTarget(database: string, cluster: string | undefined, ta
   return cluster === undefined ? `\`${database}\`.${table}` : `\`${database}\`.${table}_local ON CLUSTER ${cluster}`;
 }
 
+/** Ids named by SQL, for a deletion's condition: `in` follows `column IN`; `array` is an Array(String). */
+export interface IdSet {
+  in: string;
+  array: string;
+}
+
+const IDS_TABLE = 'erasure_ids';
+const ID_SET: IdSet = { in: `(SELECT id FROM {db:Identifier}.${IDS_TABLE})`, array: `(SELECT groupArray(id) FROM {db:Identifier}.${IDS_TABLE})` };
+
 /**
- * Deletes the rows matching `where` with a lightweight DELETE and returns once the engine applied
- * it on every replica, so that no later read, embedded or on any replica, still sees them. Servers
- * before 24.4 know no `lightweight_deletes_sync` (an unknown setting fails the statement) and
- * wait for a lightweight delete under `mutations_sync`. Deleting rows already gone changes
- * nothing: a repeated erasure step is harmless.
+ * Runs `fn` with `ids` as the rows of erasure_ids (migration 0026), which its conditions name
+ * through the IdSet, and empties the table before and after. The engine keeps every mutation's
+ * text (system.mutations, mutation_N.txt beside the parts, Keeper's queue on a cluster), so ids
+ * bound into a DELETE would stay on disk in plain text; as rows of this table they live only
+ * while the erasure runs (a crash leaves them until the next start finishes the erasure, which
+ * empties it first). On a cluster the table is on every node: each waits for the rows before the
+ * mutations read them.
  */
-export async function deleteRows(exec: Executor, table: string, where: SqlQuery, ctx: QueryContext): Promise<void> {
+export async function withIdSet<T>(exec: Executor, ids: readonly string[], ctx: QueryContext, fn: (set: IdSet) => Promise<T>): Promise<T> {
+  await clearIdSet(exec, ctx);
+  try {
+    await exec.insert(IDS_TABLE, ids.map((id) => ({ id })), ctx);
+    const cluster = exec.storage.cluster;
+    if (cluster !== undefined) await exec.command(`SYSTEM SYNC REPLICA ON CLUSTER ${cluster} \`${exec.database}\`.${IDS_TABLE}`, ctx);
+    return await fn(ID_SET);
+  } finally {
+    await clearIdSet(exec, ctx);
+  }
+}
+
+function clearIdSet(exec: Executor, ctx: QueryContext): Promise<void> {
+  const cluster = exec.storage.cluster;
+  return exec.command(`TRUNCATE TABLE \`${exec.database}\`.${IDS_TABLE}${cluster === undefined ? '' : ` ON CLUSTER ${cluster}`}`, ctx);
+}
+
+/**
+ * Deletes the rows matching `where` for good and returns once the engine applied it on every
+ * replica, so that no later read, embedded or on any replica, still sees them. A mutation that
+ * rewrites the parts holding them, not a lightweight DELETE: that one only masks rows, which stay
+ * in their parts (ids included) until a merge that may never come. The replaced parts leave the
+ * disk after the engine's old_parts_lifetime (8 minutes by default). `where` names ids through
+ * withIdSet's IdSet, so the subquery makes the mutation one the engine calls nondeterministic.
+ * Deleting rows already gone changes nothing: a repeated erasure step is harmless.
+ */
+export async function deleteRows(exec: Executor, table: string, where: string, ctx: QueryContext): Promise<void> {
   await exec.command(
-    { query: `DELETE FROM ${mutationTarget(exec.database, exec.storage.cluster, table)} WHERE ${where.query}`, query_params: where.query_params },
+    { query: `ALTER TABLE ${mutationTarget(exec.database, exec.storage.cluster, table)} DELETE WHERE ${where}`, query_params: {} },
     ctx,
-    compareVersions(exec.storage.version, '24.4') < 0 ? { mutations_sync: '2' } : { lightweight_deletes_sync: '2' },
+    { mutations_sync: '2', allow_nondeterministic_mutations: 1 },
   );
 }

@@ -25,6 +25,19 @@ export interface QueryContext {
    * most the one statement running, not for every queued KPI query.
    */
   urgent?: boolean;
+  /**
+   * With `urgent`: a statement of the ingest log's applier, inserting groups already
+   * acknowledged. Embedded, it runs on a session of its own (Storage.applyClient), so the
+   * acknowledgement path's look-ups on the ingest session never wait for it.
+   */
+  behind?: boolean;
+  /**
+   * The groups of acknowledged events this request's reads wait for (EventWriter.acknowledged
+   * when the request began; the GraphQL context sets it). Without it each read waits for every
+   * group acknowledged before it, so a snapshot's nine statements would each wait for the
+   * ingest log's applier again under a trickle.
+   */
+  since?: number;
 }
 
 export interface ExecutorLimits {
@@ -239,6 +252,20 @@ export class Executor {
   private seq = 0;
   private readonly observers: QueryObserver[] = [];
   private readonly insertObservers: InsertObserver[] = [];
+  /**
+   * Awaited before every read but the ingest path's (QueryContext.urgent): the writer's, when it
+   * acknowledges events before they are in the tables (EventWriter.visible), so a read still sees
+   * every write answered before it began.
+   */
+  readBarrier: ((ctx: QueryContext) => Promise<void> | undefined) | undefined;
+
+  /**
+   * Resolves once every write acknowledged before the call is in the tables (readBarrier): an
+   * in-process cache of store facts kept up by onInsert asks it before answering from memory.
+   */
+  async caughtUp(ctx: QueryContext): Promise<void> {
+    await this.readBarrier?.(ctx);
+  }
 
   constructor(
     readonly storage: Storage,
@@ -348,6 +375,10 @@ export class Executor {
     run: (client: ClickHouseClient, queryId: string, settings: ClickHouseSettings) => Promise<T>,
     parameterized = kind !== 'insert',
   ): Promise<T> {
+    // Awaited only when there is something to wait for: otherwise the statement takes its turn
+    // (Turns) in the same tick it was issued, and statements issued together keep their order.
+    const behind = kind === 'read' && !ctx.urgent ? this.readBarrier?.(ctx) : undefined;
+    if (behind) await behind;
     // Past the request's deadline nothing is sent (nor observed).
     let limit = this.timeLimit(ctx);
     const started = performance.now();
@@ -356,7 +387,7 @@ export class Executor {
       return await withRetries(
         async () => {
           const queryId = this.queryId(ctx);
-          const client = ctx.urgent ? this.storage.ingestClient : this.storage.client;
+          const client = !ctx.urgent ? this.storage.client : ctx.behind ? this.storage.applyClient : this.storage.ingestClient;
           let settings: ClickHouseSettings = {};
           try {
             return await this.turn(parameterized, ctx, async () => {

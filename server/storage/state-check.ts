@@ -1,5 +1,5 @@
-import { deleteRows } from './erase.js';
-import { chunkByBytes, type Executor, type QueryContext } from './executor.js';
+import { deleteRows, withIdSet } from './erase.js';
+import type { Executor, QueryContext } from './executor.js';
 
 /**
  * The pre-aggregated states and the raw tables they are fed from (docs/architecture.md,
@@ -219,15 +219,15 @@ export async function rebuildKeys(exec: Executor, table: StateTable, keys: reado
   const list = await columnList(exec, p, ctx);
   const view = await viewQuery(exec, p, ctx);
   const query = cluster === undefined ? view : overDistributed(view, p.sources);
-  for (const chunk of chunkByBytes(keys, (k) => k)) {
-    const where = { query: `${p.key} IN {keys:Array(String)}`, query_params: { keys: chunk } };
-    await deleteRows(exec, p.state, where, ctx);
+  // The keys are customer ids for most states: named through erasure_ids, never as statement text.
+  await withIdSet(exec, keys, ctx, async (set) => {
+    await deleteRows(exec, p.state, `${p.key} IN ${set.in}`, ctx);
     await exec.command(
-      { query: `INSERT INTO {db:Identifier}.${p.state} (${list}) SELECT ${list} FROM (${query}) WHERE ${where.query}`, query_params: where.query_params },
+      { query: `INSERT INTO {db:Identifier}.${p.state} (${list}) SELECT ${list} FROM (${query}) WHERE ${p.key} IN ${set.in}`, query_params: {} },
       ctx,
       cluster === undefined ? undefined : { insert_distributed_sync: 1 },
     );
-  }
+  });
 }
 
 /**
