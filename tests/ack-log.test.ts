@@ -79,6 +79,22 @@ describe('AckLog', () => {
     await log.close();
     expect(readFileSync(join(dir, ACK_LOG_FILE), 'utf8')).toBe(line);
   });
+
+  it('rewrites a large file that is mostly applied with the groups still to apply, which a start then finds', async () => {
+    const dir = freshDir();
+    const { log } = await AckLog.open(dir, { compactBytes: 1 });
+    for (const id of ['a', 'b', 'c']) await log.append({ purchases: [row(id)] });
+    await log.applied([1, 2]);
+    // Group 3 is outstanding, and the file is mostly applied groups and marks: it starts over with group 3.
+    await log.append({ purchases: [row('d')] });
+    await log.close();
+    expect(readFileSync(join(dir, ACK_LOG_FILE), 'utf8')).toBe(
+      `${JSON.stringify({ seq: 3, rows: { purchases: [row('c')] } })}\n${JSON.stringify({ seq: 4, rows: { purchases: [row('d')] } })}\n`,
+    );
+    const again = await AckLog.open(dir);
+    expect(again.unapplied.map((g) => g.seq)).toEqual([3, 4]);
+    await again.log.close();
+  });
 });
 
 function purchase(id: string): StoredEvent {

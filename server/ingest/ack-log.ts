@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { TableName } from './validate.js';
 
 /** A raw table's row as the writer inserts it: eventId and the table's columns. */
@@ -15,7 +15,11 @@ export interface LoggedGroup {
 /** The log's one file under its directory (DATA_DIR/ingest-log). */
 export const ACK_LOG_FILE = 'groups.ndjson';
 
-/** A log with nothing left to apply is emptied before the next group once it is larger than this. */
+/**
+ * A log larger than this, at least half of it applied, is rewritten with the groups still to
+ * apply before the next group: under a steady trickle some group is nearly always outstanding,
+ * so waiting for none would let the file, and the read at start, grow without end.
+ */
 const COMPACT_BYTES = 64 * 1024 ** 2;
 
 export interface AckLogOptions {
@@ -34,25 +38,28 @@ export class AckLogDamagedError extends Error {}
  * mark is applied again, its rows that landed before a crash found by their eventIds.
  *
  * One NDJSON file: `{"seq":n,"rows":{table:[row…]}}` per group and `{"applied":n}` per mark.
- * Every change of the file goes through one chain, so a mark never lands beside a truncation.
+ * Every change of the file goes through one chain, so a mark never lands beside a rewrite. The
+ * rewrite goes to a new file, synced, renamed over the old one: a crash leaves one or the other.
  * A line is acknowledged only once its datasync returned, so a torn last line (a crash during
  * its write) was never acknowledged and is cut off at open.
  */
 export class AckLog {
   private chain: Promise<unknown> = Promise.resolve();
-  /** Groups written and not marked applied. */
-  private readonly outstanding = new Set<number>();
+  /** Groups written and not marked applied, with their lines (what a rewrite keeps) and their bytes. */
+  private readonly outstanding: Map<number, string>;
+  private outstandingBytes = 0;
   private lastSeq: number;
 
   private constructor(
-    private readonly fh: FileHandle,
+    private fh: FileHandle,
     private size: number,
     readonly path: string,
-    unapplied: readonly LoggedGroup[],
+    unapplied: ReadonlyMap<number, string>,
     lastSeq: number,
     private readonly compactBytes: number,
   ) {
-    for (const g of unapplied) this.outstanding.add(g.seq);
+    this.outstanding = new Map(unapplied);
+    for (const line of unapplied.values()) this.outstandingBytes += Buffer.byteLength(line);
     this.lastSeq = lastSeq;
   }
 
@@ -62,6 +69,7 @@ export class AckLog {
     const path = join(dir, ACK_LOG_FILE);
     const bytes = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
     const groups = new Map<number, LoggedGroup>();
+    const lines = new Map<number, string>();
     let complete = 0;
     let lastSeq = 0;
     let line = 0;
@@ -75,9 +83,12 @@ export class AckLog {
       } catch {
         throw new AckLogDamagedError(`${path} line ${line} is not a group of the ingest log: the file was damaged. Acknowledged events may be in it; keep a copy before moving it away.`);
       }
-      if (typeof record.applied === 'number') groups.delete(record.applied);
-      else if (typeof record.seq === 'number' && typeof record.rows === 'object' && record.rows !== null) {
+      if (typeof record.applied === 'number') {
+        groups.delete(record.applied);
+        lines.delete(record.applied);
+      } else if (typeof record.seq === 'number' && typeof record.rows === 'object' && record.rows !== null) {
         groups.set(record.seq, record as LoggedGroup);
+        lines.set(record.seq, bytes.toString('utf8', start, end + 1));
         lastSeq = Math.max(lastSeq, record.seq);
       } else throw new AckLogDamagedError(`${path} line ${line} is neither a group nor an applied mark: the file was damaged.`);
       complete = end + 1;
@@ -89,21 +100,20 @@ export class AckLog {
       await fh.datasync();
     }
     const unapplied = [...groups.values()].sort((a, b) => a.seq - b.seq);
-    return { log: new AckLog(fh, complete, path, unapplied, lastSeq, options.compactBytes ?? COMPACT_BYTES), unapplied };
+    const unappliedLines = new Map(unapplied.map((g) => [g.seq, lines.get(g.seq)!]));
+    return { log: new AckLog(fh, complete, path, unappliedLines, lastSeq, options.compactBytes ?? COMPACT_BYTES), unapplied };
   }
 
   /** Writes a group and returns once it is on disk: then, and only then, may it be acknowledged. */
   append(rows: LoggedGroup['rows']): Promise<LoggedGroup> {
     return this.serial(async () => {
-      // Nothing to apply any more: start the file over rather than let it grow with every group.
-      if (this.outstanding.size === 0 && this.size > this.compactBytes) {
-        await this.fh.truncate(0);
-        this.size = 0;
-      }
+      if (this.size > this.compactBytes && this.outstandingBytes * 2 <= this.size) await this.rewrite();
       const group = { seq: this.lastSeq + 1, rows };
-      await this.write(`${JSON.stringify(group)}\n`, true);
+      const line = `${JSON.stringify(group)}\n`;
+      await this.write(line, true);
       this.lastSeq = group.seq;
-      this.outstanding.add(group.seq);
+      this.outstanding.set(group.seq, line);
+      this.outstandingBytes += Buffer.byteLength(line);
       return group;
     });
   }
@@ -115,8 +125,37 @@ export class AckLog {
   applied(seqs: readonly number[]): Promise<void> {
     return this.serial(async () => {
       await this.write(seqs.map((seq) => `${JSON.stringify({ applied: seq })}\n`).join(''));
-      for (const seq of seqs) this.outstanding.delete(seq);
+      for (const seq of seqs) {
+        const line = this.outstanding.get(seq);
+        if (line !== undefined) this.outstandingBytes -= Buffer.byteLength(line);
+        this.outstanding.delete(seq);
+      }
     });
+  }
+
+  /** The file again with only the groups not yet applied: a new file, synced, renamed over this one. */
+  private async rewrite(): Promise<void> {
+    const text = [...this.outstanding.values()].join('');
+    const next = `${this.path}.next`;
+    const fresh = await open(next, 'w');
+    try {
+      await fresh.write(text);
+      await fresh.datasync();
+    } finally {
+      await fresh.close();
+    }
+    await rename(next, this.path);
+    // The rename itself is durable once the directory is synced.
+    const dir = await open(dirname(this.path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    const reopened = await open(this.path, 'r+');
+    await this.fh.close();
+    this.fh = reopened;
+    this.size = Buffer.byteLength(text);
   }
 
   /** The file's length in bytes. */
