@@ -1,5 +1,5 @@
 import { UnreachableCaseError } from './errors.js';
-import { Grain, periodIndex } from './grain.js';
+import { Grain, periodIndex, type Zone } from './grain.js';
 import { refundedOrdersSql } from './refunds.sql.js';
 import { T } from './sql.js';
 
@@ -59,16 +59,16 @@ export function unitOf(unit: StateUnit, instant: string): string {
 }
 
 /**
- * Period indexes of `grain` in zone `tz` (a bound placeholder) from the state's values of
+ * Period indexes of `grain` in `zone` (grain.ts, Zone) from the state's values of
  * `unit` (stateUnit): `of(value)` for one, `all(array)` for an array, and `distinct(array,
  * keep)`, the distinct ones for which `keep(i)` holds. A month number is its MONTH index and
  * divides into QUARTER and YEAR ones (UInt16, as stored); an instant goes through grain.ts
  * periodIndex, the raw path's own arithmetic, as an Int32. Filtering before the per-row
  * arrayDistinct leaves it less to hash (docs/performance.md).
  */
-export function statePeriods(grain: Grain, unit: StateUnit, tz: string) {
+export function statePeriods(grain: Grain, unit: StateUnit, zone: Zone) {
   const of = (value: string): string => {
-    if (unit === 'instant') return periodIndex(grain, value, tz);
+    if (unit === 'instant') return periodIndex(grain, value, zone);
     switch (grain) {
       case Grain.MONTH:
         return `toInt32(${value})`;

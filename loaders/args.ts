@@ -105,23 +105,28 @@ export function checkPeriodCount(a: { grain: Grain; from: Date; to: Date; timezo
   );
 }
 
-const zoneCache = new Map<string, boolean>();
+const zoneCache = new Map<string, string | null>();
 
-/** IANA zone names only; checked before any SQL is built. */
+/**
+ * IANA zone names only; checked before any SQL is built. A name is read as the zone's
+ * canonical name (ECMA-402's, which the engine's zone list holds too): zone names are
+ * matched without regard to case, and the engine loads a zone only by its exact name, so
+ * `utc` and `asia/kathmandu` failed in the engine. A link is read as the zone it names
+ * (`US/Eastern` as America/New_York, `Asia/Kathmandu` as Asia/Katmandu): the same rules.
+ */
 export function checkTimezone(tz: string | null | undefined): string {
   if (tz === undefined || tz === null) return 'UTC';
-  let ok = zoneCache.get(tz);
-  if (ok === undefined) {
+  let canonical = zoneCache.get(tz);
+  if (canonical === undefined) {
     try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      ok = /^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz);
+      canonical = /^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz) ? new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone : null;
     } catch {
-      ok = false;
+      canonical = null;
     }
-    zoneCache.set(tz, ok);
+    zoneCache.set(tz, canonical);
   }
-  if (!ok) throw new BadInputError(`"timezone" must be an IANA zone name such as "Europe/Berlin" or "UTC" (got ${JSON.stringify(tz)})`, 'timezone');
-  return tz;
+  if (canonical === null) throw new BadInputError(`"timezone" must be an IANA zone name such as "Europe/Berlin" or "UTC" (got ${JSON.stringify(tz)})`, 'timezone');
+  return canonical;
 }
 
 export function checkCurrency(currency: string): string {

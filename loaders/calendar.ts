@@ -1,5 +1,5 @@
 import { UnreachableCaseError } from './errors.js';
-import { Grain } from './grain.js';
+import { CALENDAR_END, CALENDAR_START, Grain } from './grain.js';
 
 /**
  * UTC calendar units in JavaScript, for what is decided outside SQL: the periods of a
@@ -88,13 +88,34 @@ function ceilOrdinal(grain: Grain, t: Date): number {
 }
 
 /**
- * How many periods of `grain` start in [from, to): exact in UTC. In another zone the local
- * period starts are the UTC ones moved by the zone's offset, so at most one more starts in the
- * window (a day a zone skipped only makes one fewer): the count is then an upper bound.
+ * How many periods of `grain` start in [from, to) in zone `tz`, as SQL counts them
+ * (grain.ts: the ordinal of the first period starting at or after `to`, less that of `from`).
  */
 export function periodsIn(grain: Grain, from: Date, to: Date, timezone = 'UTC'): number {
   if (!(from.getTime() < to.getTime())) return 0;
-  return ceilOrdinal(grain, to) - ceilOrdinal(grain, from) + (timezone === 'UTC' ? 0 : 1);
+  if (timezone === 'UTC') return ceilOrdinal(grain, to) - ceilOrdinal(grain, from);
+  const ceil = (t: Date) => localOrdinal(grain, t, timezone) + (isPeriodStart(grain, t, timezone) ? 0 : 1);
+  return ceil(to) - ceil(from);
+}
+
+/** Ordinal of the period of `grain` containing `t` in zone `tz`, numbered as grain.ts periodIndex numbers it. */
+function localOrdinal(grain: Grain, t: Date, tz: string): number {
+  const { y, m } = localDay(t, tz);
+  const day = localDayNumber(t, tz);
+  switch (grain) {
+    case Grain.DAY:
+      return day - skippedDays(tz).filter((s) => s < day).length;
+    case Grain.WEEK:
+      return Math.floor((day + 3) / 7);
+    case Grain.MONTH:
+      return y * 12 + m - 1;
+    case Grain.QUARTER:
+      return y * 4 + Math.floor((m - 1) / 3);
+    case Grain.YEAR:
+      return y;
+    default:
+      throw new UnreachableCaseError(grain);
+  }
 }
 
 const dayFormats = new Map<string, Intl.DateTimeFormat>();
@@ -109,6 +130,44 @@ function localDay(t: Date, tz: string): { y: number; m: number; d: number; weekd
   }
   const parts = Object.fromEntries(format.formatToParts(t).map((p) => [p.type, p.value]));
   return { y: Number(parts.year), m: Number(parts.month), d: Number(parts.day), weekday: WEEKDAYS.indexOf(parts.weekday!) + 1 };
+}
+
+/** The local day number (days since 1970-01-01 on the local calendar) of `t` in zone `tz`. */
+function localDayNumber(t: Date, tz: string): number {
+  const { y, m, d } = localDay(t, tz);
+  return Date.UTC(y, m - 1, d) / DAY_MS;
+}
+
+const WEEK_MS = 7 * DAY_MS;
+const QUARTER_HOUR_MS = 900_000;
+const skipped = new Map<string, readonly number[]>();
+
+/**
+ * The local days zone `tz` skipped within the service's span, ascending, as local day numbers:
+ * dates on which no instant falls, such as 2011-12-30 in Pacific/Apia (Samoa moved from UTC-10
+ * to UTC+14 at its midnight). Most zones have none. Found from the zone's own calendar (Intl):
+ * local dates a week apart advance by 7 unless an offset change lies between, and only such weeks
+ * are walked quarter-hour by quarter-hour for the dates no instant reaches. Kept per zone.
+ */
+export function skippedDays(tz: string): readonly number[] {
+  let days = skipped.get(tz);
+  if (days) return days;
+  const found: number[] = [];
+  const start = Date.parse(CALENDAR_START) - WEEK_MS;
+  const end = Date.parse(CALENDAR_END) + WEEK_MS;
+  let prev = localDayNumber(new Date(start), tz);
+  for (let t = start + WEEK_MS; t <= end; t += WEEK_MS) {
+    const day = localDayNumber(new Date(t), tz);
+    if (day - prev > 7) {
+      const seen = new Set<number>();
+      for (let u = t - WEEK_MS; u <= t; u += QUARTER_HOUR_MS) seen.add(localDayNumber(new Date(u), tz));
+      for (let d = prev + 1; d < day; d++) if (!seen.has(d)) found.push(d);
+    }
+    prev = day;
+  }
+  days = found;
+  skipped.set(tz, days);
+  return days;
 }
 
 /**

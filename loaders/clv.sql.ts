@@ -126,7 +126,7 @@ type Fragments = ReturnType<typeof cohortFragments>;
  * activity.sql.ts).
  */
 function stateSales(a: ClvSummaryArgs, f: Fragments, currency: string) {
-  const months = statePeriods(a.grain, 'month', f.tz);
+  const months = statePeriods(a.grain, 'month', f.zone);
   return {
     state: customerStateSql('sales', f.asOf, f.filter),
     period: (m: string) => `toInt32(${months.of(m)})`,

@@ -5,6 +5,7 @@ import { firstPurchasesFromState, stateUnit } from './activity.sql.js';
 import { withGroupKey, type Breakdown } from './breakdown.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { Grain, periodIndex, periodStart } from './grain.js';
+import { zoneParams } from './zone.js';
 import { ordersSql } from './refunds.sql.js';
 import { Params, type Source } from './sql.js';
 
@@ -32,12 +33,12 @@ export interface CohortArgs {
  * `keyed`, which adds the breakdown's `key` to per-customer rows.
  */
 export function cohortFragments(a: CohortArgs, p: Params) {
-  const tz = p.add('String', a.timezone, 'tz');
+  const zone = zoneParams(p, a.grain, a.timezone);
   const asOf = p.time(a.asOf, 'asOf');
   const from = p.time(a.from, 'from');
   const to = p.time(a.to, 'to');
-  const idx = (instant: string) => periodIndex(a.grain, instant, tz);
-  const startOf = (index: string) => periodStart(a.grain, index, tz);
+  const idx = (instant: string) => periodIndex(a.grain, instant, zone);
+  const startOf = (index: string) => periodStart(a.grain, index, zone);
   // The first period starting at or after an instant: its own period when it starts exactly there.
   const ceilIdx = (instant: string) => `(${idx(instant)} + (${startOf(idx(instant))} < ${instant}))`;
   const filter = customerFilterSql(a.filter, asOf, p);
@@ -49,5 +50,5 @@ export function cohortFragments(a: CohortArgs, p: Params) {
   // The pre-aggregated state: its UTC months or each purchase's second (activity.sql.ts, stateUnit).
   const unit = p.source === 'auto' ? stateUnit(a.grain, a.timezone) : null;
   const keyed = (rows: string) => withGroupKey(rows, a.by, asOf, p);
-  return { tz, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, keyed, unit, source: p.source };
+  return { zone, asOf, from, to, idx, startOf, ceilIdx, filter, inCohorts, members, keyed, unit, source: p.source };
 }

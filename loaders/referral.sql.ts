@@ -1,6 +1,7 @@
 import type { SqlQuery } from '../server/storage/executor.js';
 import type { Window } from './args.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
+import { zoneParams } from './zone.js';
 import { customerStateSql, monthOf, monthWindow } from './activity.sql.js';
 import { firstPurchasesSql } from './cohort.sql.js';
 import { ledgerSql, ordersSql, within } from './refunds.sql.js';
@@ -95,7 +96,7 @@ export interface ReferralCohortArgs {
  */
 export function referralCohortsSql(a: ReferralCohortArgs, source: Source = 'auto'): SqlQuery {
   const p = new Params(source);
-  const tz = p.add('String', a.timezone, 'tz');
+  const zone = zoneParams(p, a.grain, a.timezone);
   const asOf = p.time(a.asOf, 'asOf');
   const windowDays = p.add('UInt32', a.attributionWindowDays, 'windowDays');
   return p.sql(`
@@ -106,7 +107,7 @@ export function referralCohortsSql(a: ReferralCohortArgs, source: Source = 'auto
              countIf(signed_up) AS signups, countIf(converted) AS conversions,
              arraySort(groupArrayIf(days_to_convert, converted)) AS days, length(days) AS n
       FROM (
-        SELECT *, ${periodStart(a.grain, periodIndex(a.grain, 'started_at', tz), tz)} AS start
+        SELECT *, ${periodStart(a.grain, periodIndex(a.grain, 'started_at', zone), zone)} AS start
         FROM (${referralOutcomesSql(asOf, windowDays, p.source)})
       )
       WHERE start >= ${p.time(a.from, 'from')} AND start < ${p.time(a.to, 'to')}

@@ -55,7 +55,7 @@ function rawMembers(f: Fragments) {
  * after the cohort filter.
  */
 function stateMembers(grain: Grain, unit: StateUnit, f: Fragments, periods: string) {
-  const period = statePeriods(grain, unit, f.tz);
+  const period = statePeriods(grain, unit, f.zone);
   const rows = f.keyed(`
       SELECT customer_id, ${period.of('first_unit')} AS c, ${period.distinct('x', (i) => `toInt32(${i}) - c <= ${periods}`)} AS xs,
         toUInt16(${MARKER} + least(${period.of('last_unit')} - c, ${periods})) AS last_mark
@@ -194,7 +194,7 @@ function retentionInputs(a: PeriodRetentionArgs, source: Source) {
   const f = cohortFragments({ ...a, periods: 0 }, p);
   const activity = f.keyed(
     f.unit
-      ? `SELECT customer_id, ${statePeriods(a.grain, f.unit, f.tz).all('x')} AS arr FROM (${customerStateSql(stateColumn(f.unit), f.asOf, f.filter)})`
+      ? `SELECT customer_id, ${statePeriods(a.grain, f.unit, f.zone).all('x')} AS arr FROM (${customerStateSql(stateColumn(f.unit), f.asOf, f.filter)})`
       : `
       SELECT customer_id, groupUniqArray(${f.idx('occurred_at')}) AS arr
       FROM (${ordersSql(f.asOf, source, undefined, within(f.startOf('toInt32(lo - 1)'), f.startOf('toInt32(hi)')))})

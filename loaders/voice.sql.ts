@@ -2,6 +2,7 @@ import type { SqlQuery } from '../server/storage/executor.js';
 import { withGroupKey, type Breakdown } from './breakdown.sql.js';
 import { customerFilterSql, type CustomerFilterArgs } from './customer-filter.js';
 import { periodIndex, periodStart, type Grain } from './grain.js';
+import { zoneParams } from './zone.js';
 import { ledgerSql } from './refunds.sql.js';
 import { Params, T } from './sql.js';
 import { BANDS, latestNpsScoreSql, type VoiceKind } from './survey-bands.sql.js';
@@ -47,12 +48,12 @@ function responses(kind: VoiceKind, a: ResponseWindow, p: Params): { where: stri
  */
 export function voiceSeriesSql(kind: VoiceKind, a: VoiceArgs): SqlQuery {
   const p = new Params();
-  const tz = p.add('String', a.timezone, 'tz');
+  const zone = zoneParams(p, a.grain, a.timezone);
   const bands = Object.entries(BANDS[kind]).map(([name, condition]) => `countIf(${condition}) AS ${name}`);
   const { where, asOf } = responses(kind, a, p);
-  const rows = withGroupKey(`SELECT customer_id, score, ${periodIndex(a.grain, 'occurred_at', tz)} AS period FROM ${T.surveys} WHERE ${where}`, a.by, asOf, p);
+  const rows = withGroupKey(`SELECT customer_id, score, ${periodIndex(a.grain, 'occurred_at', zone)} AS period FROM ${T.surveys} WHERE ${where}`, a.by, asOf, p);
   return p.sql(`
-    SELECT key, toString(${periodStart(a.grain, 'period', tz)}) AS period_start, count() AS responses, ${bands.join(', ')}
+    SELECT key, toString(${periodStart(a.grain, 'period', zone)}) AS period_start, count() AS responses, ${bands.join(', ')}
     FROM (${rows})
     GROUP BY key, period ORDER BY key, period`);
 }

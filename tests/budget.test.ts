@@ -42,6 +42,17 @@ describe('periods per call and the per-request budget (default limits)', () => {
     expect(r.errors[0].message).toContain('at most 20000');
   });
 
+  it('counts the periods of a window in a zone exactly: a window of 20 000 local days is answered, one more is not', async () => {
+    // New York local midnights: 1970-01-01 (05:00Z) and 20 000 days later, 2024-10-04 (04:00Z, daylight time).
+    const doc = (to: string) => `{ retentionRate(grain: DAY, timezone: "America/New_York", from: "1970-01-01T05:00:00Z", to: "${to}", asOf: "2030-01-01T00:00:00Z") { periodStart } }`;
+    const exact = await svc.gql(doc('2024-10-04T04:00:00Z'));
+    expect(exact.errors).toBeUndefined();
+    expect(exact.data.retentionRate).toHaveLength(20_000);
+    const over = await svc.gql(doc('2024-10-04T04:00:00.001Z'));
+    expect(over.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'grain' });
+    expect(over.errors[0].message).toContain('holds 20001 DAY periods');
+  });
+
   it('refuses thirty aliases of the DAY window from 1970 before any SQL runs', async () => {
     const doc = `{ ${aliases(30, () => 'retentionRate(grain: DAY, from: "1970-01-01T00:00:00Z", to: "2099-12-31T00:00:00Z") { periodStart previousCustomers retainedCustomers rate }')} }`;
     const r = await counted(svc, doc);

@@ -88,6 +88,56 @@ describe('retention on calendar boundaries', () => {
     expect(empty.data.retentionCohorts.cohorts).toEqual([]);
   });
 
+  it('numbers DAY periods over the dates a zone has: Samoa skipped 2011-12-30, so the 31st follows the 29th', async () => {
+    // Pacific/Apia moved from UTC-10 to UTC+14 at 2011-12-30T10:00Z: 29 Dec local starts at
+    // 2011-12-29T10:00Z, 31 Dec at 2011-12-30T10:00Z and 1 Jan 2012 at 2011-12-31T10:00Z. Customer
+    // apia buys on 29 Dec (12:00Z, 02:00 local) and on 31 Dec (next day 12:00Z, 02:00 local).
+    const body = [['apia1', '2011-12-29T12:00:00Z'], ['apia2', '2011-12-30T12:00:00Z']]
+      .map(([id, at]) => JSON.stringify({ type: 'purchase', eventId: id, customerId: 'apia', occurredAt: at, amount: '10', currency: 'USD' }))
+      .join('\n');
+    await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    const zone = 'timezone: "Pacific/Apia", asOf: "2012-01-10T00:00:00Z"';
+    const window = `grain: DAY, from: "2011-12-29T10:00:00Z", to: "2011-12-31T10:00:00Z", ${zone}`;
+    // Two periods start in the window, 29 and 31 Dec; the 31st's previous period is the 29th.
+    const rate = await svc.gql(`{ retentionRate(${window}) { periodStart previousCustomers retainedCustomers rate churnRate } }`);
+    expect(rate.errors).toBeUndefined();
+    expect(rate.data.retentionRate).toEqual([
+      { periodStart: '2011-12-29T10:00:00.000Z', previousCustomers: 0, retainedCustomers: 0, rate: null, churnRate: null },
+      { periodStart: '2011-12-30T10:00:00.000Z', previousCustomers: 1, retainedCustomers: 1, rate: 1, churnRate: 0 },
+    ]);
+    // The raw purchases' arithmetic agrees with the customer state's (each purchase's instant).
+    const args = { grain: Grain.DAY, from: new Date('2011-12-29T10:00:00Z'), to: new Date('2011-12-31T10:00:00Z'), asOf: new Date('2012-01-10T00:00:00Z'), timezone: 'Pacific/Apia' };
+    const both = await Promise.all((['raw', 'auto'] as const).map((source) => svc.exec.rows(periodRetentionSql(args, source), { requestId: 'test' })));
+    expect(both[0]).toEqual(both[1]);
+    const r = await cohorts(`grain: DAY, from: "2011-12-29T10:00:00Z", to: "2011-12-30T10:00:00Z", periods: 2, ${zone}`);
+    expect(r.errors).toBeUndefined();
+    expect(cells(r)).toEqual([
+      ['2011-12-29T10:00:00.000Z', 1, [
+        ['2011-12-29T10:00:00.000Z', 1, 1, true],
+        ['2011-12-30T10:00:00.000Z', 1, 1, true],
+        ['2011-12-31T10:00:00.000Z', 0, 0, true],
+      ]],
+    ]);
+    // CLV: the same cohort's cells, and churn 1 - 1/1 = 0, so no expected lifetime and no CLV.
+    const clv = await svc.gql(`{ customerLifetimeValue(${window}, periods: 2, currency: "USD") {
+      activeCustomerPeriods churnRate expectedLifetimePeriods clv cohorts { cohortStart cells { offset periodStart revenue } } } }`);
+    expect(clv.errors).toBeUndefined();
+    expect(clv.data.customerLifetimeValue).toEqual({
+      activeCustomerPeriods: 2,
+      churnRate: 0,
+      expectedLifetimePeriods: null,
+      clv: null,
+      cohorts: [{
+        cohortStart: '2011-12-29T10:00:00.000Z',
+        cells: [
+          { offset: 0, periodStart: '2011-12-29T10:00:00.000Z', revenue: 10 },
+          { offset: 1, periodStart: '2011-12-30T10:00:00.000Z', revenue: 10 },
+          { offset: 2, periodStart: '2011-12-31T10:00:00.000Z', revenue: 0 },
+        ],
+      }],
+    });
+  });
+
   it('bounds the periods of a window in any zone, so the one-mask retention never overflows', async () => {
     // The engine's own count of periods (one row each) against maxPeriodsIn, for windows of about
     // 60 periods: across New York's DST changes, Kathmandu's :45 offset and the date Samoa skipped.

@@ -153,6 +153,13 @@ describe('retention KPIs', () => {
     expect(tooMany.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     const badZone = await svc.gql(`{ retentionRate(from: "2024-01-01T00:00:00Z", to: "2024-03-01T00:00:00Z", timezone: "Mars/Olympus") { rate } }`);
     expect(badZone.errors[0].message).toBe('"timezone" must be an IANA zone name such as "Europe/Berlin" or "UTC" (got "Mars/Olympus")');
+    // Zone names in another case are the same zones (the engine loads a zone only by its exact name).
+    for (const [given, exact] of [['utc', 'UTC'], ['asia/kathmandu', 'Asia/Kathmandu'], ['AMERICA/NEW_YORK', 'America/New_York']]) {
+      const doc = (zone: string) => `{ retentionRate(from: "2024-01-01T00:00:00Z", to: "2024-05-01T00:00:00Z", timezone: "${zone}") { periodStart previousCustomers retainedCustomers } nps(from: "2024-01-01T00:00:00Z", to: "2024-05-01T00:00:00Z", timezone: "${zone}") { responses } }`;
+      const [a, b] = await Promise.all([svc.gql(doc(given)), svc.gql(doc(exact))]);
+      expect(a.errors, given).toBeUndefined();
+      expect(a.data).toEqual(b.data);
+    }
     const noZone = await svc.gql(`{ repeatPurchaseRate(from: "2024-01-01T00:00:00", to: "2024-03-01T00:00:00Z") { rate } }`);
     expect(noZone.errors[0].message).toBe('DateTime cannot represent "2024-01-01T00:00:00": it names no zone; end it with "Z" or an offset such as "+02:00"');
   });
