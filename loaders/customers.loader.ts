@@ -25,7 +25,8 @@ type Row = {
   country: string | null;
   channel: string | null;
   segment: string | null;
-  has_profile: number | boolean;
+  /** 1 when an event of any type names the customer as of asOf. */
+  named: number | boolean;
 };
 
 /** Most ids one `customers` call, and one batch of `customer` calls, may ask for. */
@@ -39,7 +40,7 @@ export function customerStatsChunks(ids: readonly string[]): string[][] {
   return chunkByBytes([...new Set(ids)], (id) => id);
 }
 
-/** Unknown ids (no purchase, no profile as of asOf) come back as null. */
+/** Unknown ids (no event names them as of asOf) come back as null. */
 async function loadStats(exec: Executor, ctx: QueryContext, ids: readonly string[], asOf: Date): Promise<(CustomerStats | null)[]> {
   const byId = new Map<string, Row>();
   for (const chunk of customerStatsChunks(ids)) {
@@ -47,7 +48,7 @@ async function loadStats(exec: Executor, ctx: QueryContext, ids: readonly string
   }
   return ids.map((id) => {
     const r = byId.get(id);
-    if (!r || (r.orders === 0 && !r.has_profile)) return null;
+    if (!r?.named) return null;
     const bought = r.orders > 0;
     return {
       customerId: id,

@@ -3,9 +3,23 @@ import type { FilteredWindow, Window } from './args.js';
 import { customerFilterSql, latestProfilesSql } from './customer-filter.js';
 import { firstPurchasesSql } from './cohort.sql.js';
 import { ledgerSql } from './refunds.sql.js';
-import { Params, windowList, type Source } from './sql.js';
+import { Params, T, windowList, type Source } from './sql.js';
 
-/** Order history (net revenue per currency; refunds.sql.ts) and latest profile of many customers in one query (the DataLoader's batch). */
+/**
+ * The ids of `list` that an event of any type names at or before `at` (kpi-spec section 1: a
+ * customer exists once any event names them): a purchase (cancelled or not), a refund, a survey
+ * response, a profile, a loyalty event, a touch, or a referral naming them as referrer or
+ * referred customer.
+ */
+function namedSql(list: string, at: string): string {
+  const named = (table: string, column = 'customer_id') => `SELECT ${column} AS id FROM ${table} WHERE ${column} IN ${list} AND occurred_at <= ${at}`;
+  return [T.purchases, T.refunds, T.surveys, T.customers, T.loyalty, T.touches]
+    .map((table) => named(table))
+    .concat(named(T.referrals, 'referrer_id'), named(T.referrals, 'assumeNotNull(referred_customer_id)'))
+    .join(' UNION DISTINCT ');
+}
+
+/** Order history (net revenue per currency; refunds.sql.ts), latest profile and whether any event names them, of many customers in one query (the DataLoader's batch). */
 export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
   const p = new Params();
   const at = p.time(asOf, 'asOf');
@@ -13,7 +27,7 @@ export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
   return p.sql(`
     SELECT id AS customer_id,
            toString(pu.first_at) AS first_at, toString(pu.last_at) AS last_at, pu.orders AS orders, pu.revenue AS revenue,
-           pr.latest.1 AS country, pr.latest.2 AS channel, pr.latest.3 AS segment, pr.customer_id != '' AS has_profile
+           pr.latest.1 AS country, pr.latest.2 AS channel, pr.latest.3 AS segment, id IN (${namedSql(list, at)}) AS named
     FROM (SELECT arrayJoin(${list}) AS id) AS ids
     LEFT JOIN (
       SELECT customer_id, min(first_at) AS first_at, max(last_at) AS last_at, sum(n) AS orders,

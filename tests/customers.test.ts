@@ -50,6 +50,25 @@ describe('per-customer stats and request batching', () => {
     ]);
   });
 
+  it('knows a customer any event names: one whose every order is cancelled, one only surveyed, one only referred', async () => {
+    const events = [
+      { type: 'purchase', eventId: 'x-p', customerId: 'x', occurredAt: '2019-02-01T00:00:00Z', amount: '20', currency: 'USD', orderId: 'x-o' },
+      { type: 'refund', eventId: 'x-r', customerId: 'x', orderId: 'x-o', occurredAt: '2019-02-02T00:00:00Z', amount: '20', currency: 'USD' },
+      { type: 'survey', eventId: 'sv-s', customerId: 'sv', surveyId: 's1', kind: 'NPS', score: 9, occurredAt: '2019-02-01T00:00:00Z' },
+      { type: 'referral', eventId: 'rf-1', referralId: 'rf', stage: 'SIGNED_UP', referrerId: 'a', referredCustomerId: 'newbie', occurredAt: '2019-02-01T00:00:00Z' },
+      { type: 'purchase', eventId: 'late-p', customerId: 'late', occurredAt: '2019-09-01T00:00:00Z', amount: '5', currency: 'USD' },
+    ];
+    const res = await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.map((e) => JSON.stringify(e)).join('\n') });
+    expect(await res.json()).toMatchObject({ accepted: 5, rejectedCount: 0 });
+    const r = await svc.gql(`{ customers(ids: ["x", "sv", "newbie", "late"], asOf: "2019-05-01T00:00:00Z") { customerId orders firstPurchaseAt revenue { currency } } }`);
+    expect(r.errors).toBeUndefined();
+    // x's only order is cancelled: no orders, no revenue, but x exists; late's only event is after asOf.
+    const none = (customerId: string) => ({ customerId, orders: 0, firstPurchaseAt: null, revenue: [] });
+    expect(r.data.customers).toEqual([none('x'), none('sv'), none('newbie'), null]);
+    const later = await svc.gql(`{ customer(id: "late", asOf: "2019-10-01T00:00:00Z") { orders } }`);
+    expect(later.data.customer).toEqual({ orders: 1 });
+  });
+
   it('runs a KPI asked twice with the same arguments once', async () => {
     const { result, queries } = await counted(`{
       one: repeatPurchaseRate(from: "2024-01-01T00:00:00Z", to: "2025-01-01T00:00:00Z", asOf: "2024-12-31T00:00:00Z") { customers orders }
