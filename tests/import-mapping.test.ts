@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { csvRecords, EventFile } from '../scripts/lib/event-files.js';
+import { csvRecords, EventFile, InputError } from '../scripts/lib/event-files.js';
 import { checkMapping, csvMapper, parseMapOption, readMapFile, type CsvOptions } from '../scripts/lib/import/csv-mapping.js';
 import { shopifyMapper } from '../scripts/lib/import/shopify.js';
 import type { ImportOptions, RowMapper, RowOutcome } from '../scripts/lib/import/source.js';
@@ -17,6 +20,7 @@ const CAROL = 'em_02aeb59e20293bc033f698e94ec09613';
 const BOB = 'em_6476bbe64873b2e4b59eef024a772bb0';
 const DAVE = 'em_9c539f9c12ece305679ed3e9bc41bd14';
 const ERIN = 'em_3c2c6ae070fce962f53eb11c23665050';
+const ZED = 'em_a363011930240c8cf1f885c4fece82d9';
 const OPTIONS: ImportOptions = { hmacKey: KEY, zone: undefined, dateOrder: undefined, decimal: undefined };
 const FIXTURES = 'tests/fixtures/import';
 
@@ -45,6 +49,16 @@ describe('values', () => {
     expect(parseAmount('1,234', ',')).toEqual({ ok: '1.234' });
     expect(parseAmount('1,234', '.')).toEqual({ ok: '1234' });
     expect(parseAmount('abc')).toEqual({ error: 'not an amount: "abc"' });
+    // A sign before or after the symbols, or trailing ("3.00-"); "12.-" is a Swiss whole amount.
+    for (const [text, want] of [['-$12.00', '-12'], ['$-12.00', '-12'], ['3.00-', '-3'], ['12,50 kr.', '12.5'], ['CHF 12.-', '12']] as const) expect([text, parseAmount(text)]).toEqual([text, { ok: want }]);
+    // One dot before exactly three digits is as ambiguous as one comma; --decimal decides.
+    expect(parseAmount('1.000')).toEqual({ error: expect.stringMatching(/^ambiguous amount "1\.000": pass --decimal/) });
+    expect(parseAmount('1.000', ',')).toEqual({ ok: '1000' });
+    expect(parseAmount('1.000', '.')).toEqual({ ok: '1' });
+    // A --decimal the value contradicts refuses it instead of reading 25.00 as 2500.
+    for (const [text, mark] of [['25.00', ','], ['1.5', ','], ['25,00', '.'], ['1.234,5', '.'], ['1,23.5', undefined], ['1,234,5', ',']] as const) {
+      expect([text, parseAmount(text, mark)]).toEqual([text, { error: expect.stringMatching(/^not an amount/) }]);
+    }
   });
 
   it('reads the timestamp forms of the exports, and refuses a time without a zone unless --tz gives one', () => {
@@ -91,7 +105,7 @@ describe('shopify Orders export', () => {
         outcome: {
           events: [
             { type: 'purchase', eventId: 'shopify:order:5580001003', customerId: BOB, occurredAt: '2024-03-06T08:00:00-05:00', amount: '80', currency: 'USD', orderId: '#1003', channel: 'web' },
-            { type: 'refund', eventId: 'shopify:refund:5580001003', customerId: BOB, occurredAt: '2024-03-09T10:00:00-05:00', amount: '80', currency: 'USD', orderId: '#1003', reason: 'cancelled' },
+            { type: 'refund', eventId: 'shopify:cancel:5580001003', customerId: BOB, occurredAt: '2024-03-09T10:00:00-05:00', amount: '80', currency: 'USD', orderId: '#1003', reason: 'cancelled' },
             { type: 'customer', eventId: 'shopify:customer:5580001003', customerId: BOB, occurredAt: '2024-03-06T08:00:00-05:00', country: 'US', channel: 'web' },
           ],
         },
@@ -115,7 +129,7 @@ describe('shopify Orders export', () => {
         outcome: {
           events: [
             { type: 'purchase', eventId: 'shopify:order:5580001010', customerId: DAVE, occurredAt: '2024-03-12T10:00:00+00:00', amount: '19.99', currency: 'USD', orderId: '#1010', channel: 'web' },
-            { type: 'refund', eventId: 'shopify:refund:5580001010', customerId: DAVE, occurredAt: '2024-03-12T10:00:00+00:00', amount: '19.99', currency: 'USD', orderId: '#1010' },
+            { type: 'refund', eventId: 'shopify:refund-full:5580001010', customerId: DAVE, occurredAt: '2024-03-12T10:00:00+00:00', amount: '19.99', currency: 'USD', orderId: '#1010' },
             { type: 'customer', eventId: 'shopify:customer:5580001010', customerId: DAVE, occurredAt: '2024-03-12T10:00:00+00:00', channel: 'web' },
           ],
         },
@@ -135,11 +149,11 @@ describe('stripe Payments export', () => {
   it('makes purchases of captured live payments and refunds from Amount Refunded; skips failed, uncaptured and test payments', async () => {
     const rows = await run('stripe-payments.csv', (h) => stripeMapper('payments.csv', h, OPTIONS));
     const p = (id: string, customerId: string, occurredAt: string, amount: string, currency: string) => ({ type: 'purchase', eventId: `stripe:${id}`, customerId, occurredAt, amount, currency, orderId: id });
-    const r = (id: string, customerId: string, occurredAt: string, amount: string, currency: string) => ({ type: 'refund', eventId: `stripe:refund:${id}`, customerId, occurredAt, amount, currency, orderId: id });
+    const r = (id: string, customerId: string, occurredAt: string, amount: string, currency: string, kind = 'refund') => ({ type: 'refund', eventId: `stripe:${kind}:${id}`, customerId, occurredAt, amount, currency, orderId: id });
     expect(rows).toEqual([
       { line: 2, outcome: { events: [p('ch_3OaA01', 'cus_PQa1', '2024-03-01T14:30:00Z', '25', 'USD')] } },
       { line: 3, outcome: { events: [p('ch_3OaA02', 'cus_PQa2', '2024-03-02T09:05:00Z', '1234.5', 'EUR'), r('ch_3OaA02', 'cus_PQa2', '2024-03-02T09:05:00Z', '234.5', 'EUR')] } },
-      { line: 4, outcome: { events: [p('ch_3OaA03', 'cus_PQa1', '2024-03-02T23:59:00Z', '1000', 'JPY'), r('ch_3OaA03', 'cus_PQa1', '2024-03-02T23:59:00Z', '1000', 'JPY')] } },
+      { line: 4, outcome: { events: [p('ch_3OaA03', 'cus_PQa1', '2024-03-02T23:59:00Z', '1000', 'JPY'), r('ch_3OaA03', 'cus_PQa1', '2024-03-02T23:59:00Z', '1000', 'JPY', 'refund-full')] } },
       { line: 5, outcome: { skipped: 'status failed' } },
       { line: 6, outcome: { skipped: 'status uncaptured' } },
       { line: 7, outcome: { skipped: 'test payment (Mode Test)' } },
@@ -184,6 +198,29 @@ describe('csv with a column mapping', () => {
       { line: 5, outcome: { events: [{ type: 'purchase', eventId: 'wh-4', customerId: 'C-002', occurredAt: '2024-05-02T12:00:00+02:00', amount: '12.3456', currency: 'EUR', orderId: 'O-2' }] } },
       { line: 6, outcome: { rejected: ['kind: must be one of purchase, refund, customer (got "return")'], eventId: null } },
     ]);
+  });
+
+  it('hashes a customer id that is an e-mail address, as it hashes an e-mail column: no address is sent', async () => {
+    const o: CsvOptions = { map: parseMapOption('orderId=Order,occurredAt=Date,customerId=Customer,amount=Total,currency=Cur'), type: 'purchase', currency: undefined, statuses: undefined };
+    const rows = await run('ids-with-emails.csv', (h) => csvMapper('ids.csv', h, OPTIONS, o));
+    expect(rows.map((r) => ('events' in r.outcome ? r.outcome.events[0]!.customerId : r.outcome))).toEqual([ZED, 'C-9']);
+    await expect(run('ids-with-emails.csv', (h) => csvMapper('ids.csv', h, { ...OPTIONS, hmacKey: undefined }, o))).rejects.toThrow(/^IMPORT_HMAC_KEY is not set: this export names customers by e-mail address \(column "Customer"\)/);
+  });
+
+  it('refuses a file it cannot read with one line, not a crash: no gzip behind .gz, a directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'import-unreadable-'));
+    try {
+      writeFileSync(join(dir, 'orders.csv.gz'), 'Name,Email\n#1,a@example.com\n');
+      for (const [path, message] of [[join(dir, 'orders.csv.gz'), /^Cannot decompress .*orders\.csv\.gz: /], [dir, /^Cannot read /]] as const) {
+        const read = async () => {
+          for await (const record of csvRecords(new EventFile(path), () => undefined)) void record;
+        };
+        await expect(read()).rejects.toThrow(message);
+        await expect(read()).rejects.toBeInstanceOf(InputError);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad --map syntax, unknown fields, incomplete mappings and mapped columns the file lacks', async () => {

@@ -97,7 +97,11 @@ export async function* csvRecords(file: EventFile, onHeader: (header: string[]) 
       yield chunk;
     }
   }
-  const parser = Readable.from(counted()).pipe(parseCsv({ skip_empty_lines: true, relax_column_count: true, info: true }));
+  const parser = parseCsv({ skip_empty_lines: true, relax_column_count: true, info: true });
+  // pipeline, not pipe: a read error (a file that is no gzip, a directory) ends the parser with
+  // it, so the loop below throws it (an InputError: one line and exit 2), where pipe left it an
+  // unhandled 'error' event that crashed the process with a stack trace.
+  pipeline(Readable.from(counted()), parser, () => {});
   let header = true;
   for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { bytes: number } }>) {
     // info.bytes is just past the record's own '\n' (or the end of the file)

@@ -3,7 +3,7 @@
 // docs/importing.md, "Any CSV", lists the fields and how ids are made.
 import { readFileSync } from 'node:fs';
 import { InputError } from '../event-files.js';
-import { cell, customerFromEmail, type ImportedEvent, type ImportedType, type ImportOptions, type RowMapper, type RowOutcome } from './source.js';
+import { cell, customerOf, type ImportedEvent, type ImportedType, type ImportOptions, type RowMapper, type RowOutcome } from './source.js';
 import { parseAmount, parseTimestamp } from './values.js';
 
 export const IMPORTED_TYPES: readonly ImportedType[] = ['purchase', 'refund', 'customer'];
@@ -101,9 +101,12 @@ export function csvMapper(file: string, header: string[], importOptions: ImportO
       if (o.statuses && !o.statuses.has(get('status').toLowerCase())) return { skipped: `status ${get('status').toLowerCase() || '(empty)'}` };
 
       const errors: string[] = [];
-      const customerText = get('customerId');
-      const customer =
-        customerText !== '' ? { ok: customerText } : get('email') !== '' ? customerFromEmail(importOptions, get('email'), o.map.email!) : { error: `${o.map.customerId ?? o.map.email}: is empty` };
+      const customer = customerOf(
+        importOptions,
+        { value: get('customerId'), column: o.map.customerId ?? '' },
+        o.map.email === undefined ? undefined : { value: get('email'), column: o.map.email },
+        `${o.map.customerId ?? o.map.email}: is empty`,
+      );
       if ('error' in customer) errors.push(customer.error);
       const occurredAt = parseTimestamp(get('occurredAt'), importOptions.zone, importOptions.dateOrder);
       if ('error' in occurredAt) errors.push(`${o.map.occurredAt}: ${occurredAt.error}`);

@@ -7,7 +7,7 @@
 // cancelled order a refund of its whole Total at Cancelled at; unpaid, voided and test orders
 // are skipped.
 import { cell, columns, customerFromEmail, type ImportedEvent, type ImportOptions, type RowMapper, type RowOutcome } from './source.js';
-import { parseAmount, parseTimestamp, positive } from './values.js';
+import { atLeast, parseAmount, parseTimestamp, positive } from './values.js';
 
 const REQUIRED = ['Name', 'Email', 'Financial Status', 'Currency', 'Total', 'Created at'] as const;
 const OPTIONAL = ['Id', 'Paid at', 'Refunded Amount', 'Cancelled at', 'Payment Method', 'Billing Country', 'Shipping Country', 'Source', 'Tags'] as const;
@@ -66,8 +66,13 @@ export function shopifyMapper(file: string, header: string[], options: ImportOpt
         : status === 'refunded' && !positive(refunded.ok)
           ? { amount: total.ok, occurredAt: occurredAt.ok }
           : { amount: refunded.ok, occurredAt: occurredAt.ok };
+      // A cancellation and a full refund have eventIds of their own: a later export that shows
+      // cancelled, or refunded in full, an order an earlier one showed partly refunded still
+      // cancels it (the refunds then add up past its Total), where the partial refund's eventId
+      // would make it a duplicate.
+      const kind = cancelledAt ? 'cancel' : atLeast(refund.amount!, total.ok) ? 'refund-full' : 'refund';
       if (positive(refund.amount!)) {
-        events.push({ type: 'refund', eventId: `shopify:refund:${id}`, customerId: customer.ok, orderId: name, currency, occurredAt: refund.occurredAt!, ...refund });
+        events.push({ type: 'refund', eventId: `shopify:${kind}:${id}`, customerId: customer.ok, orderId: name, currency, occurredAt: refund.occurredAt!, ...refund });
       }
       const country = (cell(cells, at['Billing Country']) || cell(cells, at['Shipping Country'])).toUpperCase();
       const tags = cell(cells, at.Tags);

@@ -66,6 +66,18 @@ export function cell(cells: string[], i: number | undefined): string {
   return i === undefined ? '' : (cells[i] ?? '').trim();
 }
 
+/**
+ * A row's customerId: the value of its id column (`id`), or, when that is empty, the keyed hash
+ * of its e-mail column (`email`); `none` says why a row with neither names no customer. An id
+ * that is itself an e-mail address is hashed the same way: the importer never sends an address,
+ * whatever column holds it.
+ */
+export function customerOf(options: ImportOptions, id: { value: string; column: string }, email: { value: string; column: string } | undefined, none: string): Parsed<string> {
+  if (id.value !== '') return looksLikeEmail(id.value) ? customerFromEmail(options, id.value, id.column) : { ok: id.value };
+  if (email !== undefined && email.value !== '') return customerFromEmail(options, email.value, email.column);
+  return { error: none };
+}
+
 /** The customerId of a customer known only by e-mail (values.ts, emailCustomerId); the key is required from the first such row on. */
 export function customerFromEmail(options: ImportOptions, email: string, column: string): Parsed<string> {
   if (!looksLikeEmail(email)) return { error: `${column}: not an e-mail address (the value is not shown: it may be personal data)` };

@@ -5,8 +5,8 @@
 // `Captured` true/false, `Mode` Live/Test. Rules (docs/importing.md, "Stripe"): captured live
 // payments make a purchase, Amount Refunded a refund at the payment's own time; failed,
 // uncaptured and test payments are skipped.
-import { cell, columns, customerFromEmail, type ImportedEvent, type ImportOptions, type RowMapper, type RowOutcome } from './source.js';
-import { parseAmount, parseTimestamp, positive } from './values.js';
+import { cell, columns, customerOf, type ImportedEvent, type ImportOptions, type RowMapper, type RowOutcome } from './source.js';
+import { atLeast, parseAmount, parseTimestamp, positive } from './values.js';
 
 const REQUIRED = ['id', 'Created (UTC)', 'Amount', 'Currency', 'Status'] as const;
 const OPTIONAL = ['Amount Refunded', 'Captured', 'Customer ID', 'Customer Email', 'Mode'] as const;
@@ -29,9 +29,12 @@ export function stripeMapper(file: string, header: string[], options: ImportOpti
       if (cell(cells, at.Captured).toLowerCase() === 'false') return { skipped: 'not captured' };
 
       const errors: string[] = [];
-      const customerId = cell(cells, at['Customer ID']);
-      const email = cell(cells, at['Customer Email']);
-      const customer = customerId !== '' ? { ok: customerId } : email !== '' ? customerFromEmail(options, email, 'Customer Email') : { error: 'no Customer ID nor Customer Email: the payment names no customer' };
+      const customer = customerOf(
+        options,
+        { value: cell(cells, at['Customer ID']), column: 'Customer ID' },
+        { value: cell(cells, at['Customer Email']), column: 'Customer Email' },
+        'no Customer ID nor Customer Email: the payment names no customer',
+      );
       if ('error' in customer) errors.push(customer.error);
       const occurredAt = parseTimestamp(cell(cells, at['Created (UTC)']), 'Z', options.dateOrder);
       if ('error' in occurredAt) errors.push(`Created (UTC): ${occurredAt.error}`);
@@ -45,9 +48,12 @@ export function stripeMapper(file: string, header: string[], options: ImportOpti
       const currency = cell(cells, at.Currency).toUpperCase();
       const base = { customerId: customer.ok, occurredAt: occurredAt.ok, currency, orderId: id };
       const events: ImportedEvent[] = [{ type: 'purchase', eventId, ...base, amount: amount.ok }];
-      // A "Refunded" row of an export without Amount Refunded was refunded in full.
+      // A "Refunded" row of an export without Amount Refunded was refunded in full. A full refund
+      // has an eventId of its own, so a later export showing in full a payment an earlier one
+      // showed partly refunded still cancels it (the two refunds then add up past its amount).
       const refund = status === 'refunded' && !positive(refunded.ok) ? amount.ok : refunded.ok;
-      if (positive(refund)) events.push({ type: 'refund', eventId: `stripe:refund:${id}`, ...base, amount: refund });
+      const full = atLeast(refund, amount.ok);
+      if (positive(refund)) events.push({ type: 'refund', eventId: `stripe:refund${full ? '-full' : ''}:${id}`, ...base, amount: refund });
       return { events };
     },
   };

@@ -11,11 +11,13 @@ export type DecimalMark = ',' | '.' | undefined;
 
 /**
  * "1,234.50", "1.234,50", "25,00", "$12.00", "12,50 €", "EUR 9.99", "1 234,56", "1'234.50",
- * "-3.00" and "(3.00)" (negative) as "1234.5", "1234.5", "25", … Currency symbols and codes
- * around the number are dropped. With both marks present the last one is the decimal mark.
- * With only commas: one comma followed by other than exactly three digits is a decimal comma,
- * several commas are thousands separators, and "1,234" is ambiguous unless `mark` says which.
- * A single dot is a decimal point, several dots are thousands separators (unless `mark`).
+ * "-3.00", "-$3.00", "3.00-" and "(3.00)" (negative) as "1234.5", "1234.5", "25", … Currency
+ * symbols and codes around the number are dropped. With both marks present the last one is the
+ * decimal mark. With one kind of mark, one mark followed by other than exactly three digits is a
+ * decimal mark and several are thousands separators; one followed by exactly three digits
+ * ("1,234", "1.000") is ambiguous unless `mark` says which. Thousands separators must group by
+ * three ("1,23.5" is no amount), and a `mark` that does not fit the value refuses it rather than
+ * reading "25.00" as 2500. "12.-" is the Swiss whole amount 12.
  */
 export function parseAmount(text: string, mark: DecimalMark = undefined): Parsed<string> {
   let s = text.trim();
@@ -24,33 +26,54 @@ export function parseAmount(text: string, mark: DecimalMark = undefined): Parsed
     negative = true;
     s = s.slice(1, -1);
   }
-  // symbols and codes before or after the number: $, €, £, ¥, kr, USD, …
-  s = s.replace(/^[^\d\-+.,]+/u, '').replace(/[^\d.,]+$/u, '');
-  if (s.startsWith('-')) {
-    negative = !negative;
-    s = s.slice(1);
-  }
+  // Symbols and codes before or after the number ($, €, kr., USD, …), and a sign among them:
+  // "-$12.00", "$-12.00" and the trailing minus of "3.00-".
+  const before = /^[^\d.,]*/.exec(s)![0];
+  s = s.slice(before.length);
+  const after = /[^\d]*$/.exec(s)![0];
+  s = s.slice(0, s.length - after.length);
+  // "12.-" is the Swiss whole amount, not a sign.
+  const sign = (before + (/^[.,]/.test(after) ? '' : after)).replace(/[^+-]/g, '');
+  if (sign.length > 1) return { error: `not an amount: ${JSON.stringify(text)}` };
+  if (sign === '-') negative = !negative;
   s = s.replace(/[\s\u00a0\u202f']/g, '');
-  if (!/^[\d.,]+$/.test(s) || !/\d/.test(s)) return { error: `not an amount: ${JSON.stringify(text)}` };
+  if (!/^\d[\d.,]*$/.test(s) && !/^[.,]\d+$/.test(s)) return { error: `not an amount: ${JSON.stringify(text)}` };
   const lastComma = s.lastIndexOf(',');
   const lastDot = s.lastIndexOf('.');
   let decimal: ',' | '.' | undefined;
-  if (lastComma >= 0 && lastDot >= 0) decimal = lastComma > lastDot ? ',' : '.';
+  if (lastComma >= 0 && lastDot >= 0) {
+    decimal = lastComma > lastDot ? ',' : '.';
+    if (mark !== undefined && mark !== decimal) return { error: `not an amount with --decimal ${mark}: ${JSON.stringify(text)}` };
+  }
   else if (lastComma >= 0 || lastDot >= 0) {
     const m = lastComma >= 0 ? ',' : '.';
     const several = s.indexOf(m) !== s.lastIndexOf(m);
-    if (mark !== undefined) decimal = mark === m && !several ? m : undefined;
+    if (mark !== undefined) decimal = mark === m ? m : undefined;
     else if (several) decimal = undefined;
-    else if (m === '.' || s.length - s.indexOf(m) - 1 !== 3) decimal = m;
-    else return { error: `ambiguous amount ${JSON.stringify(text)}: pass --decimal , (decimal comma) or --decimal . (thousands comma)` };
+    else if (s.length - s.indexOf(m) - 1 !== 3) decimal = m;
+    else return { error: `ambiguous amount ${JSON.stringify(text)}: pass --decimal , (decimal comma) or --decimal . (decimal point)` };
   }
   const thousands = decimal === ',' ? '.' : ',';
-  if (decimal === undefined) s = s.replace(/[.,]/g, '');
-  else s = s.split(thousands).join('').replace(decimal, '.');
-  if (!/^\d+(\.\d+)?$/.test(s)) return { error: `not an amount: ${JSON.stringify(text)}` };
+  const [whole, fraction, ...more] = decimal === undefined ? [s] : s.split(decimal);
+  // The whole part is digits, or groups of three after the first, split by one kind of separator.
+  const grouped = new RegExp(`^\\d{1,3}(\\${thousands}\\d{3})*$`);
+  const separators = decimal === undefined ? /[.,]/.exec(whole!)?.[0] : thousands;
+  const wholeOk = /^\d*$/.test(whole!) || (separators !== undefined && new RegExp(`^\\d{1,3}(\\${separators}\\d{3})*$`).test(whole!));
+  if (more.length > 0 || !wholeOk || (fraction !== undefined && !/^\d+$/.test(fraction)) || (decimal !== undefined && !/^\d*$/.test(whole!) && !grouped.test(whole!))) {
+    return { error: `not an amount${mark === undefined ? '' : ` with --decimal ${mark}`}: ${JSON.stringify(text)}` };
+  }
+  s = `${whole!.replace(/[.,]/g, '') || '0'}${fraction === undefined ? '' : `.${fraction}`}`;
   s = s.replace(/^0+(?=\d)/, '');
   if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
   return { ok: negative && /[1-9]/.test(s) ? `-${s}` : s };
+}
+
+/** Whether the amount `a` is at least `b`, both as parseAmount gives them and not negative: compared exactly, as decimals. */
+export function atLeast(a: string, b: string): boolean {
+  const [ai, af = ''] = a.split('.');
+  const [bi, bf = ''] = b.split('.');
+  const n = Math.max(af.length, bf.length);
+  return BigInt(ai! + af.padEnd(n, '0')) >= BigInt(bi! + bf.padEnd(n, '0'));
 }
 
 /** Whether a parsed amount is above zero. */
