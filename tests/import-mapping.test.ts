@@ -203,8 +203,18 @@ describe('csv with a column mapping', () => {
   it('hashes a customer id that is an e-mail address, as it hashes an e-mail column: no address is sent', async () => {
     const o: CsvOptions = { map: parseMapOption('orderId=Order,occurredAt=Date,customerId=Customer,amount=Total,currency=Cur'), type: 'purchase', currency: undefined, statuses: undefined };
     const rows = await run('ids-with-emails.csv', (h) => csvMapper('ids.csv', h, OPTIONS, o));
-    expect(rows.map((r) => ('events' in r.outcome ? r.outcome.events[0]!.customerId : r.outcome))).toEqual([ZED, 'C-9']);
+    expect(rows.map((r) => ('events' in r.outcome ? r.outcome.events[0]!.customerId : r.outcome))).toEqual([ZED, 'C-9', 'C-9']);
     await expect(run('ids-with-emails.csv', (h) => csvMapper('ids.csv', h, { ...OPTIONS, hmacKey: undefined }, o))).rejects.toThrow(/^IMPORT_HMAC_KEY is not set: this export names customers by e-mail address \(column "Customer"\)/);
+  });
+
+  it('skips a refund of 0: an orders export read as refunds has no refund on most rows', async () => {
+    const o: CsvOptions = { map: parseMapOption('orderId=Order,occurredAt=Date,customerId=Customer,amount=Total,currency=Cur'), type: 'refund', currency: undefined, statuses: undefined };
+    const rows = await run('ids-with-emails.csv', (h) => csvMapper('ids.csv', h, OPTIONS, o));
+    expect(rows.map((r) => r.outcome)).toEqual([
+      { events: [{ type: 'refund', eventId: 'csv:refund:P-1', customerId: ZED, occurredAt: '2024-08-01T10:00:00Z', amount: '10', currency: 'EUR', orderId: 'P-1' }] },
+      { events: [{ type: 'refund', eventId: 'csv:refund:P-2', customerId: 'C-9', occurredAt: '2024-08-02T10:00:00Z', amount: '5', currency: 'EUR', orderId: 'P-2' }] },
+      { skipped: 'refund of 0' },
+    ]);
   });
 
   it('refuses a file it cannot read with one line, not a crash: no gzip behind .gz, a directory', async () => {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../event-files.js';
 import { cell, customerOf, type ImportedEvent, type ImportedType, type ImportOptions, type RowMapper, type RowOutcome } from './source.js';
-import { parseAmount, parseTimestamp } from './values.js';
+import { parseAmount, parseTimestamp, positive } from './values.js';
 
 export const IMPORTED_TYPES: readonly ImportedType[] = ['purchase', 'refund', 'customer'];
 export const MAP_FIELDS = ['type', 'eventId', 'customerId', 'email', 'occurredAt', 'amount', 'currency', 'orderId', 'channel', 'country', 'segment', 'reason', 'status'] as const;
@@ -120,6 +120,8 @@ export function csvMapper(file: string, header: string[], importOptions: ImportO
         if ('error' in amount) errors.push(`${o.map.amount}: ${amount.error}`);
         // Shop systems write refunds as negative amounts as often as positive ones.
         else event.amount = type === 'refund' ? amount.ok.replace(/^-/, '') : amount.ok;
+        // An orders export read as refunds has a refund column that is 0 on most rows: no refund.
+        if (type === 'refund' && 'ok' in amount && !positive(amount.ok.replace(/^-/, ''))) return { skipped: 'refund of 0' };
         event.currency = (get('currency') || o.currency || '').toUpperCase();
         if (orderId) event.orderId = orderId;
         else if (type === 'refund') errors.push(`${o.map.orderId ?? 'orderId'}: a refund needs the order it refunds (map orderId)`);
