@@ -105,28 +105,30 @@ export function checkPeriodCount(a: { grain: Grain; from: Date; to: Date; timezo
   );
 }
 
-const zoneCache = new Map<string, string | null>();
+/**
+ * Zone names by their lower-case form: ECMA-402's canonical ones (Intl) and UTC, and, once the
+ * service started (server/service.ts, knownZones), every name the engine itself loads
+ * (system.time_zones: the IANA zones and their links, such as US/Eastern and Asia/Kolkata).
+ */
+const zoneNames = new Map<string, string>([...Intl.supportedValuesOf('timeZone'), 'UTC'].map((name) => [name.toLowerCase(), name]));
+
+/** Adds the engine's zone names (system.time_zones) to those checkTimezone accepts. */
+export function knownZones(names: readonly string[]): void {
+  for (const name of names) zoneNames.set(name.toLowerCase(), name);
+}
 
 /**
- * IANA zone names only; checked before any SQL is built. A name is read as the zone's
- * canonical name (ECMA-402's, which the engine's zone list holds too): zone names are
- * matched without regard to case, and the engine loads a zone only by its exact name, so
- * `utc` and `asia/kathmandu` failed in the engine. A link is read as the zone it names
- * (`US/Eastern` as America/New_York, `Asia/Kathmandu` as Asia/Katmandu): the same rules.
+ * IANA zone names and links only; checked before any SQL is built. A name is matched without
+ * regard to case and answered as the zone list writes it: the engine loads a zone only by its
+ * exact name, so `utc` and `asia/kathmandu` failed there. Names that are no IANA zone are
+ * refused, though Intl takes some of them: `BST` would be read as Asia/Dhaka and `MIT` as
+ * Pacific/Apia (old ICU short ids), and the `SystemV/…` zones the engine does not know.
  */
 export function checkTimezone(tz: string | null | undefined): string {
   if (tz === undefined || tz === null) return 'UTC';
-  let canonical = zoneCache.get(tz);
-  if (canonical === undefined) {
-    try {
-      canonical = /^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz) ? new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone : null;
-    } catch {
-      canonical = null;
-    }
-    zoneCache.set(tz, canonical);
-  }
-  if (canonical === null) throw new BadInputError(`"timezone" must be an IANA zone name such as "Europe/Berlin" or "UTC" (got ${JSON.stringify(tz)})`, 'timezone');
-  return canonical;
+  const name = zoneNames.get(tz.toLowerCase());
+  if (name === undefined) throw new BadInputError(`"timezone" must be an IANA zone name such as "Europe/Berlin" or "UTC" (got ${JSON.stringify(tz)})`, 'timezone');
+  return name;
 }
 
 export function checkCurrency(currency: string): string {

@@ -25,7 +25,7 @@ type Row = {
   country: string | null;
   channel: string | null;
   segment: string | null;
-  /** 1 when an event of any type names the customer as of asOf. */
+  /** 1 when an event other than a purchase or a refund names the customer as of asOf. */
   named: number | boolean;
 };
 
@@ -40,7 +40,7 @@ export function customerStatsChunks(ids: readonly string[]): string[][] {
   return chunkByBytes([...new Set(ids)], (id) => id);
 }
 
-/** Unknown ids (no event names them as of asOf) come back as null. */
+/** Unknown ids come back as null: no order as of asOf and no other event naming them (customers.sql.ts). */
 async function loadStats(exec: Executor, ctx: QueryContext, ids: readonly string[], asOf: Date): Promise<(CustomerStats | null)[]> {
   const byId = new Map<string, Row>();
   for (const chunk of customerStatsChunks(ids)) {
@@ -48,7 +48,7 @@ async function loadStats(exec: Executor, ctx: QueryContext, ids: readonly string
   }
   return ids.map((id) => {
     const r = byId.get(id);
-    if (!r?.named) return null;
+    if (!r || (r.orders === 0 && !r.named)) return null;
     const bought = r.orders > 0;
     return {
       customerId: id,

@@ -6,20 +6,21 @@ import { ledgerSql } from './refunds.sql.js';
 import { Params, T, windowList, type Source } from './sql.js';
 
 /**
- * The ids of `list` that an event of any type names at or before `at` (kpi-spec section 1: a
- * customer exists once any event names them): a purchase (cancelled or not), a refund, a survey
- * response, a profile, a loyalty event, a touch, or a referral naming them as referrer or
- * referred customer.
+ * The ids of `list` that an event other than a purchase or a refund names at or before `at`: a
+ * survey response, a profile, a loyalty event, a touch, or a referral naming them as referrer or
+ * referred customer. A customer exists once any event names them (kpi-spec section 1), but a
+ * cancelled order and its refunds, and a refund of no purchase, count nowhere, customer(s)
+ * included (section 12): purchases and refunds make a customer known through their orders.
  */
 function namedSql(list: string, at: string): string {
   const named = (table: string, column = 'customer_id') => `SELECT ${column} AS id FROM ${table} WHERE ${column} IN ${list} AND occurred_at <= ${at}`;
-  return [T.purchases, T.refunds, T.surveys, T.customers, T.loyalty, T.touches]
+  return [T.surveys, T.customers, T.loyalty, T.touches]
     .map((table) => named(table))
     .concat(named(T.referrals, 'referrer_id'), named(T.referrals, 'assumeNotNull(referred_customer_id)'))
     .join(' UNION DISTINCT ');
 }
 
-/** Order history (net revenue per currency; refunds.sql.ts), latest profile and whether any event names them, of many customers in one query (the DataLoader's batch). */
+/** Order history (net revenue per currency; refunds.sql.ts), latest profile and whether another event names them, of many customers in one query (the DataLoader's batch). */
 export function customerStatsSql(ids: readonly string[], asOf: Date): SqlQuery {
   const p = new Params();
   const at = p.time(asOf, 'asOf');

@@ -16,6 +16,7 @@ import { systemClock, type Clock } from './snapshots/scheduler.js';
 import { IngestDisabledError } from './storage/errors.js';
 import { WriterLease } from './storage/lease.js';
 import { applyCommentRetention } from './storage/comment-retention.js';
+import { knownZones } from '../loaders/args.js';
 
 export interface Service {
   app: App;
@@ -51,6 +52,13 @@ export async function startService(
   try {
     const result = await migrate(exec, { onApply: (name) => log.info({ migration: name }, 'migration applied') });
     log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied }, 'schema up to date');
+    // The engine's own zone names, so that a link (US/Eastern) or a name in another case is
+    // answered as the engine loads it (loaders/args.ts, checkTimezone). A server too old for the
+    // table keeps ECMA-402's names.
+    const zones = await exec
+      .rows<{ name: string }>({ query: 'SELECT time_zone AS name FROM system.time_zones', query_params: {} }, { requestId: 'start' })
+      .catch(() => []);
+    knownZones(zones.map((z) => z.name));
     // One writer per database (docs/architecture.md, "One writer"): embedded, the DATA_DIR lock
     // already makes this process the only one; on a server, the writer lease decides. A read
     // replica (INGEST=off) never writes.

@@ -155,7 +155,9 @@ describe('refunds and cancellations (spec section 12), worked by hand', () => {
     expect(r.errors).toBeUndefined();
     expect(r.data.customers).toEqual([
       { customerId: 'a', firstPurchaseAt: '2024-02-15T12:00:00.000Z', orders: 1, revenue: [{ currency: 'USD', amount: 30 }] },
-      null, // c: every purchase cancelled and no profile, like a customer never seen
+      // c: every purchase cancelled, so no order, no purchase dates and no revenue; c still exists,
+      // named by the referral that referred them (spec section 1: any event naming a customer).
+      { customerId: 'c', firstPurchaseAt: null, orders: 0, revenue: [] },
     ]);
   });
 });
