@@ -14,7 +14,7 @@ import { checkMapping, csvMapper, IMPORTED_TYPES, parseMapOption, readMapFile, t
 import { shopifyMapper } from './lib/import/shopify.js';
 import type { ImportedEvent, ImportOptions, RowMapper } from './lib/import/source.js';
 import { stripeMapper } from './lib/import/stripe.js';
-import { HMAC_KEY_VARIABLE, parseZone, type DateOrder, type DecimalMark } from './lib/import/values.js';
+import { HMAC_KEY_VARIABLE, parseZoneOption, type DateOrder, type DecimalMark } from './lib/import/values.js';
 
 const SOURCES = ['shopify', 'stripe', 'csv'] as const;
 type Source = (typeof SOURCES)[number];
@@ -67,7 +67,7 @@ const source = sourceName as Source;
 if (files.length === 0) usage('No FILE given.');
 const checked = senderOptions(values);
 const sender: SenderOptions = typeof checked === 'string' ? usage(checked) : checked;
-const zone = values.tz === undefined ? undefined : (parseZone(values.tz) ?? usage(`--tz must be Z, UTC or an offset like +02:00 (got ${values.tz})`));
+const zone = values.tz === undefined ? undefined : (parseZoneOption(values.tz) ?? usage(`--tz must be Z, UTC, an offset like +02:00 or a zone like Europe/Berlin (got ${values.tz})`));
 const dateOrder = values['date-order'];
 if (dateOrder !== undefined && dateOrder !== 'dmy' && dateOrder !== 'mdy') usage(`--date-order must be dmy or mdy (got ${dateOrder})`);
 const decimal = values.decimal;

@@ -8,7 +8,7 @@ import { checkMapping, csvMapper, parseMapOption, readMapFile, type CsvOptions }
 import { shopifyMapper } from '../scripts/lib/import/shopify.js';
 import type { ImportOptions, RowMapper, RowOutcome } from '../scripts/lib/import/source.js';
 import { stripeMapper } from '../scripts/lib/import/stripe.js';
-import { emailCustomerId, parseAmount, parseTimestamp } from '../scripts/lib/import/values.js';
+import { emailCustomerId, parseAmount, parseTimestamp, parseZoneOption } from '../scripts/lib/import/values.js';
 
 // The three import sources on fixtures that follow the vendors' documented export formats
 // (tests/fixtures/import/), with the expected events written by hand from the fixture rows.
@@ -69,8 +69,24 @@ describe('values', () => {
     expect(parseTimestamp('3/1/2024 9:30 PM', 'Z', 'mdy')).toEqual({ ok: '2024-03-01T21:30:00Z' });
     expect(parseTimestamp('13/01/2024', 'Z')).toEqual({ ok: '2024-01-13T00:00:00Z' });
     expect(parseTimestamp('03/01/2024', 'Z')).toEqual({ error: expect.stringMatching(/^ambiguous date "03\/01\/2024": pass --date-order dmy/) });
-    expect(parseTimestamp('2024-03-01 09:30', undefined)).toEqual({ error: 'no time zone in "2024-03-01 09:30": pass --tz (e.g. --tz Z or --tz +02:00)' });
+    expect(parseTimestamp('2024-03-01 09:30', undefined)).toEqual({ error: 'no time zone in "2024-03-01 09:30": pass --tz (e.g. --tz Z, --tz +02:00 or --tz Europe/Berlin)' });
     expect(parseTimestamp('2024-02-30', 'Z')).toEqual({ error: 'not a valid calendar date and time: "2024-02-30"' });
+  });
+
+  it('takes a zone name for --tz, with the offset at the date of each timestamp', () => {
+    const berlin = parseZoneOption('europe/berlin')!;
+    expect([berlin, parseZoneOption('+0200'), parseZoneOption('Mars/Olympus'), parseZoneOption('BST')]).toEqual(['Europe/Berlin', '+02:00', undefined, undefined]);
+    // Berlin: CET (+01:00) in winter, CEST (+02:00) from 2024-03-31 02:00 to 2024-10-27 03:00 local.
+    const cases: [string, string][] = [
+      ['2024-01-15 10:00', '2024-01-15T10:00:00+01:00'], ['01.07.2024 23:59', '2024-07-01T23:59:00+02:00'],
+      ['2024-03-31 01:59:59', '2024-03-31T01:59:59+01:00'], ['2024-03-31 03:00', '2024-03-31T03:00:00+02:00'],
+      // 02:00-03:00 on 27 October happens twice: its first occurrence, still summer time.
+      ['2024-10-27 02:30', '2024-10-27T02:30:00+02:00'], ['2024-10-27 03:00', '2024-10-27T03:00:00+01:00'],
+      // A written offset wins.
+      ['2024-07-01 10:00 +01:00', '2024-07-01T10:00:00+01:00'],
+    ];
+    for (const [text, want] of cases) expect([text, parseTimestamp(text, berlin)]).toEqual([text, { ok: want }]);
+    expect(parseTimestamp('2024-03-31 02:30', berlin)).toEqual({ error: '"2024-03-31 02:30" is no time in Europe/Berlin: a change of its offset (daylight saving) skips it' });
   });
 });
 

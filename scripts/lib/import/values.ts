@@ -136,9 +136,49 @@ export function parseTimestamp(text: string, zone: string | undefined, order: Da
   }
   const written = m[9] === undefined ? undefined : parseZone(m[9]);
   if (m[9] !== undefined && written === undefined) return { error: `not a valid zone offset: ${JSON.stringify(text)}` };
-  const z = written ?? zone;
-  if (z === undefined) return { error: `no time zone in ${JSON.stringify(text)}: pass --tz (e.g. --tz Z or --tz +02:00)` };
+  let z = written ?? zone;
+  if (z === undefined) return { error: `no time zone in ${JSON.stringify(text)}: pass --tz (e.g. --tz Z, --tz +02:00 or --tz Europe/Berlin)` };
+  if (z !== 'Z' && !/^[+-]\d{2}:\d{2}$/.test(z)) {
+    z = offsetAt(z, Date.UTC(y, mo - 1, d, h, mi, sec));
+    if (z === undefined) return { error: `${JSON.stringify(text)} is no time in ${zone}: a change of its offset (daylight saving) skips it` };
+  }
   return { ok: `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(sec)}${fraction}${z}` };
+}
+
+/**
+ * The zone of --tz: a fixed offset (parseZone) or an IANA zone name, as the zone list writes it
+ * (Europe/Berlin for europe/berlin); undefined for anything else.
+ */
+export function parseZoneOption(text: string): string | undefined {
+  const fixed = parseZone(text);
+  if (fixed !== undefined || !/^[A-Za-z][A-Za-z0-9_+\-/]*\/[A-Za-z0-9_+\-/]+$/.test(text.trim())) return fixed;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: text.trim() }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The offset (±hh:mm, or Z) of zone `tz` at instant `t` (ms). */
+function offsetOf(tz: string, t: number): string {
+  const name = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' }).formatToParts(new Date(t)).find((x) => x.type === 'timeZoneName')!.value;
+  return name === 'GMT' ? 'Z' : name.slice(3, 9);
+}
+
+const offsetMs = (offset: string) => (offset === 'Z' ? 0 : (offset[0] === '-' ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6))) * 60_000);
+
+/**
+ * The offset of zone `tz` at a local wall time (`local`, its fields read as UTC), so that the
+ * timestamp names one instant: where a daylight-saving change repeats an hour, its first
+ * occurrence (the offset before the change); undefined where a change skips the time. The
+ * candidates are the offsets a day either side, which any change lies between.
+ */
+function offsetAt(tz: string, local: number): string | undefined {
+  const fits = [offsetOf(tz, local - 86_400_000), offsetOf(tz, local + 86_400_000)]
+    .map((offset) => ({ offset, at: local - offsetMs(offset) }))
+    .filter((c) => offsetOf(tz, c.at) === c.offset)
+    .sort((a, b) => a.at - b.at);
+  return fits[0]?.offset;
 }
 
 /** The environment variable holding the key of the e-mail hash. */
