@@ -322,9 +322,14 @@ export interface AlertEvent {
   webhookIds: string[];
 }
 
-/** One id per alert and evaluation instant: a retried insert of the same transition is one row. */
-export function alertEventId(alertId: string, at: Date): string {
-  return `${alertId}@${at.toISOString()}`;
+/**
+ * One id per transition of an alert: the alert's and the instant of the transition it follows
+ * (`start` for its first). A transition published again after a crash kept it from being stored
+ * follows the same stored one, whatever boundary publishes it, so it has the same id and a
+ * receiver can drop the repeat; and a retried insert of it is one row.
+ */
+export function alertEventId(alertId: string, after: Date | null): string {
+  return `${alertId}:after:${after === null ? 'start' : after.toISOString()}`;
 }
 
 export async function recordAlertEvent(exec: Executor, ctx: QueryContext, e: AlertEvent): Promise<void> {

@@ -108,7 +108,7 @@ describe('KPI alerts', () => {
       expect(published.map((p) => [p.event, p.payload.alertId])).toEqual([['alert.firing', outside.id]]);
       const firing = published[0]!.payload;
       expect(firing).toMatchObject({
-        eventId: `${outside.id}@2024-03-01T00:00:00.000Z`, name: 'repeat shift', state: 'FIRING', previousState: 'OK', metric: 'repeatPurchaseRate',
+        eventId: `${outside.id}:after:start`, name: 'repeat shift', state: 'FIRING', previousState: 'OK', metric: 'repeatPurchaseRate',
         condition: 'OUTSIDE_INTERVAL', window: 'last-month@monthly', from: '2024-02-01T00:00:00.000Z', to: '2024-03-01T00:00:00.000Z',
         evaluatedAt: '2024-03-01T00:00:00.000Z', value: 0.1, previousValue: 1, currency: 'USD', webhookIds: [],
       });

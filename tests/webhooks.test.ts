@@ -3,7 +3,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_HOSTS, parseAllowedHosts, urlProblem } from '../server/notifications/allowed-hosts.js';
-import { nextAttempt } from '../server/notifications/delivery.js';
+import { attempt, nextAttempt } from '../server/notifications/delivery.js';
+import type { Delivery } from '../server/notifications/outbox.js';
+import type { SigningWebhook } from '../server/notifications/webhooks.js';
 import { EventWriter } from '../server/ingest/writer.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { startTestService, type TestService } from './helpers/service.js';
@@ -161,6 +163,9 @@ describe('webhooks', () => {
     expect([p1.edges.map((e: { node: { id: string } }) => e.node.id), p1.pageInfo.hasNextPage]).toEqual([[ids[0]], true]);
     const p2 = await page(p1.pageInfo.endCursor);
     expect([p2.edges.map((e: { node: { id: string } }) => e.node.id), p2.pageInfo.hasNextPage]).toEqual([[ids[1]], false]);
+    // A cursor that names none of its deliveries is refused, not read as the end of the log.
+    const bad = await svc.gql('query($id: ID!) { webhookDeliveries(webhookId: $id, after: "garbage") { edges { cursor } } }', { id: hook.id });
+    expect(bad.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
     await remove(hook.id);
   });
 
@@ -238,6 +243,14 @@ describe('webhooks', () => {
     const sent = ok.requests.slice(before);
     expect(sent.map((r) => JSON.parse(r.body))).toEqual([{ text: 'Detractor: customer c5 answered NPS survey q2 with 0: "never again"' }]);
     expect(verify(hook.secret, sent[0]!.headers, sent[0]!.body, clock.now().getTime() / 1000)).toBe(true);
+    // A comment is shown as written: Slack's control sequences escaped (no @channel ping, no
+    // link), its lines joined into the one line of the message.
+    const comment = '<!channel> <https://evil.example|click> & *bold*\nline 2';
+    await svc.gql(SURVEYS, { events: [{ eventId: 's6', customerId: 'c6', surveyId: 'q2', kind: 'NPS', score: 1, occurredAt: '2024-04-30T09:00:00Z', comment }] });
+    await svc.webhooksIdle();
+    expect(JSON.parse(ok.requests.at(-1)!.body)).toEqual({
+      text: 'Detractor: customer c6 answered NPS survey q2 with 1: "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; *bold* line 2"',
+    });
     await remove(hook.id);
   });
 
@@ -374,5 +387,30 @@ describe('webhook scopes', () => {
     expect((await svc.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id }, as(ADMIN))).data.deleteWebhook).toBe(true);
     expect((await svc.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id }, as(ADMIN))).data.deleteWebhook).toBe(false);
     expect((await svc.gql('{ webhooks { id } }', {}, as(READER))).data.webhooks).toEqual([]);
+  });
+});
+
+describe('one delivery attempt', () => {
+  it('counts an answer still arriving when the timeout ends as failed, keeping what came', async () => {
+    // A receiver that answers 200 and the first bytes at once, then never finishes.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('par');
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const now = new Date('2024-05-01T00:00:00Z');
+      const delivery: Delivery = {
+        id: 'd1', webhookId: 'w1', event: 'survey.detractor', status: 'PENDING', attempts: 0, createdAt: now, nextAttemptAt: now,
+        lastStatusCode: null, lastError: null, responseBody: null, body: JSON.stringify({ id: 'd1', event: 'survey.detractor', createdAt: now, data: {} }), customerIds: [],
+      };
+      const hook: SigningWebhook = { id: 'w1', url: `http://127.0.0.1:${port}/hook`, events: ['survey.detractor'], format: 'JSON', createdAt: now, secret: 'x'.repeat(32) };
+      const outcome = await attempt(delivery, hook, { allowed: parseAllowedHosts(`127.0.0.1:${port}`), timeoutMs: 300, now });
+      expect(outcome).toMatchObject({ status: 'PENDING', statusCode: 200, error: 'answer not complete within 300 ms', responseBody: 'par' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
   });
 });

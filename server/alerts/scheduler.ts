@@ -145,7 +145,7 @@ async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, window:
   if (outcome.holds === null) return false;
   const next = outcome.holds ? AlertState.FIRING : AlertState.OK;
   if (next === state) return false;
-  const id = alertEventId(alert.id, at);
+  const id = alertEventId(alert.id, alert.stateSince);
   const ctx = { requestId: `alert-${id}` };
   const payload = {
     eventId: id,

@@ -25,9 +25,19 @@ export function sign(secret: string, timestamp: string, body: string): string {
 
 type Data = Record<string, unknown>;
 
+/**
+ * A value as Slack shows it as it is: `&`, `<` and `>` escaped as Slack's message format asks
+ * (else `<!channel>` in a survey comment pings a channel and `<url|text>` makes a link), and line
+ * breaks made spaces, so the message stays one line.
+ */
+function slackPlain(v: unknown): string {
+  if (v === null || v === undefined) return '–';
+  return String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
 /** One line a person reads in a Slack channel; the JSON format carries the full payload. */
 export function slackText(event: string, data: Data): string {
-  const s = (v: unknown) => (v === null || v === undefined ? '–' : String(v));
+  const s = slackPlain;
   switch (event) {
     case 'survey.detractor':
       return `Detractor: customer ${s(data.customerId)} answered ${s(data.kind)} survey ${s(data.surveyId)} with ${s(data.score)}${data.comment ? `: "${s(data.comment)}"` : ''}`;
@@ -42,7 +52,7 @@ export function slackText(event: string, data: Data): string {
     case 'alert.resolved':
       return `Alert ${s(data.name)} ${event === 'alert.firing' ? 'is firing' : 'resolved'}${data.value !== undefined ? `: value ${s(data.value)}` : ''}`;
     default:
-      return `${event}: ${JSON.stringify(data)}`;
+      return `${event}: ${slackPlain(JSON.stringify(data))}`;
   }
 }
 
@@ -63,12 +73,17 @@ export function nextAttempt(createdAt: Date, attempts: number, now: Date): Date 
   return new Date(Math.min(now.getTime() + FIRST_RETRY_MS * 2 ** (attempts - 1), deadline));
 }
 
-/** Reads at most RESPONSE_BODY_BYTES and drops the rest unread. */
-async function bodyPrefix(res: Response): Promise<string> {
-  if (res.body === null) return '';
+/**
+ * Reads at most RESPONSE_BODY_BYTES and drops the rest unread: `text`, and `error` when the
+ * answer broke off or outlasted the attempt's timeout before that (the bytes read until then are
+ * kept in `text`).
+ */
+async function bodyPrefix(res: Response): Promise<{ text: string; error?: Error }> {
+  if (res.body === null) return { text: '' };
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let error: Error | undefined;
   try {
     while (size < RESPONSE_BODY_BYTES) {
       const { done, value } = await reader.read();
@@ -76,11 +91,13 @@ async function bodyPrefix(res: Response): Promise<string> {
       chunks.push(value);
       size += value.byteLength;
     }
+  } catch (e) {
+    error = e as Error;
   } finally {
     await reader.cancel().catch(() => undefined);
   }
   // Cut at a byte count, a multi-byte character may end half: the decoder marks it.
-  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, RESPONSE_BODY_BYTES));
+  return { text: new TextDecoder().decode(Buffer.concat(chunks).subarray(0, RESPONSE_BODY_BYTES)), ...(error ? { error } : {}) };
 }
 
 export interface SendOptions {
@@ -126,7 +143,12 @@ export async function attempt(delivery: Delivery, hook: SigningWebhook, o: SendO
     const why = err.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : (err.cause?.code ?? err.cause?.message ?? err.message);
     return failed(null, `request failed: ${why}`, null);
   }
-  const responseBody = await bodyPrefix(res).catch(() => '');
+  const { text: responseBody, error } = await bodyPrefix(res);
+  // The timeout covers the answer too: a receiver still sending when it ends counts as failed.
+  if (error !== undefined) {
+    const why = error.name === 'TimeoutError' ? `answer not complete within ${o.timeoutMs} ms` : `answer broke off: ${error.message}`;
+    return failed(res.status, why, responseBody);
+  }
   if (res.status >= 200 && res.status < 300) return { status: 'DELIVERED', statusCode: res.status, error: null, responseBody, nextAttemptAt: null };
   const why = res.status >= 300 && res.status < 400 ? `redirect to ${res.headers.get('location') ?? '(no location)'} not followed` : `answered HTTP ${res.status}`;
   return failed(res.status, why, responseBody);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BadInputError } from '../../loaders/errors.js';
 import type { IdSet } from '../storage/erase.js';
 import type { Executor, QueryContext } from '../storage/executor.js';
 import type { BatchNotifier, NotificationEvent } from './events.js';
@@ -210,6 +211,14 @@ export class WebhookOutbox implements BatchNotifier {
 
 /** A webhook's deliveries, newest first; `after` is the id of the last delivery of the previous page. */
 export async function deliveryLog(exec: Executor, webhookId: string, first: number, after: string | null, ctx: QueryContext): Promise<DeliveryPage> {
+  // A cursor that names none of the webhook's deliveries would read as the end of the log.
+  if (after !== null) {
+    const [known] = await exec.rows<{ n: number }>(
+      { query: 'SELECT count() AS n FROM {db:Identifier}.webhook_deliveries WHERE webhook_id = {webhook:String} AND id = {after:String}', query_params: { webhook: webhookId, after } },
+      ctx,
+    );
+    if (!known?.n) throw new BadInputError('"after" is not a cursor returned by webhookDeliveries for this webhook', 'after');
+  }
   const rows = await exec.rows<StateRow>(
     {
       query: `SELECT * FROM (${STATE} WHERE webhook_id = {webhook:String} GROUP BY id, webhook_id)
