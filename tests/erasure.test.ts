@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.js';
 import type { ErasureStep } from '../server/ingest/erasures.js';
@@ -198,6 +200,9 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
     }
     const [ids] = await svc.exec.rows<{ n: number }>({ query: 'SELECT count() AS n FROM {db:Identifier}.erasure_ids', query_params: {} }, ctx);
     expect(ids!.n).toBe(0);
+    // Nor the ingest log, through which their events were acknowledged.
+    const logged = readFileSync(join(testConfig('t_erasure').dataDir, 'ingest-log', 't_erasure', 'groups.ndjson'), 'utf8');
+    expect(logged).not.toMatch(/"(x|y)"/);
     // A stored snapshot keeps its values (aggregates only).
     const stored = await svc.gql(`{ latestKpiSnapshot(name: "board") { snapshot { orders revenue } } }`);
     expect(stored.data.latestKpiSnapshot.snapshot).toEqual({ orders: 8, revenue: 550 });

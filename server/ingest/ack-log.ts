@@ -133,6 +133,16 @@ export class AckLog {
     });
   }
 
+  /**
+   * Rewrites the file with only the groups not yet applied, whatever its size: after an
+   * erasure, so that no line of the erased customers' events stays in it (spec section 16: the
+   * service keeps erased ids only as keyed hashes). The writer calls it once every group is
+   * applied, so the file is left empty.
+   */
+  dropApplied(): Promise<void> {
+    return this.serial(() => this.rewrite());
+  }
+
   /** The file again with only the groups not yet applied: a new file, synced, renamed over this one. */
   private async rewrite(): Promise<void> {
     const text = [...this.outstanding.values()].join('');

@@ -189,7 +189,19 @@ export class EventWriter {
   erase(customerIds: readonly string[], ctx: QueryContext): Promise<Erasure> {
     const refused = this.refusal(ctx.requestId);
     if (refused !== undefined) return Promise.reject(refused);
-    return this.exclusive(() => this.erasures.erase(customerIds, ctx));
+    return this.exclusive(async () => {
+      const erasure = await this.erasures.erase(customerIds, ctx);
+      await this.forgetLogged();
+      return erasure;
+    });
+  }
+
+  /**
+   * After an erasure, between two groups (every logged group applied): the ingest log drops
+   * the groups it holds, so the erased customers' events no longer stand in it in plain text.
+   */
+  private async forgetLogged(): Promise<void> {
+    await this.options.log?.log.dropApplied();
   }
 
   /**
@@ -205,7 +217,10 @@ export class EventWriter {
 
   /** Finishes an erasure a crash left unfinished; the writing process calls it before it takes writes. */
   finishErasures(ctx: QueryContext): Promise<void> {
-    return this.exclusive(() => this.erasures.finishPending(ctx));
+    return this.exclusive(async () => {
+      await this.erasures.finishPending(ctx);
+      await this.forgetLogged();
+    });
   }
 
   /**
