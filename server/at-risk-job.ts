@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { addUnits, startOf } from '../loaders/calendar.js';
 import { createLoaders } from '../loaders/index.js';
 import { resolveCurrency } from '../loaders/reporting-currency.js';
+import { AT_RISK_RUNS } from './notifications/at-risk-list.js';
 import type { Notifier } from './notifications/events.js';
 import { listWebhooks } from './notifications/webhooks.js';
 import type { Executor } from './storage/executor.js';
@@ -42,7 +43,7 @@ export async function runAtRiskCheck(deps: AtRiskJobDeps, at: Date): Promise<{ e
     maxProbabilityAlive: 0.5,
   });
   const [last] = await deps.exec.rows<{ customer_ids: string[] }>(
-    { query: 'SELECT customer_ids FROM {db:Identifier}.at_risk_runs FINAL WHERE job = {job:String}', query_params: { job: JOB } },
+    { query: `SELECT customer_ids FROM {db:Identifier}.${AT_RISK_RUNS} FINAL WHERE job = {job:String}`, query_params: { job: JOB } },
     ctx,
   );
   const before = new Set(last?.customer_ids ?? []);
@@ -59,7 +60,7 @@ export async function runAtRiskCheck(deps: AtRiskJobDeps, at: Date): Promise<{ e
     await deps.notifier.publish('customer.at_risk', { calibrationEnd: at.toISOString(), currency, maxProbabilityAlive: list.maxProbabilityAlive, customers }, ctx);
   }
   await deps.exec.insert(
-    'at_risk_runs',
+    AT_RISK_RUNS,
     [{ job: JOB, ran_at: at.toISOString(), customer_ids: list.customers.map((c) => c.customerId) }],
     ctx,
     { date_time_input_format: 'best_effort' },

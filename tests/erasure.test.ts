@@ -166,6 +166,9 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
     const taken = await svc.gql(`mutation { takeSnapshot(name: "board", from: "${FROM}", to: "${TO}", currency: "USD", asOf: "${ASOF[0]}") { snapshot { orders revenue } } }`);
     expect(taken.data.takeSnapshot.snapshot).toEqual({ orders: 8, revenue: 550 });
 
+    // The at-risk job's last list, as its daily run leaves it (server/at-risk-job.ts), names x.
+    await svc.exec.insert('at_risk_runs', [{ job: 'customer.at_risk', ran_at: '2024-05-31 00:00:00.000', customer_ids: ['a', 'x', 'b'] }], { requestId: 't' });
+
     const r = await svc.gql(ERASE, { ids: ['x', 'y', 'x'] });
     expect(r.errors).toBeUndefined();
     // x: 3 purchases, a refund, a survey, a profile, two touches, r1-i, r1-s, r2-s and two loyalty events;
@@ -200,6 +203,14 @@ describe('customer erasure (spec section 16)', { timeout: 120_000 }, () => {
     }
     const [ids] = await svc.exec.rows<{ n: number }>({ query: 'SELECT count() AS n FROM {db:Identifier}.erasure_ids', query_params: {} }, ctx);
     expect(ids!.n).toBe(0);
+    // Nor the at-risk job's last list, from which x left while a and b stay (so the next run
+    // still publishes only newcomers); no part keeps the old list, masked or not.
+    const [list] = await svc.exec.rows<{ ids: string[]; n: number }>(
+      { query: "SELECT any(customer_ids) AS ids, countIf(has(customer_ids, 'x')) AS n FROM {db:Identifier}.at_risk_runs", query_params: {} },
+      ctx,
+      unmasked,
+    );
+    expect(list).toEqual({ ids: ['a', 'b'], n: 0 });
     // Nor the ingest log, through which their events were acknowledged.
     const logged = readFileSync(join(testConfig('t_erasure').dataDir, 'ingest-log', 't_erasure', 'groups.ndjson'), 'utf8');
     expect(logged).not.toMatch(/"(x|y)"/);

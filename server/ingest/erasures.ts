@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { BadInputError } from '../../loaders/errors.js';
+import { AT_RISK_OF_CUSTOMERS } from '../notifications/at-risk-list.js';
 import { DELIVERIES_OF_CUSTOMERS } from '../notifications/outbox.js';
-import { deleteRows, keyedHash, keyedHashParams, keyedHashSql, withIdSet } from '../storage/erase.js';
+import { deleteRows, keyedHash, keyedHashParams, keyedHashSql, updateRows, withIdSet } from '../storage/erase.js';
 import { ErasureKeyMissingError } from '../storage/errors.js';
 import { chunkByBytes, type Executor, type QueryContext } from '../storage/executor.js';
 import { PRE_AGGREGATES, rebuildKeys, type StateTable } from '../storage/state-check.js';
@@ -295,12 +296,14 @@ export class Erasures {
 
   /**
    * The raw rows of the customers go, with the webhook deliveries naming them (sent or not: their
-   * bodies carry the ids), then the state rows they fed are rebuilt from what remains.
+   * bodies carry the ids) and their places in the at-risk job's last list, then the state rows
+   * they fed are rebuilt from what remains.
    */
   private async apply(record: ErasureRecord, ids: readonly string[], keys: Partial<Record<StateTable, string[]>>, ctx: QueryContext): Promise<void> {
     await withIdSet(this.exec, ids, ctx, async (set) => {
       for (const table of RAW_TABLES) await deleteRows(this.exec, table, namesIn(table, set.in), ctx);
       await deleteRows(this.exec, DELIVERIES_OF_CUSTOMERS.table, DELIVERIES_OF_CUSTOMERS.where(set), ctx);
+      await updateRows(this.exec, AT_RISK_OF_CUSTOMERS.table, AT_RISK_OF_CUSTOMERS.assignments(set), AT_RISK_OF_CUSTOMERS.where(set), ctx);
     });
     await this.options.afterStep?.('deleted');
     for (const p of PRE_AGGREGATES) await rebuildKeys(this.exec, p.state, keys[p.state] ?? [], ctx);

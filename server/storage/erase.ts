@@ -82,8 +82,17 @@ function clearIdSet(exec: Executor, ctx: QueryContext): Promise<void> {
  * Deleting rows already gone changes nothing: a repeated erasure step is harmless.
  */
 export async function deleteRows(exec: Executor, table: string, where: string, ctx: QueryContext): Promise<void> {
+  await mutate(exec, table, `DELETE WHERE ${where}`, ctx);
+}
+
+/** Sets `assignments` in the rows of `table` where `where` holds, the same way as deleteRows. */
+export async function updateRows(exec: Executor, table: string, assignments: string, where: string, ctx: QueryContext): Promise<void> {
+  await mutate(exec, table, `UPDATE ${assignments} WHERE ${where}`, ctx);
+}
+
+async function mutate(exec: Executor, table: string, action: string, ctx: QueryContext): Promise<void> {
   await exec.command(
-    { query: `ALTER TABLE ${mutationTarget(exec.database, exec.storage.cluster, table)} DELETE WHERE ${where}`, query_params: {} },
+    { query: `ALTER TABLE ${mutationTarget(exec.database, exec.storage.cluster, table)} ${action}`, query_params: {} },
     ctx,
     { mutations_sync: '2', allow_nondeterministic_mutations: 1 },
   );
