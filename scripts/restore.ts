@@ -7,12 +7,13 @@
 // differ (DATA_DIR then holds a partial restore: empty it before trying again); 4 DATA_DIR is
 // not empty or a service serves it; 5 the backup's schema is newer than this service's. The
 // first start on the restored store compares its pre-aggregated states with the raw tables.
-import { resolve } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../server/logger.js';
 import { lockDataDir, prepareDataDir, runningServer, StartupError } from '../server/preflight.js';
 import { createExecutor } from '../server/service.js';
-import { BackupError, checkSchema, isEmptyDir, readManifest, restoreStore, type BackupManifest } from '../server/storage/backup.js';
+import { BackupError, checkSchema, isEmptyDir, readManifest, RESTORE_MARKER, restoreStore, type BackupManifest } from '../server/storage/backup.js';
 import { openStorage, StorageConnectError } from '../server/storage/client.js';
 import { StorageUnavailableError, TimeoutError } from '../server/storage/errors.js';
 import { fail, readConfig } from './lib/cli.js';
@@ -58,13 +59,17 @@ const storage = await openStorage(config).catch((e: unknown) => {
   throw e;
 });
 let counts: Record<string, number> | undefined;
+// Until the restored store is checked, DATA_DIR is marked: a service refuses to start on a
+// restore that failed half way (server/preflight.ts).
+const marker = join(dataDir, RESTORE_MARKER);
+writeFileSync(marker, `restore of ${dir} began ${new Date().toISOString()}\n`);
 try {
   console.log(`Restoring ${dir} (made ${manifest.createdAt}, schema level ${manifest.schema.level}) into ${dataDir}, database ${config.database}`);
   counts = await restoreStore(createExecutor(storage, config, createLogger(config.logLevel)), dir, manifest, { requestId: 'restore' });
 } catch (e) {
   if (!(e instanceof BackupError || e instanceof StorageUnavailableError || e instanceof TimeoutError)) throw e;
   // The executor has logged a storage error in full; the operator gets its one-line reason.
-  console.error(`Restore into DATA_DIR ${dataDir} failed: ${e.message} Empty DATA_DIR before trying again.`);
+  console.error(`Restore into DATA_DIR ${dataDir} failed: ${e.message} A service will not start on it: empty DATA_DIR before trying again.`);
   process.exitCode = 3;
 } finally {
   await storage.close();
@@ -74,5 +79,6 @@ try {
   lock.release({ keep: true });
 }
 if (counts) {
+  rmSync(marker);
   console.log(`Restored in ${((performance.now() - started) / 1000).toFixed(1)} s; rows equal to the manifest: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);
 }

@@ -15,6 +15,7 @@ const STATUS: Record<BackupProblem, number> = {
   NOT_A_BACKUP: 400,
   NEWER_SCHEMA: 400,
   COUNTS_DIFFER: 503,
+  DAMAGED: 503,
 };
 /** Bodies of this route held at once: a few small JSON objects from admins. */
 const budget = new BodyBudget(4 * BODY_LIMIT);

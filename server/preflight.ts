@@ -1,7 +1,8 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config.js';
+import { RESTORE_MARKER } from './storage/backup.js';
 
 /**
  * What can be checked before storage is opened: the data directory, its lock, the address.
@@ -230,7 +231,14 @@ export function checkListen(host: string, port: number): Promise<void> {
  * directory, the address, then the directory's lock. The caller releases the lock it gets.
  */
 export async function preflight(config: Config): Promise<DataDirLock | undefined> {
-  if (!config.server) prepareDataDir(config.dataDir);
+  if (!config.server) {
+    prepareDataDir(config.dataDir);
+    if (existsSync(join(config.dataDir, RESTORE_MARKER))) {
+      throw new StartupError(
+        `DATA_DIR ${resolve(config.dataDir)} holds a restore that did not finish (${RESTORE_MARKER}): some tables may be missing or short. Empty it and run the restore again.`,
+      );
+    }
+  }
   await checkListen(config.host, config.port);
   return config.server ? undefined : lockDataDir(config.dataDir);
 }

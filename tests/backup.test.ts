@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -188,6 +189,21 @@ describe('npm run backup and npm run restore', { timeout: 240_000 }, () => {
     const notBackup = await runTsx('scripts/restore.ts', [occupied], { DATA_DIR: empty, LOG_LEVEL: 'silent' });
     expect(notBackup.code).toBe(2);
     expect(notBackup.stderr).toBe(`${occupied} is not a backup: it has no manifest.json (an interrupted backup has none either).\n`);
+
+    // A damaged file (the bytes of a purchases part overwritten, its size kept): refused by the
+    // parts' checksums, and the half-restored DATA_DIR is marked so no service starts on it.
+    const damaged = join(root, 'damaged-backup');
+    cpSync(backupDir, damaged, { recursive: true });
+    const bins = readdirSync(join(damaged, 'data'), { recursive: true, encoding: 'utf8' }).filter((f) => /purchases[/\\].*[/\\]data\.bin$/.test(f));
+    const target = bins.map((f) => join(damaged, 'data', f)).sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+    writeFileSync(target, randomBytes(statSync(target).size));
+    const into = join(root, 'from-damaged');
+    const broken = await runTsx('scripts/restore.ts', [damaged], { DATA_DIR: into, LOG_LEVEL: 'silent' });
+    expect(broken.code).toBe(3);
+    expect(broken.stderr).toMatch(new RegExp(`^Restore into DATA_DIR ${into} failed: The backup's files are damaged: purchases part \\S+: .*A service will not start on it: empty DATA_DIR before trying again\\.\n$`));
+    const start = await runTsx('server/main.ts', [], { DATA_DIR: into, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+    expect(start.code).not.toBe(0);
+    expect(start.stdout + start.stderr).toContain(`DATA_DIR ${into} holds a restore that did not finish (.restore-unfinished)`);
 
     const again = await runTsx('scripts/backup.ts', [backupDir], { DATA_DIR: originalDir, LOG_LEVEL: 'silent' });
     expect(again.code).toBe(4);

@@ -31,7 +31,14 @@ export interface BackupManifest {
   tables: Record<string, number>;
 }
 
-export type BackupProblem = 'BAD_TARGET' | 'TARGET_NOT_EMPTY' | 'NOT_A_BACKUP' | 'NEWER_SCHEMA' | 'COUNTS_DIFFER' | 'CHANGED_DURING_BACKUP';
+export type BackupProblem = 'BAD_TARGET' | 'TARGET_NOT_EMPTY' | 'NOT_A_BACKUP' | 'NEWER_SCHEMA' | 'COUNTS_DIFFER' | 'DAMAGED' | 'CHANGED_DURING_BACKUP';
+
+/**
+ * A file a restore writes into DATA_DIR before it begins and removes once the restored store is
+ * checked: a service refuses to start while it is there (server/preflight.ts), so a restore that
+ * failed half way is never served as a store with some tables missing or short.
+ */
+export const RESTORE_MARKER = '.restore-unfinished';
 
 /** A backup or restore refused or found wrong, in one sentence for the operator. */
 export class BackupError extends Error {
@@ -165,6 +172,23 @@ export async function restoreStore(exec: Executor, dir: string, manifest: Backup
     ctx,
     UNLIMITED,
   );
+  // RESTORE copies the files as they are: a damaged one would restore, with the manifest's row
+  // counts (read from the parts' metadata), and fail every query that reads it. Each part's
+  // files are checked against the checksums the engine wrote with them.
+  const damaged: string[] = [];
+  const tables = await exec.rows<{ name: string }>(
+    { query: "SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' ORDER BY name", query_params: {} },
+    ctx,
+  );
+  for (const { name } of tables) {
+    const parts = await exec.rows<{ part_path: string; is_passed: number; message: string }>(
+      { query: `CHECK TABLE ${quoted(exec.database)}.${quoted(name)}`, query_params: {} },
+      ctx,
+      { ...UNLIMITED, check_query_single_value_result: 0 },
+    );
+    for (const p of parts) if (!p.is_passed) damaged.push(`${name} part ${p.part_path}: ${p.message.split('\n')[0]}`);
+  }
+  if (damaged.length > 0) throw new BackupError('DAMAGED', `The backup's files are damaged: ${damaged.join('; ')}.`);
   const counts = await countTables(exec, ctx);
   const names = [...new Set([...Object.keys(manifest.tables), ...Object.keys(counts)])].sort();
   const wrong = names.filter((t) => manifest.tables[t] !== counts[t]);
