@@ -60,6 +60,8 @@ if (config.server) {
   fail('CLICKHOUSE_URL names a ClickHouse server: back it up on the server with BACKUP DATABASE … TO Disk/S3 (README, "Backup and restore"), or name a service with --url.', 2);
 }
 
+// Opening a missing or empty DATA_DIR would make an empty store there, and a backup of nothing.
+if (isEmptyDir(config.dataDir)) fail(`DATA_DIR ${resolve(config.dataDir)} holds no store: nothing to back up (check DATA_DIR).`, 2);
 const where = storeLabel(config);
 // Held while copying, so a service starting meanwhile is refused instead of writing during the copy.
 let lock: ReturnType<typeof lockDataDir>;

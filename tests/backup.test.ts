@@ -205,6 +205,12 @@ describe('npm run backup and npm run restore', { timeout: 240_000 }, () => {
     expect(start.code).not.toBe(0);
     expect(start.stdout + start.stderr).toContain(`DATA_DIR ${into} holds a restore that did not finish (.restore-unfinished)`);
 
+    // A DATA_DIR that holds no store (a typo): refused, and nothing made on either side.
+    const [noStore, nowhere] = [join(root, 'no-store'), join(root, 'backup-of-nothing')];
+    const nothing = await runTsx('scripts/backup.ts', [nowhere], { DATA_DIR: noStore, LOG_LEVEL: 'silent' });
+    expect([nothing.code, nothing.stderr]).toEqual([2, `DATA_DIR ${noStore} holds no store: nothing to back up (check DATA_DIR).\n`]);
+    expect([existsSync(noStore), existsSync(nowhere)]).toEqual([false, false]);
+
     const again = await runTsx('scripts/backup.ts', [backupDir], { DATA_DIR: originalDir, LOG_LEVEL: 'silent' });
     expect(again.code).toBe(4);
     expect(again.stderr).toBe(`The backup directory ${backupDir} is not empty: name a new or empty directory.\n`);
