@@ -373,8 +373,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       const { problem, lastCheck } = writer.health();
       if (problem) writer.retryRepair();
       const states = { ...(opts.writerRole && { writer: opts.writerRole() }), ...(lastCheck && { stateCheck: lastCheck }) };
-      if (problem && !closing) {
-        sendJson(res, 503, { status: 'not ready', reason: problem, ...states });
+      // Ready means the store takes writes (README): not while every write would be refused.
+      const reason = problem ?? writer.writesRefused();
+      if (reason && !closing) {
+        sendJson(res, 503, { status: 'not ready', reason, ...states });
         return;
       }
       sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ready', storage: exec.storage.mode, version: exec.storage.version, ...states });

@@ -387,6 +387,9 @@ describe('customer erasure interrupted by a crash', { timeout: 120_000 }, () => 
         const res = await fetch(`${keyless.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSON.stringify(P('x1', 'x', '01-05', '200', 'X1')) });
         expect(res.status).toBe(503);
         expect(await res.json()).toMatchObject({ error: { code: 'ERASURE_KEY_MISSING' } });
+        // Not ready, since ready means the store takes writes; reads are answered.
+        const ready = await fetch(`${keyless.url}/readyz`);
+        expect([ready.status, (await ready.json()).reason]).toEqual([503, expect.stringMatching(/^customers were erased and ERASURE_HMAC_KEY is not set/)]);
         expect((await keyless.gql(QUERIES.repeat!, { asOf: ASOF[0] })).data.repeatPurchaseRate.customers).toBe(3);
       } finally {
         await keyless.stop();

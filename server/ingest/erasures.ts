@@ -156,6 +156,11 @@ export class Erasures {
     return this.pending;
   }
 
+  /** Customers were erased and the key their ids were hashed with is not set: no write can be screened. */
+  get keyMissing(): boolean {
+    return this.erased.size > 0 && this.options.key === undefined;
+  }
+
   /**
    * Whether an event names an erased customer and is dated before their erasure (spec section 16:
    * a replay); a later event is a new relationship. Costs nothing while no customer was ever

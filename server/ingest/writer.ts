@@ -237,6 +237,13 @@ export class EventWriter {
     return () => this.repairObservers.splice(this.repairObservers.indexOf(fn), 1);
   }
 
+  /** Why every write is refused now, when it is (shown by /readyz): customers were erased and the key is missing. */
+  writesRefused(): string | undefined {
+    return this.erasures.keyMissing
+      ? 'customers were erased and ERASURE_HMAC_KEY is not set: writes are refused until it is set to the key their ids were hashed with'
+      : undefined;
+  }
+
   health(): WriterHealth {
     const problem = this.applyFailure
       ? `${this.pendingEvents} acknowledged events wait in the ingest log to be stored: ${this.applyFailure}; retrying`
