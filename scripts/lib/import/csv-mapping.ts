@@ -121,7 +121,7 @@ export function csvMapper(file: string, header: string[], importOptions: ImportO
         // Shop systems write refunds as negative amounts as often as positive ones.
         else event.amount = type === 'refund' ? amount.ok.replace(/^-/, '') : amount.ok;
         // An orders export read as refunds has a refund column that is 0 on most rows: no refund.
-        if (type === 'refund' && 'ok' in amount && !positive(amount.ok.replace(/^-/, ''))) return { skipped: 'refund of 0' };
+        if (type === 'refund' && event.amount !== undefined && !positive(event.amount)) return { skipped: 'refund of 0' };
         event.currency = (get('currency') || o.currency || '').toUpperCase();
         if (orderId) event.orderId = orderId;
         else if (type === 'refund') errors.push(`${o.map.orderId ?? 'orderId'}: a refund needs the order it refunds (map orderId)`);

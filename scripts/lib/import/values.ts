@@ -53,13 +53,12 @@ export function parseAmount(text: string, mark: DecimalMark = undefined): Parsed
     else if (s.length - s.indexOf(m) - 1 !== 3) decimal = m;
     else return { error: `ambiguous amount ${JSON.stringify(text)}: pass --decimal , (decimal comma) or --decimal . (decimal point)` };
   }
-  const thousands = decimal === ',' ? '.' : ',';
   const [whole, fraction, ...more] = decimal === undefined ? [s] : s.split(decimal);
-  // The whole part is digits, or groups of three after the first, split by one kind of separator.
-  const grouped = new RegExp(`^\\d{1,3}(\\${thousands}\\d{3})*$`);
-  const separators = decimal === undefined ? /[.,]/.exec(whole!)?.[0] : thousands;
-  const wholeOk = /^\d*$/.test(whole!) || (separators !== undefined && new RegExp(`^\\d{1,3}(\\${separators}\\d{3})*$`).test(whole!));
-  if (more.length > 0 || !wholeOk || (fraction !== undefined && !/^\d+$/.test(fraction)) || (decimal !== undefined && !/^\d*$/.test(whole!) && !grouped.test(whole!))) {
+  // The whole part is digits, or groups of three after the first, split by one kind of separator:
+  // the other mark than the decimal one, or without a decimal mark the one the value has.
+  const separator = decimal === undefined ? /[.,]/.exec(whole!)?.[0] : decimal === ',' ? '.' : ',';
+  const wholeOk = /^\d*$/.test(whole!) || (separator !== undefined && new RegExp(`^\\d{1,3}(\\${separator}\\d{3})*$`).test(whole!));
+  if (more.length > 0 || !wholeOk || (fraction !== undefined && !/^\d+$/.test(fraction))) {
     return { error: `not an amount${mark === undefined ? '' : ` with --decimal ${mark}`}: ${JSON.stringify(text)}` };
   }
   s = `${whole!.replace(/[.,]/g, '') || '0'}${fraction === undefined ? '' : `.${fraction}`}`;
@@ -159,9 +158,14 @@ export function parseZoneOption(text: string): string | undefined {
   }
 }
 
+/** One formatter per zone: making one costs more than formatting, and offsetAt asks three times per timestamp. */
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** The offset (±hh:mm, or Z) of zone `tz` at instant `t` (ms). */
 function offsetOf(tz: string, t: number): string {
-  const name = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' }).formatToParts(new Date(t)).find((x) => x.type === 'timeZoneName')!.value;
+  let format = offsetFormats.get(tz);
+  if (!format) offsetFormats.set(tz, (format = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' })));
+  const name = format.formatToParts(new Date(t)).find((x) => x.type === 'timeZoneName')!.value;
   return name === 'GMT' ? 'Z' : name.slice(3, 9);
 }
 
