@@ -324,9 +324,9 @@ export interface AlertEvent {
 
 /**
  * One id per transition of an alert: the alert's and the instant of the transition it follows
- * (`start` for its first). A transition published again after a crash kept it from being stored
- * follows the same stored one, whatever boundary publishes it, so it has the same id and a
- * receiver can drop the repeat; and a retried insert of it is one row.
+ * (`start` for its first). The next transition's id is known before it is made, so one that a
+ * crash left published but not stored is found under it (server/alerts/scheduler.ts); a retried
+ * insert of it is one row.
  */
 export function alertEventId(alertId: string, after: Date | null): string {
   return `${alertId}:after:${after === null ? 'start' : after.toISOString()}`;

@@ -3,6 +3,8 @@ import { hashKey } from '../server/auth.js';
 import { evaluateAlerts, startAlertScheduler, type AlertScheduler } from '../server/alerts/scheduler.js';
 import { createLogger } from '../server/logger.js';
 import type { NotificationEvent, Notifier } from '../server/notifications/events.js';
+import { WebhookOutbox } from '../server/notifications/outbox.js';
+import type { Executor } from '../server/storage/executor.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { insertProfiles, insertPurchases } from './helpers/events.js';
 import { startTestService, type TestService } from './helpers/service.js';
@@ -11,6 +13,7 @@ const DATABASE = 't_alerts';
 const ADMIN = 'admin-key-0123456789';
 const READER = 'reader-key-0123456789';
 const API_KEYS = [`ops:admin:${ADMIN}`, `dash:read:sha256:${hashKey(READER).toString('hex')}`].join(',');
+const WEBHOOK_ALLOWED_HOSTS = 'hooks.example.com';
 const asAdmin = { authorization: `Bearer ${ADMIN}` };
 const asReader = { authorization: `Bearer ${READER}` };
 
@@ -33,6 +36,7 @@ function recordingNotifier() {
     publish: async (event, payload) => {
       published.push({ event, payload });
     },
+    published: async (events, eventIds) => new Map(published.filter((p) => events.includes(p.event) && eventIds.includes(p.payload.eventId as string)).map((p) => [p.payload.eventId as string, p.payload])),
   };
   return { notifier, published };
 }
@@ -58,7 +62,7 @@ describe('KPI alerts', () => {
 
   beforeAll(async () => {
     // The service's own schedulers stay still on a clock nobody moves; the tests run their own.
-    svc = await startTestService(DATABASE, { API_KEYS }, () => appNow, new FakeClock(appNow.getTime()));
+    svc = await startTestService(DATABASE, { API_KEYS, WEBHOOK_ALLOWED_HOSTS }, () => appNow, new FakeClock(appNow.getTime()));
     const rows: [string, string][] = [];
     for (const [day, counts] of Object.entries(WEEKS)) {
       for (const [customer, n] of counts) for (let i = 0; i < n; i++) rows.push([customer, `${day}T1${i}:00:00Z`]);
@@ -203,6 +207,50 @@ describe('KPI alerts', () => {
     const bad = await svc.gql(EVENTS, { alertId: a.id, after: 'nope' }, asReader);
     expect(bad.errors[0]).toMatchObject({ message: '"after" is not a cursor returned by alertEvents', extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
     await svc.gql('mutation($id: ID!) { deleteAlert(id: $id) }', { id: a.id }, asAdmin);
+  });
+
+  it('stores a transition that was published when a crash kept it from being stored, and resolves it from there', async () => {
+    const a = await create({ name: 'rises again', metric: 'orders', window: 'last-week@weekly', condition: { kind: 'RISES_BY', percent: 100 } });
+    const hook = await svc.gql('mutation { createWebhook(url: "https://hooks.example.com/a", events: ["alert.firing", "alert.resolved"]) { id } }', {}, asAdmin);
+    expect(hook.errors).toBeUndefined();
+    // The process dies between publishing and storing: every insert into the history fails.
+    const crashing = new Proxy(svc.exec, {
+      get(target, key) {
+        if (key === 'insert') return (table: string, ...rest: unknown[]) => (table === 'alert_events' ? Promise.reject(new Error('killed')) : (target.insert as (...a: unknown[]) => unknown)(table, ...rest));
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Executor;
+    const outbox = new WebhookOutbox(svc.exec, () => appNow);
+    const deps = (exec: Executor) => ({ exec, log: createLogger('silent'), clock: new FakeClock(0), notifier: outbox, reportingCurrency: undefined, grossMargin: 1 });
+    const sent = async () =>
+      (await svc.exec.rows<{ event: string; eventId: string; state: string }>(
+        { query: "SELECT event, JSONExtractString(body, 'data', 'eventId') AS eventId, JSONExtractString(body, 'data', 'state') AS state FROM {db:Identifier}.webhook_deliveries WHERE seq = 0 AND startsWith(eventId, {id:String}) ORDER BY eventId DESC", query_params: { id: a.id } },
+        { requestId: 't' },
+      )).map((r) => [r.event, r.eventId, r.state]);
+    try {
+      // Apr 01: 5 orders against 2 is +150%: published, never stored.
+      expect(await evaluateAlerts(deps(crashing), new Date('2024-03-31T23:00:00Z'), new Date('2024-04-01T00:00:00Z'))).toMatchObject({ evaluated: 1, transitions: 0, failed: 1 });
+      expect(await sent()).toEqual([['alert.firing', `${a.id}:after:start`, 'FIRING']]);
+      expect(await history(a.id)).toEqual([]);
+      // Apr 08: 0 against 5 no longer rises. The receiver was told FIRING, so the store takes it from
+      // what was published and the alert resolves from there, once.
+      expect(await evaluateAlerts(deps(svc.exec), new Date('2024-04-07T23:00:00Z'), new Date('2024-04-08T00:00:00Z'))).toMatchObject({ evaluated: 1, transitions: 1, failed: 0 });
+      expect(await sent()).toEqual([
+        ['alert.firing', `${a.id}:after:start`, 'FIRING'],
+        ['alert.resolved', `${a.id}:after:2024-04-01T00:00:00.000Z`, 'OK'],
+      ]);
+      expect((await history(a.id)).map((e: Record<string, unknown>) => [e.at, e.value, e.previousValue, e.fromState, e.toState])).toEqual([
+        ['2024-04-01T00:00:00.000Z', 5, 2, 'OK', 'FIRING'],
+        ['2024-04-08T00:00:00.000Z', 0, 5, 'FIRING', 'OK'],
+      ]);
+      // Nothing left to take: the next boundary publishes and stores nothing.
+      expect(await evaluateAlerts(deps(svc.exec), new Date('2024-04-14T23:00:00Z'), new Date('2024-04-15T00:00:00Z'))).toMatchObject({ evaluated: 1, transitions: 0, failed: 0 });
+      expect(await sent()).toHaveLength(2);
+    } finally {
+      await svc.gql('mutation($id: ID!) { deleteAlert(id: $id) }', { id: a.id }, asAdmin);
+      await svc.gql('mutation($id: ID!) { deleteWebhook(id: $id) }', { id: hook.data.createWebhook.id }, asAdmin);
+    }
   });
 
   it('updates and deletes definitions; a deleted alert is neither listed nor evaluated', async () => {

@@ -174,7 +174,7 @@ describe('webhooks', () => {
     const broken = async () => {
       throw new Error('outbox down');
     };
-    const writer = new EventWriter(svc.exec, { notifier: { publish: broken, publishAll: broken }, onNotifyError: (e) => failures.push(e) });
+    const writer = new EventWriter(svc.exec, { notifier: { publish: broken, publishAll: broken, published: broken }, onNotifyError: (e) => failures.push(e) });
     const row = { event_id: 'lost-note', customer_id: 'c7', survey_id: 'q2', kind: 'NPS' as const, score: 2, occurred_at: '2024-04-30 09:00:00.000', comment: null };
     const result = await writer.write([{ type: 'survey', row }], { requestId: 'outbox-down' });
     expect(result.accepted).toBe(1);

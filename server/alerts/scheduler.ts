@@ -79,14 +79,13 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
  * Evaluates the alerts due in (since, now]. Each reads its metric through the kpiSnapshot
  * assembly (loaders/snapshot.ts), so it sees what kpiSnapshot answers; alerts that share a
  * window, grain, filter and currency share its queries (and the previous window's). A transition
- * is published and then stored, so a failure in between publishes again at the next boundary
- * rather than never.
+ * is published and then stored; one a failure in between left published only is stored first.
  */
 export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now: Date): Promise<AlertRunResult> {
   const { exec, log } = deps;
   const ctx = { requestId: `alerts-${now.toISOString()}` };
   // Each with its state, the target of its latest stored transition.
-  const due = dueAlerts(await listAlerts(exec, ctx), since, now);
+  const due = dueAlerts(await storePublished(deps, await listAlerts(exec, ctx), ctx), since, now);
   const result: AlertRunResult = { evaluated: 0, transitions: 0, windows: 0, failed: 0 };
   if (due.length === 0) return result;
 
@@ -138,6 +137,73 @@ export async function evaluateAlerts(deps: AlertSchedulerDeps, since: Date, now:
   return result;
 }
 
+/** What `alert.firing` and `alert.resolved` carry (docs/alerts.md, "Payload"); its transition is stored from it. */
+interface TransitionPayload {
+  eventId: string;
+  alertId: string;
+  name: string;
+  state: AlertState;
+  previousState: AlertState;
+  metric: Alert['metric'];
+  condition: string;
+  window: string;
+  from: string;
+  to: string;
+  evaluatedAt: string;
+  value: number | null;
+  previousValue: number | null;
+  interval: { low: number; high: number } | null;
+  grain: Alert['grain'];
+  filter: Alert['filter'];
+  currency: string;
+  webhookIds: string[];
+}
+
+const TRANSITION_EVENTS = ['alert.firing', 'alert.resolved'] as const;
+
+function storeTransition(exec: Executor, p: TransitionPayload): Promise<void> {
+  return recordAlertEvent(exec, { requestId: `alert-${p.eventId}` }, {
+    id: p.eventId,
+    alertId: p.alertId,
+    at: new Date(p.evaluatedAt),
+    windowFrom: new Date(p.from),
+    windowTo: new Date(p.to),
+    metric: p.metric,
+    condition: p.condition,
+    value: p.value,
+    previousValue: p.previousValue,
+    intervalLow: p.interval?.low ?? null,
+    intervalHigh: p.interval?.high ?? null,
+    fromState: p.previousState,
+    toState: p.state,
+    webhookIds: p.webhookIds,
+  });
+}
+
+/**
+ * A transition is published before it is stored, so a crash in between leaves receivers told of
+ * a state the store never reached. Each alert's next transition has a known eventId (it follows
+ * the stored state); one that went out is stored now from what was published, and the alert goes
+ * on from that state: a condition that no longer holds then resolves it, where the receiver
+ * would otherwise hold a `firing` that nothing follows.
+ */
+async function storePublished(deps: AlertSchedulerDeps, alerts: Alert[], ctx: { requestId: string }): Promise<Alert[]> {
+  const next = new Map(alerts.map((a) => [alertEventId(a.id, a.stateSince), a]));
+  const published = await deps.notifier.published(TRANSITION_EVENTS, [...next.keys()], ctx);
+  if (published.size === 0) return alerts;
+  const recovered = new Map<string, Alert>();
+  for (const [eventId, data] of published) {
+    const p = data as unknown as TransitionPayload;
+    const alert = next.get(eventId)!;
+    // Published from the state now stored, so it is that state's successor (never the same state).
+    if (p.previousState !== alert.state) continue;
+    await storeTransition(deps.exec, p);
+    deps.log.warn({ alert: alert.id, state: p.state, at: p.evaluatedAt }, 'alert transition published before a crash stored now');
+    recovered.set(alert.id, { ...alert, state: p.state, stateSince: new Date(p.evaluatedAt) });
+  }
+  return alerts.map((a) => recovered.get(a.id) ?? a);
+}
+
 /** Tests one alert; on a change of state publishes it and stores it. True when the state changed. */
 async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, window: SnapshotArgs, state: AlertState, current: MetricValue, previous: MetricValue): Promise<boolean> {
   const outcome = testCondition(alert.condition, current, previous);
@@ -145,10 +211,8 @@ async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, window:
   if (outcome.holds === null) return false;
   const next = outcome.holds ? AlertState.FIRING : AlertState.OK;
   if (next === state) return false;
-  const id = alertEventId(alert.id, alert.stateSince);
-  const ctx = { requestId: `alert-${id}` };
-  const payload = {
-    eventId: id,
+  const payload: TransitionPayload = {
+    eventId: alertEventId(alert.id, alert.stateSince),
     alertId: alert.id,
     name: alert.name,
     state: next,
@@ -167,23 +231,8 @@ async function evaluateOne(deps: AlertSchedulerDeps, { alert, at }: Due, window:
     currency: window.currency,
     webhookIds: alert.webhookIds,
   };
-  await deps.notifier.publish(next === AlertState.FIRING ? 'alert.firing' : 'alert.resolved', payload, ctx);
-  await recordAlertEvent(deps.exec, ctx, {
-    id,
-    alertId: alert.id,
-    at,
-    windowFrom: window.from,
-    windowTo: window.to,
-    metric: alert.metric,
-    condition: payload.condition,
-    value: outcome.value,
-    previousValue: outcome.previousValue,
-    intervalLow: outcome.interval?.low ?? null,
-    intervalHigh: outcome.interval?.high ?? null,
-    fromState: state,
-    toState: next,
-    webhookIds: alert.webhookIds,
-  });
+  await deps.notifier.publish(next === AlertState.FIRING ? 'alert.firing' : 'alert.resolved', { ...payload }, { requestId: `alert-${payload.eventId}` });
+  await storeTransition(deps.exec, payload);
   deps.log.info({ alert: alert.id, state: next, value: outcome.value, at }, 'alert state changed');
   return true;
 }

@@ -12,10 +12,16 @@ export interface Notifier {
    * `payload` is the event's `data`, documented per event in docs/webhooks.md.
    */
   publish(event: NotificationEvent, payload: Record<string, unknown>, ctx: { requestId: string }): Promise<void>;
+  /**
+   * The payloads stored by earlier publishes of `events` whose `eventId` is one of `eventIds`, by
+   * eventId. A producer that publishes before it stores (alert transitions) learns from it, after
+   * a crash in between, what its receivers were told.
+   */
+  published(events: readonly NotificationEvent[], eventIds: readonly string[], ctx: { requestId: string }): Promise<Map<string, Record<string, unknown>>>;
 }
 
 /** Publishes nowhere: the default until webhooks are configured, and in tests that do not look. */
-export const silentNotifier: Notifier = { publish: async () => undefined };
+export const silentNotifier: Notifier = { publish: async () => undefined, published: async () => new Map() };
 
 /**
  * A Notifier that also stores several events in one write: ingestion publishes the detractors of

@@ -167,6 +167,20 @@ export class WebhookOutbox implements BatchNotifier {
     for (const fn of this.queued) fn();
   }
 
+  async published(events: readonly NotificationEvent[], eventIds: readonly string[], ctx: { requestId: string }): Promise<Map<string, Record<string, unknown>>> {
+    if (eventIds.length === 0) return new Map();
+    // The body of a delivery's first row is the document sent; its webhooks got the same data.
+    const rows = await this.exec.rows<{ eventId: string; document: string }>(
+      {
+        query: `SELECT JSONExtractString(body, 'data', 'eventId') AS eventId, any(body) AS document FROM {db:Identifier}.${TABLE}
+                WHERE seq = 0 AND event IN {events:Array(String)} AND eventId IN {ids:Array(String)} GROUP BY eventId`,
+        query_params: { events: [...events], ids: [...eventIds] },
+      },
+      ctx,
+    );
+    return new Map(rows.map((r) => [r.eventId, (JSON.parse(r.document) as { data: Record<string, unknown> }).data]));
+  }
+
   /** Appends the outcome of attempt number `delivery.attempts + 1`. */
   async record(delivery: Delivery, outcome: AttemptOutcome, ctx: QueryContext): Promise<void> {
     const row = {
