@@ -166,7 +166,8 @@ export function wilson(successes: number, n: number): { low: number | null; high
   const centre = p + z2n / 2;
   const spread = z * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n));
   const denom = 1 + z2n;
-  return { low: Math.max(0, (centre - spread) / denom), high: Math.min(1, (centre + spread) / denom) };
+  // At 0 and n successes the bound is exactly 0 (1); the floating-point difference leaves ~1e-17.
+  return { low: successes === 0 ? 0 : Math.max(0, (centre - spread) / denom), high: successes === n ? 1 : Math.min(1, (centre + spread) / denom) };
 }
 
 /**

@@ -91,7 +91,8 @@ function impact(campaign: string, pending: number, treated: Group, control: Grou
 
 /** Numbers compared to 12 significant digits: the engine and the reference add in different orders. */
 function close(value: unknown): unknown {
-  if (typeof value === 'number') return Number(value.toPrecision(12));
+  // Twelve digits, and within 1e-12 of 0 is 0 (a Wilson bound at no conversions is exactly 0).
+  if (typeof value === 'number') return Math.abs(value) < 1e-12 ? 0 : Number(value.toPrecision(12));
   if (Array.isArray(value)) return value.map(close);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, close(v)]));
   return value;

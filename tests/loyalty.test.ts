@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clvSql } from '../loaders/clv.sql.js';
+import { wilson as wilsonOf } from '../loaders/args.js';
 import { Grain } from '../loaders/grain.js';
 import { loyaltyGroupsSql } from '../loaders/loyalty.sql.js';
 import { repeatPurchaseSql } from '../loaders/repeat-purchase.sql.js';
@@ -414,5 +415,20 @@ describe('loyalty program against an independent computation on a randomized sto
     expect(ids.filter((id) => status(id, july).tier !== null).length).toBeGreaterThan(1);
     expect(events.filter((e) => e.type === 'refund' && e.cents === events.find((p) => p.eventId === e.orderId)!.cents).length).toBeGreaterThan(0);
     expect(events.filter((e) => e.action === 'LEFT').length).toBeGreaterThan(2);
+  });
+});
+
+describe('Wilson interval at the ends (spec section 14: clamped to [0, 1])', () => {
+  it('is exactly 0 below no successes and exactly 1 above all, not a floating-point leftover', () => {
+    // With p = 0 the bounds are 0 and z²/(n + z²); with p = 1, 1 - z²/(n + z²) and 1.
+    const z2 = 1.959963984540054 ** 2;
+    for (const n of [1, 3, 7, 1000]) {
+      const none = wilsonOf(0, n);
+      const all = wilsonOf(n, n);
+      expect(none.low).toBe(0);
+      expect(none.high).toBeCloseTo(z2 / (n + z2), 12);
+      expect(all.high).toBe(1);
+      expect(all.low).toBeCloseTo(1 - z2 / (n + z2), 12);
+    }
   });
 });
