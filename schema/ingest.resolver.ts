@@ -4,6 +4,7 @@ import { BadInputError } from '../loaders/errors.js';
 import { CUSTOMER_ERASED } from '../server/ingest/erasures.js';
 import { Rejections } from '../server/ingest/rejections.js';
 import { validateEvent, type EventType, type StoredEvent } from '../server/ingest/validate.js';
+import { NumberLiteral } from './scalars.js';
 import { CustomerInput, IngestResult, LoyaltyEventInput, PurchaseInput, ReferralInput, RefundInput, SurveyResponseInput, TouchInput } from './ingest.type.js';
 
 /** Same rules and counting as POST /v1/events; `line` is the position in `events`. */
@@ -17,7 +18,9 @@ async function ingest(ctx: Context, type: EventType, events: object[]): Promise<
   const lines: number[] = [];
   const rejections = new Rejections();
   events.forEach((event, i) => {
-    const result = validateEvent({ ...event }, type);
+    // A numeric amount is checked as a number with the text written, as in an NDJSON line.
+    const amount = (event as { amount?: unknown }).amount;
+    const result = amount instanceof NumberLiteral ? validateEvent({ ...event, amount: Number(amount.text) }, type, amount.text) : validateEvent({ ...event }, type);
     if (!result.ok) rejections.add(i + 1, result.eventId, result.errors);
     else if (ctx.writer.rejectsErased(result.event)) rejections.add(i + 1, result.event.row.event_id, [CUSTOMER_ERASED]);
     else {

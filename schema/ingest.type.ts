@@ -2,7 +2,7 @@ import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphq
 import { MAX_LISTED_REJECTED } from '../server/ingest/rejections.js';
 import { MAX_TIER_LENGTH } from '../loaders/event-codes.js';
 import { MAX_POINTS } from '../server/ingest/validate.js';
-import { DecimalScalar } from './scalars.js';
+import { DecimalScalar, type NumberLiteral } from './scalars.js';
 
 export enum ReferralStage {
   INVITED = 'INVITED',
@@ -41,7 +41,7 @@ export class PurchaseInput {
   @Field(() => String) eventId!: string;
   @Field(() => String) customerId!: string;
   @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
-  @Field(() => DecimalScalar, { description: '0..1e12, at most 4 decimals.' }) amount!: string;
+  @Field(() => DecimalScalar, { description: '0..1e12, at most 4 decimals.' }) amount!: string | NumberLiteral;
   @Field(() => String, { description: 'ISO 4217 code.' }) currency!: string;
   @Field(() => String, { nullable: true }) orderId?: string | null;
   @Field(() => String, { nullable: true }) channel?: string | null;
@@ -53,7 +53,7 @@ export class RefundInput {
   @Field(() => String) customerId!: string;
   @Field(() => String, { description: "The refunded purchase's orderId, or its eventId when it has none." }) orderId!: string;
   @Field(() => String, { description: OCCURRED_AT }) occurredAt!: string;
-  @Field(() => DecimalScalar, { description: '> 0 and <= 1e12, at most 4 decimals.' }) amount!: string;
+  @Field(() => DecimalScalar, { description: '> 0 and <= 1e12, at most 4 decimals.' }) amount!: string | NumberLiteral;
   @Field(() => String, { description: 'ISO 4217 code; the refunded purchase\'s currency.' }) currency!: string;
   @Field(() => String, { nullable: true, description: 'At most 500 characters.' }) reason?: string | null;
 }

@@ -46,20 +46,31 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
  * Money as an exact decimal. Input takes a string or a number and is kept as the text
  * written, so validation can count its decimals and nothing is rounded through a double.
  */
-export const DecimalScalar = new GraphQLScalarType<string, string>({
+/**
+ * A Decimal given as a number: its text as written, so its decimals are counted the way an
+ * NDJSON line's are (`1e3` is 1000 with none, `1.50` has two), not on a string's stricter form.
+ */
+export class NumberLiteral {
+  constructor(readonly text: string) {}
+}
+
+export const DecimalScalar = new GraphQLScalarType<string | NumberLiteral, string>({
   name: 'Decimal',
   description: 'An exact decimal number, given as a string ("12.50") or a number (12.5).',
   serialize(value) {
     return String(value);
   },
   parseValue(value) {
-    if (typeof value === 'string' || typeof value === 'number') return String(value);
+    if (typeof value === 'string') return value;
+    // A variable's number arrives parsed: its shortest round-trip form is what was written.
+    if (typeof value === 'number') return new NumberLiteral(String(value));
     throw new GraphQLError(`Decimal must be a string or a number (got ${JSON.stringify(value)})`, {
       extensions: { code: 'BAD_USER_INPUT' },
     });
   },
   parseLiteral(ast) {
-    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return ast.value;
+    if (ast.kind === Kind.STRING) return ast.value;
+    if (ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return new NumberLiteral(ast.value);
     throw new GraphQLError('Decimal must be a string or a number', { extensions: { code: 'BAD_USER_INPUT' } });
   },
 });

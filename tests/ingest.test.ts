@@ -171,4 +171,33 @@ describe('event ingestion', () => {
       { event_id: 'rf-3', order_id: 'o-2', t: '2024-06-02 10:00:00.000', amount: '1', currency: 'EUR', reason: null },
     ]);
   });
+
+  it('reads an amount written as a number in the mutation text like the same number in an NDJSON line', async () => {
+    // 1e3 is 1000 with no decimals and 1.5e-3 is 0.0015 (spec section 10: a Decimal "takes a
+    // string or a number"); 1.50000 has five decimals as written and 1e-5 five, both refused.
+    const r = await svc.gql(`mutation {
+      ingestPurchases(events: [
+        { eventId: "lit-1", customerId: "lit", occurredAt: "2024-05-02T00:00:00Z", amount: 1e3, currency: "USD" },
+        { eventId: "lit-2", customerId: "lit", occurredAt: "2024-05-02T00:00:00Z", amount: 1.5e-3, currency: "USD" },
+        { eventId: "lit-3", customerId: "lit", occurredAt: "2024-05-02T00:00:00Z", amount: 1.50000, currency: "USD" },
+        { eventId: "lit-4", customerId: "lit", occurredAt: "2024-05-02T00:00:00Z", amount: 1e-5, currency: "USD" },
+        { eventId: "lit-5", customerId: "lit", occurredAt: "2024-05-02T00:00:00Z", amount: 7, currency: "USD" }
+      ]) { accepted rejected { line errors } }
+      refunds: ingestRefunds(events: [{ eventId: "lit-r", customerId: "lit", orderId: "lit-1", occurredAt: "2024-05-03T00:00:00Z", amount: 5e0, currency: "USD" }]) { accepted }
+    }`);
+    expect(r.errors).toBeUndefined();
+    expect(r.data.ingestPurchases).toEqual({
+      accepted: 3,
+      rejected: [
+        { line: 3, errors: ['amount: must have at most 4 decimal places (got 5)'] },
+        { line: 4, errors: ['amount: must have at most 4 decimal places (got 5)'] },
+      ],
+    });
+    expect(r.data.refunds).toEqual({ accepted: 1 });
+    const stored = await svc.exec.rows<{ event_id: string; amount: string }>(
+      { query: "SELECT event_id, toString(amount) AS amount FROM {db:Identifier}.purchases WHERE customer_id = 'lit' UNION ALL SELECT event_id, toString(amount) FROM {db:Identifier}.refunds WHERE customer_id = 'lit' ORDER BY event_id", query_params: {} },
+      { requestId: 't' },
+    );
+    expect(stored).toEqual([{ event_id: 'lit-1', amount: '1000' }, { event_id: 'lit-2', amount: '0.0015' }, { event_id: 'lit-5', amount: '7' }, { event_id: 'lit-r', amount: '5' }]);
+  });
 });
