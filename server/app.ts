@@ -18,7 +18,7 @@ import { createContext, type Context } from '../schema/context.js';
 import type { Executor } from './storage/executor.js';
 import type { EventWriter } from './ingest/writer.js';
 import { silentNotifier, type Notifier } from './notifications/events.js';
-import { BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, requestUrl, sendError, sendJson, sendKpiError } from './http.js';
+import { answerClientError, BodyBudget, BodyBudgetExceededError, BodyTooLargeError, readBody, requestUrl, sendError, sendJson, sendKpiError } from './http.js';
 import { KpiError } from './storage/errors.js';
 import { stringifyYielding } from './json.js';
 import { pendingMigrations } from './storage/migrate.js';
@@ -411,12 +411,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const seconds = http.bodyIdleTimeoutMs / 1000;
     sendError(res, 408, 'REQUEST_TIMEOUT', `No byte of the request body arrived for ${seconds} s (HTTP_BODY_IDLE_TIMEOUT_MS); closing the connection.`, requestId, { connection: 'close' });
   }
+  server.on('clientError', answerClientError);
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
   server.headersTimeout = http.headersTimeoutMs;
-  // Generous: the whole of a 256 MiB ingest body must fit (README, "Configuration"). Node answers 408 itself.
+  // Generous: the whole of a 256 MiB ingest body must fit (README, "Configuration"). Past it, 408 (answerClientError).
   server.requestTimeout = http.requestTimeoutMs;
   // The socket's inactivity timer: with the response's 'timeout' listener above it never closes a busy request by itself.
   server.timeout = http.bodyIdleTimeoutMs;

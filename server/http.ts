@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { KpiError, type ErrorCode } from './storage/errors.js';
 
 /** How REST answers each code of the transport-neutral errors (server/storage/errors.ts). */
@@ -15,6 +16,28 @@ export function sendKpiError(res: ServerResponse, e: unknown, requestId: string)
 /** The JSON error body of every non-2xx answer outside GraphQL (spec section 10). */
 export function sendError(res: ServerResponse, status: number, code: string, message: string, requestId?: string, headers: Record<string, string> = {}): void {
   sendJson(res, status, { error: { code, message, ...(requestId ? { requestId } : {}) } }, headers);
+}
+
+/** What a request Node could not parse is answered, by the parser's error code; anything else is a 400. */
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'The request headers exceed the size this service reads.'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'The request did not arrive whole within HTTP_REQUEST_TIMEOUT_MS; closing the connection.'],
+};
+
+/**
+ * Node's 'clientError': a request it could not parse (a malformed chunk, a bad Content-Length, headers
+ * too large) or one past its deadlines. Node's own answer has no body; spec section 10 wants every
+ * non-2xx answer to be the JSON error, so it is written here, on the socket, as there is no response.
+ */
+export function answerClientError(err: Error & { code?: string; reason?: string }, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }): void {
+  // A reset connection has no one to answer, and an answer already under way cannot be replaced.
+  if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, text, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'BAD_REQUEST', `The request is not valid HTTP/1.1: ${err.reason ?? err.message}.`];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -66,6 +66,21 @@ describe('HTTP limits and open mode', () => {
   it('answers headers that stopped arriving with 408 and closes the connection', async () => {
     const raw = await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n').closed;
     expect(statusOf(raw)).toBe(408);
+    expect(jsonOf(raw).error).toMatchObject({ code: 'REQUEST_TIMEOUT' });
+  });
+
+  it('answers a request that is not valid HTTP with the JSON error too (spec section 10), and closes', async () => {
+    const post = 'POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n';
+    const badChunk = await exchange(port, `${post}Transfer-Encoding: chunked\r\n\r\nzz\r\n`).closed;
+    const badLength = await exchange(port, `${post}Content-Length: abc\r\n\r\n`).closed;
+    const hugeHeaders = await exchange(port, `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'x'.repeat(20 * 1024)}\r\n\r\n`).closed;
+    for (const [raw, status, code] of [[badChunk, 400, 'BAD_REQUEST'], [badLength, 400, 'BAD_REQUEST'], [hugeHeaders, 431, 'HEADERS_TOO_LARGE']] as const) {
+      expect(statusOf(raw)).toBe(status);
+      expect(raw).toMatch(/\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
+      expect(raw).toMatch(/\r\nconnection: close\r\n/i);
+      expect(jsonOf(raw).error.code).toBe(code);
+    }
+    expect(jsonOf(badChunk).error.message).toMatch(/^The request is not valid HTTP\/1\.1: .+\.$/);
   });
 
   it('closes a kept-alive connection that stays idle', async () => {
