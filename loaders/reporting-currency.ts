@@ -1,6 +1,7 @@
 import type { Executor } from '../server/storage/executor.js';
 import { checkCurrency } from './args.js';
 import { ISO_4217 } from './event-codes.js';
+import { CALENDAR_END } from './grain.js';
 import { byWeight, loadDimensions, type DimensionValue } from './store-dimensions.loader.js';
 import type { Warnings } from './warnings.js';
 
@@ -13,6 +14,8 @@ import type { Warnings } from './warnings.js';
  */
 export const CURRENCY_REFRESH_MS = 10_000;
 
+const STORE_END = new Date(CALENDAR_END);
+
 /** The default when REPORTING_CURRENCY is not set (spec section 6). */
 export const DEFAULT_CURRENCY = 'USD';
 
@@ -24,7 +27,7 @@ interface Count {
 }
 
 /**
- * Purchases per currency up to now, most first (ties in code order), recounted at most every
+ * Purchases per currency, most first (ties in code order), recounted at most every
  * CURRENCY_REFRESH_MS on the injected clock. The recount is shared work: it runs under its
  * own query context, never a request's abort signal. A failed count is not kept.
  */
@@ -60,7 +63,9 @@ export class StoreCurrencies {
     const now = this.clock();
     let c = this.count;
     if (!c || now.getTime() - c.at >= CURRENCY_REFRESH_MS) {
-      const counting = loadDimensions(this.exec, { requestId: 'store-currencies' }, [{ dimension: 'currency', asOf: now, probe: [] }], ISO_4217.size);
+      // Every purchase the store holds, dated ahead of now too: the warning is about the store,
+      // and a query's asOf may lie ahead of the clock.
+      const counting = loadDimensions(this.exec, { requestId: 'store-currencies' }, [{ dimension: 'currency', asOf: STORE_END, probe: [] }], ISO_4217.size);
       const fresh: Count = { at: now.getTime(), counts: undefined, pending: counting.then(([l]) => new Map(l!.map((v) => [v.value, v.n]))) };
       fresh.pending.then(
         (m) => (fresh.counts ??= m),

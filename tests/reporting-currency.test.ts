@@ -109,3 +109,21 @@ describe('default reporting currency', () => {
     expect(res.extensions?.warnings).toBeUndefined();
   });
 });
+
+describe('the currency warning of a store whose purchases lie ahead of the clock', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService('t_currency_future');
+    await insertPurchases(svc.exec, [['f', '2090-03-01T00:00:00Z', '12', 'USD']]);
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('does not say the store has no purchase in a currency it holds only after now', async () => {
+    const res = await svc.gql('{ kpiSnapshot(from: "2090-03-01T00:00:00Z", to: "2090-04-01T00:00:00Z", asOf: "2090-06-01T00:00:00Z") { currency revenue orders } }');
+    expect(res.errors).toBeUndefined();
+    expect(res.data.kpiSnapshot).toEqual({ currency: 'USD', revenue: 12, orders: 1 });
+    expect(res.extensions?.warnings).toBeUndefined();
+  });
+});
