@@ -65,6 +65,13 @@ function ingestHandler(config: Config, writer: EventWriter): Route {
       req.resume();
       return true;
     }
+    // A compressed body would otherwise be read line by line as text and refused as invalid UTF-8.
+    const encoding = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
+      sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${JSON.stringify(encoding)} is not supported: send the NDJSON body uncompressed`, meta.requestId);
+      req.resume();
+      return true;
+    }
     const limit = config.ingestMaxBodyBytes;
     if (Number(req.headers['content-length'] ?? 0) > limit) {
       sendError(res, 413, 'PAYLOAD_TOO_LARGE', `The body is larger than the limit of ${limit} bytes (INGEST_MAX_BODY_BYTES); split it into several requests.`, meta.requestId);

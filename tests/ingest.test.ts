@@ -116,6 +116,10 @@ describe('event ingestion', () => {
     const wrong = await post(purchase('x-1'), '', { 'content-type': 'application/json' });
     expect(wrong.status).toBe(415);
     expect((await wrong.json()).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    // A compressed body is refused as such, not read as text and refused line by line.
+    const gzipped = await post(purchase('x-2'), '', { 'content-encoding': 'gzip' });
+    expect(gzipped.status).toBe(415);
+    expect((await gzipped.json()).error).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Content-Encoding "gzip" is not supported: send the NDJSON body uncompressed' });
     const big = await post('x'.repeat(200_000));
     expect(big.status).toBe(413);
     expect((await big.json()).error.code).toBe('PAYLOAD_TOO_LARGE');
