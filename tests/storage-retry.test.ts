@@ -70,7 +70,7 @@ function executorFor(url: string, maxRetries: number, warnings: string[] = []): 
     keep_alive: { enabled: false },
     log: { level: ClickHouseLogLevel.OFF },
   });
-  const storage: Storage = { client, ingestClient: client, applyClient: client, database: 'default', mode: 'server', cluster: undefined, version: '18.16', close: () => client.close() };
+  const storage: Storage = { client, ingestClient: client, applyClient: client, database: 'default', mode: 'server', cluster: undefined, version: '18.16', settings: {}, close: () => client.close() };
   const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
   return new Executor(storage, { maxExecutionTimeS: 10, maxMemoryBytes: 1e9, maxRetries }, log);
 }

@@ -52,7 +52,30 @@ export interface Storage {
   mode: 'embedded' | 'server';
   cluster: string | undefined;
   version: string;
+  /** Engine settings every statement runs with (PINNED_SETTINGS this engine knows). */
+  settings: Record<string, string>;
   close(): Promise<void>;
+}
+
+/**
+ * Optimizations whose results were wrong on the engine we ship, pinned off for every statement
+ * (on engines that know the setting; older ones do not have the optimization).
+ * - query_plan_join_swap_table: from the second run of a statement on, the engine may swap a
+ *   join's sides on the row counts it cached from the first; on chDB 26.7 a swapped LEFT JOIN
+ *   gave the left rows without a match default values (repeatPurchaseRateBy's null group lost
+ *   the customers without a profile, and `1 AS w` read 0). Our joins put the small side on the
+ *   right themselves.
+ */
+const PINNED_SETTINGS: Record<string, string> = { query_plan_join_swap_table: 'false' };
+
+async function pinnedSettings(client: ClickHouseClient): Promise<Record<string, string>> {
+  const rs = await client.query({
+    query: 'SELECT name FROM system.settings WHERE name IN {names:Array(String)}',
+    query_params: { names: Object.keys(PINNED_SETTINGS) },
+    format: 'JSONEachRow',
+  });
+  const known = new Set((await rs.json<{ name: string }>()).map((r) => r.name));
+  return Object.fromEntries(Object.entries(PINNED_SETTINGS).filter(([k]) => known.has(k)));
 }
 
 type ConnectionOption = NonNullable<Parameters<typeof createClient>[0]>['connection'];
@@ -95,6 +118,7 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
   try {
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` });
     const version = await readVersion(client);
+    const settings = await pinnedSettings(client);
     return {
       client,
       ingestClient,
@@ -103,6 +127,7 @@ async function openEmbedded(config: StorageConfig): Promise<Storage> {
       mode: 'embedded',
       cluster: undefined,
       version,
+      settings,
       async close() {
         await client.close();
         await ingestClient.close();
@@ -216,6 +241,7 @@ async function openServer(config: StorageConfig): Promise<Storage> {
     );
   }
   const client = serverClient(config, config.database);
+  let settings: Record<string, string>;
   try {
     const rs = await client.query({
       query: 'SELECT count() AS n FROM system.databases WHERE name = {db:String}',
@@ -224,6 +250,7 @@ async function openServer(config: StorageConfig): Promise<Storage> {
     });
     const [row] = await rs.json<{ n: string | number }>();
     if (Number(row!.n) === 0) throw missingDatabase(config);
+    settings = await pinnedSettings(client);
   } catch (e) {
     await client.close().catch(() => undefined);
     throw e instanceof StorageConnectError ? e : explainConnectFailure(e, config);
@@ -236,6 +263,7 @@ async function openServer(config: StorageConfig): Promise<Storage> {
     mode: 'server',
     cluster: server.cluster,
     version,
+    settings,
     close: () => client.close(),
   };
 }

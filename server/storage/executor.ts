@@ -311,6 +311,7 @@ export class Executor {
       {
         max_execution_time: maxExecutionTimeS,
         max_memory_usage: String(this.limits.maxMemoryBytes),
+        ...this.storage.settings,
         // Counts come back as JSON numbers (the one place UInt64 strings are avoided); decimals too,
         // parsed to the nearest double at the edge after ClickHouse summed them exactly.
         output_format_json_quote_64bit_integers: 0,
