@@ -64,13 +64,15 @@ export function followUpImpactSql(a: FollowUpImpactArgs, source: Source = 'auto'
     SELECT countIf(is_pending) AS pending,${group('t_', 'NOT is_pending AND treated')},${group('c_', 'NOT is_pending AND NOT treated')}
     FROM (
       SELECT a.treated AS treated, a.opened AS opened, a.clicked AS clicked, a.t0 + ${window} > ${asOf} AS is_pending,
-        -- An assigned customer without ledger rows meets none (LEFT JOIN defaults or NULLs: false either way).
+        -- An assigned customer without ledger rows meets none (the join's defaults or NULLs: false either way).
         countIf(l.is_order = 1 AND l.occurred_at > a.t0 AND l.occurred_at <= a.t0 + ${window}) AS orders,
         sumIf(l.amount, l.currency = ${currency} AND l.occurred_at > a.t0 AND l.occurred_at <= a.t0 + ${window}) AS revenue
-      FROM (${assignmentsSql(asOf, from, to, campaign)}) AS a
-      LEFT JOIN (
+      FROM (
         ${ledgerSql(asOf, source, assigned, (column) => `${column} > ${from} AND ${column} <= ${to} + ${window}`)}
-      ) AS l ON l.customer_id = a.customer_id
+      ) AS l
+      -- The assignments on the right: the hash table is built on the campaign's customers, not on
+      -- their ledger (1.13M rows at 10M purchases; 783 against 828 ms).
+      RIGHT JOIN (${assignmentsSql(asOf, from, to, campaign)}) AS a ON l.customer_id = a.customer_id
       GROUP BY a.customer_id, a.t0, a.treated, a.opened, a.clicked
     )`);
 }
