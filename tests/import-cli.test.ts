@@ -39,6 +39,32 @@ describe('npm run import: refusals and dry run (no service)', { timeout: 60_000 
     }
   });
 
+  it('refuses a CSV it cannot parse or that is not UTF-8 with exit 2, naming the file and the line, also in a dry run', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const text = readFileSync(`${FIXTURES}/shopify-orders.csv`, 'utf8');
+    // A stray quote inside an unquoted cell (a product called Monitor 27" wide) on the file's line 3.
+    const lines = text.split('\n');
+    lines[2] = lines[2]!.replace(/,([^,"]*),/, ',Monitor 27" wide,');
+    const quoted = join(dir, 'stray-quote.csv');
+    writeFileSync(quoted, lines.join('\n'));
+    // Windows-1252 bytes on line 4: "M\xfcller" would have been read as "M\uFFFDller".
+    const latin1 = join(dir, 'latin1.csv');
+    writeFileSync(latin1, Buffer.concat([Buffer.from(`${text.split('\n').slice(0, 3).join('\n')}\n`), Buffer.from('#9999,m\xfcller@example.com,paid\n', 'latin1')]));
+    const escape = (path: string) => path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (const [file, message] of [
+      [quoted, new RegExp(`import failed: ${escape(quoted)} line 3 is not CSV this tool can read: `)],
+      [latin1, new RegExp(`import failed: ${escape(latin1)} line 4 is not UTF-8 text: save the file as UTF-8`)],
+    ] as const) {
+      const r = await runTsx('scripts/import.ts', ['shopify', file, '--dry-run'], KEY);
+      expect([file, r.code]).toEqual([file, 2]);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+    }
+    const ingest = await runTsx('scripts/ingest.ts', [latin1, '--format', 'csv', '--url', 'http://127.0.0.1:9']);
+    expect(ingest.code).toBe(2);
+    expect(ingest.stderr).toMatch(/line 4 is not UTF-8 text/);
+  });
+
   it('prints counts per type, the date range, currencies, skipped and rejected rows, and sends nothing', async () => {
     // --url points nowhere: a dry run must not need a service
     const r = await runTsx('scripts/import.ts', ['shopify', `${FIXTURES}/shopify-orders.csv`, '--dry-run', '--url', 'http://127.0.0.1:9'], KEY);

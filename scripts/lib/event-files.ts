@@ -1,5 +1,6 @@
 // Reading an event file as it streams, shared by `npm run ingest` and `npm run import`:
 // gzip by name, NDJSON lines as raw bytes, CSV records numbered by their file line.
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -90,12 +91,31 @@ export async function* csvRecords(file: EventFile, onHeader: (header: string[]) 
   let next = 0; // index into newlines
   async function* counted(): AsyncGenerator<Buffer> {
     let offset = 0;
+    let line = 1;
+    let partial: Buffer[] = []; // the current line's bytes from earlier chunks
+    // csv-parse would decode bytes that are not UTF-8 to U+FFFD, so "Müller" and "Mäller" from a
+    // Windows-1252 export would both arrive as "M\uFFFDller", one customer. Each line is checked
+    // whole ('\n' is never inside a multi-byte character).
+    const check = (bytes: Buffer) => {
+      if (!isUtf8(bytes)) {
+        throw new InputError(`${file.path} line ${line} is not UTF-8 text: save the file as UTF-8 (Excel: "CSV UTF-8") and run again; a re-run adds no row twice.`);
+      }
+    };
     for await (let chunk of file.content()) {
       if (offset === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) newlines.push(offset + i);
+      let start = 0;
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) {
+        newlines.push(offset + i);
+        check(partial.length === 0 ? chunk.subarray(start, i) : Buffer.concat([...partial, chunk.subarray(start, i)]));
+        partial = [];
+        start = i + 1;
+        line++;
+      }
+      if (start < chunk.length) partial.push(chunk.subarray(start));
       offset += chunk.length;
       yield chunk;
     }
+    if (partial.length > 0) check(Buffer.concat(partial));
   }
   const parser = parseCsv({ skip_empty_lines: true, relax_column_count: true, info: true });
   // pipeline, not pipe: a read error (a file that is no gzip, a directory) ends the parser with
@@ -103,21 +123,28 @@ export async function* csvRecords(file: EventFile, onHeader: (header: string[]) 
   // unhandled 'error' event that crashed the process with a stack trace.
   pipeline(Readable.from(counted()), parser, () => {});
   let header = true;
-  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { bytes: number } }>) {
-    // info.bytes is just past the record's own '\n' (or the end of the file)
-    while (next < newlines.length && newlines[next]! < info.bytes - 1) {
-      next++;
-      passed++;
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { bytes: number } }>) {
+      // info.bytes is just past the record's own '\n' (or the end of the file)
+      while (next < newlines.length && newlines[next]! < info.bytes - 1) {
+        next++;
+        passed++;
+      }
+      if (next > 100_000) {
+        newlines.splice(0, next);
+        next = 0;
+      }
+      if (header) {
+        header = false;
+        onHeader(record);
+        continue;
+      }
+      yield { line: passed + 1, cells: record };
     }
-    if (next > 100_000) {
-      newlines.splice(0, next);
-      next = 0;
-    }
-    if (header) {
-      header = false;
-      onHeader(record);
-      continue;
-    }
-    yield { line: passed + 1, cells: record };
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    // csv-parse's own errors (a stray quote, an unclosed one) are the file's: exit 2, naming it.
+    const at = (e as { lines?: number }).lines;
+    throw new InputError(`${file.path}${at ? ` line ${at}` : ''} is not CSV this tool can read: ${(e as Error).message}`);
   }
 }
