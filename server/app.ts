@@ -96,6 +96,8 @@ export interface RouteMeta {
   /** Checks the key for a scope and answers 401/403 itself when it fails. */
   authorize(scope: Scope): ApiKey | undefined | false;
   log: Logger;
+  /** The whole request body, under the process's budget for unfinished bodies; over `limit` answers 413 (thrown, mapped here). */
+  readBody(limit: number): Promise<Buffer>;
 }
 
 function scopePlugin(): ApolloServerPlugin<Context> {
@@ -328,7 +330,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         return;
       }
       for (const route of opts.routes ?? []) {
-        if (await route(req, res, { requestId, url, authorize, log: reqLog })) return;
+        if (await route(req, res, { requestId, url, authorize, log: reqLog, readBody: (limit) => readBody(req, limit, bodyBudget) })) return;
       }
       if (url.pathname === '/graphql') {
         // Any valid key may talk GraphQL; the operation's own scope is checked once it is parsed.

@@ -66,6 +66,8 @@ async function primed<T>(batches: AsyncIterable<T>): Promise<AsyncIterable<T>> {
   })();
 }
 
+const CUSTOMER_COLUMNS = ['customerId', 'firstPurchaseAt', 'lastPurchaseAt', 'orders', 'revenue', 'country', 'channel', 'segment'];
+
 const EXPORTS: Record<string, CsvExport> = {
   // The whole cell, streamed from the engine: no page.
   'cohort-customers': {
@@ -96,7 +98,7 @@ const EXPORTS: Record<string, CsvExport> = {
   customers: {
     field: 'customers',
     omit: [],
-    header: ['customerId', 'firstPurchaseAt', 'lastPurchaseAt', 'orders', 'revenue', 'country', 'channel', 'segment'],
+    header: CUSTOMER_COLUMNS,
     async records(args, ctx) {
       const list = resolveCustomerList(args.ids as string[], args.asOf as Date | undefined, ctx.now());
       const stats = await ctx.loaders.customerStats(list.asOf).loadMany(list.ids);
@@ -105,7 +107,8 @@ const EXPORTS: Record<string, CsvExport> = {
           const s = stats[i];
           if (s instanceof Error) throw s;
           // Revenue per currency as GraphQL's list, JSON in one cell: currencies are never converted.
-          return s ? [id, iso(s.firstPurchaseAt), iso(s.lastPurchaseAt), s.orders, JSON.stringify(s.revenue), s.country, s.channel, s.segment] : [id];
+          // Every row as wide as the header (RFC 4180): an unknown id's cells are empty.
+          return s ? [id, iso(s.firstPurchaseAt), iso(s.lastPurchaseAt), s.orders, JSON.stringify(s.revenue), s.country, s.channel, s.segment] : [id, ...CUSTOMER_COLUMNS.slice(1).map(() => null)];
         }),
       );
     },
@@ -113,6 +116,14 @@ const EXPORTS: Record<string, CsvExport> = {
 };
 
 const PATH = /^\/v1\/exports\/([a-z-]+)\.csv$/;
+
+/**
+ * A POST carries the same parameters as a form body: 10 000 ids do not fit in a URL (Node reads
+ * at most 16 KiB of request line and headers, about 1 400 short ids), and a body is not logged
+ * by proxies as a URL is. The limit is GraphQL's (the same 10 000 ids fit both).
+ */
+const FORM_BODY_LIMIT = 2 * 1024 * 1024;
+const FORM = 'application/x-www-form-urlencoded';
 
 /**
  * A query parameter as the JSON value a GraphQL variable of the argument's type would carry, for
@@ -174,7 +185,8 @@ export interface ExportDeps {
 }
 
 /**
- * `GET /v1/exports/{cohort-customers|at-risk|customers}.csv?…` (scope read): the lists of
+ * `GET /v1/exports/{cohort-customers|at-risk|customers}.csv?…` (or POST with the parameters as a
+ * form body; scope read): the lists of
  * cohortCustomers, atRiskCustomers and customers as CSV for a CRM import. Arguments are checked
  * before the answer starts (400 naming the parameter); once it has started, a failure can only
  * cut the connection, which the client sees as a truncated body (no final chunk).
@@ -189,12 +201,22 @@ export function exportRoutes(deps: ExportDeps): Route {
       sendError(res, 404, 'NOT_FOUND', `No export at ${meta.url.pathname}; exports are ${Object.keys(EXPORTS).map((n) => `/v1/exports/${n}.csv`).join(', ')}`, meta.requestId);
       return true;
     }
-    if (req.method !== 'GET') {
-      sendError(res, 405, 'METHOD_NOT_ALLOWED', `Use GET ${meta.url.pathname}`, meta.requestId);
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      sendError(res, 405, 'METHOD_NOT_ALLOWED', `Use GET ${meta.url.pathname} (or POST with the parameters as a ${FORM} body)`, meta.requestId);
       return true;
     }
     const key = meta.authorize('read');
     if (key === false) return true;
+    let params = meta.url.searchParams;
+    if (req.method === 'POST') {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== FORM || meta.url.search !== '') {
+        sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `POST ${meta.url.pathname} takes its parameters as a ${FORM} body, not in the URL (got ${JSON.stringify(type || 'none')})`, meta.requestId);
+        req.resume();
+        return true;
+      }
+      params = new URLSearchParams((await meta.readBody(FORM_BODY_LIMIT)).toString('utf8'));
+    }
     const controller = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
@@ -212,7 +234,7 @@ export function exportRoutes(deps: ExportDeps): Route {
     });
     let records: AsyncIterable<CsvValue[][]>;
     try {
-      records = await primed(await exp.records(await exportArgs(exp, meta.url.searchParams), ctx));
+      records = await primed(await exp.records(await exportArgs(exp, params), ctx));
     } catch (e) {
       if (sendKpiError(res, e, meta.requestId)) return true;
       throw e;

@@ -176,13 +176,34 @@ describe('cohortCustomers', () => {
     const expected = [
       'customerId,firstPurchaseAt,lastPurchaseAt,orders,revenue,country,channel,segment',
       ...r.data.customers.map((c: any, i: number) =>
-        c === null ? quote(ids[i]) : [c.customerId, c.firstPurchaseAt, c.lastPurchaseAt, c.orders, JSON.stringify(c.revenue), c.country, c.channel, c.segment].map(quote).join(','),
+        // RFC 4180: every row as wide as the header, an unknown id's seven cells empty.
+        c === null ? [quote(ids[i]), '', '', '', '', '', '', ''].join(',') : [c.customerId, c.firstPurchaseAt, c.lastPurchaseAt, c.orders, JSON.stringify(c.revenue), c.country, c.channel, c.segment].map(quote).join(','),
       ),
     ];
     expect(expected[2]).toBe('"q""u,o",,,0,[],,,"vip, ""gold"""');
+    expect(expected[3]).toBe('nobody,,,,,,,');
     const res = await fetch(`${svc.url}/v1/exports/customers.csv?${new URLSearchParams([...ids.map((id) => ['ids', id]), ['asOf', AS_OF]])}`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe(expected.map((l) => `${l}\r\n`).join(''));
+  });
+
+  it('takes the parameters of an export as a POSTed form too, so 10 000 ids fit (a URL holds about 1 400)', async () => {
+    const form = (n: number) => new URLSearchParams([...Array.from({ length: n }, (_, i) => ['ids', i === 0 ? 'a' : `unknown-customer-${i}`]), ['asOf', AS_OF]]);
+    const post = (body: URLSearchParams | string, type = 'application/x-www-form-urlencoded', query = '') =>
+      fetch(`${svc.url}/v1/exports/customers.csv${query}`, { method: 'POST', headers: { 'content-type': type }, body: String(body) });
+    const res = await post(form(10_000));
+    expect(res.status).toBe(200);
+    const rows = (await res.text()).split('\r\n');
+    expect(rows).toHaveLength(10_002); // the header, 10 000 rows and the empty string after the last CRLF
+    expect(rows[1]).toMatch(/^a,20/);
+    expect(rows[10_000]).toBe('unknown-customer-9999,,,,,,,');
+    const tooMany = await post(form(10_001));
+    expect(tooMany.status).toBe(400);
+    expect((await tooMany.json()).error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'ids' });
+    for (const refused of [await post('ids=a', 'application/json'), await post('ids=a', undefined, `?asOf=${AS_OF}`)]) {
+      expect(refused.status).toBe(415);
+      expect((await refused.json()).error.message).toMatch(/takes its parameters as a application\/x-www-form-urlencoded body, not in the URL/);
+    }
   });
 
   it('refuses bad export parameters with 400 naming the parameter, as GraphQL would', async () => {
