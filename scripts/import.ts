@@ -14,7 +14,7 @@ import { checkMapping, csvMapper, IMPORTED_TYPES, parseMapOption, readMapFile, t
 import { shopifyMapper } from './lib/import/shopify.js';
 import type { ImportedEvent, ImportOptions, RowMapper } from './lib/import/source.js';
 import { stripeMapper } from './lib/import/stripe.js';
-import { HMAC_KEY_VARIABLE, parseZoneOption, type DateOrder, type DecimalMark } from './lib/import/values.js';
+import { HMAC_KEY_VARIABLE, holdsEmail, maskEmails, parseZoneOption, type DateOrder, type DecimalMark } from './lib/import/values.js';
 
 const SOURCES = ['shopify', 'stripe', 'csv'] as const;
 type Source = (typeof SOURCES)[number];
@@ -35,8 +35,11 @@ function usage(message: string): never {
 }
 
 /** An address quoted in a message by mistake (a column mapped to the wrong field) is masked before it is printed or written. */
-function masked(text: string): string {
-  return text.replace(/[^\s"'<>(),;:@]+@[^\s"'<>(),;:@]+/g, '<e-mail address>');
+const masked = maskEmails;
+
+/** The first field of an event that holds an e-mail address (a Source or tag column holding one): such an event is not sent. */
+function fieldWithEmail(event: Record<string, unknown>): string | undefined {
+  return Object.entries(event).find(([, v]) => typeof v === 'string' && holdsEmail(v))?.[0];
 }
 
 let parsed;
@@ -166,6 +169,13 @@ async function* outgoing(file: string, input: EventFile, csv: CsvOptions | undef
       yield { rejection: { line, eventId: outcome.eventId, errors } };
     } else {
       for (const event of outcome.events) {
+        const leaking = fieldWithEmail(event as Record<string, unknown>);
+        if (leaking !== undefined) {
+          const rejection = { line, eventId: masked(String((event as { eventId?: unknown }).eventId ?? '')) || null, errors: [`${leaking}: holds an e-mail address; not sent (the value is not shown: it may be personal data)`] };
+          tally.reject(rejection.line, rejection.eventId, rejection.errors);
+          if (!dryRun) yield { rejection };
+          continue;
+        }
         if (dryRun) {
           // the service's own checks, so a dry run lists what the service would reject
           const r = validateEvent(event);

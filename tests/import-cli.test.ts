@@ -65,6 +65,23 @@ describe('npm run import: refusals and dry run (no service)', { timeout: 60_000 
     expect(ingest.stderr).toMatch(/line 4 is not UTF-8 text/);
   });
 
+  it('sends no event with an e-mail address in any field: such an event is rejected, the address never shown', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { parse } = await import('csv-parse/sync');
+    const rows = parse(readFileSync(`${FIXTURES}/shopify-orders.csv`)) as string[][];
+    const header = rows[0]!;
+    // The first order's Source (the channel of its purchase and profile) holds an address.
+    rows[1]![header.indexOf('Source')] = 'leak6@example.com';
+    const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+    const file = join(dir, 'leak.csv');
+    writeFileSync(file, rows.map((r) => r.map(quote).join(',')).join('\n'));
+    const r = await runTsx('scripts/import.ts', ['shopify', file, '--dry-run'], KEY);
+    const reason = 'channel: holds an e-mail address; not sent (the value is not shown: it may be personal data)';
+    expect(r.stdout).toContain(`  line 3 (shopify:order:5580001001): ${reason}`);
+    expect(r.stdout).toContain(`  line 3 (shopify:customer:5580001001): ${reason}`);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/leak6|example\.(com|net|org)/i);
+  });
+
   it('prints counts per type, the date range, currencies, skipped and rejected rows, and sends nothing', async () => {
     // --url points nowhere: a dry run must not need a service
     const r = await runTsx('scripts/import.ts', ['shopify', `${FIXTURES}/shopify-orders.csv`, '--dry-run', '--url', 'http://127.0.0.1:9'], KEY);

@@ -223,6 +223,16 @@ describe('csv with a column mapping', () => {
     await expect(run('ids-with-emails.csv', (h) => csvMapper('ids.csv', h, { ...OPTIONS, hmacKey: undefined }, o))).rejects.toThrow(/^IMPORT_HMAC_KEY is not set: this export names customers by e-mail address \(column "Customer"\)/);
   });
 
+  it('hashes the address of a "Name <address>" id and refuses an id that holds one among other text', async () => {
+    const o: CsvOptions = { map: parseMapOption('orderId=Order,occurredAt=Date,customerId=Customer,amount=Total,currency=Cur'), type: 'purchase', currency: undefined, statuses: undefined };
+    const rows = await run('ids-with-named-emails.csv', (h) => csvMapper('ids.csv', h, OPTIONS, o));
+    // zed@example.com is Zed@Example.com trimmed and lower-cased: the same customer as ZED.
+    expect(rows.map((r) => ('events' in r.outcome ? r.outcome.events[0]!.customerId : r.outcome))).toEqual([
+      ZED,
+      { rejected: ['Customer: holds an e-mail address among other text (the value is not shown: it may be personal data)'], eventId: 'csv:purchase:P-5' },
+    ]);
+  });
+
   it('skips a refund of 0: an orders export read as refunds has no refund on most rows', async () => {
     const o: CsvOptions = { map: parseMapOption('orderId=Order,occurredAt=Date,customerId=Customer,amount=Total,currency=Cur'), type: 'refund', currency: undefined, statuses: undefined };
     const rows = await run('ids-with-emails.csv', (h) => csvMapper('ids.csv', h, OPTIONS, o));

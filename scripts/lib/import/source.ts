@@ -1,7 +1,7 @@
 // What every import source shares: the events it makes, the outcome of one export row, the
 // options that shape values, and the header check. docs/importing.md describes the sources.
 import { InputError } from '../event-files.js';
-import { emailCustomerId, HMAC_KEY_VARIABLE, looksLikeEmail, type DateOrder, type DecimalMark, type Parsed } from './values.js';
+import { emailCustomerId, emailOf, HMAC_KEY_VARIABLE, holdsEmail, looksLikeEmail, type DateOrder, type DecimalMark, type Parsed } from './values.js';
 
 export type ImportedType = 'purchase' | 'refund' | 'customer';
 
@@ -69,11 +69,17 @@ export function cell(cells: string[], i: number | undefined): string {
 /**
  * A row's customerId: the value of its id column (`id`), or, when that is empty, the keyed hash
  * of its e-mail column (`email`); `none` says why a row with neither names no customer. An id
- * that is itself an e-mail address is hashed the same way: the importer never sends an address,
+ * that is itself an e-mail address (bare, or `Name <address>`) is hashed the same way, and one
+ * that holds an address among other text is refused: the importer never sends an address,
  * whatever column holds it.
  */
 export function customerOf(options: ImportOptions, id: { value: string; column: string }, email: { value: string; column: string } | undefined, none: string): Parsed<string> {
-  if (id.value !== '') return looksLikeEmail(id.value) ? customerFromEmail(options, id.value, id.column) : { ok: id.value };
+  if (id.value !== '') {
+    const address = emailOf(id.value);
+    if (address !== undefined) return customerFromEmail(options, address, id.column);
+    if (holdsEmail(id.value)) return { error: `${id.column}: holds an e-mail address among other text (the value is not shown: it may be personal data)` };
+    return { ok: id.value };
+  }
   if (email !== undefined && email.value !== '') return customerFromEmail(options, email.value, email.column);
   return { error: none };
 }

@@ -202,3 +202,23 @@ export function emailCustomerId(key: string, email: string): string {
 export function looksLikeEmail(text: string): boolean {
   return /^[^\s@]+@[^\s@]+$/.test(text.trim());
 }
+
+/** Something that reads as an address anywhere in a text. */
+const EMAIL_IN_TEXT = /[^\s"'<>(),;:@]+@[^\s"'<>(),;:@]+/g;
+
+/** The text with every address in it replaced, for messages and the side file. */
+export function maskEmails(text: string): string {
+  return text.replace(EMAIL_IN_TEXT, '<e-mail address>');
+}
+
+export function holdsEmail(text: string): boolean {
+  return text.search(EMAIL_IN_TEXT) >= 0;
+}
+
+/** The address of a bare address or of the `Name <address>` form mail programs write; undefined for any other text. */
+export function emailOf(text: string): string | undefined {
+  const t = text.trim();
+  if (looksLikeEmail(t)) return t;
+  const named = /^[^<>]*<([^<>\s@]+@[^<>\s@]+)>$/.exec(t);
+  return named?.[1];
+}
