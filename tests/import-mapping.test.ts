@@ -51,6 +51,13 @@ describe('values', () => {
     expect(parseAmount('abc')).toEqual({ error: 'not an amount: "abc"' });
     // A sign before or after the symbols, or trailing ("3.00-"); "12.-" is a Swiss whole amount.
     for (const [text, want] of [['-$12.00', '-12'], ['$-12.00', '-12'], ['3.00-', '-3'], ['12,50 kr.', '12.5'], ['CHF 12.-', '12']] as const) expect([text, parseAmount(text)]).toEqual([text, { ok: want }]);
+    // Symbols with a dot and U+2212 MINUS SIGN; text that is no currency around a number is no amount.
+    for (const [text, want] of [['Rs. 1,234.50', '1234.5'], ['kr. 12,50', '12.5'], ['US$ 5.00', '5'], ['R$ 10,00', '10'], ['\u22123.00', '-3'], ['usd 4.50', '4.5']] as const) {
+      expect([text, parseAmount(text)]).toEqual([text, { ok: want }]);
+    }
+    for (const text of ['Order #2001', '5%', '12.50 USD (incl. VAT)', 'Qty 12', 'approx. 10.00', '10.00 each']) {
+      expect([text, parseAmount(text)]).toEqual([text, { error: `not an amount: ${JSON.stringify(text)}` }]);
+    }
     // One dot before exactly three digits is as ambiguous as one comma; --decimal decides.
     expect(parseAmount('1.000')).toEqual({ error: expect.stringMatching(/^ambiguous amount "1\.000": pass --decimal/) });
     expect(parseAmount('1.000', ',')).toEqual({ ok: '1000' });

@@ -3,6 +3,7 @@
 // keyed hashes. Each parser answers a value or the reason it cannot; the reason never quotes
 // an e-mail address. docs/importing.md documents every accepted form.
 import { createHmac } from 'node:crypto';
+import { ISO_4217 } from '../../../loaders/event-codes.js';
 
 export type Parsed<T> = { ok: T } | { error: string };
 
@@ -26,16 +27,20 @@ export function parseAmount(text: string, mark: DecimalMark = undefined): Parsed
     negative = true;
     s = s.slice(1, -1);
   }
-  // Symbols and codes before or after the number ($, €, kr., USD, …), and a sign among them:
-  // "-$12.00", "$-12.00" and the trailing minus of "3.00-".
-  const before = /^[^\d.,]*/.exec(s)![0];
+  // Symbols and codes before or after the number ($, €, Rs., kr., USD, …), and a sign among them:
+  // "-$12.00", "$-12.00", "−12.00" (U+2212) and the trailing minus of "3.00-". A dot right after
+  // a letter belongs to the symbol ("Rs. 1,234.50"), not to the number.
+  const before = /^(?:[^\d.,]|(?<=\p{L})\.)*/u.exec(s)![0];
   s = s.slice(before.length);
   const after = /[^\d]*$/.exec(s)![0];
   s = s.slice(0, s.length - after.length);
   // "12.-" is the Swiss whole amount, not a sign.
-  const sign = (before + (/^[.,]/.test(after) ? '' : after)).replace(/[^+-]/g, '');
+  const swiss = /^[.,]-$/.test(after.trim());
+  // Anything else around the number ("Order #2001", "5%", "12.50 USD (incl. VAT)") is no amount.
+  if (!isCurrencyMark(before) || !(swiss || isCurrencyMark(after))) return { error: `not an amount: ${JSON.stringify(text)}` };
+  const sign = (before + (swiss ? '' : after)).replace(/[^+\-\u2212]/g, '');
   if (sign.length > 1) return { error: `not an amount: ${JSON.stringify(text)}` };
-  if (sign === '-') negative = !negative;
+  if (sign !== '' && sign !== '+') negative = !negative;
   s = s.replace(/[\s\u00a0\u202f']/g, '');
   if (!/^\d[\d.,]*$/.test(s) && !/^[.,]\d+$/.test(s)) return { error: `not an amount: ${JSON.stringify(text)}` };
   const lastComma = s.lastIndexOf(',');
@@ -65,6 +70,15 @@ export function parseAmount(text: string, mark: DecimalMark = undefined): Parsed
   s = s.replace(/^0+(?=\d)/, '');
   if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
   return { ok: negative && /[1-9]/.test(s) ? `-${s}` : s };
+}
+
+/** Symbols written around amounts: $, US$, R$, €, £, ¥, kr, kr., Rs., zł, Kč, Ft, Fr., CHF 12.- … */
+const CURRENCY_SYMBOL = /^(?:\p{L}{0,3}\p{Sc}|\p{Sc}\p{L}{0,3}|kr\.?|Rs\.?|zł|Kč|Ft|lei|S?Fr\.?)$/iu;
+
+/** Text around an amount, signs and spaces aside: nothing, an ISO 4217 code or a currency symbol. */
+function isCurrencyMark(affix: string): boolean {
+  const t = affix.replace(/[\s+\-\u2212]/g, '');
+  return t === '' || ISO_4217.has(t.toUpperCase()) || CURRENCY_SYMBOL.test(t);
 }
 
 /** Whether the amount `a` is at least `b`, both as parseAmount gives them and not negative: compared exactly, as decimals. */
