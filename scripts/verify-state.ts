@@ -5,9 +5,11 @@
 // names one) the service does it, in its writer's queue; otherwise this opens the store itself.
 // Exit codes: 0 every state equals the raw tables (after the repair, if asked); 1 some partition
 // differs; 2 usage or configuration error; 3 the store or the service cannot be reached or failed.
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StorageUnavailableError, TimeoutError } from '../server/storage/errors.js';
 import { createLogger } from '../server/logger.js';
+import { isEmptyDir } from '../server/storage/backup.js';
 import { pendingMigrations } from '../server/storage/migrate.js';
 import { lockDataDir, prepareDataDir, runningServer, StartupError } from '../server/preflight.js';
 import { createExecutor } from '../server/service.js';
@@ -67,6 +69,8 @@ if (serving) {
 }
 
 const where = storeLabel(config);
+// Opening a missing or empty DATA_DIR would make an empty store there, with nothing to check.
+if (!config.server && isEmptyDir(config.dataDir)) fail(`DATA_DIR ${resolve(config.dataDir)} holds no store: nothing to check (check DATA_DIR).`, 2);
 // Held while checking, so a service starting meanwhile is refused instead of opening the engine too.
 let lock: ReturnType<typeof lockDataDir> | undefined;
 if (!config.server) {

@@ -210,6 +210,15 @@ describe('npm run backup and npm run restore', { timeout: 240_000 }, () => {
     const nothing = await runTsx('scripts/backup.ts', [nowhere], { DATA_DIR: noStore, LOG_LEVEL: 'silent' });
     expect([nothing.code, nothing.stderr]).toEqual([2, `DATA_DIR ${noStore} holds no store: nothing to back up (check DATA_DIR).\n`]);
     expect([existsSync(noStore), existsSync(nowhere)]).toEqual([false, false]);
+    // verify-state too: no store made, no stack trace; a directory the service never migrated says so.
+    const unchecked = await runTsx('scripts/verify-state.ts', [], { DATA_DIR: noStore, LOG_LEVEL: 'silent' });
+    expect([unchecked.code, unchecked.stderr, existsSync(noStore)]).toEqual([2, `DATA_DIR ${noStore} holds no store: nothing to check (check DATA_DIR).\n`, false]);
+    const notMigrated = join(root, 'not-migrated');
+    mkdirSync(notMigrated);
+    writeFileSync(join(notMigrated, 'notes.txt'), 'x');
+    const pending = await runTsx('scripts/verify-state.ts', [], { DATA_DIR: notMigrated, LOG_LEVEL: 'silent' });
+    expect(pending.code).toBe(3);
+    expect(pending.stderr).toMatch(/^\d+ migration\(s\) not applied to .*not-migrated, database kpi: run npm run migrate first\.\n$/);
 
     const again = await runTsx('scripts/backup.ts', [backupDir], { DATA_DIR: originalDir, LOG_LEVEL: 'silent' });
     expect(again.code).toBe(4);

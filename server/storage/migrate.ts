@@ -171,6 +171,12 @@ export async function migrate(
 
 /** Ready means every migration on disk is recorded as applied. */
 export async function pendingMigrations(exec: Executor, dir?: string): Promise<number> {
+  // A store never migrated has no bookkeeping table yet: every migration is pending.
+  const [table] = await exec.rows<{ n: number }>(
+    { query: "SELECT count() AS n FROM system.tables WHERE database = {name:String} AND name = 'schema_migrations'", query_params: { name: exec.database } },
+    SYSTEM_CTX,
+  );
+  if (!table?.n) return readMigrations(dir).length;
   const recorded = await exec.rows<{ n: number }>(
     { query: 'SELECT count() AS n FROM {db:Identifier}.schema_migrations', query_params: {} },
     SYSTEM_CTX,
