@@ -61,7 +61,9 @@ async function* csvLines(): AsyncGenerator<FileLine> {
 }
 
 /** Checked once: without a `type` column every record would be rejected for the same reason. */
-function csvHeader(header: string[]): string[] {
+function csvHeader(cells: string[]): string[] {
+  // "type, eventId, …" as spreadsheets and hand-written files have it: names are the contract's, never padded.
+  const header = cells.map((c) => c.trim());
   if (csvType === undefined && !header.includes('type')) {
     throw new InputError(
       `${file}: the CSV header has no "type" column (columns: ${header.join(', ') || 'none'}). ` +

@@ -149,12 +149,13 @@ describe('npm run ingest', { timeout: 90_000 }, () => {
     expect(((await res.json()) as { data: unknown }).data).toEqual({ nps: { responses: 1, promoters: 1 } });
   });
 
-  it('reads loyalty events from CSV with --type, points as numbers', async () => {
+  it('reads loyalty events from CSV with --type, points as numbers, header names trimmed', async () => {
     const file = join(dir, 'loyalty.csv');
     writeFileSync(
       file,
       [
-        'eventId,customerId,occurredAt,action,tier,points',
+        // Spaces after the commas, as spreadsheets and hand-written files have them.
+        'eventId, customerId, occurredAt, action, tier, points',
         'lc-1,m1,2024-04-01T10:00:00Z,JOINED,Gold,',
         'lc-2,m1,2024-04-02T10:00:00Z,POINTS_EARNED,,120',
         'lc-3,m1,2024-04-03T10:00:00Z,TIER_CHANGED,,',
