@@ -189,6 +189,7 @@ export async function streamEvents(items: AsyncIterable<Outgoing>, o: StreamOpti
   };
 
   const flush = async (batch: Batch) => {
+    // Counted as the batch is answered, so progress never runs ahead of what the service took.
     const entries: SideEntry[] = [...batch.local];
     if (batch.lines.length > 0) {
       let answer = await send(batch, 0);
@@ -210,6 +211,8 @@ export async function streamEvents(items: AsyncIterable<Outgoing>, o: StreamOpti
         answer = await send(batch, from);
       }
     }
+    totals.lines += batch.lines.length + batch.local.length;
+    totals.rejected += batch.local.length;
     if (batch.local.length > 0) entries.sort((a, b) => a.line - b.line);
     for (const e of entries) {
       side ??= createWriteStream(o.sideFile);
@@ -219,22 +222,34 @@ export async function streamEvents(items: AsyncIterable<Outgoing>, o: StreamOpti
   };
 
   let batch: Batch = { lines: [], numbers: [], local: [] };
-  for await (const item of items) {
-    if ('rejection' in item) {
-      totals.lines++;
-      totals.rejected++;
-      batch.local.push(item.rejection);
-    } else {
-      if (isBlank(item.bytes)) continue;
-      totals.lines++;
-      batch.lines.push(item.bytes);
-      batch.numbers.push(item.line);
+  // One batch at the service at a time, the next one read and made meanwhile: the importer's
+  // parsing no longer waits for the service's answer (flushes stay in order, and a failed one
+  // stops the run before the next is sent).
+  let sending: Promise<void> = Promise.resolve();
+  try {
+    for await (const item of items) {
+      if ('rejection' in item) {
+        batch.local.push(item.rejection);
+      } else {
+        if (isBlank(item.bytes)) continue;
+        batch.lines.push(item.bytes);
+        batch.numbers.push(item.line);
+      }
+      if (batch.lines.length + batch.local.length >= o.batchSize) {
+        await sending;
+        sending = flush(batch);
+        // Awaited before the next flush or at the end; until then a failure must not count as unhandled.
+        sending.catch(() => undefined);
+        batch = { lines: [], numbers: [], local: [] };
+      }
     }
-    if (batch.lines.length + batch.local.length >= o.batchSize) {
-      await flush(batch);
-      batch = { lines: [], numbers: [], local: [] };
-    }
+  } catch (e) {
+    // The file failed (unreadable, not UTF-8): the batch at the service finishes first, so what
+    // the error message says was sent is stored.
+    await sending.catch(() => undefined);
+    throw e;
   }
+  await sending;
   await flush(batch);
   bar?.update(o.size, payload());
   bar?.stop();

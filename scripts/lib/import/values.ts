@@ -222,11 +222,12 @@ const EMAIL_IN_TEXT = /[^\s"'<>(),;:@]+@[^\s"'<>(),;:@]+/g;
 
 /** The text with every address in it replaced, for messages and the side file. */
 export function maskEmails(text: string): string {
-  return text.replace(EMAIL_IN_TEXT, '<e-mail address>');
+  return text.includes('@') ? text.replace(EMAIL_IN_TEXT, '<e-mail address>') : text;
 }
 
 export function holdsEmail(text: string): boolean {
-  return text.search(EMAIL_IN_TEXT) >= 0;
+  // The pattern tries every start position; nearly no cell has an '@' at all (12% of an import's CPU without this).
+  return text.includes('@') && text.search(EMAIL_IN_TEXT) >= 0;
 }
 
 /** The address of a bare address or of the `Name <address>` form mail programs write; undefined for any other text. */
