@@ -43,10 +43,6 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
 });
 
 /**
- * Money as an exact decimal. Input takes a string or a number and is kept as the text
- * written, so validation can count its decimals and nothing is rounded through a double.
- */
-/**
  * A Decimal given as a number: its text as written, so its decimals are counted the way an
  * NDJSON line's are (`1e3` is 1000 with none, `1.50` has two), not on a string's stricter form.
  */
@@ -54,6 +50,10 @@ export class NumberLiteral {
   constructor(readonly text: string) {}
 }
 
+/**
+ * Money as an exact decimal. Input takes a string or a number and is kept as the text
+ * written, so validation can count its decimals and nothing is rounded through a double.
+ */
 export const DecimalScalar = new GraphQLScalarType<string | NumberLiteral, string>({
   name: 'Decimal',
   description: 'An exact decimal number, given as a string ("12.50") or a number (12.5).',

@@ -34,9 +34,6 @@ function usage(message: string): never {
   process.exit(EXIT_USAGE);
 }
 
-/** An address quoted in a message by mistake (a column mapped to the wrong field) is masked before it is printed or written. */
-const masked = maskEmails;
-
 /** The first field of an event that holds an e-mail address (a Source or tag column holding one): such an event is not sent. */
 function fieldWithEmail(event: Record<string, unknown>): string | undefined {
   return Object.entries(event).find(([, v]) => typeof v === 'string' && holdsEmail(v))?.[0];
@@ -164,14 +161,15 @@ async function* outgoing(file: string, input: EventFile, csv: CsvOptions | undef
     if ('lineItem' in outcome) tally.lineItems++;
     else if ('skipped' in outcome) tally.skip(outcome.skipped, line);
     else if ('rejected' in outcome) {
-      const errors = outcome.rejected.map(masked);
+      // An address quoted by mistake (a column mapped to the wrong field) is masked before it is printed or written.
+      const errors = outcome.rejected.map(maskEmails);
       tally.reject(line, outcome.eventId, errors);
       yield { rejection: { line, eventId: outcome.eventId, errors } };
     } else {
       for (const event of outcome.events) {
         const leaking = fieldWithEmail(event as Record<string, unknown>);
         if (leaking !== undefined) {
-          const rejection = { line, eventId: masked(String((event as { eventId?: unknown }).eventId ?? '')) || null, errors: [`${leaking}: holds an e-mail address; not sent (the value is not shown: it may be personal data)`] };
+          const rejection = { line, eventId: maskEmails(String((event as { eventId?: unknown }).eventId ?? '')) || null, errors: [`${leaking}: holds an e-mail address; not sent (the value is not shown: it may be personal data)`] };
           tally.reject(rejection.line, rejection.eventId, rejection.errors);
           if (!dryRun) yield { rejection };
           continue;
@@ -180,7 +178,7 @@ async function* outgoing(file: string, input: EventFile, csv: CsvOptions | undef
           // the service's own checks, so a dry run lists what the service would reject
           const r = validateEvent(event);
           if (!r.ok) {
-            tally.reject(line, r.eventId, r.errors.map(masked));
+            tally.reject(line, r.eventId, r.errors.map(maskEmails));
             continue;
           }
         }

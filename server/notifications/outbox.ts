@@ -228,7 +228,7 @@ export async function deliveryLog(exec: Executor, webhookId: string, first: numb
   // A cursor that names none of the webhook's deliveries would read as the end of the log.
   if (after !== null) {
     const [known] = await exec.rows<{ n: number }>(
-      { query: 'SELECT count() AS n FROM {db:Identifier}.webhook_deliveries WHERE webhook_id = {webhook:String} AND id = {after:String}', query_params: { webhook: webhookId, after } },
+      { query: `SELECT count() AS n FROM {db:Identifier}.${TABLE} WHERE webhook_id = {webhook:String} AND id = {after:String}`, query_params: { webhook: webhookId, after } },
       ctx,
     );
     if (!known?.n) throw new BadInputError('"after" is not a cursor returned by webhookDeliveries for this webhook', 'after');
